@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Certgate build entry point.
+#   ./build.sh            restore and build everything (Release)
+#   ./build.sh test       install what the tests need (as root, on Debian), build, run every test project,
+#                         and end with one line: "N passed, N failed[, N skipped]"
+#   ./build.sh test unit  only the unit test projects (fast);  ./build.sh test Certgate.Pki.Tests  one project
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+ROOT=$PWD
+CONFIG=Release
+
+# Debian packages the tests use. Each is installed only when missing.
+APT_PACKAGES=(openssl ca-certificates)
+
+install_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "build.sh: missing Debian packages: ${missing[*]} (run as root on Debian to install them)" >&2
+    return 1
+  fi
+  echo "build.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+  dotnet build Certgate.slnx -c "$CONFIG" -nologo -clp:ErrorsOnly -v:q
+}
+
+# Unit projects first (seconds), then the ones that start real peers.
+test_projects() {
+  local filter=${1:-all}
+  local all=()
+  for p in tests/*/*.csproj; do all+=("$(basename "$(dirname "$p")")"); done
+  for n in "${all[@]}"; do
+    case "$n" in Certgate.Interop.Tests|Certgate.Scenario.Tests) ;; *) [ "$filter" = interop ] || echo "$n" ;; esac
+  done
+  for n in "${all[@]}"; do
+    case "$n" in Certgate.Interop.Tests|Certgate.Scenario.Tests) [ "$filter" = unit ] || echo "$n" ;; esac
+  done
+}
+
+run_tests() {
+  local filter=${1:-all}
+  local results=$ROOT/artifacts/test-results
+  rm -rf "$results"; mkdir -p "$results"
+  local projects
+  if [ -d "tests/$filter" ]; then projects=$filter; else projects=$(test_projects "$filter"); fi
+  local status=0
+  for n in $projects; do
+    echo "== $n"
+    if ! dotnet test "tests/$n/$n.csproj" -c "$CONFIG" --no-build -nologo \
+         --logger "trx;LogFileName=$n.trx" --logger "console;verbosity=minimal" --results-directory "$results"; then
+      status=1
+    fi
+    [ -f "$results/$n.trx" ] || { echo "$n: no test results (the test host did not run)"; status=1; }
+  done
+  local passed=0 failed=0 skipped=0
+  for f in "$results"/*.trx; do
+    [ -f "$f" ] || continue
+    local line; line=$(grep -o '<Counters [^>]*>' "$f" | head -1)
+    local total executed p fl
+    total=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$line")
+    executed=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$line")
+    p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$line")
+    fl=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$line")
+    passed=$((passed + p)); failed=$((failed + fl + (executed - p - fl))); skipped=$((skipped + total - executed))
+  done
+  [ "$failed" -gt 0 ] && status=1
+  if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
+  return $status
+}
+
+case "${1:-build}" in
+  build) build ;;
+  test)
+    install_packages
+    build
+    run_tests "${2:-all}"
+    ;;
+  deps) install_packages ;;
+  *) echo "usage: ./build.sh [build|test [unit|interop|PROJECT]|deps]" >&2; exit 2 ;;
+esac

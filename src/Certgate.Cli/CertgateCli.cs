@@ -1,0 +1,68 @@
+using Certgate.Cli.Commands;
+
+namespace Certgate.Cli;
+
+/// <summary>
+/// The composition root of the <c>certgate</c> executable. Global options come first
+/// (<c>--state DIR</c>, <c>--json</c>, <c>--yes</c>); the words after them choose a command from the
+/// <see cref="CommandTable"/> by longest match (<c>request security pki generate-key-pair …</c>).
+/// A trailing <c>| display json</c> (one argument or three) is the same as <c>--json</c>.
+/// </summary>
+public static class CertgateCli
+{
+    /// <summary>Every command module of the executable. A new subsystem adds one line here.</summary>
+    private static readonly ICommandModule[] Modules =
+    [
+        new HelpCommands(),
+    ];
+
+    /// <summary>Runs one invocation and returns the process exit code (0 ok, 1 failure, 2 usage error).</summary>
+    public static int Run(IReadOnlyList<string> args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var table = new CommandTable();
+        foreach (ICommandModule module in Modules)
+        {
+            module.Register(table);
+        }
+
+        CommandContext context;
+        List<string> words;
+        try
+        {
+            (context, words) = CommandContext.Parse(args, stdin, stdout, stderr);
+        }
+        catch (UserException e)
+        {
+            stderr.WriteLine("error: " + e.Message);
+            return 2;
+        }
+
+        if (words.Count == 0)
+        {
+            HelpCommands.WriteUsage(table, stdout);
+            return 0;
+        }
+
+        if (!table.TryResolve(words, out CommandTable.Entry? entry, out IReadOnlyList<string> rest))
+        {
+            stderr.WriteLine($"error: unknown command: {string.Join(' ', words)}");
+            string? hint = table.Suggest(words);
+            if (hint is not null)
+            {
+                stderr.WriteLine($"  did you mean: {hint}");
+            }
+            return 2;
+        }
+
+        try
+        {
+            return entry.Handler(context, new Arguments(entry.Path, rest));
+        }
+        catch (UserException e)
+        {
+            stderr.WriteLine("error: " + e.Message);
+            return e.ExitCode;
+        }
+    }
+}

@@ -1,0 +1,107 @@
+namespace Certgate.Cli.Commands;
+
+/// <summary>What every command handler gets: where state lives, the streams, and the output mode.</summary>
+public sealed class CommandContext
+{
+    private CommandContext(string stateDirectory, bool json, bool assumeYes, TextReader input, TextWriter output, TextWriter error)
+    {
+        StateDirectory = stateDirectory;
+        Json = json;
+        AssumeYes = assumeYes;
+        In = input;
+        Out = output;
+        Error = error;
+    }
+
+    /// <summary>The gateway state directory: <c>--state DIR</c>, else <c>$CERTGATE_STATE</c>, else <c>./state</c>.</summary>
+    public string StateDirectory { get; }
+
+    /// <summary>True with <c>--json</c> or <c>| display json</c>.</summary>
+    public bool Json { get; }
+
+    /// <summary>True with <c>--yes</c>: confirmation prompts are answered yes (for scripts).</summary>
+    public bool AssumeYes { get; }
+
+    public TextReader In { get; }
+
+    public TextWriter Out { get; }
+
+    public TextWriter Error { get; }
+
+    /// <summary>Asks a Junos-style <c>[yes,no] (no)</c> question. Anything but yes/y is no.</summary>
+    public bool Confirm(string question)
+    {
+        Out.Write($"{question} [yes,no] (no) ");
+        if (AssumeYes)
+        {
+            Out.WriteLine("yes");
+            return true;
+        }
+        string? answer = In.ReadLine()?.Trim();
+        if (answer is null)
+        {
+            Out.WriteLine();
+        }
+        return answer is not null && (answer.Equals("yes", StringComparison.OrdinalIgnoreCase) || answer.Equals("y", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>Splits global options from command words.</summary>
+    internal static (CommandContext Context, List<string> Words) Parse(IReadOnlyList<string> args, TextReader input, TextWriter output, TextWriter error)
+    {
+        string? state = null;
+        bool json = false;
+        bool yes = false;
+        var words = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            string a = args[i];
+            if (words.Count == 0 && a == "--state")
+            {
+                if (i + 1 >= args.Count)
+                {
+                    throw new UserException("--state needs a directory", 2);
+                }
+                state = args[++i];
+            }
+            else if (words.Count == 0 && a.StartsWith("--state=", StringComparison.Ordinal))
+            {
+                state = a["--state=".Length..];
+            }
+            else if (a == "--json")
+            {
+                json = true;
+            }
+            else if (a == "--yes")
+            {
+                yes = true;
+            }
+            else
+            {
+                words.Add(a);
+            }
+        }
+
+        // "| display json" as three words, or "|display json", or one quoted argument.
+        int pipe = words.FindIndex(w => w.StartsWith('|'));
+        if (pipe >= 0)
+        {
+            string tail = string.Join(' ', words.Skip(pipe)).TrimStart('|').Trim();
+            if (tail is "display json")
+            {
+                json = true;
+            }
+            else if (tail is not ("display text" or ""))
+            {
+                throw new UserException($"unsupported pipe: '| {tail}' (expected '| display json')", 2);
+            }
+            words.RemoveRange(pipe, words.Count - pipe);
+        }
+
+        state ??= Environment.GetEnvironmentVariable("CERTGATE_STATE");
+        if (string.IsNullOrEmpty(state))
+        {
+            state = "state";
+        }
+        return (new CommandContext(Path.GetFullPath(state), json, yes, input, output, error), words);
+    }
+}
