@@ -14,6 +14,7 @@ public static class CertgateCli
     private static readonly ICommandModule[] Modules =
     [
         new HelpCommands(),
+        new Configuration.ConfigurationCommands(),
     ];
 
     /// <summary>Runs one invocation and returns the process exit code (0 ok, 1 failure, 2 usage error).</summary>
