@@ -39,7 +39,7 @@ internal static class Cfg
     public static List<string> Words(string path)
     {
         var words = new List<string>();
-        foreach (Text.Token t in Text.Tokenizer.Tokenize(path))
+        foreach (Certgate.Config.Text.Token t in Certgate.Config.Text.Tokenizer.Tokenize(path))
         {
             words.Add(t.Text);
         }
