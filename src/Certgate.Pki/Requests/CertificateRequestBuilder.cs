@@ -74,7 +74,30 @@ public static class CertificateRequestBuilder
         {
             request.OtherRequestAttributes.Add(new AsnEncodedData(ChallengePasswordOid, EncodeDirectoryString(challenge)));
         }
-        return request.CreateSigningRequest();
+        // .NET's built-in RSA generator refuses SHA-1; Junos still offers sha-1, so sign that case ourselves.
+        return key.Algorithm == KeyAlgorithm.Rsa && options.Digest == SignatureDigest.Sha1
+            ? request.CreateSigningRequest(new RsaSha1SignatureGenerator(key.Rsa!))
+            : request.CreateSigningRequest();
+    }
+
+    /// <summary>sha1WithRSAEncryption (RFC 3279 §2.2.1: parameters NULL).</summary>
+    private sealed class RsaSha1SignatureGenerator(RSA key) : X509SignatureGenerator
+    {
+        public override byte[] GetSignatureAlgorithmIdentifier(HashAlgorithmName hashAlgorithm)
+        {
+            var w = new AsnWriter(AsnEncodingRules.DER);
+            using (w.PushSequence())
+            {
+                w.WriteObjectIdentifier("1.2.840.113549.1.1.5");
+                w.WriteNull();
+            }
+            return w.Encode();
+        }
+
+        public override byte[] SignData(byte[] data, HashAlgorithmName hashAlgorithm) =>
+            key.SignData(data, HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1);
+
+        protected override PublicKey BuildPublicKey() => new(key);
     }
 
     /// <summary>PrintableString when every character allows it, else UTF8String (RFC 2985 DirectoryString).</summary>
