@@ -1,0 +1,166 @@
+using System.Net;
+using System.Numerics;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Pki.Revocation;
+
+namespace Certgate.Pki.Tests.TestPki;
+
+/// <summary>How a test certificate is made; every switch defaults to a well-formed certificate.</summary>
+internal sealed record CertOptions
+{
+    public DateTimeOffset? NotBefore { get; init; }
+    public DateTimeOffset? NotAfter { get; init; }
+    public bool IsCa { get; init; }
+    public int? PathLength { get; init; }
+    /// <summary>Null = the usual usage (CA: keyCertSign|cRLSign, leaf: digitalSignature); use to drop bits.</summary>
+    public X509KeyUsageFlags? KeyUsage { get; init; }
+    public bool OmitBasicConstraints { get; init; }
+    public bool Ecdsa { get; init; }
+    public bool CorruptSignature { get; init; }
+    public bool OmitAuthorityKeyIdentifier { get; init; }
+    public byte[]? Serial { get; init; }
+    public string[] DnsNames { get; init; } = [];
+    public IPAddress[] IpAddresses { get; init; } = [];
+    public string[] Emails { get; init; } = [];
+    public X509Extension[] ExtraExtensions { get; init; } = [];
+}
+
+/// <summary>
+/// A test certificate authority: a certificate and its private key, able to issue certificates and CRLs with
+/// switches that break exactly one thing (signature, validity, key usage, CA flag, issuer).
+/// </summary>
+internal sealed class TestCa : IDisposable
+{
+    /// <summary>Fixed "now" of the tests: validity periods are built around it.</summary>
+    public static readonly DateTimeOffset Now = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static int s_serial = 0x1000;
+
+    private TestCa(X509Certificate2 certificate, AsymmetricAlgorithm key)
+    {
+        Certificate = certificate;
+        Key = key;
+    }
+
+    public X509Certificate2 Certificate { get; }
+
+    public AsymmetricAlgorithm Key { get; }
+
+    public string Name => Certificate.Subject;
+
+    /// <summary>A self-signed root.</summary>
+    public static TestCa CreateRoot(string name = "CN=Test Root CA, O=Certgate", CertOptions? options = null)
+    {
+        options ??= new CertOptions();
+        options = options with { IsCa = true };
+        AsymmetricAlgorithm key = NewKey(options.Ecdsa);
+        var subject = new X500DistinguishedName(name);
+        X509Certificate2 cert = Build(subject, key, subject, key, null, options);
+        return new TestCa(cert, key);
+    }
+
+    /// <summary>A subordinate CA signed by this CA.</summary>
+    public TestCa CreateIntermediate(string name = "CN=Test Intermediate CA, O=Certgate", CertOptions? options = null)
+    {
+        options ??= new CertOptions();
+        options = options with { IsCa = true };
+        AsymmetricAlgorithm key = NewKey(options.Ecdsa);
+        X509Certificate2 cert = Build(new X500DistinguishedName(name), key, Certificate.SubjectName, Key, Certificate, options);
+        return new TestCa(cert, key);
+    }
+
+    /// <summary>An end-entity certificate signed by this CA (public key only).</summary>
+    public X509Certificate2 Issue(string subject = "CN=gw1, O=Certgate", CertOptions? options = null)
+    {
+        options ??= new CertOptions();
+        using AsymmetricAlgorithm key = NewKey(options.Ecdsa);
+        return Build(new X500DistinguishedName(subject), key, Certificate.SubjectName, Key, Certificate, options);
+    }
+
+    /// <summary>A CRL with the given revoked certificates.</summary>
+    public CertificateRevocationList Crl(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
+        DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
+        bool corruptSignature = false, TestCa? signer = null) =>
+        CertificateRevocationList.Load(CrlBytes(revoked, thisUpdate, nextUpdate, number, reason, corruptSignature, signer));
+
+    public byte[] CrlBytes(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
+        DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
+        bool corruptSignature = false, TestCa? signer = null)
+    {
+        // A different signer keeps this CA's name: that is the "CRL signed by the wrong key" case.
+        TestCa keyHolder = signer ?? this;
+        var builder = new CrlBuilder(signer is null ? Certificate : WithName(signer, Certificate.SubjectName))
+        {
+            ThisUpdate = thisUpdate ?? Now.AddHours(-1),
+            NextUpdate = nextUpdate ?? Now.AddDays(7),
+            CrlNumber = number ?? 7,
+        };
+        foreach (X509Certificate2 c in revoked ?? [])
+        {
+            builder.AddEntry(c.SerialNumberBytes.Span, Now.AddDays(-1), reason);
+        }
+        byte[] der = keyHolder.Key is RSA rsa ? builder.Sign(rsa, HashAlgorithmName.SHA256) : builder.Sign((ECDsa)keyHolder.Key, HashAlgorithmName.SHA256);
+        if (corruptSignature)
+        {
+            der[^5] ^= 0x5A;
+        }
+        return der;
+    }
+
+    public void Dispose() => Key.Dispose();
+
+    private static X509Certificate2 WithName(TestCa ca, X500DistinguishedName name) =>
+        Build(name, ca.Key, name, ca.Key, null, new CertOptions { IsCa = true });
+
+    private static AsymmetricAlgorithm NewKey(bool ecdsa) => ecdsa ? ECDsa.Create(ECCurve.NamedCurves.nistP256) : RSA.Create(2048);
+
+    private static X509Certificate2 Build(X500DistinguishedName subject, AsymmetricAlgorithm subjectKey,
+        X500DistinguishedName issuerName, AsymmetricAlgorithm issuerKey, X509Certificate2? issuerCert, CertOptions o)
+    {
+        CertificateRequest request = subjectKey is RSA rsa
+            ? new CertificateRequest(subject, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+            : new CertificateRequest(subject, (ECDsa)subjectKey, HashAlgorithmName.SHA256);
+        if (!o.OmitBasicConstraints)
+        {
+            request.CertificateExtensions.Add(o.IsCa
+                ? new X509BasicConstraintsExtension(true, o.PathLength is not null, o.PathLength ?? 0, true)
+                : new X509BasicConstraintsExtension(false, false, 0, true));
+        }
+        X509KeyUsageFlags usage = o.KeyUsage ?? (o.IsCa
+            ? X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign
+            : X509KeyUsageFlags.DigitalSignature);
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(usage, true));
+        var ski = new X509SubjectKeyIdentifierExtension(request.PublicKey, false);
+        request.CertificateExtensions.Add(ski);
+        byte[]? issuerSki = issuerCert is null ? ski.SubjectKeyIdentifierBytes.ToArray() : CrlBuilder.SubjectKeyIdentifier(issuerCert);
+        if (!o.OmitAuthorityKeyIdentifier && issuerSki is not null)
+        {
+            request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(issuerSki));
+        }
+        if (o.DnsNames.Length + o.IpAddresses.Length + o.Emails.Length > 0)
+        {
+            var san = new SubjectAlternativeNameBuilder();
+            foreach (string d in o.DnsNames) san.AddDnsName(d);
+            foreach (IPAddress ip in o.IpAddresses) san.AddIpAddress(ip);
+            foreach (string e in o.Emails) san.AddEmailAddress(e);
+            request.CertificateExtensions.Add(san.Build());
+        }
+        foreach (X509Extension e in o.ExtraExtensions)
+        {
+            request.CertificateExtensions.Add(e);
+        }
+        X509SignatureGenerator generator = issuerKey is RSA issuerRsa
+            ? X509SignatureGenerator.CreateForRSA(issuerRsa, RSASignaturePadding.Pkcs1)
+            : X509SignatureGenerator.CreateForECDsa((ECDsa)issuerKey);
+        byte[] serial = o.Serial ?? BitConverter.GetBytes(Interlocked.Increment(ref s_serial)).Reverse().Prepend((byte)0x01).ToArray();
+        using X509Certificate2 cert = request.Create(issuerName, generator,
+            o.NotBefore ?? Now.AddDays(-30), o.NotAfter ?? Now.AddDays(365), serial);
+        byte[] der = cert.RawData;
+        if (o.CorruptSignature)
+        {
+            der[^5] ^= 0x5A;
+        }
+        return X509CertificateLoader.LoadCertificate(der);
+    }
+}
