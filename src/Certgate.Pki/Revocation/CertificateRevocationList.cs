@@ -271,7 +271,7 @@ public sealed class CertificateRevocationList : IEnumerable<RevokedEntry>
 
     private static byte[] DecodePem(ReadOnlySpan<byte> pem)
     {
-        string text = Encoding.ASCII.GetString(pem);
+        string text = System.Text.Encoding.ASCII.GetString(pem);
         ReadOnlySpan<char> rest = text;
         while (PemEncoding.TryFind(rest, out PemFields fields))
         {

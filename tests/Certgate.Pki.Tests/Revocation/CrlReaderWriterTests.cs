@@ -97,7 +97,7 @@ public sealed class CrlReaderWriterTests
         using TestCa ca = TestCa.CreateRoot();
         byte[] der = ca.CrlBytes([ca.Issue()]);
         string pem = "\n" + PemEncoding.WriteString("X509 CRL", der) + "\n";
-        CertificateRevocationList crl = CertificateRevocationList.Load(Encoding.ASCII.GetBytes(pem));
+        CertificateRevocationList crl = CertificateRevocationList.Load(System.Text.Encoding.ASCII.GetBytes(pem));
         Assert.Equal(1, crl.Count);
         Assert.True(crl.VerifySignature(ca.Certificate));
     }
