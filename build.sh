@@ -10,7 +10,7 @@ ROOT=$PWD
 CONFIG=Release
 
 # Debian packages the tests use. Each is installed only when missing.
-APT_PACKAGES=(openssl ca-certificates)
+APT_PACKAGES=(openssl ca-certificates postgresql)
 
 install_packages() {
   local missing=()

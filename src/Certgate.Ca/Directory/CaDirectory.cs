@@ -1,0 +1,316 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Certgate.Ca.Settings;
+
+namespace Certgate.Ca.Directory;
+
+/// <summary>A loaded CA directory: settings, CA certificate with key, optional RA certificate with key.</summary>
+/// <param name="Path">The CA directory.</param>
+/// <param name="Settings">Validated <c>ca.json</c>.</param>
+/// <param name="Certificate">The CA certificate with its private key.</param>
+/// <param name="RaCertificate">The RA certificate with its private key, or null.</param>
+public sealed record CaMaterial(string Path, CaSettings Settings, X509Certificate2 Certificate, X509Certificate2? RaCertificate);
+
+/// <summary>
+/// The CA directory <c>DIR</c>:
+/// <code>
+///   DIR/ca.json   settings (documented in CaSettingsFile.DefaultText)
+///   DIR/ca.crt    CA certificate (PEM)            DIR/ca.key   CA private key (PKCS#8 PEM, 0600)
+///   DIR/ra.crt    RA certificate (PEM, RA mode)    DIR/ra.key   RA private key (PKCS#8 PEM, 0600)
+///   DIR/ca.db     SQLite database (default storage)
+/// </code>
+/// Every file is written atomically (temporary file, fsync, rename); keys are 0600 from creation.
+/// </summary>
+public static class CaDirectory
+{
+    public const string CertificateFile = "ca.crt";
+    public const string KeyFile = "ca.key";
+    public const string RaCertificateFile = "ra.crt";
+    public const string RaKeyFile = "ra.key";
+
+    /// <summary>Creates a root CA in <paramref name="dir"/> (and the RA when the settings ask for one).</summary>
+    /// <param name="dir">The CA directory (created when missing).</param>
+    /// <param name="subject">CA subject DN, e.g. <c>CN=Certgate CA,O=Example</c>.</param>
+    /// <param name="keySpec">rsa:2048, rsa:4096, ecdsa:p256 or ecdsa:p384.</param>
+    /// <param name="days">CA certificate validity.</param>
+    /// <param name="settingsText">Settings to write when <c>ca.json</c> does not exist yet (the commented default when null).</param>
+    /// <param name="time">Clock.</param>
+    /// <exception cref="ArgumentException">Bad subject, key or days.</exception>
+    /// <exception cref="CaOperationException">The directory already holds a CA key.</exception>
+    /// <exception cref="CaSettingsException">The settings are invalid.</exception>
+    public static CaMaterial Init(string dir, string subject, string keySpec, int days, string? settingsText = null, TimeProvider? time = null)
+    {
+        (X500DistinguishedName name, KeySpec spec, CaSettings settings) = Prepare(dir, subject, keySpec, days, settingsText);
+        DateTimeOffset now = (time ?? TimeProvider.System).GetUtcNow();
+        using AsymmetricAlgorithm key = spec.Generate();
+        CertificateRequest req = CreateCaRequest(name, key);
+        // Self-signed with a 127-bit random serial, like every certificate this CA issues.
+        X509Certificate2 root = ReSignWithRandomSerial(req, key, name, now.AddMinutes(-5), now.AddDays(days));
+        WriteKey(Path.Combine(dir, KeyFile), key);
+        WritePem(Path.Combine(dir, CertificateFile), root);
+        X509Certificate2? ra = settings.UsesRa ? CreateRa(dir, settings, root, time) : null;
+        return new CaMaterial(Path.GetFullPath(dir), settings, root, ra);
+    }
+
+    /// <summary>Prepares a subordinate CA: writes the key and a CSR to <paramref name="csrOut"/>; finish with
+    /// <see cref="InstallCertificate"/> once the parent CA has signed it.</summary>
+    /// <exception cref="ArgumentException">Bad subject or key.</exception>
+    /// <exception cref="CaOperationException">The directory already holds a CA key.</exception>
+    public static void InitSubordinate(string dir, string subject, string keySpec, string csrOut, string? settingsText = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(csrOut);
+        (X500DistinguishedName name, KeySpec spec, _) = Prepare(dir, subject, keySpec, 1, settingsText);
+        using AsymmetricAlgorithm key = spec.Generate();
+        CertificateRequest req = CreateCaRequest(name, key);
+        WriteKey(Path.Combine(dir, KeyFile), key);
+        SecureFile.WriteAtomic(csrOut, Encoding.ASCII.GetBytes(req.CreateSigningRequestPem()), secret: false);
+    }
+
+    /// <summary>Installs the CA certificate the parent signed for <see cref="InitSubordinate"/> (PEM or DER).</summary>
+    /// <exception cref="CaOperationException">No key in the directory, the certificate is for another key, or it is not a CA certificate.</exception>
+    public static CaMaterial InstallCertificate(string dir, string certFile, TimeProvider? time = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(dir);
+        ArgumentException.ThrowIfNullOrEmpty(certFile);
+        string keyPath = Path.Combine(dir, KeyFile);
+        if (!File.Exists(keyPath))
+        {
+            throw new CaOperationException($"{keyPath}: no CA key; run init --subordinate first");
+        }
+        X509Certificate2 cert = LoadCertificateFile(certFile);
+        if (cert.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is not { CertificateAuthority: true })
+        {
+            throw new CaOperationException($"{certFile}: not a CA certificate (basicConstraints cA is not TRUE)");
+        }
+        if (cert.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault() is { } ku && !ku.KeyUsages.HasFlag(X509KeyUsageFlags.KeyCertSign))
+        {
+            throw new CaOperationException($"{certFile}: keyUsage lacks keyCertSign");
+        }
+        X509Certificate2 withKey;
+        try
+        {
+            withKey = AttachKey(cert, keyPath);
+        }
+        catch (CryptographicException)
+        {
+            throw new CaOperationException($"{certFile}: the certificate is not for the key in {keyPath}");
+        }
+        if (!withKey.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(PublicKeyOfFile(keyPath)))
+        {
+            throw new CaOperationException($"{certFile}: the certificate is not for the key in {keyPath}");
+        }
+        WritePem(Path.Combine(dir, CertificateFile), withKey);
+        CaSettings settings = CaSettingsFile.Read(Path.Combine(dir, CaSettingsFile.FileName));
+        X509Certificate2? ra = settings.UsesRa ? CreateRa(dir, settings, withKey, time) : null;
+        return new CaMaterial(Path.GetFullPath(dir), settings, withKey, ra);
+    }
+
+    /// <summary>Loads the CA directory.</summary>
+    /// <exception cref="CaOperationException">A file is missing or the key does not match.</exception>
+    /// <exception cref="CaSettingsException">The settings are invalid.</exception>
+    public static CaMaterial Load(string dir)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(dir);
+        CaSettings settings = CaSettingsFile.Read(Path.Combine(dir, CaSettingsFile.FileName));
+        X509Certificate2 ca = LoadPair(dir, CertificateFile, KeyFile);
+        X509Certificate2? ra = settings.UsesRa ? LoadPair(dir, RaCertificateFile, RaKeyFile) : null;
+        return new CaMaterial(Path.GetFullPath(dir), settings, ca, ra);
+    }
+
+    /// <summary>The storage specification with a relative SQLite path resolved against the directory.</summary>
+    public static string ResolveDatabase(string dir, CaSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        const string prefix = "sqlite:";
+        return settings.Database.StartsWith(prefix, StringComparison.Ordinal)
+            ? prefix + Path.GetFullPath(Path.Combine(dir, settings.Database[prefix.Length..]))
+            : settings.Database;
+    }
+
+    private static (X500DistinguishedName, KeySpec, CaSettings) Prepare(string dir, string subject, string keySpec, int days, string? settingsText)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(dir);
+        ArgumentException.ThrowIfNullOrEmpty(subject);
+        ArgumentOutOfRangeException.ThrowIfLessThan(days, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(days, 36500);
+        KeySpec spec = KeySpec.Parse(keySpec);
+        X500DistinguishedName name;
+        try
+        {
+            name = new X500DistinguishedName(subject);
+        }
+        catch (CryptographicException)
+        {
+            throw new ArgumentException($"subject '{subject}': not a distinguished name (e.g. CN=Certgate CA,O=Example)", nameof(subject));
+        }
+        if (File.Exists(Path.Combine(dir, KeyFile)))
+        {
+            throw new CaOperationException($"{Path.Combine(dir, KeyFile)} exists: this directory already holds a CA");
+        }
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(dir);
+        }
+        else
+        {
+            System.IO.Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        string settingsPath = Path.Combine(dir, CaSettingsFile.FileName);
+        if (!File.Exists(settingsPath))
+        {
+            string text = settingsText ?? CaSettingsFile.DefaultText;
+            CaSettingsFile.Parse(text, settingsPath); // validate before writing
+            SecureFile.WriteAtomic(settingsPath, Encoding.UTF8.GetBytes(text), secret: false);
+        }
+        return (name, spec, CaSettingsFile.Read(settingsPath));
+    }
+
+    private static CertificateRequest CreateCaRequest(X500DistinguishedName name, AsymmetricAlgorithm key)
+    {
+        CertificateRequest req = key switch
+        {
+            RSA rsa => new CertificateRequest(name, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
+            ECDsa ec => new CertificateRequest(name, ec, ec.KeySize > 256 ? HashAlgorithmName.SHA384 : HashAlgorithmName.SHA256),
+            _ => throw new ArgumentException("unsupported key", nameof(key)),
+        };
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        // keyEncipherment on an RSA CA key: SCEP clients encrypt the request to the CA certificate (no RA mode).
+        X509KeyUsageFlags ku = X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature
+            | (key is RSA ? X509KeyUsageFlags.KeyEncipherment : X509KeyUsageFlags.None);
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(ku, true));
+        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
+        return req;
+    }
+
+    private static X509Certificate2 ReSignWithRandomSerial(CertificateRequest req, AsymmetricAlgorithm key, X500DistinguishedName issuer, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        X509SignatureGenerator gen = key is RSA rsa ? X509SignatureGenerator.CreateForRSA(rsa, RSASignaturePadding.Pkcs1) : X509SignatureGenerator.CreateForECDsa((ECDsa)key);
+        using X509Certificate2 plain = req.Create(issuer, gen, notBefore, notAfter, Issuance.RandomSerialNumberSource.Instance.Next());
+        return key is RSA r ? plain.CopyWithPrivateKey(r) : plain.CopyWithPrivateKey((ECDsa)key);
+    }
+
+    private static X509Certificate2 CreateRa(string dir, CaSettings settings, X509Certificate2 ca, TimeProvider? time)
+    {
+        RaSettings ra = settings.Ra!;
+        KeySpec spec = KeySpec.Parse(ra.KeySpec);
+        DateTimeOffset now = (time ?? TimeProvider.System).GetUtcNow();
+        using var key = (RSA)spec.Generate();
+        var req = new CertificateRequest(new X500DistinguishedName(ra.Subject), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
+        req.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
+        DateTimeOffset notAfter = now.AddDays(ra.Days);
+        var caNotAfter = new DateTimeOffset(ca.NotAfter.ToUniversalTime());
+        if (notAfter > caNotAfter)
+        {
+            notAfter = caNotAfter;
+        }
+        (X509SignatureGenerator gen, _, IDisposable caKey) = Issuance.IssuancePipeline.CreateGenerator(ca);
+        using (caKey)
+        {
+            using X509Certificate2 plain = req.Create(ca.SubjectName, gen, now.AddMinutes(-5), notAfter, Issuance.RandomSerialNumberSource.Instance.Next());
+            X509Certificate2 withKey = plain.CopyWithPrivateKey(key);
+            WriteKey(Path.Combine(dir, RaKeyFile), key);
+            WritePem(Path.Combine(dir, RaCertificateFile), withKey);
+            return withKey;
+        }
+    }
+
+    private static X509Certificate2 LoadPair(string dir, string certName, string keyName)
+    {
+        string certPath = Path.Combine(dir, certName);
+        string keyPath = Path.Combine(dir, keyName);
+        if (!File.Exists(certPath))
+        {
+            throw new CaOperationException($"{certPath}: missing (run certgate ca init, or install the signed certificate)");
+        }
+        if (!File.Exists(keyPath))
+        {
+            throw new CaOperationException($"{keyPath}: missing");
+        }
+        try
+        {
+            return AttachKey(LoadCertificateFile(certPath), keyPath);
+        }
+        catch (CryptographicException)
+        {
+            throw new CaOperationException($"{certPath}: does not match the key in {keyPath}");
+        }
+    }
+
+    private static X509Certificate2 LoadCertificateFile(string path)
+    {
+        byte[] data;
+        try
+        {
+            data = File.ReadAllBytes(path);
+        }
+        catch (IOException e)
+        {
+            throw new CaOperationException($"{path}: cannot read: {e.Message}");
+        }
+        try
+        {
+            string text = Encoding.ASCII.GetString(data);
+            return text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
+                ? X509Certificate2.CreateFromPem(text)
+                : X509CertificateLoader.LoadCertificate(data);
+        }
+        catch (CryptographicException)
+        {
+            throw new CaOperationException($"{path}: not a PEM or DER X.509 certificate");
+        }
+    }
+
+    private static X509Certificate2 AttachKey(X509Certificate2 cert, string keyPath)
+    {
+        string pem = File.ReadAllText(keyPath);
+        if (cert.GetRSAPublicKey() is { } rsaPub)
+        {
+            rsaPub.Dispose();
+            using var rsa = RSA.Create();
+            rsa.ImportFromPem(pem);
+            return cert.CopyWithPrivateKey(rsa);
+        }
+        using var ec = ECDsa.Create();
+        ec.ImportFromPem(pem);
+        return cert.CopyWithPrivateKey(ec);
+    }
+
+    private static byte[] PublicKeyOfFile(string keyPath)
+    {
+        string pem = File.ReadAllText(keyPath);
+        try
+        {
+            using var rsa = RSA.Create();
+            rsa.ImportFromPem(pem);
+            return rsa.ExportSubjectPublicKeyInfo();
+        }
+        catch (CryptographicException)
+        {
+            using var ec = ECDsa.Create();
+            ec.ImportFromPem(pem);
+            return ec.ExportSubjectPublicKeyInfo();
+        }
+    }
+
+    private static void WriteKey(string path, AsymmetricAlgorithm key)
+    {
+        char[] pem = PemEncoding.Write("PRIVATE KEY", key.ExportPkcs8PrivateKey());
+        byte[] bytes = Encoding.ASCII.GetBytes(pem);
+        try
+        {
+            SecureFile.WriteAtomic(path, bytes, secret: true);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(bytes);
+            Array.Clear(pem);
+        }
+    }
+
+    private static void WritePem(string path, X509Certificate2 cert) =>
+        SecureFile.WriteAtomic(path, Encoding.ASCII.GetBytes(cert.ExportCertificatePem() + "\n"), secret: false);
+}

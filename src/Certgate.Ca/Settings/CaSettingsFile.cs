@@ -1,0 +1,390 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+
+namespace Certgate.Ca.Settings;
+
+/// <summary>
+/// Reads and writes <c>DIR/ca.json</c>: JSON with <c>//</c> and <c>/* */</c> comments and trailing commas allowed.
+/// Every setting is documented in <see cref="DefaultText"/>, which <c>ca init</c> writes.
+/// </summary>
+public static class CaSettingsFile
+{
+    /// <summary>The file name inside the CA directory.</summary>
+    public const string FileName = "ca.json";
+
+    /// <summary>The commented settings file written by <c>ca init</c>. Every key is documented here.</summary>
+    public const string DefaultText = """
+        // Certgate CA settings. JSON; comments and trailing commas are allowed.
+        //
+        // database        "sqlite:PATH" (PATH relative to this directory; default "sqlite:ca.db") or
+        //                 "postgres:Host=127.0.0.1;Port=5432;Username=ca;Database=ca" (or "postgres://user@host/db").
+        //                 Many CA frontends may share one PostgreSQL database.
+        // baseUrl         Public base URL of this CA, e.g. "http://ca.example.net:8080". Issued certificates get
+        //                 CRL distribution point  {baseUrl}/crl/ca.crl  and AIA caIssuers  {baseUrl}/ca.crt.
+        //                 null: neither extension is written.
+        // getCaCert       What SCEP GetCACert returns: "ca" (the CA certificate alone), "ra-and-ca" (RA then CA;
+        //                 what Cisco wants) or "ra" (RA only). Anything but "ca" needs an RA certificate
+        //                 (ra.crt/ra.key, created by `ca init` from the "ra" block).
+        // ra              { "subject": "CN=Certgate RA", "key": "rsa:2048", "days": 730 } — the RA certificate.
+        //                 SCEP clients encrypt to it, so it must be RSA.
+        // defaultProfile  Profile used when a challenge names none and for manual requests.
+        // profiles        name -> profile:
+        //   validityDays        days an issued certificate is valid (clamped to the CA certificate's notAfter).
+        //   keyUsage            any of digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment,
+        //                       keyAgreement. keyEncipherment/dataEncipherment are dropped for EC keys (RFC 5480).
+        //   extendedKeyUsage    any of serverAuth, clientAuth, ikeIntermediate (1.3.6.1.5.5.8.2.2), ipsecIke
+        //                       (1.3.6.1.5.5.7.3.17), or a dotted OID. [] writes no EKU extension.
+        //   subjectAltNames     SAN types a request may carry: dns, ip, email. A request with another type is
+        //                       refused. Other requested extensions are never copied.
+        //   rsaMinimumBits      smallest RSA key accepted (0 refuses RSA).
+        //   ecdsaCurves         accepted curves: p256, p384, p521 ([] refuses EC keys).
+        //   approval            "challenge": issue at once when the request carries a valid one-time challenge
+        //                       (`certgate ca challenge`); "manual": PENDING until `certgate ca approve ID`.
+        //                       Renewals signed by a current certificate of this CA never need either.
+        //   allowSha1Des3       advertise SHA-1 and DES3 in GetCACaps (only for old clients). Default false.
+        //   renewalSubjectMustMatch  a renewal CSR must keep the subject of the certificate signing it. Default true.
+        // crl             validityHours (nextUpdate - thisUpdate, default 168), overlapHours (issue the next CRL this
+        //                 long before nextUpdate, default 24), checkMinutes (how often to check, default 10),
+        //                 regenerateOnRevoke (default true).
+        // ldap            CRL publishing: url ("ldap://host:389"), bindDn, passwordFile (file holding the bind
+        //                 password), entryDn (entry receiving certificateRevocationList;binary). url null: off.
+        {
+          "database": "sqlite:ca.db",
+          "baseUrl": null,
+          "getCaCert": "ca",
+          "ra": { "subject": "CN=Certgate RA", "key": "rsa:2048", "days": 730 },
+          "defaultProfile": "default",
+          "profiles": {
+            "default": {
+              "validityDays": 365,
+              "keyUsage": ["digitalSignature", "keyEncipherment"],
+              "extendedKeyUsage": ["serverAuth", "clientAuth", "ikeIntermediate"],
+              "subjectAltNames": ["dns", "ip", "email"],
+              "rsaMinimumBits": 2048,
+              "ecdsaCurves": ["p256", "p384"],
+              "approval": "challenge",
+              "allowSha1Des3": false,
+              "renewalSubjectMustMatch": true
+            }
+          },
+          "crl": { "validityHours": 168, "overlapHours": 24, "checkMinutes": 10, "regenerateOnRevoke": true },
+          "ldap": { "url": null, "bindDn": null, "passwordFile": null, "entryDn": null }
+        }
+
+        """;
+
+    private static readonly JsonDocumentOptions Options = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        MaxDepth = 16,
+    };
+
+    /// <summary>Reads and validates a settings file.</summary>
+    /// <exception cref="CaSettingsException">The file is missing, not JSON, or a value is invalid.</exception>
+    public static CaSettings Read(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (IOException e)
+        {
+            throw new CaSettingsException($"{path}: cannot read the CA settings: {e.Message}", e);
+        }
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses settings text; <paramref name="source"/> names it in messages.</summary>
+    /// <exception cref="CaSettingsException">Not JSON, or a value is invalid.</exception>
+    public static CaSettings Parse(string text, string source)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(text, Options);
+        }
+        catch (JsonException e)
+        {
+            throw new CaSettingsException($"{source}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e);
+        }
+        using (doc)
+        {
+            var r = new Reader(source);
+            JsonElement root = doc.RootElement;
+            r.Expect(root, JsonValueKind.Object, "(top level)");
+            r.Known(root, "", "database", "baseUrl", "getCaCert", "ra", "defaultProfile", "profiles", "crl", "ldap");
+
+            var profiles = new Dictionary<string, CertificateProfile>(StringComparer.Ordinal);
+            if (!root.TryGetProperty("profiles", out JsonElement ps) || ps.ValueKind != JsonValueKind.Object)
+            {
+                throw new CaSettingsException($"{source}: 'profiles' must be an object with at least one profile");
+            }
+            foreach (JsonProperty p in ps.EnumerateObject())
+            {
+                profiles[p.Name] = ReadProfile(r, p.Name, p.Value);
+            }
+            if (profiles.Count == 0)
+            {
+                throw new CaSettingsException($"{source}: 'profiles' must hold at least one profile");
+            }
+
+            string defaultProfile = r.String(root, "defaultProfile", "") ?? profiles.Keys.First();
+            if (!profiles.ContainsKey(defaultProfile))
+            {
+                throw new CaSettingsException($"{source}: defaultProfile '{defaultProfile}' is not one of the profiles ({string.Join(", ", profiles.Keys)})");
+            }
+
+            GetCaCertMode mode = (r.String(root, "getCaCert", "") ?? "ca") switch
+            {
+                "ca" => GetCaCertMode.CaOnly,
+                "ra-and-ca" => GetCaCertMode.RaAndCa,
+                "ra" => GetCaCertMode.RaOnly,
+                string other => throw new CaSettingsException($"{source}: getCaCert '{other}': expected ca, ra-and-ca or ra"),
+            };
+
+            RaSettings? ra = null;
+            if (root.TryGetProperty("ra", out JsonElement raEl) && raEl.ValueKind != JsonValueKind.Null)
+            {
+                r.Expect(raEl, JsonValueKind.Object, "ra");
+                r.Known(raEl, "ra.", "subject", "key", "days");
+                string key = r.String(raEl, "key", "ra.") ?? "rsa:2048";
+                if (!key.StartsWith("rsa:", StringComparison.Ordinal))
+                {
+                    throw new CaSettingsException($"{source}: ra.key '{key}': the RA certificate must be RSA (SCEP clients encrypt to it)");
+                }
+                KeySpec.Parse(key);
+                ra = new RaSettings(r.String(raEl, "subject", "ra.") ?? "CN=Certgate RA", key, r.Int(raEl, "days", "ra.", 1, 36500) ?? 730);
+            }
+            if (mode != GetCaCertMode.CaOnly && ra is null)
+            {
+                throw new CaSettingsException($"{source}: getCaCert '{(mode == GetCaCertMode.RaOnly ? "ra" : "ra-and-ca")}' needs an 'ra' block");
+            }
+
+            CrlSettings crl = CrlSettings.Default;
+            if (root.TryGetProperty("crl", out JsonElement c) && c.ValueKind != JsonValueKind.Null)
+            {
+                r.Expect(c, JsonValueKind.Object, "crl");
+                r.Known(c, "crl.", "validityHours", "overlapHours", "checkMinutes", "regenerateOnRevoke");
+                var validity = TimeSpan.FromHours(r.Int(c, "validityHours", "crl.", 1, 24 * 366) ?? 168);
+                var overlap = TimeSpan.FromHours(r.Int(c, "overlapHours", "crl.", 0, 24 * 366) ?? 24);
+                if (overlap >= validity)
+                {
+                    throw new CaSettingsException($"{source}: crl.overlapHours must be smaller than crl.validityHours");
+                }
+                crl = new CrlSettings(validity, overlap, TimeSpan.FromMinutes(r.Int(c, "checkMinutes", "crl.", 1, 24 * 60) ?? 10),
+                    r.Bool(c, "regenerateOnRevoke", "crl.") ?? true);
+            }
+
+            LdapPublishSettings ldap = LdapPublishSettings.Disabled;
+            if (root.TryGetProperty("ldap", out JsonElement l) && l.ValueKind != JsonValueKind.Null)
+            {
+                r.Expect(l, JsonValueKind.Object, "ldap");
+                r.Known(l, "ldap.", "url", "bindDn", "passwordFile", "entryDn");
+                ldap = new LdapPublishSettings(r.String(l, "url", "ldap."), r.String(l, "bindDn", "ldap."), r.String(l, "passwordFile", "ldap."), r.String(l, "entryDn", "ldap."));
+                if (ldap.Url is not null && !ldap.Url.StartsWith("ldap://", StringComparison.OrdinalIgnoreCase) && !ldap.Url.StartsWith("ldaps://", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new CaSettingsException($"{source}: ldap.url '{ldap.Url}': expected ldap://host[:port] or ldaps://");
+                }
+                if (ldap.Url is not null && ldap.EntryDn is null)
+                {
+                    throw new CaSettingsException($"{source}: ldap.entryDn is required when ldap.url is set");
+                }
+            }
+
+            string? baseUrl = r.String(root, "baseUrl", "");
+            if (baseUrl is not null && (!Uri.TryCreate(baseUrl, UriKind.Absolute, out Uri? u) || (u.Scheme != "http" && u.Scheme != "https")))
+            {
+                throw new CaSettingsException($"{source}: baseUrl '{baseUrl}': expected an absolute http:// or https:// URL");
+            }
+            string database = r.String(root, "database", "") ?? "sqlite:ca.db";
+            if (!database.StartsWith("sqlite:", StringComparison.Ordinal) && !database.StartsWith("postgres:", StringComparison.Ordinal) && !database.StartsWith("postgres://", StringComparison.Ordinal) && !database.StartsWith("postgresql://", StringComparison.Ordinal))
+            {
+                throw new CaSettingsException($"{source}: database '{Redact(database)}': expected sqlite:PATH or postgres:CONNSTRING");
+            }
+
+            return new CaSettings
+            {
+                Database = database,
+                BaseUrl = baseUrl,
+                GetCaCert = mode,
+                Ra = ra,
+                DefaultProfile = defaultProfile,
+                Profiles = profiles,
+                Crl = crl,
+                Ldap = ldap,
+            };
+        }
+    }
+
+    private static string Redact(string s) => s.Contains("assword", StringComparison.OrdinalIgnoreCase) ? "(connection string)" : s;
+
+    private static CertificateProfile ReadProfile(Reader r, string name, JsonElement e)
+    {
+        string at = $"profiles.{name}.";
+        r.Expect(e, JsonValueKind.Object, at.TrimEnd('.'));
+        r.Known(e, at, "validityDays", "keyUsage", "extendedKeyUsage", "subjectAltNames", "rsaMinimumBits", "ecdsaCurves", "approval", "allowSha1Des3", "renewalSubjectMustMatch");
+        var defaults = new CertificateProfile { Name = name };
+
+        X509KeyUsageFlags ku = defaults.KeyUsage;
+        if (r.Strings(e, "keyUsage", at) is { } kus)
+        {
+            ku = X509KeyUsageFlags.None;
+            foreach (string k in kus)
+            {
+                ku |= k switch
+                {
+                    "digitalSignature" => X509KeyUsageFlags.DigitalSignature,
+                    "nonRepudiation" => X509KeyUsageFlags.NonRepudiation,
+                    "keyEncipherment" => X509KeyUsageFlags.KeyEncipherment,
+                    "dataEncipherment" => X509KeyUsageFlags.DataEncipherment,
+                    "keyAgreement" => X509KeyUsageFlags.KeyAgreement,
+                    _ => throw new CaSettingsException($"{r.Source}: {at}keyUsage '{k}': expected digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment or keyAgreement"),
+                };
+            }
+        }
+
+        var ekus = new List<string>();
+        foreach (string k in r.Strings(e, "extendedKeyUsage", at) ?? ["serverAuth", "clientAuth", "ikeIntermediate"])
+        {
+            ekus.Add(k switch
+            {
+                "serverAuth" => Oids.ServerAuth,
+                "clientAuth" => Oids.ClientAuth,
+                "ikeIntermediate" => Oids.IkeIntermediate,
+                "ipsecIke" => Oids.IpsecIke,
+                _ when IsDottedOid(k) => k,
+                _ => throw new CaSettingsException($"{r.Source}: {at}extendedKeyUsage '{k}': expected serverAuth, clientAuth, ikeIntermediate, ipsecIke or a dotted OID"),
+            });
+        }
+
+        SanTypes sans = defaults.AllowedSans;
+        if (r.Strings(e, "subjectAltNames", at) is { } sanNames)
+        {
+            sans = SanTypes.None;
+            foreach (string s in sanNames)
+            {
+                sans |= s switch
+                {
+                    "dns" => SanTypes.Dns,
+                    "ip" => SanTypes.Ip,
+                    "email" => SanTypes.Email,
+                    _ => throw new CaSettingsException($"{r.Source}: {at}subjectAltNames '{s}': expected dns, ip or email"),
+                };
+            }
+        }
+
+        IReadOnlyList<string> curves = r.Strings(e, "ecdsaCurves", at) ?? defaults.EcdsaCurves;
+        foreach (string curve in curves)
+        {
+            if (curve is not ("p256" or "p384" or "p521"))
+            {
+                throw new CaSettingsException($"{r.Source}: {at}ecdsaCurves '{curve}': expected p256, p384 or p521");
+            }
+        }
+
+        ApprovalMode approval = (r.String(e, "approval", at) ?? "challenge") switch
+        {
+            "challenge" => ApprovalMode.Challenge,
+            "manual" => ApprovalMode.Manual,
+            string other => throw new CaSettingsException($"{r.Source}: {at}approval '{other}': expected challenge or manual"),
+        };
+
+        return new CertificateProfile
+        {
+            Name = name,
+            ValidityDays = r.Int(e, "validityDays", at, 1, 36500) ?? defaults.ValidityDays,
+            KeyUsage = ku,
+            ExtendedKeyUsages = ekus,
+            AllowedSans = sans,
+            RsaMinimumBits = r.Int(e, "rsaMinimumBits", at, 0, 16384) ?? defaults.RsaMinimumBits,
+            EcdsaCurves = curves,
+            Approval = approval,
+            AllowSha1Des3 = r.Bool(e, "allowSha1Des3", at) ?? false,
+            RenewalSubjectMustMatch = r.Bool(e, "renewalSubjectMustMatch", at) ?? true,
+        };
+    }
+
+    private static bool IsDottedOid(string s) =>
+        s.Length > 2 && s.Split('.') is { Length: >= 2 } parts && parts.All(p => p.Length > 0 && p.All(char.IsAsciiDigit));
+
+    private sealed class Reader(string source)
+    {
+        public string Source => source;
+
+        public void Expect(JsonElement e, JsonValueKind kind, string field)
+        {
+            if (e.ValueKind != kind)
+            {
+                throw new CaSettingsException($"{source}: {field}: expected {kind.ToString().ToLowerInvariant()}, found {e.ValueKind.ToString().ToLowerInvariant()}");
+            }
+        }
+
+        public void Known(JsonElement e, string at, params string[] names)
+        {
+            foreach (JsonProperty p in e.EnumerateObject())
+            {
+                if (!names.Contains(p.Name))
+                {
+                    throw new CaSettingsException($"{source}: unknown setting '{at}{p.Name}' (known: {string.Join(", ", names)})");
+                }
+            }
+        }
+
+        public string? String(JsonElement e, string name, string at)
+        {
+            if (!e.TryGetProperty(name, out JsonElement v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            Expect(v, JsonValueKind.String, at + name);
+            return v.GetString();
+        }
+
+        public int? Int(JsonElement e, string name, string at, int min, int max)
+        {
+            if (!e.TryGetProperty(name, out JsonElement v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int i) || i < min || i > max)
+            {
+                throw new CaSettingsException($"{source}: {at}{name}: expected an integer from {min} to {max}");
+            }
+            return i;
+        }
+
+        public bool? Bool(JsonElement e, string name, string at)
+        {
+            if (!e.TryGetProperty(name, out JsonElement v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            return v.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw new CaSettingsException($"{source}: {at}{name}: expected true or false"),
+            };
+        }
+
+        public List<string>? Strings(JsonElement e, string name, string at)
+        {
+            if (!e.TryGetProperty(name, out JsonElement v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            Expect(v, JsonValueKind.Array, at + name);
+            var list = new List<string>();
+            foreach (JsonElement item in v.EnumerateArray())
+            {
+                Expect(item, JsonValueKind.String, at + name + "[]");
+                list.Add(item.GetString()!);
+            }
+            return list;
+        }
+    }
+}

@@ -1,0 +1,99 @@
+namespace Certgate.Ca.Storage;
+
+/// <summary>An issued certificate as stored. <see cref="Serial"/> is upper-case hex without leading zeros stripped.</summary>
+public sealed record CertificateRecord(
+    string Serial,
+    string Subject,
+    DateTimeOffset NotBefore,
+    DateTimeOffset NotAfter,
+    byte[] Der,
+    string Profile,
+    string PublicKeySha256,
+    string? TransactionId,
+    DateTimeOffset IssuedAt,
+    DateTimeOffset? RevokedAt = null,
+    RevocationReason? RevocationReason = null)
+{
+    public bool IsRevoked => RevokedAt is not null;
+}
+
+/// <summary>RFC 5280 §5.3.1 CRLReason codes (value 7 is not used).</summary>
+public enum RevocationReason
+{
+    unspecified = 0,
+    keyCompromise = 1,
+    cACompromise = 2,
+    affiliationChanged = 3,
+    superseded = 4,
+    cessationOfOperation = 5,
+    certificateHold = 6,
+    removeFromCRL = 8,
+    privilegeWithdrawn = 9,
+    aACompromise = 10,
+}
+
+/// <summary>Outcome of <see cref="ICaStore.RevokeAsync"/>.</summary>
+public enum RevokeOutcome
+{
+    Revoked,
+    AlreadyRevoked,
+    NotFound,
+}
+
+/// <summary>One revoked certificate, as a CRL entry needs it.</summary>
+public sealed record RevokedEntry(string Serial, DateTimeOffset RevokedAt, RevocationReason Reason);
+
+/// <summary>A one-time challenge. Only the SHA-256 of the password is stored (<c>PasswordHash</c>); <c>Id</c> is a short
+/// public identifier (first 16 hex digits of the hash) for listings and audit.</summary>
+public sealed record ChallengeRecord(string Id, byte[] PasswordHash, string? Profile, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt);
+
+/// <summary>Result of an atomic challenge consumption.</summary>
+public enum ChallengeStatus
+{
+    /// <summary>This call consumed it; nobody else can.</summary>
+    Consumed,
+    Unknown,
+    AlreadyUsed,
+    Expired,
+}
+
+/// <summary>State of an enrollment request, as a SCEP pkiStatus.</summary>
+public enum RequestState
+{
+    Pending,
+    /// <summary>Claimed by an approver that is issuing the certificate now.</summary>
+    Approving,
+    Issued,
+    Failed,
+}
+
+/// <summary>An enrollment request kept by transactionID (pending ones and answered ones, for duplicates and polling).</summary>
+public sealed record RequestRecord(
+    string TransactionId,
+    RequestState State,
+    string PublicKeySha256,
+    byte[] Csr,
+    string Subject,
+    string Requester,
+    string Profile,
+    string? Serial,
+    string? FailReason,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+/// <summary>A stored CRL.</summary>
+public sealed record CrlRecord(long Number, DateTimeOffset ThisUpdate, DateTimeOffset NextUpdate, byte[] Der);
+
+/// <summary>An audit entry to append (the store assigns sequence and chain hash).</summary>
+public sealed record AuditEntry(
+    DateTimeOffset Time,
+    string Actor,
+    string Event,
+    string Outcome,
+    string? Subject = null,
+    string? Serial = null,
+    string? TransactionId = null,
+    string? Detail = null);
+
+/// <summary>A stored audit row: <see cref="Hash"/> = SHA-256(previous row's hash || canonical(entry, sequence)).</summary>
+public sealed record AuditRecord(long Sequence, AuditEntry Entry, byte[] Hash);
