@@ -121,8 +121,21 @@ public sealed class ConfigurationSession
             case "set":
                 Mutate(c => ConfigEditor.Set(c, [.. EditPath, .. Require(rest, "set")]));
                 break;
+            case "delete" when rest.Count == 0 && _edit.Count > 0:
+                // "delete" alone empties the current level (the level itself stays while we edit it).
+                Mutate(c =>
+                {
+                    if (c.Find([.. EditPath]) is { } level)
+                    {
+                        ConfigEditor.Delete(level, []);
+                    }
+                });
+                break;
             case "delete":
                 Mutate(c => ConfigEditor.Delete(c, [.. EditPath, .. rest]));
+                break;
+            case "insert":
+                Mutate(c => ConfigEditor.Insert(c.Find([.. EditPath]) ?? throw new ConfigException("warning: statement not found"), rest));
                 break;
             case "show":
                 Show(rest, pipe);
@@ -177,6 +190,7 @@ public sealed class ConfigurationSession
     [
         ("set", "Set a parameter"),
         ("delete", "Delete a data element"),
+        ("insert", "Insert a list entry before or after another (ordered-by-user lists)"),
         ("show", "Show a parameter (| display set, | compare)"),
         ("edit", "Edit a sub-element"),
         ("up", "Exit one level of configuration hierarchy"),

@@ -172,7 +172,7 @@ public sealed class SessionTests : IDisposable
     {
         ConfigurationSession s = New();
         Assert.False(s.Execute("sett security"));
-        Assert.Equal("syntax error at 'sett', expecting one of: set delete show edit up top commit rollback load exit quit\n", TakeErr());
+        Assert.Equal("syntax error at 'sett', expecting one of: set delete insert show edit up top commit rollback load exit quit\n", TakeErr());
         Assert.False(s.Execute("show | count"));
         Assert.Equal("syntax error: '| count' (expected '| display set' or '| compare')\n", TakeErr());
         Assert.False(s.Execute("set security pki {"));
@@ -200,5 +200,38 @@ public sealed class SessionTests : IDisposable
         Assert.True(s.Execute("commit and-quit"));
         Assert.True(s.Exited);
         Assert.Equal("commit complete\nExiting configuration mode\n", TakeOut());
+    }
+
+    [Fact]
+    public void Insert_ReordersCrlUrls()
+    {
+        ConfigurationSession s = New();
+        s.Execute("edit security pki ca-profile p revocation-check crl");
+        s.Execute("set url http://a.example.com/a.crl");
+        s.Execute("set url http://b.example.com/b.crl");
+        s.Execute("set url ldap://c.example.com/cn=c");
+        Assert.True(s.Execute("insert url ldap://c.example.com/cn=c before url http://a.example.com/a.crl"));
+        Assert.True(s.Execute("top insert security pki ca-profile p revocation-check crl url http://a.example.com/a.crl after url http://b.example.com/b.crl"));
+        Assert.Equal(["ldap://c.example.com/cn=c", "http://b.example.com/b.crl", "http://a.example.com/a.crl"],
+            Certgate.Config.Pki.PkiConfiguration.From(s.Candidate).CaProfiles[0].CrlUrls.Select(u => u.Url.OriginalString));
+        Assert.False(s.Execute("insert security pki ca-profile p revocation-check crl url http://zz.example.com/ before url http://a.example.com/a.crl"));
+        Assert.StartsWith("error: [edit security pki ca-profile p revocation-check crl url http://zz.example.com/]: not an existing list entry", TakeErr());
+        Assert.False(s.Execute("insert security pki ca-profile p revocation-check crl url http://a.example.com/a.crl before url http://nope.example.com/"));
+        Assert.Equal("error: [edit security pki ca-profile p revocation-check crl] 'url http://nope.example.com/': statement not found\n", TakeErr());
+        Assert.False(s.Execute("insert security pki ca-profile p before"));
+        Assert.StartsWith("syntax error: expected 'insert", TakeErr());
+    }
+
+    [Fact]
+    public void DeleteAlone_EmptiesTheCurrentLevel()
+    {
+        ConfigurationSession s = New();
+        s.Execute("set security pki ca-profile p ca-identity p");
+        s.Execute("set security pki ca-profile p enrollment retry 4");
+        s.Execute("set security pki ca-profile q");
+        s.Execute("edit security pki ca-profile p");
+        Assert.True(s.Execute("delete"));
+        Assert.Empty(s.Candidate.Find("security", "pki", "ca-profile", "p")!.Children);
+        Assert.NotNull(s.Candidate.Find("security", "pki", "ca-profile", "q"));
     }
 }
