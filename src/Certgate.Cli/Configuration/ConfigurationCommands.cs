@@ -87,6 +87,7 @@ internal sealed class ConfigurationCommands : ICommandModule
     /// when any failed.</summary>
     private static int RunScript(ConfigurationSession session, TextReader input, string source, CommandContext ctx)
     {
+        session.AutoSave = false;
         int failures = 0;
         int number = 0;
         string? line;
@@ -104,6 +105,7 @@ internal sealed class ConfigurationCommands : ICommandModule
                 ctx.Error.WriteLine($"  ({source} line {number}: {trimmed})");
             }
         }
+        session.Flush();
         if (!session.Exited && session.Changed)
         {
             ctx.Out.WriteLine("The configuration has been changed but not committed");

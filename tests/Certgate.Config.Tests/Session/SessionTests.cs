@@ -234,4 +234,18 @@ public sealed class SessionTests : IDisposable
         Assert.Empty(s.Candidate.Find("security", "pki", "ca-profile", "p")!.Children);
         Assert.NotNull(s.Candidate.Find("security", "pki", "ca-profile", "q"));
     }
+
+    [Fact]
+    public void AutoSaveOff_WritesOnFlushOrExit()
+    {
+        ConfigurationSession s = New();
+        s.AutoSave = false;
+        s.Execute("set security pki ca-profile p");
+        Assert.False(_store.HasCandidate);
+        s.Flush();
+        Assert.True(_store.HasCandidate);
+        s.Execute("set security pki ca-profile q");
+        s.Execute("exit");
+        Assert.NotNull(_store.LoadCandidate().Find("security", "pki", "ca-profile", "q"));
+    }
 }
