@@ -64,7 +64,6 @@ internal sealed class ConfigurationCommands : ICommandModule
         {
             ctx.Out.WriteLine("The configuration has been changed but not committed");
         }
-        int failures = 0;
         while (!session.Exited)
         {
             ctx.Out.WriteLine();
@@ -78,10 +77,8 @@ internal sealed class ConfigurationCommands : ICommandModule
                 session.Execute("exit configuration-mode");
                 break;
             }
-            if (!session.Execute(line))
-            {
-                failures++;
-            }
+            // Interactive errors are shown inline, as Junos does; they do not change the exit code.
+            session.Execute(line);
         }
         return 0;
     }
@@ -90,10 +87,10 @@ internal sealed class ConfigurationCommands : ICommandModule
     /// when any failed.</summary>
     private static int RunScript(ConfigurationSession session, TextReader input, string source, CommandContext ctx)
     {
+        session.AutoSave = false;
         int failures = 0;
         int number = 0;
         string? line;
-        var errors = new StringWriter();
         while (!session.Exited && (line = input.ReadLine()) is not null)
         {
             number++;
@@ -108,6 +105,7 @@ internal sealed class ConfigurationCommands : ICommandModule
                 ctx.Error.WriteLine($"  ({source} line {number}: {trimmed})");
             }
         }
+        session.Flush();
         if (!session.Exited && session.Changed)
         {
             ctx.Out.WriteLine("The configuration has been changed but not committed");

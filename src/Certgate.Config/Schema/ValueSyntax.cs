@@ -176,6 +176,11 @@ internal sealed class UrlValue(string[] schemes) : ValueSyntax
     {
         normalized = text;
         problem = "";
+        if (text.Length > 500)
+        {
+            problem = $"the URL has {text.Length} characters (expected at most 500)";
+            return false;
+        }
         if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri)
             || !schemes.Contains(uri.Scheme, StringComparer.OrdinalIgnoreCase)
             || string.IsNullOrEmpty(uri.Host)

@@ -37,6 +37,24 @@ public sealed class ConfigurationSession
         _candidate = store.LoadCandidate();
     }
 
+    /// <summary>
+    /// True (the default): every change is written to the stored candidate at once. Scripts set it to false and call
+    /// <see cref="Flush"/> at the end, which avoids rewriting (and fsyncing) the candidate after every line.
+    /// </summary>
+    public bool AutoSave { get; set; } = true;
+
+    /// <summary>Writes the candidate to the store if it changed since the last write.</summary>
+    public void Flush()
+    {
+        if (_dirty)
+        {
+            _store.SaveCandidate(_candidate, _active);
+            _dirty = false;
+        }
+    }
+
+    private bool _dirty;
+
     /// <summary>The candidate configuration being edited.</summary>
     public ConfigNode Candidate => _candidate;
 
@@ -121,8 +139,21 @@ public sealed class ConfigurationSession
             case "set":
                 Mutate(c => ConfigEditor.Set(c, [.. EditPath, .. Require(rest, "set")]));
                 break;
+            case "delete" when rest.Count == 0 && _edit.Count > 0:
+                // "delete" alone empties the current level (the level itself stays while we edit it).
+                Mutate(c =>
+                {
+                    if (c.Find([.. EditPath]) is { } level)
+                    {
+                        ConfigEditor.Delete(level, []);
+                    }
+                });
+                break;
             case "delete":
                 Mutate(c => ConfigEditor.Delete(c, [.. EditPath, .. rest]));
+                break;
+            case "insert":
+                Mutate(c => ConfigEditor.Insert(c.Find([.. EditPath]) ?? throw new ConfigException("warning: statement not found"), rest));
                 break;
             case "show":
                 Show(rest, pipe);
@@ -177,6 +208,7 @@ public sealed class ConfigurationSession
     [
         ("set", "Set a parameter"),
         ("delete", "Delete a data element"),
+        ("insert", "Insert a list entry before or after another (ordered-by-user lists)"),
         ("show", "Show a parameter (| display set, | compare)"),
         ("edit", "Edit a sub-element"),
         ("up", "Exit one level of configuration hierarchy"),
@@ -197,7 +229,11 @@ public sealed class ConfigurationSession
         ConfigNode copy = _candidate.Clone();
         change(copy);
         _candidate = copy;
-        _store.SaveCandidate(_candidate, _active);
+        _dirty = true;
+        if (AutoSave)
+        {
+            Flush();
+        }
     }
 
     private void Show(List<string> words, List<string> pipe)
@@ -290,6 +326,7 @@ public sealed class ConfigurationSession
 
     private void Exit()
     {
+        Flush();
         if (Changed)
         {
             _out.WriteLine("The configuration has been changed but not committed");
@@ -333,6 +370,7 @@ public sealed class ConfigurationSession
             return;
         }
         _store.Commit(_candidate, comment, _user);
+        _dirty = false;
         _active = _store.LoadActive();
         _candidate = _active.Clone();
         _out.WriteLine("commit complete");
@@ -351,7 +389,8 @@ public sealed class ConfigurationSession
         int n = words.Count == 0 ? 0 : ParseRollback(words[0]);
         ConfigNode loaded = _store.LoadRollback(n);
         _candidate = loaded;
-        _store.SaveCandidate(_candidate, _active);
+        _dirty = true;
+        Flush();
         _out.WriteLine("load complete");
     }
 
@@ -377,7 +416,8 @@ public sealed class ConfigurationSession
             {
                 case "override":
                     _candidate = ConfigText.Parse(_store.Schema, text);
-                    _store.SaveCandidate(_candidate, _active);
+                    _dirty = true;
+                    Flush();
                     break;
                 case "merge":
                 {

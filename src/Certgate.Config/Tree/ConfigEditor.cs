@@ -233,6 +233,37 @@ public static class ConfigEditor
         return result;
     }
 
+    /// <summary>
+    /// <c>insert PATH-TO-ENTRY (before|after) LIST-NAME KEY</c>: moves an existing entry of an ordered-by-user list
+    /// (for example a CRL URL, tried in order) next to another entry of the same list.
+    /// </summary>
+    /// <exception cref="ConfigException">The words do not name two entries of the same list.</exception>
+    public static void Insert(ConfigNode context, IReadOnlyList<string> words)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(words);
+        int where = words.ToList().FindIndex(w => w is "before" or "after");
+        if (where < 2 || words.Count != where + 3)
+        {
+            throw new ConfigException("syntax error: expected 'insert LIST NAME (before|after) LIST OTHER-NAME'");
+        }
+        IReadOnlyList<string> path = Canonicalize(context.Statement, context.Path, words.Take(where).ToList(), out Statement list);
+        ConfigNode? entry = context.Find([.. path]);
+        if (list.Kind != StatementKind.List || entry is null || entry.Key is null)
+        {
+            throw new ConfigException($"error: {At([.. context.Path, .. path])}: not an existing list entry");
+        }
+        ConfigNode parent = entry.Parent!;
+        if (list.Parent!.Find(words[where + 1]) != list)
+        {
+            throw new ConfigException($"syntax error at {At(parent)} '{words[where + 1]}': expected '{list.Name}'");
+        }
+        string otherKey = Normalize(parent, list, words[where + 2]);
+        ConfigNode other = parent.Entry(list.Name, otherKey)
+            ?? throw new ConfigException($"error: {At(parent)} '{list.Name} {otherKey}': statement not found");
+        parent.Move(entry, other, words[where] == "before");
+    }
+
     /// <summary>Removes emptied non-presence containers from <paramref name="node"/> upwards.</summary>
     internal static void Prune(ConfigNode node)
     {

@@ -191,6 +191,18 @@ public sealed class ConfigNode
         }
     }
 
+    /// <summary>Moves <paramref name="entry"/> just before or after <paramref name="anchor"/> (entries of one list).</summary>
+    internal void Move(ConfigNode entry, ConfigNode anchor, bool before)
+    {
+        if (ReferenceEquals(entry, anchor))
+        {
+            return;
+        }
+        _children.Remove(entry);
+        int at = _children.IndexOf(anchor);
+        _children.Insert(before ? at : at + 1, entry);
+    }
+
     private void Insert(ConfigNode n)
     {
         // At most one member of a choice group: configuring one removes the others.

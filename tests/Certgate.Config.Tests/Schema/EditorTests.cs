@@ -232,4 +232,9 @@ public sealed class EditorTests
         Assert.Equal("ca-profile-name", last.Name);
         Assert.Contains("'ca-identity' has no statements below it", Cfg.ErrorOf(() => ConfigEditor.Canonicalize(Cfg.Schema.Root, [], Cfg.Words("security pki ca-profile p ca-identity x y"), out _)));
     }
+
+    [Fact]
+    public void Url_LengthLimit500() =>
+        Assert.Contains("the URL has 501 characters (expected at most 500)",
+            Cfg.ErrorOf(() => Cfg.Set(Cfg.Empty(), "security pki ca-profile p revocation-check ocsp url http://x.example.com/" + new string('a', 501 - "http://x.example.com/".Length))));
 }

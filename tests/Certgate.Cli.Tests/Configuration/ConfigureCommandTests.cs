@@ -1,0 +1,138 @@
+using Certgate.Cli;
+
+namespace Certgate.Cli.Tests.Configuration;
+
+/// <summary><c>certgate configure</c> and <c>certgate show configuration</c> through <see cref="CertgateCli.Run"/>.</summary>
+public sealed class ConfigureCommandTests : IDisposable
+{
+    private readonly string _state = Path.Combine(Path.GetTempPath(), "certgate-cli-config-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_state))
+        {
+            Directory.Delete(_state, recursive: true);
+        }
+    }
+
+    private (int Code, string Out, string Err) Run(string stdin, params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = CertgateCli.Run(["--state", _state, .. args], new StringReader(stdin), o, e);
+        return (code, o.ToString().ReplaceLineEndings("\n"), e.ToString().ReplaceLineEndings("\n"));
+    }
+
+    private const string Script = """
+        # PKI for gateway 1
+        set security pki ca-profile entrust ca-identity entrust
+        set security pki ca-profile entrust enrollment url http://ca-1.example.com/cgi-bin/pkiclient.exe
+        set security pki auto-re-enrollment certificate-id gw1 ca-profile entrust
+        set security pki auto-re-enrollment certificate-id gw1 challenge-password topsecret
+        commit comment "pki"
+        """;
+
+    [Fact]
+    public void ScriptOnStdin_Commits_ShowConfigurationShowsActive()
+    {
+        (int code, string output, string err) = Run(Script, "configure");
+        Assert.Equal("", err);
+        Assert.Equal(0, code);
+        Assert.Equal("commit complete\n", output);
+
+        (code, output, _) = Run("", "show", "configuration", "security", "pki", "ca-profile", "entrust");
+        Assert.Equal(0, code);
+        Assert.Equal("ca-identity entrust;\nenrollment {\n    url http://ca-1.example.com/cgi-bin/pkiclient.exe;\n}\n", output);
+
+        (_, output, _) = Run("", "show", "configuration", "display", "set");
+        Assert.Contains("set security pki auto-re-enrollment certificate-id gw1 ca-profile-name entrust\n", output);
+        Assert.DoesNotContain("topsecret", output);
+
+        (_, output, _) = Run("", "--json", "show", "configuration", "security");
+        Assert.Contains("\"ca-profile-name\": \"entrust\"", output);
+    }
+
+    [Fact]
+    public void ScriptWithErrors_RunsEveryLine_ExitsNonZero_NamesTheLine()
+    {
+        (int code, string output, string err) = Run("""
+            set security pki ca-profile p enrollment retry 2000
+            set security pki ca-profile p ca-identity p
+            """, "configure");
+        Assert.Equal(1, code);
+        Assert.Equal("syntax error at [edit security pki ca-profile p enrollment] 'retry 2000': value 2000 is outside the range 0..1080\n"
+            + "  (stdin line 1: set security pki ca-profile p enrollment retry 2000)\n", err);
+        Assert.Equal("The configuration has been changed but not committed\n", output);
+
+        // The candidate survived the process; the next session commits it.
+        (code, output, _) = Run("show | compare\ncommit\n", "configure");
+        Assert.Equal(0, code);
+        Assert.Equal("[edit]\n+  security {\n+      pki {\n+          ca-profile p {\n+              ca-identity p;\n+          }\n+      }\n+  }\ncommit complete\n", output);
+    }
+
+    [Fact]
+    public void FailedCommit_ExitsNonZero_ActiveUnchanged()
+    {
+        (int code, _, string err) = Run("set security pki auto-re-enrollment certificate-id gw1 ca-profile-name nope\ncommit\n", "configure");
+        Assert.Equal(1, code);
+        Assert.StartsWith("[edit security pki auto-re-enrollment certificate-id gw1 ca-profile-name]\n  'Referenced ca-profile must be defined under [edit security pki ca-profile]'\nerror: configuration check-out failed\n", err);
+        (code, string output, _) = Run("", "show", "configuration");
+        Assert.Equal(0, code);
+        Assert.Equal("", output);
+    }
+
+    [Fact]
+    public void DashF_ReadsCommandsFromFile()
+    {
+        Directory.CreateDirectory(_state);
+        string file = Path.Combine(_state, "cmds.txt");
+        File.WriteAllText(file, Script);
+        (int code, string output, _) = Run("", "configure", "-f", file);
+        Assert.Equal(0, code);
+        Assert.Equal("commit complete\n", output);
+        (code, _, string err) = Run("", "configure", "-f", Path.Combine(_state, "missing.txt"));
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: configure: cannot read", err);
+    }
+
+    [Fact]
+    public void ConfigureLoad_LoadsAndCommits_OrChangesNothing()
+    {
+        Directory.CreateDirectory(_state);
+        string good = Path.Combine(_state, "good.conf");
+        File.WriteAllText(good, "security { pki { ca-profile a { ca-identity a; } } }");
+        (int code, string output, _) = Run("", "configure", "load", "merge", good);
+        Assert.Equal(0, code);
+        Assert.Equal("load complete\ncommit complete\n", output);
+
+        string bad = Path.Combine(_state, "bad.set");
+        File.WriteAllText(bad, "set security pki auto-re-enrollment certificate-id c ca-profile-name zz\n");
+        (code, _, string err) = Run("", "configure", "load", "set", bad);
+        Assert.Equal(1, code);
+        Assert.Contains("error: configuration check-out failed", err);
+        Assert.False(File.Exists(Path.Combine(_state, "config", "candidate.conf")));
+        (_, output, _) = Run("", "show", "configuration", "display", "set");
+        Assert.Equal("set security pki ca-profile a ca-identity a\n", output);
+
+        (code, _, err) = Run("", "configure", "load", "replace", good);
+        Assert.Equal(2, code);
+        Assert.Contains("expected 'merge FILE', 'override FILE' or 'set FILE'", err);
+    }
+
+    [Fact]
+    public void ShowConfiguration_BadPath()
+    {
+        (int code, _, string err) = Run("", "show", "configuration", "security", "pky");
+        Assert.Equal(1, code);
+        Assert.Equal("error: syntax error at [edit security] 'pky', expecting one of: pki\n", err);
+    }
+
+    [Fact]
+    public void Exit_StopsReadingTheScript()
+    {
+        (int code, string output, _) = Run("set security pki\nexit\nset security pki ca-profile after\n", "configure");
+        Assert.Equal(0, code);
+        Assert.Equal("The configuration has been changed but not committed\nExiting configuration mode\n", output);
+        Assert.DoesNotContain("after", File.ReadAllText(Path.Combine(_state, "config", "candidate.conf")));
+    }
+}
