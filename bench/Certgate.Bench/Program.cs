@@ -1,3 +1,17 @@
 // Benchmarks and side-by-side harnesses. Each harness is chosen by its first argument; see bench/README.md.
-Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Certgate.Bench -- <harness>");
-return 2;
+using Certgate.Bench.Crl;
+
+return args.Length == 0 ? Usage() : args[0] switch
+{
+    "crl" => CrlHarness.Run(args[1..]),
+    CrlHarness.LoadPhaseCommand => CrlHarness.RunLoadPhase(args[1..]),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Certgate.Bench -- <harness> [options]");
+    Console.Error.WriteLine("harnesses:");
+    Console.Error.WriteLine("  crl [--entries N]   write an N-entry CRL (default 1,000,000), then time our load/verify/lookups against openssl crl");
+    return 2;
+}

@@ -22,7 +22,7 @@ public sealed class CertificateRevocationList : IEnumerable<RevokedEntry>
 {
     private readonly ReadOnlyMemory<byte> _der;
     private readonly Entry[] _entries;
-    private readonly int[] _table;
+    private readonly long[] _table;
     private readonly Tlv _tbs;
     private readonly Tlv _signatureAlgorithm;
     private readonly Tlv _signatureValue;
@@ -202,49 +202,60 @@ public sealed class CertificateRevocationList : IEnumerable<RevokedEntry>
         ReadOnlySpan<byte> key = SerialNumbers.Normalize(serial);
         ReadOnlySpan<byte> der = _der.Span;
         int mask = _table.Length - 1;
-        int slot = Hash(key) & mask;
+        int hash = Hash(key);
+        int slot = hash & mask;
         while (true)
         {
-            int stored = _table[slot];
+            long stored = _table[slot];
             if (stored == 0)
             {
                 return -1;
             }
-            ref readonly Entry e = ref _entries[stored - 1];
-            if (SerialNumbers.Normalize(der.Slice(e.SerialOffset, e.SerialLength)).SequenceEqual(key))
+            // The stored hash settles most mismatches without touching the entry array or the DER buffer.
+            if ((int)(stored >> 32) == hash)
             {
-                return stored - 1;
+                int index = (int)(uint)stored - 1;
+                ref readonly Entry e = ref _entries[index];
+                if (SerialNumbers.Normalize(der.Slice(e.SerialOffset, e.SerialLength)).SequenceEqual(key))
+                {
+                    return index;
+                }
             }
             slot = (slot + 1) & mask;
         }
     }
 
     /// <summary>
-    /// Open addressing with linear probing, load factor ≤ 0.5. <see cref="HashCode"/> is seeded per process, so a
-    /// CRL crafted to collide cannot be prepared offline.
+    /// Open addressing with linear probing, load factor ≤ 0.5; each slot holds the 32-bit hash and the entry
+    /// index + 1 (0 = empty). <see cref="HashCode"/> is seeded per process, so a CRL crafted to collide cannot be
+    /// prepared offline.
     /// </summary>
-    private static int[] BuildTable(ReadOnlySpan<byte> der, Entry[] entries)
+    private static long[] BuildTable(ReadOnlySpan<byte> der, Entry[] entries)
     {
         int capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(8, entries.Length * 2));
-        int[] table = new int[capacity];
+        long[] table = new long[capacity];
         int mask = capacity - 1;
         for (int i = 0; i < entries.Length; i++)
         {
             ReadOnlySpan<byte> key = SerialNumbers.Normalize(der.Slice(entries[i].SerialOffset, entries[i].SerialLength));
-            int slot = Hash(key) & mask;
+            int hash = Hash(key);
+            int slot = hash & mask;
             while (true)
             {
-                int stored = table[slot];
+                long stored = table[slot];
                 if (stored == 0)
                 {
-                    table[slot] = i + 1;
+                    table[slot] = ((long)hash << 32) | (uint)(i + 1);
                     break;
                 }
-                ref readonly Entry other = ref entries[stored - 1];
-                if (SerialNumbers.Normalize(der.Slice(other.SerialOffset, other.SerialLength)).SequenceEqual(key))
+                if ((int)(stored >> 32) == hash)
                 {
-                    // A duplicate serial: the first entry wins (both say "revoked").
-                    break;
+                    ref readonly Entry other = ref entries[(int)(uint)stored - 1];
+                    if (SerialNumbers.Normalize(der.Slice(other.SerialOffset, other.SerialLength)).SequenceEqual(key))
+                    {
+                        // A duplicate serial: the first entry wins (both say "revoked").
+                        break;
+                    }
                 }
                 slot = (slot + 1) & mask;
             }
