@@ -52,7 +52,7 @@ public sealed class PostgresCaStore : SqlCaStore
     }
 
     /// <summary>Accepts <c>Host=…;Port=…</c> or <c>postgres[ql]://user[:password]@host[:port]/database</c>.</summary>
-    internal static NpgsqlConnectionStringBuilder ParseConnectionString(string s)
+    public static NpgsqlConnectionStringBuilder ParseConnectionString(string s)
     {
         if (s.StartsWith("postgres://", StringComparison.Ordinal) || s.StartsWith("postgresql://", StringComparison.Ordinal))
         {

@@ -369,8 +369,9 @@ public sealed class CertificateAuthority
     {
         (X509Certificate2 cert, CertificateRecord record) = await Pipeline.IssueAsync(context, Store, ct).ConfigureAwait(false);
         DateTimeOffset now = context.Now;
-        // Kept by transactionID so a retransmitted request or a poll gets this same certificate.
-        await Store.TryInsertRequestAsync(new RequestRecord(context.TransactionId!, RequestState.Issued, context.Csr.PublicKeySha256, context.Csr.Der,
+        // Kept by transactionID so a retransmitted request or a poll gets this same certificate. The CSR itself is not
+        // kept: it is no longer needed and it carries the (spent) challenge password.
+        await Store.TryInsertRequestAsync(new RequestRecord(context.TransactionId!, RequestState.Issued, context.Csr.PublicKeySha256, [],
             record.Subject, context.Requester, context.Profile.Name, record.Serial, null, now, now), ct).ConfigureAwait(false);
         await AuditIssuedAsync(actor, record, detail, ct).ConfigureAwait(false);
         return EnrollmentResult.Issued(cert);

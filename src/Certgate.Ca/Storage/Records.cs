@@ -67,7 +67,8 @@ public enum RequestState
     Failed,
 }
 
-/// <summary>An enrollment request kept by transactionID (pending ones and answered ones, for duplicates and polling).</summary>
+/// <summary>An enrollment request kept by transactionID (pending ones and answered ones, for duplicates and polling).
+/// <c>Csr</c> is kept only while the request waits for approval (empty once issued by challenge or renewal).</summary>
 public sealed record RequestRecord(
     string TransactionId,
     RequestState State,

@@ -1,4 +1,3 @@
-using System.Data;
 using System.Data.Common;
 using Certgate.Ca.Audit;
 
@@ -365,11 +364,6 @@ public abstract class SqlCaStore : ICaStore
             DbParameter p = cmd.CreateParameter();
             p.ParameterName = name;
             p.Value = value ?? DBNull.Value;
-            if (value is null)
-            {
-                // Untyped NULLs confuse PostgreSQL's type inference in COALESCE; say what they are.
-                p.DbType = DbType.String;
-            }
             cmd.Parameters.Add(p);
         }
         return cmd;

@@ -3,7 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Certgate.Ca.Settings;
 
-namespace Certgate.Ca.Directory;
+namespace Certgate.Ca.Layout;
 
 /// <summary>A loaded CA directory: settings, CA certificate with key, optional RA certificate with key.</summary>
 /// <param name="Path">The CA directory.</param>
@@ -150,11 +150,11 @@ public static class CaDirectory
         }
         if (OperatingSystem.IsWindows())
         {
-            System.IO.Directory.CreateDirectory(dir);
+            Directory.CreateDirectory(dir);
         }
         else
         {
-            System.IO.Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         string settingsPath = Path.Combine(dir, CaSettingsFile.FileName);
         if (!File.Exists(settingsPath))

@@ -1,4 +1,4 @@
-namespace Certgate.Ca.Directory;
+namespace Certgate.Ca.Layout;
 
 /// <summary>Atomic file writes: a temporary file in the same directory, fsync, rename over the target.</summary>
 internal static class SecureFile

@@ -1,0 +1,221 @@
+using System.Security.Cryptography;
+using Certgate.Ca.Audit;
+using Certgate.Ca.Storage;
+
+namespace Certgate.Ca.Tests.Storage;
+
+/// <summary>
+/// The storage contract every <see cref="ICaStore"/> must meet. Run against SQLite and PostgreSQL by the derived
+/// classes. Concurrency tests use two store instances on one database, as two CA frontends would.
+/// </summary>
+public abstract class CaStoreContract : IAsyncLifetime
+{
+    protected static readonly DateTimeOffset T0 = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    protected ICaStore Store { get; private set; } = null!;
+
+    /// <summary>Creates an empty database and opens a store on it.</summary>
+    protected abstract Task<ICaStore> CreateStoreAsync();
+
+    /// <summary>Opens a second store instance on the same database (another frontend).</summary>
+    protected abstract Task<ICaStore> OpenSecondStoreAsync();
+
+    public async Task InitializeAsync() => Store = await CreateStoreAsync();
+
+    public virtual async Task DisposeAsync() => await Store.DisposeAsync();
+
+    private static CertificateRecord Cert(string serial, string subject = "CN=a", string? txid = null) =>
+        new(serial, subject, T0, T0.AddDays(365), [0x30, 0x03, 0x02, 0x01, 0x01], "default", "AB", txid, T0);
+
+    private static string NewSerial() => Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+
+    [Fact]
+    public async Task Certificate_round_trips_and_a_duplicate_serial_is_refused()
+    {
+        CertificateRecord c = Cert("7F01", "CN=gw1", "tx1");
+        Assert.True(await Store.TryInsertCertificateAsync(c));
+        Assert.False(await Store.TryInsertCertificateAsync(Cert("7F01", "CN=other")));
+        CertificateRecord? got = await Store.GetCertificateAsync("7F01");
+        Assert.NotNull(got);
+        Assert.Equal("CN=gw1", got.Subject);
+        Assert.Equal("tx1", got.TransactionId);
+        Assert.Equal(c.NotAfter, got.NotAfter);
+        Assert.Equal(c.Der, got.Der);
+        Assert.False(got.IsRevoked);
+        Assert.Null(await Store.GetCertificateAsync("7F02"));
+        Assert.Single(await Store.ListCertificatesAsync(0, 10));
+    }
+
+    [Fact]
+    public async Task Revocation_keeps_the_first_reason_and_lists_revoked()
+    {
+        await Store.TryInsertCertificateAsync(Cert("01"));
+        await Store.TryInsertCertificateAsync(Cert("02"));
+        Assert.Equal(RevokeOutcome.Revoked, await Store.RevokeAsync("01", RevocationReason.keyCompromise, T0.AddHours(1)));
+        Assert.Equal(RevokeOutcome.AlreadyRevoked, await Store.RevokeAsync("01", RevocationReason.superseded, T0.AddHours(2)));
+        Assert.Equal(RevokeOutcome.NotFound, await Store.RevokeAsync("03", RevocationReason.unspecified, T0));
+        RevokedEntry e = Assert.Single(await Store.ListRevokedAsync());
+        Assert.Equal(new RevokedEntry("01", T0.AddHours(1), RevocationReason.keyCompromise), e);
+        Assert.Equal(RevocationReason.keyCompromise, (await Store.GetCertificateAsync("01"))!.RevocationReason);
+    }
+
+    [Fact]
+    public async Task Challenge_is_consumed_once_and_expires()
+    {
+        byte[] h1 = SHA256.HashData("one"u8), h2 = SHA256.HashData("two"u8);
+        await Store.InsertChallengeAsync(new ChallengeRecord("id1", h1, "ipsec", T0, T0.AddHours(1), null));
+        await Store.InsertChallengeAsync(new ChallengeRecord("id2", h2, null, T0, T0.AddHours(1), null));
+        ChallengeRecord? found = await Store.FindChallengeAsync(h1);
+        Assert.Equal("ipsec", found!.Profile);
+        Assert.Null(found.UsedAt);
+        Assert.Equal(ChallengeStatus.Consumed, await Store.ConsumeChallengeAsync(h1, T0.AddMinutes(1)));
+        Assert.Equal(ChallengeStatus.AlreadyUsed, await Store.ConsumeChallengeAsync(h1, T0.AddMinutes(2)));
+        Assert.Equal(T0.AddMinutes(1), (await Store.FindChallengeAsync(h1))!.UsedAt);
+        Assert.Equal(ChallengeStatus.Expired, await Store.ConsumeChallengeAsync(h2, T0.AddHours(1)));
+        Assert.Equal(ChallengeStatus.Unknown, await Store.ConsumeChallengeAsync(SHA256.HashData("three"u8), T0));
+    }
+
+    [Fact]
+    public async Task Requests_insert_once_and_transition_by_compare_and_set()
+    {
+        var r = new RequestRecord("tx1", RequestState.Pending, "KEY", [1, 2], "CN=a", "10.0.0.1", "default", null, null, T0, T0);
+        Assert.True(await Store.TryInsertRequestAsync(r));
+        Assert.False(await Store.TryInsertRequestAsync(r with { PublicKeySha256 = "OTHER" }));
+        Assert.Single(await Store.ListRequestsAsync(RequestState.Pending));
+        Assert.True(await Store.TryTransitionRequestAsync("tx1", RequestState.Pending, RequestState.Approving, null, null, T0.AddMinutes(1)));
+        Assert.False(await Store.TryTransitionRequestAsync("tx1", RequestState.Pending, RequestState.Approving, null, null, T0.AddMinutes(1)));
+        Assert.True(await Store.TryTransitionRequestAsync("tx1", RequestState.Approving, RequestState.Issued, "7F01", null, T0.AddMinutes(2)));
+        RequestRecord got = (await Store.GetRequestAsync("tx1"))!;
+        Assert.Equal(RequestState.Issued, got.State);
+        Assert.Equal("7F01", got.Serial);
+        Assert.Equal("KEY", got.PublicKeySha256);
+        Assert.Equal(new byte[] { 1, 2 }, got.Csr);
+        Assert.Equal(T0.AddMinutes(2), got.UpdatedAt);
+        Assert.Empty(await Store.ListRequestsAsync(RequestState.Pending));
+        Assert.Null(await Store.GetRequestAsync("nope"));
+    }
+
+    [Fact]
+    public async Task Crl_numbers_increase_and_a_failed_signing_stores_nothing()
+    {
+        Assert.Null(await Store.GetLatestCrlAsync());
+        CrlRecord a = await Store.SaveNextCrlAsync(T0, T0.AddDays(7), n => [(byte)n]);
+        CrlRecord b = await Store.SaveNextCrlAsync(T0.AddHours(1), T0.AddDays(7), n => [(byte)n]);
+        Assert.Equal(1, a.Number);
+        Assert.Equal(2, b.Number);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Store.SaveNextCrlAsync(T0, T0, _ => throw new InvalidOperationException("signer down")));
+        CrlRecord c = await Store.SaveNextCrlAsync(T0.AddHours(2), T0.AddDays(8), n => [(byte)n]);
+        Assert.Equal(3, c.Number); // the failed attempt's number was rolled back with it
+        CrlRecord latest = (await Store.GetLatestCrlAsync())!;
+        Assert.Equal(3, latest.Number);
+        Assert.Equal(new byte[] { 3 }, latest.Der);
+        Assert.Equal(T0.AddDays(8), latest.NextUpdate);
+    }
+
+    [Fact]
+    public async Task Audit_rows_chain_and_verify()
+    {
+        for (int i = 0; i < 5; i++)
+        {
+            AuditRecord r = await Store.AppendAuditAsync(new AuditEntry(T0.AddSeconds(i), "admin", AuditEvents.CertificateIssued, "success", "CN=a", $"0{i}", "tx", i % 2 == 0 ? null : "detail"));
+            Assert.Equal(i + 1, r.Sequence);
+        }
+        IReadOnlyList<AuditRecord> rows = await Store.ReadAuditAsync(0, 100);
+        Assert.Equal(5, rows.Count);
+        Assert.Null(rows[0].Entry.Detail);
+        Assert.Equal("detail", rows[1].Entry.Detail);
+        AuditVerification v = await AuditChain.VerifyAsync(Store);
+        Assert.True(v.Valid, v.Problem);
+        Assert.Equal(5, v.VerifiedRows);
+        Assert.Equal(2, (await Store.ReadAuditAsync(3, 100)).Count);
+    }
+
+    [Fact]
+    public async Task Opening_again_migrates_idempotently_and_sees_the_data()
+    {
+        await Store.TryInsertCertificateAsync(Cert("0A"));
+        await using ICaStore second = await OpenSecondStoreAsync();
+        Assert.NotNull(await second.GetCertificateAsync("0A"));
+    }
+
+    [Fact]
+    public async Task Concurrent_inserts_of_one_serial_exactly_one_wins()
+    {
+        await using ICaStore second = await OpenSecondStoreAsync();
+        bool[] results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => (i % 2 == 0 ? Store : second).TryInsertCertificateAsync(Cert("55AA", $"CN=c{i}")))));
+        Assert.Equal(1, results.Count(r => r));
+    }
+
+    [Fact]
+    public async Task Eight_parallel_issuers_never_duplicate_a_serial()
+    {
+        await using ICaStore second = await OpenSecondStoreAsync();
+        const int perIssuer = 25;
+        var serials = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
+        {
+            ICaStore s = i % 2 == 0 ? Store : second;
+            for (int n = 0; n < perIssuer; n++)
+            {
+                string serial = NewSerial();
+                if (await s.TryInsertCertificateAsync(Cert(serial)))
+                {
+                    serials.Add(serial);
+                }
+            }
+        })));
+        Assert.Equal(8 * perIssuer, serials.Count);
+        Assert.Equal(8 * perIssuer, serials.Distinct().Count());
+        Assert.Equal(8 * perIssuer, (await Store.ListCertificatesAsync(0, 1000)).Select(c => c.Serial).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Concurrent_consumption_of_one_challenge_exactly_one_wins()
+    {
+        await using ICaStore second = await OpenSecondStoreAsync();
+        byte[] h = SHA256.HashData("shared"u8);
+        await Store.InsertChallengeAsync(new ChallengeRecord("id", h, null, T0, T0.AddHours(1), null));
+        ChallengeStatus[] results = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => (i % 2 == 0 ? Store : second).ConsumeChallengeAsync(h, T0.AddMinutes(1)))));
+        Assert.Equal(1, results.Count(r => r == ChallengeStatus.Consumed));
+        Assert.Equal(15, results.Count(r => r == ChallengeStatus.AlreadyUsed));
+    }
+
+    [Fact]
+    public async Task Crl_numbers_strictly_increase_under_concurrency()
+    {
+        await using ICaStore second = await OpenSecondStoreAsync();
+        var perTask = new List<long>[8];
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
+        {
+            var mine = new List<long>();
+            ICaStore s = i % 2 == 0 ? Store : second;
+            for (int n = 0; n < 5; n++)
+            {
+                CrlRecord crl = await s.SaveNextCrlAsync(T0, T0.AddDays(1), num => BitConverter.GetBytes(num));
+                Assert.Equal(crl.Number, BitConverter.ToInt64(crl.Der));
+                mine.Add(crl.Number);
+            }
+            perTask[i] = mine;
+        })));
+        long[] all = perTask.SelectMany(l => l).Order().ToArray();
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), all);
+        Assert.All(perTask, l => Assert.True(l.SequenceEqual(l.Order()) && l.Distinct().Count() == l.Count, "each frontend sees increasing numbers"));
+        Assert.Equal(40, (await Store.GetLatestCrlAsync())!.Number);
+    }
+
+    [Fact]
+    public async Task Concurrent_audit_appends_keep_the_chain_valid()
+    {
+        await using ICaStore second = await OpenSecondStoreAsync();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
+        {
+            for (int n = 0; n < 5; n++)
+            {
+                await (i % 2 == 0 ? Store : second).AppendAuditAsync(new AuditEntry(T0, $"frontend{i}", AuditEvents.CrlIssued, "success", Detail: n.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        })));
+        AuditVerification v = await AuditChain.VerifyAsync(Store);
+        Assert.True(v.Valid, v.Problem);
+        Assert.Equal(40, v.VerifiedRows);
+    }
+}
