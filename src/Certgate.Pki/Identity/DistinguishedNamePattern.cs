@@ -216,7 +216,7 @@ public sealed class DistinguishedNamePattern
                 bytes.Add(byte.Parse(text.AsSpan(i + 1, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
                 i += 3;
             }
-            return Encoding.UTF8.GetString(bytes.ToArray());
+            return System.Text.Encoding.UTF8.GetString(bytes.ToArray());
         }
         if (i + 1 >= text.Length)
         {

@@ -123,12 +123,12 @@ public static class DistinguishedNames
             ReadOnlySpan<byte> c = encoded.Slice(offset, length);
             return (UniversalTagNumber)tag.TagValue switch
             {
-                UniversalTagNumber.UTF8String => Encoding.UTF8.GetString(c),
+                UniversalTagNumber.UTF8String => System.Text.Encoding.UTF8.GetString(c),
                 UniversalTagNumber.PrintableString or UniversalTagNumber.IA5String or UniversalTagNumber.VisibleString
-                    or UniversalTagNumber.NumericString => Encoding.ASCII.GetString(c),
+                    or UniversalTagNumber.NumericString => System.Text.Encoding.ASCII.GetString(c),
                 // T61String is in practice Latin-1 (what OpenSSL and .NET assume).
-                UniversalTagNumber.T61String => Encoding.Latin1.GetString(c),
-                UniversalTagNumber.BMPString => Encoding.BigEndianUnicode.GetString(c),
+                UniversalTagNumber.T61String => System.Text.Encoding.Latin1.GetString(c),
+                UniversalTagNumber.BMPString => System.Text.Encoding.BigEndianUnicode.GetString(c),
                 UniversalTagNumber.UniversalString => new UTF32Encoding(bigEndian: true, byteOrderMark: false).GetString(c),
                 _ => null,
             };

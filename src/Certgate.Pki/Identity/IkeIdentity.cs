@@ -32,14 +32,14 @@ public sealed record IkeIdentity(IkeIdentityType Type, ReadOnlyMemory<byte> Data
     public static IkeIdentity FromFqdn(string fqdn)
     {
         ArgumentException.ThrowIfNullOrEmpty(fqdn);
-        return new(IkeIdentityType.ID_FQDN, Encoding.ASCII.GetBytes(fqdn));
+        return new(IkeIdentityType.ID_FQDN, System.Text.Encoding.ASCII.GetBytes(fqdn));
     }
 
     /// <summary>ID_RFC822_ADDR.</summary>
     public static IkeIdentity FromEmail(string email)
     {
         ArgumentException.ThrowIfNullOrEmpty(email);
-        return new(IkeIdentityType.ID_RFC822_ADDR, Encoding.ASCII.GetBytes(email));
+        return new(IkeIdentityType.ID_RFC822_ADDR, System.Text.Encoding.ASCII.GetBytes(email));
     }
 
     /// <summary>ID_DER_ASN1_DN.</summary>
@@ -60,7 +60,7 @@ public sealed record IkeIdentity(IkeIdentityType Type, ReadOnlyMemory<byte> Data
     };
 
     /// <summary>The text of an ID_FQDN / ID_RFC822_ADDR, else null.</summary>
-    public string? Text => Type is IkeIdentityType.ID_FQDN or IkeIdentityType.ID_RFC822_ADDR ? Encoding.ASCII.GetString(Data.Span) : null;
+    public string? Text => Type is IkeIdentityType.ID_FQDN or IkeIdentityType.ID_RFC822_ADDR ? System.Text.Encoding.ASCII.GetString(Data.Span) : null;
 
     /// <summary>The name of an ID_DER_ASN1_DN (null when not one or not a valid Name).</summary>
     public X500DistinguishedName? DistinguishedName =>

@@ -67,10 +67,10 @@ public sealed class SubjectAltNames
                     switch (tag.TagValue)
                     {
                         case 1:
-                            emails.Add(Encoding.ASCII.GetString(names.ReadOctetString(new Asn1Tag(TagClass.ContextSpecific, 1))));
+                            emails.Add(System.Text.Encoding.ASCII.GetString(names.ReadOctetString(new Asn1Tag(TagClass.ContextSpecific, 1))));
                             break;
                         case 2:
-                            dns.Add(Encoding.ASCII.GetString(names.ReadOctetString(new Asn1Tag(TagClass.ContextSpecific, 2))));
+                            dns.Add(System.Text.Encoding.ASCII.GetString(names.ReadOctetString(new Asn1Tag(TagClass.ContextSpecific, 2))));
                             break;
                         case 4:
                             AsnReader explicitName = names.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 4, true));
