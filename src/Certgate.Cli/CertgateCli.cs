@@ -16,6 +16,8 @@ public static class CertgateCli
         new HelpCommands(),
         new Demo.DemoCommand(),
         new Configuration.ConfigurationCommands(),
+        new Pki.PkiRequestCommands(),
+        new Pki.PkiShowCommands(),
     ];
 
     /// <summary>Runs one invocation and returns the process exit code (0 ok, 1 failure, 2 usage error).</summary>

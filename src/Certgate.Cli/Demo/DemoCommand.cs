@@ -61,9 +61,24 @@ internal sealed class DemoCommand : ICommandModule
             demo.Say($"(offline CA) signed {csrFile} -> {certFile}");
             demo.Run("request", "security", "pki", "local-certificate", "load", "certificate-id", "gw1", "filename", certFile);
 
-            demo.Step("6. Look at what the gateway now holds.");
+            demo.Step("6. The CA publishes a CRL (one revoked serial); we load it and verify both certificates.");
+            string crlFile = Path.Combine(work, "demo-ca.crl");
+            var crl = new Certgate.Pki.Revocation.CrlBuilder(caCert)
+            {
+                ThisUpdate = DateTimeOffset.UtcNow.AddMinutes(-5),
+                NextUpdate = DateTimeOffset.UtcNow.AddDays(7),
+                CrlNumber = 1,
+            };
+            crl.AddEntry(new System.Numerics.BigInteger(0x1001), DateTimeOffset.UtcNow.AddMinutes(-5), Certgate.Pki.Revocation.CrlReason.keyCompromise);
+            File.WriteAllBytes(crlFile, crl.Sign(caKey, HashAlgorithmName.SHA256));
+            demo.Run("request", "security", "pki", "crl", "load", "ca-profile", "demo-ca", "filename", crlFile);
+            demo.Run("request", "security", "pki", "ca-certificate", "verify", "ca-profile", "demo-ca");
+            demo.Run("request", "security", "pki", "local-certificate", "verify", "certificate-id", "gw1");
+
+            demo.Step("7. Look at what the gateway now holds.");
             demo.Run("show", "security", "pki", "ca-certificate", "ca-profile", "demo-ca", "brief");
             demo.Run("show", "security", "pki", "local-certificate", "certificate-id", "gw1", "detail");
+            demo.Run("show", "security", "pki", "crl", "ca-profile", "demo-ca", "detail");
             demo.Run("show", "configuration", "security", "pki");
 
             demo.Say(demo.Failures == 0

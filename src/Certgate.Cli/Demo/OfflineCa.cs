@@ -39,7 +39,8 @@ internal static class OfflineCa
         byte[] serial = RandomNumberGenerator.GetBytes(9);
         serial[0] &= 0x7F;
         DateTimeOffset now = DateTimeOffset.UtcNow;
-        using X509Certificate2 signer = caCert.CopyWithPrivateKey(caKey);
+        using X509Certificate2? copy = caCert.HasPrivateKey ? null : caCert.CopyWithPrivateKey(caKey);
+        X509Certificate2 signer = copy ?? caCert;
         using X509Certificate2 issued = request.Create(signer, now.AddMinutes(-5), now.AddYears(1), serial);
         return issued.ExportCertificatePem();
     }

@@ -1,0 +1,191 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Cli.Commands;
+using Certgate.Config;
+using Certgate.Config.Pki;
+using Certgate.Config.Storage;
+using Certgate.Pki.Encoding;
+using Certgate.Pki.Keys;
+using Certgate.Pki.Revocation;
+using Certgate.Pki.Store;
+using Certgate.Pki.Validation;
+
+namespace Certgate.Cli.Pki;
+
+/// <summary>
+/// What a PKI command works on: the gateway's <see cref="PkiStore"/> and its active configuration, plus the
+/// translation of every failure into one line in the operator's terms (command, file, what was wrong).
+/// </summary>
+internal sealed class PkiContext
+{
+    private PkiConfiguration? _config;
+
+    public PkiContext(CommandContext ctx, Arguments args)
+    {
+        Ctx = ctx;
+        Command = args.Command;
+        Store = new PkiStore(ctx.StateDirectory);
+    }
+
+    public CommandContext Ctx { get; }
+
+    public string Command { get; }
+
+    public PkiStore Store { get; }
+
+    /// <summary>The committed <c>security pki</c> configuration (an empty one when nothing is committed).</summary>
+    public PkiConfiguration Configuration
+    {
+        get
+        {
+            if (_config is null)
+            {
+                try
+                {
+                    _config = PkiConfiguration.From(new ConfigurationStore(Ctx.StateDirectory).LoadActive());
+                }
+                catch (ConfigException e)
+                {
+                    throw Fail($"the active configuration cannot be read: {e.Message}");
+                }
+            }
+            return _config;
+        }
+    }
+
+    /// <summary>The committed CA profile <paramref name="name"/>; an error saying how to configure it when absent.</summary>
+    public CaProfile RequireCaProfile(string name)
+    {
+        CheckName(name, "ca-profile");
+        return Configuration.FindCaProfile(name)
+            ?? throw Fail($"CA profile '{name}' is not configured; configure it first: " +
+                          $"set security pki ca-profile {name} ca-identity {name}, then commit");
+    }
+
+    /// <summary>Rejects a certificate-id or ca-profile name the store cannot hold, naming the field.</summary>
+    public void CheckName(string name, string field)
+    {
+        if (PkiNames.Problem(name) is { } problem)
+        {
+            throw new UserException($"{Command}: {field} '{Printable(name)}': {problem}", 2);
+        }
+    }
+
+    /// <summary>Reads an input file, turning I/O and size problems into one line that names the file.</summary>
+    public byte[] ReadInput(string path, long maxBytes = PkiInput.MaxObjectFileSize)
+    {
+        try
+        {
+            return PkiInput.ReadFile(path, maxBytes);
+        }
+        catch (PkiFormatException e)
+        {
+            throw Fail($"{path}: {e.Message}");
+        }
+        catch (FileNotFoundException)
+        {
+            throw Fail($"{path}: no such file");
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw Fail($"{path}: no such file");
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw Fail($"{path}: permission denied");
+        }
+        catch (IOException e)
+        {
+            throw Fail($"{path}: cannot be read ({e.Message})");
+        }
+    }
+
+    /// <summary>Runs a parser over a file's bytes; a format problem becomes "FILE: what is wrong".</summary>
+    public T Parse<T>(string path, Func<T> parse)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (Exception e) when (e is PkiFormatException or CryptographicException or FormatException or ArgumentException)
+        {
+            throw Fail($"{path}: {Describe(e)}");
+        }
+    }
+
+    /// <summary>Applies a store change; a write failure leaves the store as it was and says so.</summary>
+    public void Apply(PkiStoreChange change)
+    {
+        try
+        {
+            Store.Apply(change);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Fail($"cannot write to {Store.Root} ({e.Message}); nothing was changed");
+        }
+    }
+
+    /// <summary>A loaded object of the store; a damaged file is reported, not thrown as a stack trace.</summary>
+    public T? Load<T>(PkiObjectType type, string name, Func<T?> load)
+        where T : class
+    {
+        try
+        {
+            return load();
+        }
+        catch (Exception e) when (e is PkiFormatException or CryptographicException or FormatException or IOException)
+        {
+            throw Fail($"the stored {Describe(type)} '{name}' ({Store.PathOf(type, name)}) is damaged: {Describe(e)}");
+        }
+    }
+
+    public KeyPair? LoadKeyPair(string id) => Load(PkiObjectType.KeyPair, id, () => Store.LoadKeyPair(id));
+
+    public X509Certificate2? LoadCaCertificate(string profile) => Load(PkiObjectType.CaCertificate, profile, () => Store.LoadCaCertificate(profile));
+
+    public X509Certificate2? LoadLocalCertificate(string id) => Load(PkiObjectType.LocalCertificate, id, () => Store.LoadLocalCertificate(id));
+
+    public CertificateRevocationList? LoadCrl(string profile) =>
+        Load(PkiObjectType.Crl, profile, () => Store.LoadCrl(profile) is { } bytes ? CertificateRevocationList.Load(bytes) : null);
+
+    /// <summary>Every CA certificate in the store, by CA profile.</summary>
+    public IReadOnlyList<(string Profile, X509Certificate2 Certificate)> AllCaCertificates() =>
+        Store.List(PkiObjectType.CaCertificate).Select(p => (p, LoadCaCertificate(p)!)).Where(x => x.Item2 is not null).ToList();
+
+    /// <summary>The CRLs of every CA profile that has one.</summary>
+    public CrlCollection AllCrls()
+    {
+        var crls = new CrlCollection();
+        foreach (string profile in Store.List(PkiObjectType.Crl))
+        {
+            if (LoadCrl(profile) is { } crl)
+            {
+                crls.Add(crl);
+            }
+        }
+        return crls;
+    }
+
+    public UserException Fail(string message) => new($"{Command}: {message}", 1);
+
+    public static string Describe(PkiObjectType type) => type switch
+    {
+        PkiObjectType.KeyPair => "key pair",
+        PkiObjectType.CertificateRequest => "certificate request",
+        PkiObjectType.LocalCertificate => "local certificate",
+        PkiObjectType.CaCertificate => "CA certificate",
+        PkiObjectType.RaCertificates => "RA certificates",
+        PkiObjectType.Crl => "CRL",
+        _ => type.ToString(),
+    };
+
+    /// <summary>The message of a parser exception, without .NET's parameter-name suffixes.</summary>
+    public static string Describe(Exception e)
+    {
+        string m = e is ArgumentException a && a.ParamName is not null ? a.Message.Replace($" (Parameter '{a.ParamName}')", "", StringComparison.Ordinal) : e.Message;
+        return m.TrimEnd('.');
+    }
+
+    private static string Printable(string s) => new(s.Select(c => char.IsControl(c) ? '?' : c).Take(64).ToArray());
+}
