@@ -174,6 +174,7 @@ internal static class PkiView
         text.AppendLine("  Subject string:");
         text.Append("    ").AppendLine(JunosDistinguishedName.Format(request.Subject));
         text.Append("  Alternate subject: ").AppendLine(request.AlternativeNames.ToJunosString());
+        text.AppendLine("  Public key:");
         AppendWrapped(text, request.PublicKeyInfo.KeyHex, "    ");
         text.Append("  Signature algorithm: ").AppendLine(request.SignatureAlgorithm);
         text.AppendLine("  Fingerprint:");
@@ -196,7 +197,8 @@ internal static class PkiView
         json["signature-algorithm"] = crl.SignatureAlgorithmName;
 
         text.Append("CA profile: ").AppendLine(caProfile);
-        text.Append("  CRL version: V").AppendLine(crl.Version.ToString("00000000", CultureInfo.InvariantCulture));
+        // Junos prints the encoded version field: V00000001 for a v2 CRL.
+        text.Append("  CRL version: V").AppendLine((crl.Version - 1).ToString("00000000", CultureInfo.InvariantCulture));
         text.Append("  CRL number: ").AppendLine(number);
         text.Append("  CRL issuer: ").AppendLine(JunosDistinguishedName.Format(crl.Issuer));
         text.Append("  Effective date: ").AppendLine(Date(crl.ThisUpdate));
