@@ -10,7 +10,8 @@ ROOT=$PWD
 CONFIG=Release
 
 # Debian packages the tests use. Each is installed only when missing.
-APT_PACKAGES=(openssl ca-certificates postgresql)
+# The peers the tests run: OpenSSL, PostgreSQL, micromdm SCEP (scep), strongSwan pki, OpenLDAP (slapd, ldap-utils).
+APT_PACKAGES=(openssl ca-certificates postgresql scep strongswan-pki slapd ldap-utils curl)
 
 install_packages() {
   local missing=()
