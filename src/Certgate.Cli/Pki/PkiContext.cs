@@ -169,6 +169,22 @@ internal sealed class PkiContext
 
     public UserException Fail(string message) => new($"{Command}: {message}", 1);
 
+    /// <summary>Refuses to replace an existing object, naming the <c>clear</c> command that makes room.</summary>
+    public void RequireAbsent(PkiObjectType type, string name)
+    {
+        if (Store.Exists(type, name))
+        {
+            (string noun, string command) = type switch
+            {
+                PkiObjectType.KeyPair => ($"key pair {name}", $"key-pair certificate-id {name}"),
+                PkiObjectType.LocalCertificate => ($"local certificate {name}", $"local-certificate certificate-id {name}"),
+                PkiObjectType.CaCertificate => ($"CA certificate for profile {name}", $"ca-certificate ca-profile {name}"),
+                _ => ($"{Describe(type)} {name}", $"{Describe(type).Replace(' ', '-')} {name}"),
+            };
+            throw Fail($"{noun} already exists; clear it first with: clear security pki {command}");
+        }
+    }
+
     public static string Describe(PkiObjectType type) => type switch
     {
         PkiObjectType.KeyPair => "key pair",

@@ -61,10 +61,7 @@ internal sealed class PkiRequestCommands : ICommandModule
         {
             throw new UserException($"{args.Command}: size '{sizeText}': {typeText} keys must be {string.Join(", ", sizes)} bits", 2);
         }
-        if (pki.Store.Exists(PkiObjectType.KeyPair, id))
-        {
-            throw pki.Fail($"key pair {id} already exists; clear it first with: clear security pki key-pair certificate-id {id}");
-        }
+        pki.RequireAbsent(PkiObjectType.KeyPair, id);
         if (algorithm == KeyAlgorithm.Rsa && size >= 3072)
         {
             ctx.Error.WriteLine($"Generating a {size}-bit RSA key pair; this can take a few seconds...");
@@ -169,10 +166,7 @@ internal sealed class PkiRequestCommands : ICommandModule
         string file = args.Required("filename");
         args.EnsureAllUsed();
         pki.RequireCaProfile(profile);
-        if (pki.Store.Exists(PkiObjectType.CaCertificate, profile))
-        {
-            throw pki.Fail($"CA certificate for profile {profile} already exists; clear it first with: clear security pki ca-certificate ca-profile {profile}");
-        }
+        pki.RequireAbsent(PkiObjectType.CaCertificate, profile);
         byte[] data = pki.ReadInput(file);
         List<CertificateInfo> certs = pki.Parse(file, () => PkiInput.DecodeCertificates(data).Select(d => CertificateInfo.Parse(d)).ToList());
         List<CertificateInfo> cas = certs.Where(c => c.IsCa).ToList();
@@ -263,10 +257,7 @@ internal sealed class PkiRequestCommands : ICommandModule
         string? passphrase = args.Optional("passphrase");
         args.EnsureAllUsed();
         pki.CheckName(id, "certificate-id");
-        if (pki.Store.Exists(PkiObjectType.LocalCertificate, id))
-        {
-            throw pki.Fail($"local certificate {id} already exists; clear it first with: clear security pki local-certificate certificate-id {id}");
-        }
+        pki.RequireAbsent(PkiObjectType.LocalCertificate, id);
         byte[] data = pki.ReadInput(file);
         CertificateInfo cert = pki.Parse(file, () => CertificateInfo.Parse(PkiInput.DecodeCertificates(data)[0]));
         var change = new PkiStoreChange();
@@ -432,10 +423,7 @@ internal sealed class PkiRequestCommands : ICommandModule
         string? passphrase = args.Optional("passphrase");
         args.EnsureAllUsed();
         pki.CheckName(id, "certificate-id");
-        if (pki.Store.Exists(PkiObjectType.KeyPair, id))
-        {
-            throw pki.Fail($"key pair {id} already exists; clear it first with: clear security pki key-pair certificate-id {id}");
-        }
+        pki.RequireAbsent(PkiObjectType.KeyPair, id);
         byte[] data = pki.ReadInput(file);
         using KeyPair key = ImportKey(pki, file, data, passphrase);
         pki.Apply(new PkiStoreChange().WriteKeyPair(id, key));
