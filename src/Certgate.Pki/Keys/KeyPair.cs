@@ -141,6 +141,19 @@ public sealed class KeyPair : IDisposable
     /// <exception cref="PkiFormatException">Not a private key, or a kind not supported.</exception>
     public static KeyPair Import(ReadOnlySpan<byte> data, ReadOnlySpan<char> password = default)
     {
+        try
+        {
+            return ImportCore(data, password);
+        }
+        catch (PlatformNotSupportedException)
+        {
+            // OpenSSL refuses unknown or explicit curve parameters this way; to the operator it is a bad key file.
+            throw new PkiFormatException("the key uses an elliptic curve that is not supported (use P-256 or P-384)");
+        }
+    }
+
+    private static KeyPair ImportCore(ReadOnlySpan<byte> data, ReadOnlySpan<char> password)
+    {
         if (data.IsEmpty)
         {
             throw new PkiFormatException("file is empty");
