@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Certgate.Cli.Commands;
 using Certgate.Config.Pki;
+using Certgate.Gateway.Crl;
 using Certgate.Pki.Certificates;
 using Certgate.Pki.Encoding;
 using Certgate.Pki.Keys;
@@ -313,9 +314,14 @@ internal sealed class PkiRequestCommands : ICommandModule
         }
         (string Profile, X509Certificate2 Certificate) issuer = cas.FirstOrDefault(c => c.Certificate.SubjectName.RawData.AsSpan().SequenceEqual(cert.IssuerName.RawData));
         PkiRevocation mode = PkiRevocation.Check;
-        if (issuer.Profile is not null && pki.Configuration.FindCaProfile(issuer.Profile) is { } profile)
+        CaProfile? profile = issuer.Profile is null ? null : pki.Configuration.FindCaProfile(issuer.Profile);
+        if (profile is not null)
         {
             mode = RevocationFor(profile);
+        }
+        if (mode != PkiRevocation.Disabled && issuer.Profile is not null)
+        {
+            DownloadCrlIfNeeded(pki, issuer.Profile, issuer.Certificate, cert, profile);
         }
         ChainValidationResult result = new ChainValidator().Validate(cert, new ChainValidationPolicy
         {
@@ -343,6 +349,47 @@ internal sealed class PkiRequestCommands : ICommandModule
         }
         ctx.Out.WriteLine($"Local certificate {id} verification success");
         return 0;
+    }
+
+    /// <summary>
+    /// Junos fetches a missing or expired CRL when a certificate is verified: the certificate's distribution points
+    /// first, then the profile's <c>crl url</c>s. Each URL gets a bounded wait; failures are reported as warnings
+    /// here and become the verification error only when revocation checking needs the CRL.
+    /// </summary>
+    private static void DownloadCrlIfNeeded(PkiContext pki, string caProfile, X509Certificate2 ca, X509Certificate2 leaf, CaProfile? profile)
+    {
+        CertificateRevocationList? current = pki.LoadCrl(caProfile);
+        if (current is not null && !current.IsExpired(DateTimeOffset.UtcNow))
+        {
+            return;
+        }
+        var urls = new List<Uri>();
+        foreach (string cdp in CertificateInfo.From(leaf).CrlDistributionPoints)
+        {
+            if (Uri.TryCreate(cdp, UriKind.Absolute, out Uri? u))
+            {
+                urls.Add(u);
+            }
+        }
+        if (profile is not null)
+        {
+            urls.AddRange(profile.CrlUrls.Select(c => c.Url));
+        }
+        if (urls.Count == 0)
+        {
+            return;
+        }
+        using var http = new HttpCrlDownloader(TimeSpan.FromSeconds(15));
+        var updater = new CrlUpdater(pki.Store, new CrlFetcher([http, new LdapCrlDownloader(TimeSpan.FromSeconds(15))]));
+        CrlUpdateResult result = updater.UpdateAsync(caProfile, ca, urls, TimeSpan.FromSeconds(20)).GetAwaiter().GetResult();
+        if (result.Installed)
+        {
+            pki.Ctx.Out.WriteLine($"Downloaded the CRL of {caProfile} from {result.Source} ({result.Crl!.Count} revoked)");
+        }
+        foreach (string error in result.Errors)
+        {
+            pki.Ctx.Out.WriteLine($"Warning: CRL download failed for certificate {caProfile}: {error}");
+        }
     }
 
     private static int LoadCrl(CommandContext ctx, Arguments args)
