@@ -18,7 +18,22 @@ public static class CertgateCli
         new Configuration.ConfigurationCommands(),
         new Pki.PkiRequestCommands(),
         new Pki.PkiShowCommands(),
+        new Gateway.GatewayCommands(),
     ];
+
+    /// <summary>True while a command runs inside the daemon (so it is not forwarded again).</summary>
+    private static readonly AsyncLocal<bool> InDaemon = new();
+
+    /// <summary>The daemon's handler for commands from the control socket: run here, never forward.</summary>
+    internal static int RunInDaemon(IReadOnlyList<string> args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    {
+        InDaemon.Value = true;
+        return Run(args, stdin, stdout, stderr);
+    }
+
+    /// <summary>The gateway's operational commands run inside its daemon when one is up on the state directory.</summary>
+    private static bool Forwarded(CommandTable.Entry entry) =>
+        entry.Path[0] is "request" or "show" or "clear" && !(entry.Path.Count > 1 && entry.Path[1] == "configuration");
 
     /// <summary>Runs one invocation and returns the process exit code (0 ok, 1 failure, 2 usage error).</summary>
     public static int Run(IReadOnlyList<string> args, TextReader stdin, TextWriter stdout, TextWriter stderr)
@@ -57,6 +72,12 @@ public static class CertgateCli
                 stderr.WriteLine($"  did you mean: {hint}");
             }
             return 2;
+        }
+
+        if (!InDaemon.Value && Forwarded(entry)
+            && Certgate.Gateway.Control.ControlClient.TryRun(context.StateDirectory, args, stdin, stdout, stderr) is int forwarded)
+        {
+            return forwarded;
         }
 
         try

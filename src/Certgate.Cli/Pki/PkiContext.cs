@@ -134,7 +134,8 @@ internal sealed class PkiContext
         {
             return load();
         }
-        catch (Exception e) when (e is PkiFormatException or CryptographicException or FormatException or IOException)
+        catch (Exception e) when (e is PkiFormatException or CryptographicException or FormatException
+                                      or (IOException and not FileNotFoundException and not FileLoadException))
         {
             throw Fail($"the stored {Describe(type)} '{name}' ({Store.PathOf(type, name)}) is damaged: {Describe(e)}");
         }

@@ -1,0 +1,170 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Config;
+using Certgate.Config.Pki;
+using Certgate.Config.Storage;
+using Certgate.Gateway.Control;
+using Certgate.Gateway.Crl;
+using Certgate.Pki.Certificates;
+using Certgate.Pki.Encoding;
+using Certgate.Pki.Store;
+
+namespace Certgate.Gateway;
+
+/// <summary>
+/// <c>certgate gateway run</c>: the gateway's daemon on one state directory. It serves the control socket (the
+/// <c>certgate</c> command runs inside it while it is up) and keeps every CA profile's CRL current: fetched when
+/// missing or expired, then every <c>refresh-interval</c> hours or at nextUpdate if sooner. It reads the committed
+/// configuration on every cycle, so a <c>commit</c> takes effect without a restart.
+/// </summary>
+public sealed class GatewayDaemon : IAsyncDisposable
+{
+    private readonly string _state;
+    private readonly TextWriter _log;
+    private readonly TimeProvider _time;
+    private readonly ControlServer _control;
+    private readonly PkiStore _store;
+    private readonly HttpCrlDownloader _http = new();
+    private readonly CrlUpdater _crls;
+    private readonly Dictionary<string, DateTimeOffset> _nextCrlRefresh = new(StringComparer.Ordinal);
+    private readonly string _pidFile;
+
+    private GatewayDaemon(string state, ControlCommandHandler handler, TextWriter log, TimeProvider time)
+    {
+        _state = Path.GetFullPath(state);
+        _log = log;
+        _time = time;
+        _store = new PkiStore(_state);
+        _crls = new CrlUpdater(_store, new CrlFetcher([_http, new LdapCrlDownloader()], time), time);
+        _control = ControlServer.Start(_state, handler);
+        _pidFile = Path.Combine(_state, "gateway.pid");
+        File.WriteAllText(_pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+    }
+
+    /// <summary>How often the daemon looks at what is due (default 30 s).</summary>
+    public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Starts the daemon; commands that arrive on the control socket go to <paramref name="handler"/>.</summary>
+    /// <exception cref="IOException">Another daemon runs on the directory.</exception>
+    public static GatewayDaemon Start(string stateDirectory, ControlCommandHandler handler, TextWriter log, TimeProvider? time = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
+        Directory.CreateDirectory(stateDirectory);
+        return new GatewayDaemon(stateDirectory, handler, log, time ?? TimeProvider.System);
+    }
+
+    /// <summary>Runs the periodic work until <paramref name="cancellationToken"/> is cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        Log($"gateway running on {_state} (control socket {ControlProtocol.SocketPath(_state)}, pid {Environment.ProcessId})");
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RefreshCrlsAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (Exception e) when (e is IOException or ConfigException or CryptographicException or PkiFormatException or UnauthorizedAccessException)
+            {
+                // One bad cycle (a damaged file, a configuration being written) must not end the daemon.
+                Log($"warning: {e.Message}");
+            }
+            try
+            {
+                await Task.Delay(Tick, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        Log("gateway stopping");
+    }
+
+    /// <summary>One pass over the CA profiles: fetch the CRLs that are missing, expired or due.</summary>
+    public async Task RefreshCrlsAsync(CancellationToken cancellationToken)
+    {
+        PkiConfiguration config = PkiConfiguration.From(new ConfigurationStore(_state).LoadActive());
+        DateTimeOffset now = _time.GetUtcNow();
+        foreach (CaProfile profile in config.CaProfiles)
+        {
+            if (profile.Revocation == RevocationMode.Disabled || _store.LoadCaCertificate(profile.Name) is not { } ca)
+            {
+                continue;
+            }
+            List<Uri> urls = UrlsFor(profile, ca);
+            if (urls.Count == 0 || (_nextCrlRefresh.TryGetValue(profile.Name, out DateTimeOffset due) && now < due))
+            {
+                continue;
+            }
+            CrlUpdateResult result = await _crls.UpdateAsync(profile.Name, ca, urls, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            foreach (string error in result.Errors)
+            {
+                Log($"CRL download failed for ca-profile {profile.Name}: {error}");
+            }
+            if (result.Installed)
+            {
+                Log($"CRL of ca-profile {profile.Name} updated from {result.Source} (CRL number {result.Crl!.CrlNumber?.ToString(CultureInfo.InvariantCulture) ?? "none"}, {result.Crl.Count} revoked)");
+            }
+            // After a failure, retry in a few minutes rather than after the whole refresh interval.
+            _nextCrlRefresh[profile.Name] = result.Crl is null || result.Crl.IsExpired(now)
+                ? now + TimeSpan.FromMinutes(5)
+                : CrlUpdater.NextRefresh(result.Crl, profile.RefreshInterval, now);
+        }
+    }
+
+    /// <summary>The distribution points of the local certificates this CA issued, then the profile's <c>crl url</c>s.</summary>
+    private List<Uri> UrlsFor(CaProfile profile, X509Certificate2 ca)
+    {
+        var urls = new List<Uri>();
+        foreach (string id in _store.List(PkiObjectType.LocalCertificate))
+        {
+            try
+            {
+                if (_store.LoadLocalCertificate(id) is { } local && local.IssuerName.RawData.AsSpan().SequenceEqual(ca.SubjectName.RawData))
+                {
+                    foreach (string cdp in CertificateInfo.From(local).CrlDistributionPoints)
+                    {
+                        if (Uri.TryCreate(cdp, UriKind.Absolute, out Uri? u))
+                        {
+                            urls.Add(u);
+                        }
+                    }
+                }
+            }
+            catch (Exception e) when (e is CryptographicException or PkiFormatException)
+            {
+                Log($"warning: local certificate {id} cannot be read: {e.Message}");
+            }
+        }
+        urls.AddRange(profile.CrlUrls.Select(c => c.Url));
+        return urls;
+    }
+
+    private void Log(string line)
+    {
+        lock (_log)
+        {
+            _log.WriteLine($"{_time.GetUtcNow():yyyy-MM-dd'T'HH:mm:ss'Z'} {line}");
+            _log.Flush();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _control.DisposeAsync().ConfigureAwait(false);
+        _http.Dispose();
+        try
+        {
+            File.Delete(_pidFile);
+        }
+        catch (IOException)
+        {
+            // Already gone.
+        }
+    }
+}
