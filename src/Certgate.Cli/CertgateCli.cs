@@ -19,6 +19,7 @@ public static class CertgateCli
         new Pki.PkiRequestCommands(),
         new Pki.PkiShowCommands(),
         new Gateway.GatewayCommands(),
+        new Diagnostics.EspTunnelCommand(),
     ];
 
     /// <summary>True while a command runs inside the daemon (so it is not forwarded again).</summary>

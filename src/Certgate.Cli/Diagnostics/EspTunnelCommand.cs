@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using Certgate.Cli.Commands;
+using Certgate.Esp;
+using Certgate.Esp.Tun;
+using Certgate.Esp.Tunnel;
+
+namespace Certgate.Cli.Diagnostics;
+
+/// <summary>
+/// <c>certgate debug esp-tunnel</c>: the userspace data plane with manually keyed SAs (no IKE), for checking a path
+/// and for the data-plane scenario tests — the equivalent of a Junos manual SA. Keys come from a file (mode 0600
+/// expected), never from the command line, so they do not show in <c>ps</c>.
+/// </summary>
+internal sealed class EspTunnelCommand : ICommandModule
+{
+    private static readonly Dictionary<string, (EspCipher Cipher, int Bits)> Ciphers = new(StringComparer.Ordinal)
+    {
+        ["aes-128-gcm"] = (EspCipher.AesGcm16, 128),
+        ["aes-256-gcm"] = (EspCipher.AesGcm16, 256),
+        ["aes-128-cbc-hmac-sha256"] = (EspCipher.AesCbcHmacSha256, 128),
+        ["aes-256-cbc-hmac-sha256"] = (EspCipher.AesCbcHmacSha256, 256),
+        ["aes-256-cbc-hmac-sha512"] = (EspCipher.AesCbcHmacSha512, 256),
+    };
+
+    public void Register(CommandTable table) =>
+        table.Add("debug esp-tunnel",
+            "tun NAME local IP:PORT remote IP:PORT spi-in HEX spi-out HEX keys FILE [cipher aes-128-gcm|aes-256-gcm|aes-128-cbc-hmac-sha256|…] " +
+            "(manual SAs; FILE holds the inbound and outbound KEYMAT in hex, one per line)", Run);
+
+    private static int Run(CommandContext ctx, Arguments args)
+    {
+        string tunName = args.Required("tun");
+        IPEndPoint local = Endpoint(args, "local");
+        IPEndPoint remote = Endpoint(args, "remote");
+        uint spiIn = Spi(args, "spi-in");
+        uint spiOut = Spi(args, "spi-out");
+        string keyFile = args.Required("keys");
+        string cipherName = args.Optional("cipher") ?? "aes-128-gcm";
+        args.EnsureAllUsed();
+        if (!Ciphers.TryGetValue(cipherName, out (EspCipher Cipher, int Bits) cipher))
+        {
+            throw new UserException($"debug esp-tunnel: cipher '{cipherName}': expected {string.Join(", ", Ciphers.Keys)}", 2);
+        }
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(keyFile).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserException($"debug esp-tunnel: keys {keyFile}: cannot be read ({e.Message})");
+        }
+        if (lines.Length != 2)
+        {
+            throw new UserException($"debug esp-tunnel: keys {keyFile}: expected two lines of hex KEYMAT (inbound, then outbound)");
+        }
+        EspSa inbound = MakeSa(spiIn, cipher, lines[0], keyFile, "inbound");
+        EspSa outbound = MakeSa(spiOut, cipher, lines[1], keyFile, "outbound");
+        TunDevice tun;
+        try
+        {
+            tun = TunDevice.Open(tunName);
+        }
+        catch (IOException e)
+        {
+            throw new UserException($"debug esp-tunnel: {e.Message}");
+        }
+        using var stop = new ManualResetEventSlim();
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, s => { s.Cancel = true; stop.Set(); });
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, s => { s.Cancel = true; stop.Set(); });
+        EspUdpTunnel tunnel;
+        try
+        {
+            tunnel = new EspUdpTunnel(tun, local, remote, outbound, inbound);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            tun.Dispose();
+            throw new UserException($"debug esp-tunnel: local {local}: {e.Message}");
+        }
+        using (tunnel)
+        {
+            tunnel.Start();
+            ctx.Out.WriteLine($"esp-tunnel on {tun.Name}: {local} <-> {remote}, SPI in 0x{spiIn:x8} out 0x{spiOut:x8}, {cipherName}");
+            ctx.Out.Flush();
+            stop.Wait();
+            ctx.Out.WriteLine($"esp-tunnel stopped: {tunnel.Counters}");
+        }
+        inbound.Dispose();
+        outbound.Dispose();
+        return 0;
+    }
+
+    private static EspSa MakeSa(uint spi, (EspCipher Cipher, int Bits) cipher, string hex, string file, string which)
+    {
+        byte[] keymat;
+        try
+        {
+            keymat = Convert.FromHexString(hex);
+        }
+        catch (FormatException)
+        {
+            throw new UserException($"debug esp-tunnel: keys {file}: the {which} line is not hex");
+        }
+        try
+        {
+            return new EspSa(EspSaParameters.FromKeymat(spi, cipher.Cipher, cipher.Bits, keymat));
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserException($"debug esp-tunnel: keys {file}: {which}: {e.Message.Split(" (Parameter")[0]}");
+        }
+    }
+
+    private static IPEndPoint Endpoint(Arguments args, string keyword)
+    {
+        string text = args.Required(keyword);
+        return IPEndPoint.TryParse(text, out IPEndPoint? ep) && ep.Port != 0
+            ? ep
+            : throw new UserException($"debug esp-tunnel: {keyword} '{text}': expected IP:PORT, e.g. 192.0.2.1:4500", 2);
+    }
+
+    private static uint Spi(Arguments args, string keyword)
+    {
+        string text = args.Required(keyword);
+        string digits = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text[2..] : text;
+        return uint.TryParse(digits, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out uint spi) && spi > 255
+            ? spi
+            : throw new UserException($"debug esp-tunnel: {keyword} '{text}': expected a hex SPI above 0xff", 2);
+    }
+}
