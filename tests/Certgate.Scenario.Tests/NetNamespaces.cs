@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Certgate.Scenario.Tests;
+
+/// <summary>
+/// Network namespaces and veth pairs made for one test and deleted after it, and processes started inside them
+/// (ended by PID). Needs root and iproute2; if they are missing the test fails and says so.
+/// </summary>
+public sealed class NetNamespaces : IDisposable
+{
+    private readonly List<string> _namespaces = [];
+    private readonly List<Process> _processes = [];
+
+    /// <summary>A short random tag so parallel or leftover runs never collide.</summary>
+    public string Tag { get; } = Guid.NewGuid().ToString("N")[..6];
+
+    public static string Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        Process p;
+        try
+        {
+            p = Process.Start(psi)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException($"'{file}' cannot be run ({e.Message}); the scenario tests need iproute2 and iputils-ping (./build.sh test installs them as root)", e);
+        }
+        string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+        if (!p.WaitForExit(30_000))
+        {
+            p.Kill();
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in 30 s");
+        }
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {p.ExitCode}: {output}");
+        }
+        return output;
+    }
+
+    /// <summary>Creates namespace <c>cg{tag}{suffix}</c> with loopback up.</summary>
+    public string Create(string suffix)
+    {
+        string name = $"cg{Tag}{suffix}";
+        Run("ip", "netns", "add", name);
+        _namespaces.Add(name);
+        Run("ip", "-n", name, "link", "set", "lo", "up");
+        return name;
+    }
+
+    /// <summary>Connects two namespaces with a veth pair and gives each end an address (CIDR).</summary>
+    public void Link(string nsA, string addressA, string nsB, string addressB)
+    {
+        string a = $"v{Tag}a{_namespaces.IndexOf(nsA)}";
+        string b = $"v{Tag}b{_namespaces.IndexOf(nsB)}";
+        Run("ip", "link", "add", a, "netns", nsA, "type", "veth", "peer", "name", b, "netns", nsB);
+        Run("ip", "-n", nsA, "addr", "add", addressA, "dev", a);
+        Run("ip", "-n", nsB, "addr", "add", addressB, "dev", b);
+        Run("ip", "-n", nsA, "link", "set", a, "up");
+        Run("ip", "-n", nsB, "link", "set", b, "up");
+    }
+
+    /// <summary>Starts <paramref name="args"/> inside <paramref name="ns"/>; output is collected in <see cref="Output"/>.</summary>
+    public Process Start(string ns, params string[] args)
+    {
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[] { "netns", "exec", ns }.Concat(args))
+        {
+            psi.ArgumentList.Add(a);
+        }
+        var p = new Process { StartInfo = psi };
+        var buffer = new StringBuilder();
+        Output[p] = buffer;
+        p.OutputDataReceived += (_, e) => { lock (buffer) { buffer.AppendLine(e.Data); } };
+        p.ErrorDataReceived += (_, e) => { lock (buffer) { buffer.AppendLine(e.Data); } };
+        p.Start();
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        _processes.Add(p);
+        return p;
+    }
+
+    public Dictionary<Process, StringBuilder> Output { get; } = [];
+
+    public string OutputOf(Process p)
+    {
+        lock (Output[p])
+        {
+            return Output[p].ToString();
+        }
+    }
+
+    /// <summary>Waits (bounded) until <paramref name="p"/> printed <paramref name="text"/>.</summary>
+    public void WaitFor(Process p, string text, int seconds = 20)
+    {
+        for (int i = 0; i < seconds * 20; i++)
+        {
+            if (OutputOf(p).Contains(text, StringComparison.Ordinal))
+            {
+                return;
+            }
+            if (p.HasExited)
+            {
+                break;
+            }
+            Thread.Sleep(50);
+        }
+        throw new TimeoutException($"'{text}' did not appear within {seconds} s; output so far: {OutputOf(p)}");
+    }
+
+    /// <summary>Sends SIGTERM and waits up to 10 s for the process to end.</summary>
+    public static void Stop(Process p)
+    {
+        if (!p.HasExited)
+        {
+            // The process is 'ip netns exec', which execs the command: same PID.
+            Run("kill", "-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        if (!p.WaitForExit(10_000))
+        {
+            p.Kill(entireProcessTree: true);
+        }
+        p.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        foreach (Process p in _processes)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill(entireProcessTree: true);
+                    p.WaitForExit(5_000);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+            p.Dispose();
+        }
+        foreach (string ns in _namespaces)
+        {
+            try
+            {
+                Run("ip", "netns", "del", ns);
+            }
+            catch (InvalidOperationException)
+            {
+                // Best effort: a namespace that is already gone is fine.
+            }
+        }
+    }
+}
