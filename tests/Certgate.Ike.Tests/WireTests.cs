@@ -200,3 +200,51 @@ public sealed class KeyDerivationTests
         Assert.Throws<ArgumentOutOfRangeException>(() => kd.PrfPlus(secret, ni, 256 * 32));
     }
 }
+
+public sealed class SkCipherTests
+{
+    private static readonly IkeHeader Header = new(0x0102030405060708, 0x1112131415161718, PayloadType.None, ExchangeType.IkeAuth, false, true, 1, 0);
+
+    public static TheoryData<string> Kinds => ["gcm", "cbc"];
+
+    private static (SkCipher Sender, SkCipher Receiver) Pair(string kind)
+    {
+        if (kind == "gcm")
+        {
+            byte[] k = RandomNumberGenerator.GetBytes(36);
+            return (SkCipher.Gcm(k), SkCipher.Gcm(k));
+        }
+        byte[] e = RandomNumberGenerator.GetBytes(16);
+        byte[] a = RandomNumberGenerator.GetBytes(32);
+        return (SkCipher.CbcHmac(e, a, HashAlgorithmName.SHA256), SkCipher.CbcHmac(e, a, HashAlgorithmName.SHA256));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void SealThenOpen_GivesTheInnerPayloads_AndAnyBitFlipIsRefused(string kind)
+    {
+        (SkCipher tx, SkCipher rx) = Pair(kind);
+        using (tx)
+        using (rx)
+        {
+            byte[] id = Payloads.WriteTyped4(2, "gw1.example.net"u8);
+            byte[] auth = Payloads.WriteTyped4(14, RandomNumberGenerator.GetBytes(256));
+            byte[] message = tx.Seal(Header, [(PayloadType.IdInitiator, id), (PayloadType.Authentication, auth)]);
+            IkeMessage parsed = IkeMessage.Parse(message);
+            Assert.Equal(PayloadType.Encrypted, Assert.Single(parsed.Payloads).Type);
+            IReadOnlyList<RawPayload> inner = rx.Open(parsed);
+            Assert.Equal([PayloadType.IdInitiator, PayloadType.Authentication], inner.Select(p => p.Type));
+            Assert.Equal(id, inner[0].Body.ToArray());
+            Assert.Equal(auth, inner[1].Body.ToArray());
+
+            for (int i = 0; i < message.Length; i += 7)
+            {
+                byte[] bad = (byte[])message.Clone();
+                bad[i] ^= 0x01;
+                Assert.ThrowsAny<Exception>(() => rx.Open(IkeMessage.Parse(bad)));
+                Exception e = Record.Exception(() => rx.Open(IkeMessage.Parse(bad)))!;
+                Assert.True(e is CryptographicException or IkeFormatException, $"octet {i}: {e.GetType().Name}");
+            }
+        }
+    }
+}

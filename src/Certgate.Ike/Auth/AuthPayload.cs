@@ -1,0 +1,127 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Ike.Crypto;
+
+namespace Certgate.Ike.Auth;
+
+/// <summary>AUTH methods (RFC 7296 §3.8, RFC 4754, RFC 7427).</summary>
+public enum AuthMethod : byte
+{
+    RsaSignature = 1,
+    SharedKey = 2,
+    EcdsaSha256P256 = 9,
+    EcdsaSha384P384 = 10,
+    EcdsaSha512P521 = 11,
+    DigitalSignature = 14,
+}
+
+/// <summary>
+/// Builds and checks the AUTH payload: the octets each side signs (§2.15), signatures with RSA and ECDSA keys
+/// (RFC 7427 Digital Signature when the peer announced SIGNATURE_HASH_ALGORITHMS, else the classic methods), and
+/// the shared-key MIC.
+/// </summary>
+public static class AuthPayload
+{
+    private static readonly (string Name, HashAlgorithmName Hash, byte[] Der)[] Algorithms =
+    [
+        ("sha256WithRSAEncryption", HashAlgorithmName.SHA256, Convert.FromHexString("300d06092a864886f70d01010b0500")),
+        ("sha384WithRSAEncryption", HashAlgorithmName.SHA384, Convert.FromHexString("300d06092a864886f70d01010c0500")),
+        ("sha512WithRSAEncryption", HashAlgorithmName.SHA512, Convert.FromHexString("300d06092a864886f70d01010d0500")),
+        ("ecdsa-with-SHA256", HashAlgorithmName.SHA256, Convert.FromHexString("300a06082a8648ce3d040302")),
+        ("ecdsa-with-SHA384", HashAlgorithmName.SHA384, Convert.FromHexString("300a06082a8648ce3d040303")),
+        ("ecdsa-with-SHA512", HashAlgorithmName.SHA512, Convert.FromHexString("300a06082a8648ce3d040304")),
+    ];
+
+    /// <summary>RealMessage | NonceData(peer) | prf(SK_p, RestOfIDPayload) (§2.15).</summary>
+    public static byte[] SignedOctets(KeyDerivation prf, ReadOnlySpan<byte> realMessage, ReadOnlySpan<byte> peerNonce, ReadOnlySpan<byte> skP, ReadOnlySpan<byte> idBody)
+    {
+        ArgumentNullException.ThrowIfNull(prf);
+        return [.. realMessage, .. peerNonce, .. prf.Prf(skP, idBody)];
+    }
+
+    /// <summary>Signs with the private key of the local certificate.</summary>
+    public static (AuthMethod Method, byte[] Data) Sign(AsymmetricAlgorithm key, ReadOnlySpan<byte> signedOctets, bool peerSupportsRfc7427)
+    {
+        switch (key)
+        {
+            case RSA rsa when peerSupportsRfc7427:
+                return (AuthMethod.DigitalSignature, [.. Prefix(0), .. rsa.SignData(signedOctets.ToArray(), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)]);
+            case RSA rsa:
+                // Method 1: SHA-1 is what RFC 7296 peers without RFC 7427 expect.
+                return (AuthMethod.RsaSignature, rsa.SignData(signedOctets.ToArray(), HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1));
+            case ECDsa ec when peerSupportsRfc7427:
+                (int index, HashAlgorithmName hash) = ec.KeySize switch { 256 => (3, HashAlgorithmName.SHA256), 384 => (4, HashAlgorithmName.SHA384), _ => (5, HashAlgorithmName.SHA512) };
+                return (AuthMethod.DigitalSignature, [.. Prefix(index), .. ec.SignData(signedOctets.ToArray(), hash, DSASignatureFormat.Rfc3279DerSequence)]);
+            case ECDsa ec:
+                (AuthMethod method, HashAlgorithmName h) = ec.KeySize switch
+                {
+                    256 => (AuthMethod.EcdsaSha256P256, HashAlgorithmName.SHA256),
+                    384 => (AuthMethod.EcdsaSha384P384, HashAlgorithmName.SHA384),
+                    _ => (AuthMethod.EcdsaSha512P521, HashAlgorithmName.SHA512),
+                };
+                return (method, ec.SignData(signedOctets.ToArray(), h, DSASignatureFormat.IeeeP1363FixedFieldConcatenation));
+            default:
+                throw new ArgumentException("only RSA and ECDSA keys can sign IKE AUTH", nameof(key));
+        }
+    }
+
+    /// <summary>Checks a peer's AUTH against its certificate; null when valid, else the reason.</summary>
+    public static string? Verify(X509Certificate2 peer, AuthMethod method, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signedOctets)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        using RSA? rsa = peer.GetRSAPublicKey();
+        using ECDsa? ec = rsa is null ? peer.GetECDsaPublicKey() : null;
+        byte[] octets = signedOctets.ToArray();
+        switch (method)
+        {
+            case AuthMethod.RsaSignature when rsa is not null:
+                // The hash is not negotiated: RFC 7296 §3.8 leaves it to the DigestInfo; accept SHA-1 and SHA-2.
+                foreach (HashAlgorithmName h in new[] { HashAlgorithmName.SHA1, HashAlgorithmName.SHA256, HashAlgorithmName.SHA384, HashAlgorithmName.SHA512 })
+                {
+                    if (rsa.VerifyData(octets, data.ToArray(), h, RSASignaturePadding.Pkcs1))
+                    {
+                        return null;
+                    }
+                }
+                return "the RSA signature does not verify with the peer certificate's key";
+            case AuthMethod.EcdsaSha256P256 or AuthMethod.EcdsaSha384P384 or AuthMethod.EcdsaSha512P521 when ec is not null:
+                HashAlgorithmName hash = method switch
+                {
+                    AuthMethod.EcdsaSha256P256 => HashAlgorithmName.SHA256,
+                    AuthMethod.EcdsaSha384P384 => HashAlgorithmName.SHA384,
+                    _ => HashAlgorithmName.SHA512,
+                };
+                return ec.VerifyData(octets, data, hash, DSASignatureFormat.IeeeP1363FixedFieldConcatenation) ? null : "the ECDSA signature does not verify with the peer certificate's key";
+            case AuthMethod.DigitalSignature:
+                if (data.Length < 1 || data.Length < 1 + data[0])
+                {
+                    return "the Digital Signature AUTH data is too short for its AlgorithmIdentifier";
+                }
+                ReadOnlySpan<byte> algorithm = data.Slice(1, data[0]);
+                ReadOnlySpan<byte> signature = data[(1 + data[0])..];
+                foreach ((string name, HashAlgorithmName h, byte[] der) in Algorithms)
+                {
+                    if (!algorithm.SequenceEqual(der))
+                    {
+                        continue;
+                    }
+                    bool ok = name.StartsWith("sha", StringComparison.Ordinal)
+                        ? rsa?.VerifyData(octets, signature.ToArray(), h, RSASignaturePadding.Pkcs1) == true
+                        : ec?.VerifyData(octets, signature, h, DSASignatureFormat.Rfc3279DerSequence) == true;
+                    return ok ? null : $"the {name} signature does not verify with the peer certificate's key";
+                }
+                return "the Digital Signature uses an algorithm this gateway does not accept (RSA PKCS#1 or ECDSA with SHA-2)";
+            default:
+                return $"AUTH method {(byte)method} does not fit the peer certificate's key";
+        }
+    }
+
+    /// <summary>Shared-key MIC: prf(prf(secret, "Key Pad for IKEv2"), signed octets) (§2.15).</summary>
+    public static byte[] SharedKeyMic(KeyDerivation prf, ReadOnlySpan<byte> secret, ReadOnlySpan<byte> signedOctets)
+    {
+        ArgumentNullException.ThrowIfNull(prf);
+        return prf.Prf(prf.Prf(secret, "Key Pad for IKEv2"u8), signedOctets);
+    }
+
+    private static byte[] Prefix(int index) => [(byte)Algorithms[index].Der.Length, .. Algorithms[index].Der];
+}

@@ -1,0 +1,57 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Ike.Auth;
+using Certgate.Ike.Crypto;
+
+namespace Certgate.Ike.Tests;
+
+public sealed class AuthTests
+{
+    private static (X509Certificate2 Cert, AsymmetricAlgorithm Key) Make(string kind)
+    {
+        if (kind.StartsWith("rsa", StringComparison.Ordinal))
+        {
+            RSA rsa = RSA.Create(2048);
+            var req = new CertificateRequest("CN=peer", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            return (X509CertificateLoader.LoadCertificate(req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)).RawData), rsa);
+        }
+        ECDsa ec = ECDsa.Create(kind == "p384" ? ECCurve.NamedCurves.nistP384 : ECCurve.NamedCurves.nistP256);
+        var ecReq = new CertificateRequest("CN=peer", ec, HashAlgorithmName.SHA256);
+        return (X509CertificateLoader.LoadCertificate(ecReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)).RawData), ec);
+    }
+
+    [Theory]
+    [InlineData("rsa", false, AuthMethod.RsaSignature)]
+    [InlineData("rsa", true, AuthMethod.DigitalSignature)]
+    [InlineData("p256", false, AuthMethod.EcdsaSha256P256)]
+    [InlineData("p384", false, AuthMethod.EcdsaSha384P384)]
+    [InlineData("p256", true, AuthMethod.DigitalSignature)]
+    public void SignThenVerify_AndTamperingFails(string kind, bool rfc7427, AuthMethod expected)
+    {
+        (X509Certificate2 cert, AsymmetricAlgorithm key) = Make(kind);
+        var prf = new KeyDerivation(HashAlgorithmName.SHA256);
+        byte[] octets = AuthPayload.SignedOctets(prf, RandomNumberGenerator.GetBytes(300), RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32), [2, 0, 0, 0, .. "gw1"u8]);
+        (AuthMethod method, byte[] data) = AuthPayload.Sign(key, octets, rfc7427);
+        Assert.Equal(expected, method);
+        Assert.Null(AuthPayload.Verify(cert, method, data, octets));
+
+        octets[^1] ^= 1;
+        Assert.NotNull(AuthPayload.Verify(cert, method, data, octets));
+        octets[^1] ^= 1;
+
+        (X509Certificate2 other, _) = Make(kind);
+        Assert.Contains("does not verify", AuthPayload.Verify(other, method, data, octets));
+        Assert.NotNull(AuthPayload.Verify(cert, AuthMethod.SharedKey, data, octets));
+        Assert.NotNull(AuthPayload.Verify(cert, AuthMethod.DigitalSignature, [], octets));
+    }
+
+    [Fact]
+    public void SharedKeyMic_DependsOnSecretAndOctets()
+    {
+        var prf = new KeyDerivation(HashAlgorithmName.SHA256);
+        byte[] a = AuthPayload.SharedKeyMic(prf, "secret"u8, "octets"u8);
+        Assert.Equal(a, AuthPayload.SharedKeyMic(prf, "secret"u8, "octets"u8));
+        Assert.NotEqual(a, AuthPayload.SharedKeyMic(prf, "secreT"u8, "octets"u8));
+        Assert.NotEqual(a, AuthPayload.SharedKeyMic(prf, "secret"u8, "octetS"u8));
+    }
+}
