@@ -92,7 +92,8 @@ public sealed class CertificateAuthority
     public IReadOnlyList<string> GetCaCapabilities(string? profile = null)
     {
         CertificateProfile p = profile is not null && Settings.Profiles.TryGetValue(profile, out CertificateProfile? named) ? named : Settings.GetProfile(null);
-        var caps = new List<string> { "AES", "POSTPKIOperation", "Renewal", "SCEPStandard", "SHA-256", "SHA-512" };
+        // SHA-384 matters: strongSwan 5.9 pki uses AES only when SHA-384 is offered (peers.md).
+        var caps = new List<string> { "AES", "POSTPKIOperation", "Renewal", "SCEPStandard", "SHA-256", "SHA-384", "SHA-512" };
         if (p.AllowSha1Des3)
         {
             caps.Add("DES3");

@@ -61,6 +61,11 @@ public sealed class ParsedCsr
             // Extensions are loaded (by name, "Unsafe") only to read the SAN request; the template never copies them.
             request = CertificateRequest.LoadSigningRequest(copy, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
         }
+        catch (CryptographicException e) when (!e.Message.Contains("signature", StringComparison.OrdinalIgnoreCase)
+                                               && LoadNonDer(copy) is { } lenient)
+        {
+            request = lenient;
+        }
         catch (CryptographicException e)
         {
             bool badSignature = e.Message.Contains("signature", StringComparison.OrdinalIgnoreCase);
@@ -90,6 +95,83 @@ public sealed class ParsedCsr
             }
         }
         return new ParsedCsr(copy, request, challenge, sans);
+    }
+
+    /// <summary>
+    /// strongSwan 5.9 <c>pki --scep</c> writes the attributes SET unsorted (extensionRequest before challengePassword),
+    /// which is BER but not DER, and .NET only loads DER. Verify the signature over the request info exactly as sent,
+    /// then load a DER re-encoding (attributes sorted) without checking its — now meaningless — signature.
+    /// Returns null when the request is not even valid BER or its signature does not verify.
+    /// </summary>
+    private static CertificateRequest? LoadNonDer(byte[] der)
+    {
+        try
+        {
+            AsnReader outer = new AsnReader(der, AsnEncodingRules.BER).ReadSequence();
+            ReadOnlyMemory<byte> info = outer.ReadEncodedValue();
+            ReadOnlyMemory<byte> algorithm = outer.ReadEncodedValue();
+            byte[] signature = outer.ReadBitString(out _);
+            AsnReader infoReader = new AsnReader(info, AsnEncodingRules.BER).ReadSequence();
+            ReadOnlyMemory<byte> version = infoReader.ReadEncodedValue();
+            ReadOnlyMemory<byte> subject = infoReader.ReadEncodedValue();
+            ReadOnlyMemory<byte> spki = infoReader.ReadEncodedValue();
+            var attributes = new List<ReadOnlyMemory<byte>>();
+            if (infoReader.HasData)
+            {
+                AsnReader set = infoReader.ReadSetOf(skipSortOrderValidation: true, new Asn1Tag(TagClass.ContextSpecific, 0));
+                while (set.HasData)
+                {
+                    attributes.Add(set.ReadEncodedValue());
+                }
+            }
+            string algorithmOid = new AsnReader(algorithm, AsnEncodingRules.BER).ReadSequence().ReadObjectIdentifier();
+            var publicKey = PublicKey.CreateFromSubjectPublicKeyInfo(spki.Span, out _);
+            HashAlgorithmName hash = algorithmOid switch
+            {
+                "1.2.840.113549.1.1.5" or "1.2.840.10045.4.1" => HashAlgorithmName.SHA1,
+                "1.2.840.113549.1.1.11" or "1.2.840.10045.4.3.2" => HashAlgorithmName.SHA256,
+                "1.2.840.113549.1.1.12" or "1.2.840.10045.4.3.3" => HashAlgorithmName.SHA384,
+                "1.2.840.113549.1.1.13" or "1.2.840.10045.4.3.4" => HashAlgorithmName.SHA512,
+                _ => default,
+            };
+            if (hash == default)
+            {
+                return null;
+            }
+            using RSA? rsa = publicKey.GetRSAPublicKey();
+            using ECDsa? ec = rsa is null ? publicKey.GetECDsaPublicKey() : null;
+            bool valid = rsa?.VerifyData(info.Span, signature, hash, RSASignaturePadding.Pkcs1)
+                ?? ec?.VerifyData(info.Span, signature, hash, DSASignatureFormat.Rfc3279DerSequence)
+                ?? false;
+            if (!valid)
+            {
+                return null;
+            }
+            var w = new AsnWriter(AsnEncodingRules.DER);
+            using (w.PushSequence())
+            {
+                using (w.PushSequence())
+                {
+                    w.WriteEncodedValue(version.Span);
+                    w.WriteEncodedValue(subject.Span);
+                    w.WriteEncodedValue(spki.Span);
+                    w.PushSetOf(new Asn1Tag(TagClass.ContextSpecific, 0));
+                    foreach (ReadOnlyMemory<byte> a in attributes)
+                    {
+                        w.WriteEncodedValue(a.Span);
+                    }
+                    w.PopSetOf(new Asn1Tag(TagClass.ContextSpecific, 0));
+                }
+                w.WriteEncodedValue(algorithm.Span);
+                w.WriteBitString(signature);
+            }
+            return CertificateRequest.LoadSigningRequest(w.Encode(), HashAlgorithmName.SHA256,
+                CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions | CertificateRequestLoadOptions.SkipSignatureValidation);
+        }
+        catch (Exception e) when (e is AsnContentException or CryptographicException)
+        {
+            return null;
+        }
     }
 
     // challengePassword ATTRIBUTE ::= { WITH SYNTAX DirectoryString {pkcs-9-ub-challengePassword} ... }  (RFC 2985 §5.4.1)
