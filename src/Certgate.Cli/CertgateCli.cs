@@ -18,6 +18,7 @@ public static class CertgateCli
         new Configuration.ConfigurationCommands(),
         new Pki.PkiRequestCommands(),
         new Pki.PkiShowCommands(),
+        new Pki.PkiEnrollCommands(),
         new Gateway.GatewayCommands(),
         new Diagnostics.EspTunnelCommand(),
     ];

@@ -1,0 +1,227 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Cli.Commands;
+using Certgate.Config.Pki;
+using Certgate.Pki.Certificates;
+using Certgate.Pki.Keys;
+using Certgate.Pki.Names;
+using Certgate.Pki.Requests;
+using Certgate.Pki.Store;
+using Certgate.Scep;
+
+namespace Certgate.Cli.Pki;
+
+/// <summary>
+/// Online enrollment by SCEP (junos-reference §2.3, §2.4): <c>request security pki ca-certificate enroll</c> and
+/// <c>request security pki local-certificate enroll</c>. The transactionID is derived from the key, so running the
+/// same enrollment again is the same transaction: it polls a PENDING request instead of starting another.
+/// </summary>
+internal sealed class PkiEnrollCommands : ICommandModule
+{
+    /// <summary>The longest the foreground command waits for a PENDING request before handing back.</summary>
+    private static readonly TimeSpan ForegroundPollLimit = TimeSpan.FromSeconds(60);
+
+    public void Register(CommandTable table)
+    {
+        table.Add("request security pki ca-certificate enroll", "ca-profile P (fetch the CA/RA certificates by SCEP GetCACert)", EnrollCa);
+        table.Add("request security pki local-certificate enroll",
+            "certificate-id ID ca-profile P challenge-password PW subject DN [domain-name D] [ip-address A] [email E] " +
+            "[scep-encryption-algorithm aes256|aes128|des3|des] [scep-digest-algorithm sha512|sha384|sha256|sha1]", EnrollLocal);
+    }
+
+    private static int EnrollCa(CommandContext ctx, Arguments args)
+    {
+        var pki = new PkiContext(ctx, args);
+        string profileName = args.Required("ca-profile");
+        args.EnsureAllUsed();
+        CaProfile profile = pki.RequireCaProfile(profileName);
+        Uri url = profile.EnrollmentUrl ?? throw pki.Fail($"CA profile {profileName} has no enrollment url; set security pki ca-profile {profileName} enrollment url http://…/scep");
+        pki.RequireAbsent(PkiObjectType.CaCertificate, profileName);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var client = new ScepClient(http, url, profile.CaIdentity);
+        X509Certificate2Collection received;
+        try
+        {
+            received = client.GetCaCertAsync().GetAwaiter().GetResult();
+        }
+        catch (ScepFormatException e)
+        {
+            throw pki.Fail(e.Message);
+        }
+        List<CertificateInfo> infos = [.. received.Select(CertificateInfo.From)];
+        List<CertificateInfo> cas = [.. infos.Where(c => c.IsCa)];
+        if (cas.Count == 0)
+        {
+            throw pki.Fail($"{url} returned no CA certificate (none has basicConstraints cA=TRUE)");
+        }
+        CertificateInfo ca = cas.FirstOrDefault(c => !cas.Any(o => o != c && o.Issuer.RawData.AsSpan().SequenceEqual(c.Subject.RawData))) ?? cas[0];
+        ctx.Out.WriteLine("Received following certificates:");
+        foreach (CertificateInfo c in infos)
+        {
+            ctx.Out.WriteLine($"  Certificate: {JunosDistinguishedName.Format(c.Subject)}{(c == ca ? "" : " (RA)")}");
+            ctx.Out.WriteLine("  Fingerprint:");
+            ctx.Out.WriteLine($"    {c.Fingerprints.Sha1} (sha1)");
+            ctx.Out.WriteLine($"    {c.Fingerprints.Sha256} (sha256)");
+        }
+        if (!ctx.Confirm("Do you want to load the above CA certificate ?"))
+        {
+            ctx.Out.WriteLine("CA certificate not loaded");
+            return 1;
+        }
+        var change = new PkiStoreChange().WriteCertificate(PkiObjectType.CaCertificate, profileName, ca.Certificate);
+        List<X509Certificate2> ras = [.. infos.Where(c => c != ca).Select(c => c.Certificate)];
+        if (ras.Count > 0)
+        {
+            change.WriteCertificates(PkiObjectType.RaCertificates, profileName, ras);
+        }
+        pki.Apply(change);
+        ctx.Out.WriteLine($"CA certificate for profile {profileName} loaded successfully");
+        return 0;
+    }
+
+    private static int EnrollLocal(CommandContext ctx, Arguments args)
+    {
+        var pki = new PkiContext(ctx, args);
+        string id = args.Required("certificate-id");
+        string profileName = args.Required("ca-profile");
+        string challenge = args.Required("challenge-password");
+        string subjectText = args.Required("subject");
+        IReadOnlyList<string> dnsNames = args.All("domain-name");
+        IReadOnlyList<string> ips = [.. args.All("ip-address"), .. args.All("ipv6-address")];
+        IReadOnlyList<string> emails = args.All("email");
+        string? encryptionChoice = args.Optional("scep-encryption-algorithm");
+        string? digestChoice = args.Optional("scep-digest-algorithm");
+        args.EnsureAllUsed();
+        pki.CheckName(id, "certificate-id");
+        CaProfile profile = pki.RequireCaProfile(profileName);
+        Uri url = profile.EnrollmentUrl ?? throw pki.Fail($"CA profile {profileName} has no enrollment url");
+        pki.RequireAbsent(PkiObjectType.LocalCertificate, id);
+        X509Certificate2 caCert = pki.LoadCaCertificate(profileName)
+            ?? throw pki.Fail($"CA certificate {profileName} doesn't exist; enroll it first with: request security pki ca-certificate enroll ca-profile {profileName}");
+        IReadOnlyList<X509Certificate2> ras = pki.Store.LoadRaCertificates(profileName);
+        using KeyPair key = pki.LoadKeyPair(id) ?? throw pki.Fail($"Keypair doesn't exist for certificate {id}");
+        RSA rsa = key.Rsa ?? throw pki.Fail($"key pair {id} is {key.DisplayName}; SCEP needs an RSA key (generate-key-pair certificate-id {id} type rsa)");
+        X500DistinguishedName subject;
+        try
+        {
+            subject = JunosDistinguishedName.Parse(subjectText);
+        }
+        catch (Exception e) when (e is Certgate.Pki.Encoding.PkiFormatException or ArgumentException or FormatException)
+        {
+            throw new UserException($"{args.Command}: subject '{subjectText}': {PkiContext.Describe(e)}", 2);
+        }
+        var addresses = new List<IPAddress>();
+        foreach (string ip in ips)
+        {
+            addresses.Add(IPAddress.TryParse(ip, out IPAddress? a) ? a : throw new UserException($"{args.Command}: ip-address '{ip}': expected an IPv4 or IPv6 address", 2));
+        }
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var client = new ScepClient(http, url, profile.CaIdentity);
+        IReadOnlyList<string> caps;
+        try
+        {
+            caps = client.GetCaCapsAsync().GetAwaiter().GetResult();
+        }
+        catch (ScepFormatException e)
+        {
+            throw pki.Fail(e.Message);
+        }
+        HashAlgorithmName digest = ChooseDigest(digestChoice, caps, args.Command);
+        string encryption = ChooseEncryption(encryptionChoice, caps, args.Command);
+
+        byte[] csr = CertificateRequestBuilder.Create(key, new CertificateRequestOptions
+        {
+            Subject = subject,
+            DnsNames = dnsNames,
+            IPAddresses = addresses,
+            Emails = emails,
+            ChallengePassword = challenge,
+            Digest = digest == HashAlgorithmName.SHA1 ? SignatureDigest.Sha1 : digest == HashAlgorithmName.SHA512 ? SignatureDigest.Sha512 : digest == HashAlgorithmName.SHA384 ? SignatureDigest.Sha384 : SignatureDigest.Sha256,
+        });
+        // The self-signed certificate that signs the SCEP message (RFC 8894 §2.3) for a first enrollment.
+        var selfRequest = new CertificateRequest(subject, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using X509Certificate2 signer = selfRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        // Encrypt to the RA's encryption certificate when the CA has one, else to the CA.
+        X509Certificate2 recipient = ras.FirstOrDefault(r => r.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault() is not { } ku
+            || ku.KeyUsages.HasFlag(X509KeyUsageFlags.KeyEncipherment)) ?? caCert;
+        List<X509Certificate2> trusted = [caCert, .. ras];
+        string transactionId = ScepClient.TransactionIdFor(signer.PublicKey);
+
+        pki.Apply(new PkiStoreChange().WriteCertificateRequest(id, csr));
+        ctx.Out.WriteLine($"Certificate enrollment has started (transaction {transactionId}, {DigestName(digest)}, {EncryptionName(encryption)}).");
+        ScepEnrollment result;
+        try
+        {
+            result = client.EnrollAsync(ScepMessageType.PkcsReq, csr, signer, recipient, trusted, transactionId, digest, encryption).GetAwaiter().GetResult();
+            int polls = 0;
+            int maxPolls = Math.Max(0, profile.Retry);
+            TimeSpan interval = profile.RetryInterval < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : profile.RetryInterval;
+            DateTimeOffset giveUpAt = DateTimeOffset.UtcNow + ForegroundPollLimit;
+            while (result.Status == PkiStatus.Pending && polls < maxPolls && DateTimeOffset.UtcNow + interval <= giveUpAt)
+            {
+                ctx.Out.WriteLine($"Enrollment pending at the CA; polling again in {interval.TotalSeconds:0} s ({polls + 1}/{maxPolls})");
+                ctx.Out.Flush();
+                Thread.Sleep(interval);
+                polls++;
+                result = client.PollAsync(caCert.SubjectName, subject, signer, recipient, trusted, transactionId, digest, encryption).GetAwaiter().GetResult();
+            }
+        }
+        catch (ScepFormatException e)
+        {
+            throw pki.Fail(e.Message);
+        }
+
+        switch (result.Status)
+        {
+            case PkiStatus.Success:
+                pki.Apply(new PkiStoreChange().WriteCertificate(PkiObjectType.LocalCertificate, id, result.Certificate!).Delete(PkiObjectType.CertificateRequest, id));
+                CertificateInfo info = CertificateInfo.From(result.Certificate!);
+                ctx.Out.WriteLine($"Received local certificate: {JunosDistinguishedName.Format(info.Subject)}, serial {info.SerialNumberHex}, valid until {PkiView.Date(info.NotAfter)}");
+                ctx.Out.WriteLine($"Local certificate {id} loaded successfully");
+                return 0;
+            case PkiStatus.Pending:
+                ctx.Out.WriteLine($"Certificate enrollment for {id} is pending approval at the CA (transaction {transactionId}).");
+                ctx.Out.WriteLine("Run the same command again to poll (it is the same transaction), or let the gateway daemon poll it.");
+                return 3;
+            default:
+                pki.Apply(new PkiStoreChange().Delete(PkiObjectType.CertificateRequest, id));
+                throw pki.Fail($"the CA refused the enrollment: {(result.FailInfo is { } f ? ScepEnrollment.Explain(f) : "no failInfo given")}");
+        }
+    }
+
+    private static HashAlgorithmName ChooseDigest(string? choice, IReadOnlyList<string> caps, string command)
+    {
+        HashAlgorithmName chosen = choice switch
+        {
+            null => caps.Contains("SHA-512") ? HashAlgorithmName.SHA512 : caps.Contains("SHA-256") ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA1,
+            "sha512" => HashAlgorithmName.SHA512,
+            "sha384" => HashAlgorithmName.SHA384,
+            "sha256" => HashAlgorithmName.SHA256,
+            "sha1" => HashAlgorithmName.SHA1,
+            _ => throw new UserException($"{command}: scep-digest-algorithm '{choice}': expected sha512, sha384, sha256 or sha1", 2),
+        };
+        return chosen;
+    }
+
+    private static string ChooseEncryption(string? choice, IReadOnlyList<string> caps, string command) => choice switch
+    {
+        null => caps.Contains("AES") ? "2.16.840.1.101.3.4.1.42" : "1.2.840.113549.3.7",
+        "aes256" => "2.16.840.1.101.3.4.1.42",
+        "aes128" => "2.16.840.1.101.3.4.1.2",
+        "des3" => "1.2.840.113549.3.7",
+        "des" => "1.3.14.3.2.7",
+        _ => throw new UserException($"{command}: scep-encryption-algorithm '{choice}': expected aes256, aes128, des3 or des", 2),
+    };
+
+    private static string DigestName(HashAlgorithmName h) => h.Name!.ToLowerInvariant().Replace("sha", "sha-", StringComparison.Ordinal);
+
+    private static string EncryptionName(string oid) => oid switch
+    {
+        "2.16.840.1.101.3.4.1.42" => "aes256",
+        "2.16.840.1.101.3.4.1.2" => "aes128",
+        "1.2.840.113549.3.7" => "des3",
+        _ => "des",
+    };
+}
