@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Numerics;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Ike.Sessions;
+using Certgate.Ike.Wire;
+using Certgate.Pki.Revocation;
+using Certgate.Pki.Validation;
+
+namespace Certgate.Ike.Tests;
+
+/// <summary>Two IKEv2 endpoints on loopback authenticate each other with certificates from one CA.</summary>
+public sealed class SessionTests : IDisposable
+{
+    private readonly RSA _caKey = RSA.Create(2048);
+    private readonly X509Certificate2 _ca;
+
+    public SessionTests()
+    {
+        var req = new CertificateRequest("CN=IKE Test CA", _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        _ca = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+    }
+
+    public void Dispose()
+    {
+        _caKey.Dispose();
+        _ca.Dispose();
+    }
+
+    private X509Certificate2 Issue(string cn, byte serial, bool ecdsa = false)
+    {
+        AsymmetricAlgorithm key = ecdsa ? ECDsa.Create(ECCurve.NamedCurves.nistP256) : RSA.Create(2048);
+        CertificateRequest req = key is RSA rsa
+            ? new CertificateRequest($"CN={cn}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+            : new CertificateRequest($"CN={cn}", (ECDsa)key, HashAlgorithmName.SHA256);
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        X509Certificate2 cert = req.Create(_ca.SubjectName, X509SignatureGenerator.CreateForRSA(_caKey, RSASignaturePadding.Pkcs1), DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10), [serial]);
+        return key is RSA r ? cert.CopyWithPrivateKey(r) : cert.CopyWithPrivateKey((ECDsa)key);
+    }
+
+    private IkePeerConfig Config(X509Certificate2 cert, ICrlSource? crls = null, string local = "10.1.0.0", string remote = "10.2.0.0") =>
+        new(cert, [_ca], crls, Ts(local), Ts(remote)) { RetransmitTimeout = TimeSpan.FromSeconds(1) };
+
+    private static Payloads.TrafficSelector Ts(string net) =>
+        new(0, 0, 65535, IPAddress.Parse(net), IPAddress.Parse(net.Replace(".0.0", ".255.255", StringComparison.Ordinal)));
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task BothSidesAuthenticate_AndAgreeOnChildKeys(bool initiatorEcdsa, bool responderEcdsa)
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        X509Certificate2 ca = Issue("gw-a", 1, initiatorEcdsa);
+        X509Certificate2 cb = Issue("gw-b", 2, responderEcdsa);
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(cb, null, "10.2.0.0", "10.1.0.0"));
+        ChildSa initiator = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(ca));
+        ChildSa r = await responder;
+        Assert.Equal(initiator.OutboundSpi, r.InboundSpi);
+        Assert.Equal(initiator.InboundSpi, r.OutboundSpi);
+        Assert.Equal(initiator.OutboundKeymat, r.InboundKeymat);
+        Assert.Equal(initiator.InboundKeymat, r.OutboundKeymat);
+        Assert.NotEqual(initiator.InboundKeymat, initiator.OutboundKeymat);
+        Assert.Equal("CN=gw-b", initiator.PeerCertificate.Subject);
+        Assert.Equal("CN=gw-a", r.PeerCertificate.Subject);
+    }
+
+    [Fact]
+    public async Task RevokedInitiator_IsRefusedWithAuthenticationFailed()
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        var crl = new CrlBuilder(_ca) { ThisUpdate = DateTimeOffset.UtcNow.AddMinutes(-1), NextUpdate = DateTimeOffset.UtcNow.AddDays(1), CrlNumber = 1 };
+        crl.AddEntry(new BigInteger(7), DateTimeOffset.UtcNow.AddMinutes(-1), CrlReason.keyCompromise);
+        var crls = new CrlCollection([CertificateRevocationList.Load(crl.Sign(_caKey, HashAlgorithmName.SHA256))]);
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2), crls));
+        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 7))));
+        Assert.Contains("AUTHENTICATION_FAILED", initiatorError.Message);
+        IkeException responderError = await Assert.ThrowsAsync<IkeException>(() => responder);
+        Assert.Contains("revoked", responderError.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task CertificateFromAnotherCa_IsRefused()
+    {
+        using var otherKey = RSA.Create(2048);
+        var otherReq = new CertificateRequest("CN=Other CA", otherKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        otherReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using X509Certificate2 otherCa = otherReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2)) with { TrustAnchors = [otherCa] });
+        await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 3))));
+        IkeException e = await Assert.ThrowsAsync<IkeException>(() => responder);
+        Assert.Contains("not accepted", e.Message);
+    }
+}
