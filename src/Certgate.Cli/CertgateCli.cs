@@ -21,6 +21,7 @@ public static class CertgateCli
         new Pki.PkiEnrollCommands(),
         new Gateway.GatewayCommands(),
         new Diagnostics.EspTunnelCommand(),
+        new Diagnostics.IkeTunnelCommand(),
     ];
 
     /// <summary>True while a command runs inside the daemon (so it is not forwarded again).</summary>

@@ -1,14 +1,21 @@
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
+using System.Diagnostics;
+using System.Text;
+using Certgate.Ca;
+using Certgate.Ca.Challenges;
+using Certgate.Ca.Http;
+using Certgate.Ca.Layout;
+using Certgate.Ca.Sqlite;
+using Certgate.Ca.Storage;
 using Certgate.Cli.Commands;
 
 namespace Certgate.Cli.Demo;
 
 /// <summary>
-/// <c>certgate demo</c>: the seed's story on this machine, step by step, printing each command as an operator
-/// would type it and what it answers. This edition walks the PKI part on a local state directory with an
-/// offline CA (manual enrollment: PKCS#10 out, signed certificate in); the SCEP CA and the tunnel join it as
-/// those parts land.
+/// <c>certgate demo</c>: the seed's story on this machine. A certificate authority starts (SQLite, SCEP over HTTP on
+/// loopback); two gateways configure a CA profile, enroll the CA certificate and their own certificates by SCEP
+/// with one-time challenge passwords, load the CRL and verify; then, in two network namespaces joined by a veth
+/// pair, they authenticate each other with IKEv2 and those certificates and a ping crosses the userspace ESP tunnel.
+/// Every step is printed as an operator would type it. Needs root (namespaces, TUN) for the tunnel part.
 /// </summary>
 internal sealed class DemoCommand : ICommandModule
 {
@@ -18,76 +25,149 @@ internal sealed class DemoCommand : ICommandModule
             bool keep = args.Flag("keep");
             string? dir = args.Optional("dir");
             args.EnsureAllUsed();
-            return Run(ctx, dir, keep);
+            return Run(ctx, dir, keep).GetAwaiter().GetResult();
         });
 
-    private static int Run(CommandContext ctx, string? dir, bool keep)
+    private static async Task<int> Run(CommandContext ctx, string? dir, bool keep)
     {
         string work = dir is null ? Directory.CreateTempSubdirectory("certgate-demo-").FullName : Path.GetFullPath(dir);
         Directory.CreateDirectory(work);
-        string state = Path.Combine(work, "gw1");
-        var demo = new Script(ctx, state);
+        var demo = new Script(ctx);
+        var namespaces = new List<string>();
+        var processes = new List<Process>();
+        SqliteCaStore? store = null;
+        CaHttpServer? server = null;
         try
         {
-            demo.Say($"Working in {work}. The gateway's state directory is {state}.");
+            demo.Say($"Working in {work}.");
 
-            demo.Step("1. Configure a CA profile (configuration mode, then commit).");
-            demo.Configure(
-                "set security pki ca-profile demo-ca ca-identity demo-ca",
-                "set security pki ca-profile demo-ca enrollment url http://127.0.0.1:8080/scep",
-                "set security pki ca-profile demo-ca revocation-check crl refresh-interval 24",
-                "commit");
+            demo.Step("1. A certificate authority: a root CA on SQLite, serving SCEP over HTTP on loopback.");
+            string caDir = Path.Combine(work, "ca");
+            CaDirectory.Init(caDir, "CN=Certgate Demo Root CA,O=Certgate Demo,C=US", "rsa:2048", 3650);
+            CaMaterial material = CaDirectory.Load(caDir);
+            store = await SqliteCaStore.OpenAsync(Path.Combine(caDir, "ca.db"));
+            var ca = new CertificateAuthority(material.Settings, material.Certificate, store, raCertificate: material.RaCertificate);
+            server = await CaHttpServer.StartAsync(ca, new CaHttpOptions { Listen = new Uri("http://127.0.0.1:0") });
+            var scepUrl = new Uri(server.BaseAddress, "scep");
+            demo.Say($"CA '{material.Certificate.Subject}' serves SCEP at {scepUrl}");
 
-            demo.Step("2. The CA (here an offline one) gives us its certificate; we load it after checking the fingerprint.");
-            using RSA caKey = RSA.Create(3072);
-            using X509Certificate2 caCert = OfflineCa.CreateRoot(caKey, "CN=Certgate Demo Root CA, O=Certgate Demo, C=US");
-            string caFile = Path.Combine(work, "demo-ca.pem");
-            File.WriteAllText(caFile, caCert.ExportCertificatePem() + "\n");
-            demo.Run("request", "security", "pki", "ca-certificate", "load", "ca-profile", "demo-ca", "filename", caFile);
-
-            demo.Step("3. Generate a key pair for the gateway's certificate.");
-            demo.Run("request", "security", "pki", "generate-key-pair", "certificate-id", "gw1", "size", "2048");
-
-            demo.Step("4. Generate a PKCS#10 request (manual enrollment) and hand it to the CA.");
-            string csrFile = Path.Combine(work, "gw1.csr");
-            demo.Run("request", "security", "pki", "generate-certificate-request", "certificate-id", "gw1",
-                "subject", "CN=gw1.example.net,OU=VPN,O=Certgate Demo,C=US", "domain-name", "gw1.example.net",
-                "ip-address", "192.0.2.1", "filename", csrFile, "digest", "sha-256");
-            demo.Run("show", "security", "pki", "certificate-request", "certificate-id", "gw1");
-
-            demo.Step("5. The CA signs the request; we load the signed certificate.");
-            string certFile = Path.Combine(work, "gw1.crt");
-            File.WriteAllText(certFile, OfflineCa.Sign(caCert, caKey, File.ReadAllText(csrFile)) + "\n");
-            demo.Say($"(offline CA) signed {csrFile} -> {certFile}");
-            demo.Run("request", "security", "pki", "local-certificate", "load", "certificate-id", "gw1", "filename", certFile);
-
-            demo.Step("6. The CA publishes a CRL (one revoked serial); we load it and verify both certificates.");
-            string crlFile = Path.Combine(work, "demo-ca.crl");
-            var crl = new Certgate.Pki.Revocation.CrlBuilder(caCert)
+            string[] gateways = ["gw1", "gw2"];
+            foreach (string gw in gateways)
             {
-                ThisUpdate = DateTimeOffset.UtcNow.AddMinutes(-5),
-                NextUpdate = DateTimeOffset.UtcNow.AddDays(7),
-                CrlNumber = 1,
-            };
-            crl.AddEntry(new System.Numerics.BigInteger(0x1001), DateTimeOffset.UtcNow.AddMinutes(-5), Certgate.Pki.Revocation.CrlReason.keyCompromise);
-            File.WriteAllBytes(crlFile, crl.Sign(caKey, HashAlgorithmName.SHA256));
-            demo.Run("request", "security", "pki", "crl", "load", "ca-profile", "demo-ca", "filename", crlFile);
-            demo.Run("request", "security", "pki", "ca-certificate", "verify", "ca-profile", "demo-ca");
-            demo.Run("request", "security", "pki", "local-certificate", "verify", "certificate-id", "gw1");
+                string state = Path.Combine(work, gw);
+                demo.Step($"2. Gateway {gw}: CA profile, CA certificate and local certificate by SCEP.");
+                demo.Configure(gw, state,
+                    "set security pki ca-profile demo-ca ca-identity demo-ca",
+                    $"set security pki ca-profile demo-ca enrollment url {scepUrl}",
+                    "set security pki ca-profile demo-ca revocation-check crl refresh-interval 24",
+                    "commit");
+                demo.Run(gw, state, "request", "security", "pki", "ca-certificate", "enroll", "ca-profile", "demo-ca");
+                demo.Run(gw, state, "request", "security", "pki", "generate-key-pair", "certificate-id", gw, "size", "2048");
+                CreatedChallenge challenge = await ca.CreateChallengeAsync(TimeSpan.FromMinutes(15), null, "demo");
+                demo.Say($"(CA operator) one-time challenge password for {gw}: {challenge.Password}");
+                demo.Run(gw, state, "request", "security", "pki", "local-certificate", "enroll", "certificate-id", gw, "ca-profile", "demo-ca",
+                    "challenge-password", challenge.Password, "subject", $"CN={gw}.demo.example,OU=VPN,O=Certgate Demo,C=US", "domain-name", $"{gw}.demo.example");
+                CrlRecord crl = await ca.GetCurrentCrlAsync("demo");
+                string crlFile = Path.Combine(work, "demo-ca.crl");
+                await File.WriteAllBytesAsync(crlFile, crl.Der);
+                demo.Run(gw, state, "request", "security", "pki", "crl", "load", "ca-profile", "demo-ca", "filename", crlFile);
+                demo.Run(gw, state, "request", "security", "pki", "local-certificate", "verify", "certificate-id", gw);
+                demo.Run(gw, state, "show", "security", "pki", "local-certificate", "certificate-id", gw);
+            }
+            if (demo.Failures > 0)
+            {
+                demo.Say($"Demo stopped: {demo.Failures} step(s) failed before the tunnel.");
+                return 1;
+            }
 
-            demo.Step("7. Look at what the gateway now holds.");
-            demo.Run("show", "security", "pki", "ca-certificate", "ca-profile", "demo-ca", "brief");
-            demo.Run("show", "security", "pki", "local-certificate", "certificate-id", "gw1", "detail");
-            demo.Run("show", "security", "pki", "crl", "ca-profile", "demo-ca", "detail");
-            demo.Run("show", "configuration", "security", "pki");
-
-            demo.Say(demo.Failures == 0
-                ? "Demo finished: the gateway holds the CA certificate, its key pair and a CA-signed local certificate."
-                : $"Demo finished with {demo.Failures} failed step(s).");
-            return demo.Failures == 0 ? 0 : 1;
+            demo.Step("3. The tunnel: two namespaces, IKEv2 with those certificates, ESP in UDP over TUN devices, and a ping.");
+            if (Environment.UserName != "root" || !File.Exists("/dev/net/tun"))
+            {
+                demo.Say("The tunnel part needs root and /dev/net/tun (network namespaces, TUN devices); run the demo as root to see it.");
+                return 1;
+            }
+            string tag = Guid.NewGuid().ToString("N")[..5];
+            string ns1 = $"cgd{tag}1", ns2 = $"cgd{tag}2";
+            foreach (string ns in new[] { ns1, ns2 })
+            {
+                demo.Shell("ip", "netns", "add", ns);
+                namespaces.Add(ns);
+                demo.Shell("ip", "-n", ns, "link", "set", "lo", "up");
+            }
+            demo.Shell("ip", "link", "add", $"v{tag}a", "netns", ns1, "type", "veth", "peer", "name", $"v{tag}b", "netns", ns2);
+            demo.Shell("ip", "-n", ns1, "addr", "add", "10.99.0.1/24", "dev", $"v{tag}a");
+            demo.Shell("ip", "-n", ns2, "addr", "add", "10.99.0.2/24", "dev", $"v{tag}b");
+            demo.Shell("ip", "-n", ns1, "link", "set", $"v{tag}a", "up");
+            demo.Shell("ip", "-n", ns2, "link", "set", $"v{tag}b", "up");
+            string dll = typeof(DemoCommand).Assembly.Location;
+            string dotnet = Environment.ProcessPath ?? "dotnet";
+            Process Start(string ns, string gw, string local, string remote, string localNet, string remoteNet, bool initiate)
+            {
+                var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+                foreach (string a in new[] { "netns", "exec", ns, dotnet, dll, "--state", Path.Combine(work, gw), "debug", "ike-tunnel", "tun", "cg0",
+                             "local", local, "remote", remote, "certificate-id", gw, "local-subnet", localNet, "remote-subnet", remoteNet })
+                {
+                    psi.ArgumentList.Add(a);
+                }
+                if (initiate)
+                {
+                    psi.ArgumentList.Add("initiate");
+                }
+                demo.Say($"{gw}# certgate debug ike-tunnel tun cg0 local {local} remote {remote} certificate-id {gw} local-subnet {localNet} remote-subnet {remoteNet}{(initiate ? " initiate" : "")}");
+                var p = new Process { StartInfo = psi };
+                var output = new StringBuilder();
+                p.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } ctx.Out.WriteLine($"  [{gw}] {e.Data}"); } };
+                p.ErrorDataReceived += (_, e) => { if (e.Data is not null) { ctx.Out.WriteLine($"  [{gw}] {e.Data}"); } };
+                p.Start();
+                p.BeginOutputReadLine();
+                p.BeginErrorReadLine();
+                processes.Add(p);
+                tunnelOutputs[p] = output;
+                return p;
+            }
+            Process responder = Start(ns2, "gw2", "10.99.0.2", "10.99.0.1", "172.31.2.0/24", "172.31.1.0/24", initiate: false);
+            Thread.Sleep(1500);
+            Process initiator = Start(ns1, "gw1", "10.99.0.1", "10.99.0.2", "172.31.1.0/24", "172.31.2.0/24", initiate: true);
+            if (!WaitFor(initiator, "tunnel up") || !WaitFor(responder, "tunnel up"))
+            {
+                demo.Say("The tunnel did not come up within 20 s (see the lines above).");
+                return 1;
+            }
+            foreach ((string ns, string address, string route) in new[] { (ns1, "172.31.1.1/24", "172.31.2.0/24"), (ns2, "172.31.2.1/24", "172.31.1.0/24") })
+            {
+                demo.Shell("ip", "-n", ns, "addr", "add", address, "dev", "cg0");
+                demo.Shell("ip", "-n", ns, "link", "set", "cg0", "up");
+                demo.Shell("ip", "-n", ns, "route", "add", route, "dev", "cg0");
+            }
+            int ping = demo.Shell("ip", "netns", "exec", ns1, "ping", "-c", "3", "-W", "2", "-I", "172.31.1.1", "172.31.2.1");
+            foreach (Process p in processes)
+            {
+                Signal(p);
+            }
+            demo.Say(ping == 0 && demo.Failures == 0
+                ? "Demo finished: two gateways enrolled by SCEP, authenticated each other with IKEv2 and their certificates, and a ping crossed the ESP tunnel."
+                : "Demo finished with failures (see above).");
+            return ping == 0 && demo.Failures == 0 ? 0 : 1;
         }
         finally
         {
+            foreach (Process p in processes)
+            {
+                Signal(p);
+                p.Dispose();
+            }
+            foreach (string ns in namespaces)
+            {
+                Script.Quiet("ip", "netns", "del", ns);
+            }
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+            if (store is not null)
+            {
+                await store.DisposeAsync();
+            }
             if (!keep && dir is null)
             {
                 Directory.Delete(work, recursive: true);
@@ -99,8 +179,52 @@ internal sealed class DemoCommand : ICommandModule
         }
     }
 
+    private static readonly Dictionary<Process, StringBuilder> tunnelOutputs = [];
+
+    private static bool WaitFor(Process p, string text)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            lock (tunnelOutputs[p])
+            {
+                if (tunnelOutputs[p].ToString().Contains(text, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            if (p.HasExited)
+            {
+                return false;
+            }
+            Thread.Sleep(100);
+        }
+        return false;
+    }
+
+    /// <summary>SIGTERM (the tunnel prints its counters), then a bounded wait; kill if it does not stop.</summary>
+    private static void Signal(Process p)
+    {
+        try
+        {
+            if (p.HasExited)
+            {
+                return;
+            }
+            Script.Quiet("kill", "-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (!p.WaitForExit(5000))
+            {
+                p.Kill(entireProcessTree: true);
+            }
+            p.WaitForExit();
+        }
+        catch (InvalidOperationException)
+        {
+            // Not started or already reaped.
+        }
+    }
+
     /// <summary>Prints and runs each step through the same entry point as the command line.</summary>
-    private sealed class Script(CommandContext ctx, string state)
+    private sealed class Script(CommandContext ctx)
     {
         public int Failures { get; private set; }
 
@@ -112,9 +236,9 @@ internal sealed class DemoCommand : ICommandModule
             ctx.Out.WriteLine("### " + text);
         }
 
-        public void Run(params string[] words)
+        public void Run(string gw, string state, params string[] words)
         {
-            ctx.Out.WriteLine($"gw1> {string.Join(' ', words.Select(Quote))}");
+            ctx.Out.WriteLine($"{gw}> {string.Join(' ', words.Select(Quote))}");
             int rc = CertgateCli.Run(["--state", state, "--yes", .. words], TextReader.Null, ctx.Out, ctx.Out);
             if (rc != 0)
             {
@@ -123,12 +247,12 @@ internal sealed class DemoCommand : ICommandModule
             }
         }
 
-        public void Configure(params string[] lines)
+        public void Configure(string gw, string state, params string[] lines)
         {
-            ctx.Out.WriteLine("gw1> configure");
+            ctx.Out.WriteLine($"{gw}> configure");
             foreach (string line in lines)
             {
-                ctx.Out.WriteLine($"gw1# {line}");
+                ctx.Out.WriteLine($"{gw}# {line}");
             }
             using var input = new StringReader(string.Join('\n', lines) + "\n");
             int rc = CertgateCli.Run(["--state", state, "configure"], input, ctx.Out, ctx.Out);
@@ -136,6 +260,56 @@ internal sealed class DemoCommand : ICommandModule
             {
                 Failures++;
                 ctx.Out.WriteLine($"(exit {rc})");
+            }
+        }
+
+        /// <summary>Runs a system command (ip, ping), printing it and its output.</summary>
+        public int Shell(string file, params string[] args)
+        {
+            ctx.Out.WriteLine($"# {file} {string.Join(' ', args)}");
+            var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (string a in args)
+            {
+                psi.ArgumentList.Add(a);
+            }
+            try
+            {
+                using Process p = Process.Start(psi)!;
+                string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+                p.WaitForExit();
+                if (output.Length > 0)
+                {
+                    ctx.Out.Write(output);
+                }
+                if (p.ExitCode != 0)
+                {
+                    Failures++;
+                }
+                return p.ExitCode;
+            }
+            catch (System.ComponentModel.Win32Exception e)
+            {
+                ctx.Out.WriteLine($"cannot run {file}: {e.Message} (install iproute2 and iputils-ping)");
+                Failures++;
+                return 127;
+            }
+        }
+
+        public static void Quiet(string file, params string[] args)
+        {
+            var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (string a in args)
+            {
+                psi.ArgumentList.Add(a);
+            }
+            try
+            {
+                using Process p = Process.Start(psi)!;
+                p.WaitForExit(10_000);
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                // Cleanup is best effort.
             }
         }
 
