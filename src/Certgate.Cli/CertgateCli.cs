@@ -18,6 +18,7 @@ public static class CertgateCli
         new Configuration.ConfigurationCommands(),
         new Pki.PkiRequestCommands(),
         new Pki.PkiShowCommands(),
+        new Ca.CaCommands(),
     ];
 
     /// <summary>Runs one invocation and returns the process exit code (0 ok, 1 failure, 2 usage error).</summary>
