@@ -118,6 +118,7 @@ internal sealed class CaCommands : ICommandModule
         {
             throw new UserException($"{args.Command}: --dir '{dir}': no such directory (prepare it with: certgate ca init --dir {dir} --subject DN --csr-out FILE)", 2);
         }
+        CheckSubjectKeyIdentifier(args, cert);
         try
         {
             CaMaterial m = CaDirectory.InstallCertificate(dir, cert);
@@ -128,6 +129,32 @@ internal sealed class CaCommands : ICommandModule
         catch (Exception e) when (e is CaOperationException or CaSettingsException)
         {
             throw new UserException($"{args.Command}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>RFC 5280 §4.2.1.2: the subject key identifier MUST appear in all conforming CA certificates; every
+    /// certificate this CA issues derives its authorityKeyIdentifier from it, so a parent that left it out is refused
+    /// here rather than at the first issuance.</summary>
+    private static void CheckSubjectKeyIdentifier(Arguments args, string certFile)
+    {
+        X509Certificate2 cert;
+        try
+        {
+            byte[] data = CaText.ReadPemOrDer(args, "--cert", certFile, 256 * 1024, "CERTIFICATE");
+            cert = X509CertificateLoader.LoadCertificate(data);
+        }
+        catch (CryptographicException)
+        {
+            throw new UserException($"{args.Command}: --cert '{certFile}': not a PEM or DER X.509 certificate");
+        }
+        using (cert)
+        {
+            // Not a CA certificate at all: CaDirectory.InstallCertificate says so.
+            bool isCa = cert.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is { CertificateAuthority: true };
+            if (isCa && !cert.Extensions.OfType<X509SubjectKeyIdentifierExtension>().Any())
+            {
+                throw new UserException($"{args.Command}: --cert '{certFile}': the CA certificate has no subjectKeyIdentifier (RFC 5280 4.2.1.2 requires it in CA certificates); have the parent CA keep the request's extensions");
+            }
         }
     }
 

@@ -49,6 +49,11 @@ internal sealed class CaSession : IAsyncDisposable
             {
                 throw new UserException($"{args.Command}: {e.Message}", e);
             }
+            catch (System.Security.Cryptography.CryptographicException e)
+            {
+                // e.g. the CA key cannot sign; the message names no key material.
+                throw new UserException($"{args.Command}: cryptographic failure with the CA in {s.Material.Path}: {e.Message}", e);
+            }
         });
 
     /// <summary>Opens the session (the caller disposes it).</summary>
