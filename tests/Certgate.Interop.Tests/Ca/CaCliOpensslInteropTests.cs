@@ -112,6 +112,33 @@ public sealed class CaCliOpensslInteropTests : IDisposable
             Assert.True(curl.ExitCode == 0, curl.Combined);
             Assert.Equal(cliCrl, File.ReadAllBytes(_tmp.File("curl.crl")));
 
+            using var head = new HttpRequestMessage(HttpMethod.Head, "crl/ca.crl");
+            using HttpResponseMessage headResponse = await http.SendAsync(head);
+            Assert.Equal(HttpStatusCode.OK, headResponse.StatusCode);
+            Assert.Equal(cliCrl.Length, headResponse.Content.Headers.ContentLength);
+            Assert.Empty(await headResponse.Content.ReadAsByteArrayAsync());
+
+            using var since = new HttpRequestMessage(HttpMethod.Get, "crl/ca.crl");
+            since.Headers.IfModifiedSince = crlResponse.Content.Headers.LastModified;
+            using HttpResponseMessage notModifiedSince = await http.SendAsync(since);
+            Assert.Equal(HttpStatusCode.NotModified, notModifiedSince.StatusCode);
+
+            // A revocation by another process (the operator's shell) reaches the HTTP clients within a second or two.
+            ExternalTool.Check("openssl", ["req", "-new", .. newKey, "-nodes", "-keyout", _tmp.File("gw3.key"), "-subj", "/CN=gw3.example.net", "-out", _tmp.File("gw3.csr")]);
+            string signed3 = Ok("ca", "sign", "--dir", CaDir, "--csr", _tmp.File("gw3.csr"), "--out", _tmp.File("gw3.crt"));
+            string serial3 = Regex.Match(signed3, "^Certificate ([0-9A-F]+) issued", RegexOptions.Multiline).Groups[1].Value;
+            Ok("ca", "revoke", "--dir", CaDir, "--serial", serial3, "--reason", "superseded");
+            byte[] updated = served;
+            for (int i = 0; i < 100 && updated.AsSpan().SequenceEqual(served); i++)
+            {
+                await Task.Delay(100);
+                updated = await http.GetByteArrayAsync("crl/ca.crl");
+            }
+            Assert.False(updated.AsSpan().SequenceEqual(served), "the served CRL did not change after a revocation");
+            File.WriteAllBytes(_tmp.File("http2.crl"), updated);
+            ExternalTool.Result revoked3 = ExternalTool.Run("openssl", ["verify", "-crl_check", "-CAfile", caCrt, "-CRLfile", _tmp.File("http2.crl"), _tmp.File("gw3.crt")]);
+            Assert.Contains("certificate revoked", revoked3.Combined);
+
             (int code, string log) = await server.StopAsync(TimeSpan.FromSeconds(30));
             Assert.True(code == 0, log);
             Assert.Contains("stopped", log);
