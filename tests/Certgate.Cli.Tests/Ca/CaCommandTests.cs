@@ -294,6 +294,17 @@ public sealed partial class CaCommandTests : IDisposable
     }
 
     [Fact]
+    public void Serve_PortInUse_SaysSoInOneLine()
+    {
+        _f.InitCa();
+        using var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        int port = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
+        string err = _f.Fails(1, "ca", "serve", "--dir", _f.Dir, "--listen", $"http://127.0.0.1:{port}");
+        Assert.Contains($"--listen 'http://127.0.0.1:{port}': cannot listen", err);
+    }
+
+    [Fact]
     public void Serve_WithClosedInput_StartsAndStops()
     {
         _f.InitCa();
