@@ -36,6 +36,7 @@ public sealed class CaHttpServer : IAsyncDisposable
     private static readonly ICaEndpoints[] Modules =
     [
         new Scep.ScepEndpoints(),
+        new Crl.CrlEndpoints(),
     ];
 
     private readonly WebApplication _app;

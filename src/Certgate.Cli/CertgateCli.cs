@@ -22,6 +22,7 @@ public static class CertgateCli
         new Gateway.GatewayCommands(),
         new Diagnostics.EspTunnelCommand(),
         new Diagnostics.IkeTunnelCommand(),
+        new Ca.CaCommands(),
     ];
 
     /// <summary>True while a command runs inside the daemon (so it is not forwarded again).</summary>
