@@ -35,6 +35,7 @@ public sealed class CaHttpServer : IAsyncDisposable
     /// <summary>Every endpoint group; a new one adds a line here.</summary>
     private static readonly ICaEndpoints[] Modules =
     [
+        new Scep.ScepEndpoints(),
     ];
 
     private readonly WebApplication _app;

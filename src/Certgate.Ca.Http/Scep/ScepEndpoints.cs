@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Ca.Issuance;
+using Certgate.Ca.Storage;
+using Certgate.Scep;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Certgate.Ca.Http.Scep;
+
+/// <summary>
+/// SCEP over HTTP (RFC 8894 §4): GetCACaps, GetCACert, GetNextCACert and PKIOperation (POST body or GET
+/// <c>message</c>) at <c>/scep</c> and at the historical <c>/cgi-bin/pkiclient.exe</c>.
+/// </summary>
+/// <remarks>
+/// Protocol errors (unparseable message, bad signature, not encrypted to us) answer HTTP 400 with a short reason:
+/// without a verified request there is nothing to build a CertRep from. CA refusals (challenge, policy) answer a
+/// CertRep FAILURE with the failInfo.
+/// </remarks>
+public sealed class ScepEndpoints : ICaEndpoints
+{
+    /// <summary>The paths SCEP answers on.</summary>
+    public static readonly string[] Paths = ["/scep", "/cgi-bin/pkiclient.exe"];
+
+    private const string PkiMessageType = "application/x-pki-message";
+
+    /// <inheritdoc />
+    public void Map(WebApplication app, CertificateAuthority ca, CaHttpOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(ca);
+        ArgumentNullException.ThrowIfNull(options);
+        var handler = new Handler(ca, options);
+        foreach (string path in Paths)
+        {
+            app.MapMethods(path, ["GET", "POST"], handler.InvokeAsync);
+        }
+    }
+
+    private sealed class Handler(CertificateAuthority ca, CaHttpOptions options)
+    {
+        public async Task InvokeAsync(HttpContext http)
+        {
+            IResult result = await HandleAsync(http).ConfigureAwait(false);
+            await result.ExecuteAsync(http).ConfigureAwait(false);
+        }
+
+        private async Task<IResult> HandleAsync(HttpContext http)
+        {
+            string op = http.Request.Query["operation"].ToString();
+            string who = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            try
+            {
+                switch (op.ToUpperInvariant())
+                {
+                    case "GETCACAPS":
+                        return Results.Text(string.Join('\n', Capabilities(ca, http.Request.Query["message"].ToString())) + "\n", "text/plain");
+                    case "GETCACERT":
+                        return GetCaCert();
+                    case "GETNEXTCACERT":
+                        // No rollover certificate is ever prepared, so GetNextCACert is not advertised in GetCACaps.
+                        return Results.Text("no next CA certificate\n", "text/plain", statusCode: StatusCodes.Status404NotFound);
+                    case "PKIOPERATION":
+                        return await PkiOperationAsync(http, who).ConfigureAwait(false);
+                    case "":
+                        return BadRequest(who, "missing 'operation' parameter (GetCACaps, GetCACert, PKIOperation)");
+                    default:
+                        return BadRequest(who, $"unknown operation '{Truncate(op)}' (GetCACaps, GetCACert, GetNextCACert, PKIOperation)");
+                }
+            }
+            catch (ScepFormatException e)
+            {
+                return BadRequest(who, e.Message);
+            }
+        }
+
+        private IResult GetCaCert()
+        {
+            X509Certificate2Collection certs = ca.GetCaCertificates();
+            // RFC 8894 §4.2.1: one certificate → DER; a CA with an RA → degenerate certs-only SignedData.
+            return certs.Count == 1
+                ? Results.Bytes(certs[0].RawData, "application/x-x509-ca-cert")
+                : Results.Bytes(DegenerateSignedData.Encode(certs.Cast<X509Certificate2>().Concat(IncludeCa(certs)).ToList()), "application/x-x509-ca-ra-cert");
+        }
+
+        private IEnumerable<X509Certificate2> IncludeCa(X509Certificate2Collection certs) =>
+            certs.Cast<X509Certificate2>().Any(c => c.RawData.AsSpan().SequenceEqual(ca.Certificate.RawData)) ? [] : [ca.Certificate];
+
+        private async Task<IResult> PkiOperationAsync(HttpContext http, string who)
+        {
+            byte[] der;
+            if (HttpMethods.IsPost(http.Request.Method))
+            {
+                der = await ReadBodyAsync(http.Request, options.MaxRequestBodyBytes, http.RequestAborted).ConfigureAwait(false);
+            }
+            else
+            {
+                string message = http.Request.Query["message"].ToString();
+                if (message.Length == 0)
+                {
+                    return BadRequest(who, "PKIOperation by GET needs the 'message' parameter (base64 pkiMessage)");
+                }
+                // Query decoding turns an unescaped '+' into a space; base64 has no spaces, so put them back.
+                if (!TryBase64(message.Replace(' ', '+').Replace("\n", "", StringComparison.Ordinal).Replace("\r", "", StringComparison.Ordinal), out der))
+                {
+                    return BadRequest(who, "PKIOperation 'message' is not base64");
+                }
+            }
+            if (der.Length == 0)
+            {
+                return BadRequest(who, "PKIOperation without a pkiMessage");
+            }
+            ScepServerRequest request = ScepServerRequest.Parse(der, ca.MessageCertificate);
+            ScepReply reply = await AnswerAsync(request, who, http.RequestAborted).ConfigureAwait(false);
+            byte[] certRep = CertRepBuilder.Build(request.Message, request.Cipher, ca.MessageCertificate, reply);
+            options.Log?.WriteLine($"scep {who} {request.MessageType} txid {request.TransactionId} cipher {request.Cipher} digest {request.Message.DigestAlgorithmOid}: {reply.Status}{(reply.FailInfo is { } f ? " " + f : "")}");
+            return Results.Bytes(certRep, PkiMessageType);
+        }
+
+        private async Task<ScepReply> AnswerAsync(ScepServerRequest request, string who, CancellationToken ct)
+        {
+            switch (request.MessageType)
+            {
+                case ScepMessageType.PkcsReq:
+                case ScepMessageType.RenewalReq:
+                    EnrollmentResult enrolled = await ca.EnrollAsync(new EnrollmentRequest(request.Csr!, request.TransactionId,
+                        request.MessageType == ScepMessageType.RenewalReq ? EnrollmentMessageType.RenewalReq : EnrollmentMessageType.PkcsReq,
+                        request.Message.SignerCertificate, who), ct).ConfigureAwait(false);
+                    return ToReply(enrolled);
+                case ScepMessageType.CertPoll:
+                    return ToReply(await ca.PollAsync(request.TransactionId, ct).ConfigureAwait(false));
+                case ScepMessageType.GetCert:
+                {
+                    IssuerAndSerialNumber id = request.IssuerAndSerialNumber!;
+                    if (!IsOurIssuer(id.Issuer))
+                    {
+                        return ScepReply.Failure(ScepFailInfo.BadCertId, $"this CA is {ca.Certificate.Subject}, not {id.Issuer.Name}");
+                    }
+                    CertificateRecord? record = await ca.GetCertificateAsync(id.SerialHex, ct).ConfigureAwait(false);
+                    return record is null
+                        ? ScepReply.Failure(ScepFailInfo.BadCertId, $"no certificate with serial {id.SerialHex}")
+                        : ScepReply.Success(X509CertificateLoader.LoadCertificate(record.Der));
+                }
+                case ScepMessageType.GetCrl:
+                {
+                    if (!IsOurIssuer(request.IssuerAndSerialNumber!.Issuer))
+                    {
+                        return ScepReply.Failure(ScepFailInfo.BadCertId, $"this CA is {ca.Certificate.Subject}, not {request.IssuerAndSerialNumber.Issuer.Name}");
+                    }
+                    CrlRecord crl = await ca.GetCurrentCrlAsync("scep:" + who, ct).ConfigureAwait(false);
+                    return ScepReply.SuccessCrl(crl.Der);
+                }
+                default:
+                    return ScepReply.Failure(ScepFailInfo.BadRequest, $"messageType {request.MessageType} is not a request");
+            }
+        }
+
+        private bool IsOurIssuer(X500DistinguishedName issuer) =>
+            issuer.RawData.AsSpan().SequenceEqual(ca.Certificate.SubjectName.RawData)
+            || string.Equals(issuer.Name, ca.Certificate.SubjectName.Name, StringComparison.Ordinal);
+
+        private static ScepReply ToReply(EnrollmentResult r) => r.Status switch
+        {
+            EnrollmentStatus.Issued => ScepReply.Success(r.Certificate!),
+            EnrollmentStatus.Pending => ScepReply.Pending(),
+            _ => ScepReply.Failure((ScepFailInfo)(int)(r.FailInfo ?? EnrollmentFailInfo.BadRequest), r.Message),
+        };
+
+        private IResult BadRequest(string who, string reason)
+        {
+            options.Log?.WriteLine($"scep {who} refused: {reason}");
+            return Results.Text(reason + "\n", "text/plain", statusCode: StatusCodes.Status400BadRequest);
+        }
+    }
+
+    /// <summary>GetCACaps keywords: the CA's list, plus SHA-384, which this layer supports and strongSwan 5.9.8 needs
+    /// to see before it uses AES and SHA-256 (its capability check bug, fixed in 5.9.11).</summary>
+    internal static IReadOnlyList<string> Capabilities(CertificateAuthority ca, string? profile)
+    {
+        List<string> caps = [.. ca.GetCaCapabilities(string.IsNullOrEmpty(profile) ? null : profile)];
+        int sha256 = caps.FindIndex(c => string.Equals(c, "SHA-256", StringComparison.OrdinalIgnoreCase));
+        if (sha256 >= 0 && !caps.Contains("SHA-384", StringComparer.OrdinalIgnoreCase))
+        {
+            caps.Insert(sha256 + 1, "SHA-384");
+        }
+        return caps;
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, long limit, CancellationToken ct)
+    {
+        if (request.ContentLength is > ScepPkiMessage.MaxMessageBytes)
+        {
+            throw new ScepFormatException($"pkiMessage of {request.ContentLength} octets is larger than {ScepPkiMessage.MaxMessageBytes}");
+        }
+        using var ms = new MemoryStream();
+        byte[] buffer = new byte[16 * 1024];
+        int n;
+        while ((n = await request.Body.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+        {
+            if (ms.Length + n > Math.Min(limit, ScepPkiMessage.MaxMessageBytes))
+            {
+                throw new ScepFormatException($"pkiMessage is larger than {Math.Min(limit, ScepPkiMessage.MaxMessageBytes)} octets");
+            }
+            ms.Write(buffer, 0, n);
+        }
+        return ms.ToArray();
+    }
+
+    private static bool TryBase64(string s, out byte[] der)
+    {
+        der = new byte[s.Length * 3 / 4 + 3];
+        if (Convert.TryFromBase64String(s, der, out int written))
+        {
+            der = der[..written];
+            return true;
+        }
+        der = [];
+        return false;
+    }
+
+    private static string Truncate(string s) => s.Length > 40 ? s[..40] + "…" : s;
+}
