@@ -113,7 +113,7 @@ public sealed class ScepEndpoints : ICaEndpoints
             ScepServerRequest request = ScepServerRequest.Parse(der, ca.MessageCertificate);
             ScepReply reply = await AnswerAsync(request, who, http.RequestAborted).ConfigureAwait(false);
             byte[] certRep = CertRepBuilder.Build(request.Message, request.Cipher, ca.MessageCertificate, reply);
-            options.Log?.WriteLine($"scep {who} {request.MessageType} txid {request.TransactionId} cipher {request.Cipher} digest {request.Message.DigestAlgorithmOid}: {reply.Status}{(reply.FailInfo is { } f ? " " + f : "")}");
+            options.Log?.WriteLine($"scep {who} {request.MessageType} txid {request.TransactionId} cipher {request.Cipher} digest {request.Message.DigestAlgorithmOid}: {reply.Status}{(reply.FailInfo is { } f ? $" {f}: {reply.FailInfoText}" : "")}");
             return Results.Bytes(certRep, PkiMessageType);
         }
 

@@ -59,7 +59,7 @@ public sealed class ParsedCsr
         try
         {
             // Extensions are loaded (by name, "Unsafe") only to read the SAN request; the template never copies them.
-            request = CertificateRequest.LoadSigningRequest(copy, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
+            request = LoadTolerant(copy);
         }
         catch (CryptographicException e)
         {
@@ -167,5 +167,112 @@ public sealed class ParsedCsr
         {
             throw new IssuanceRefusedException(EnrollmentFailInfo.BadRequest, "the requested subjectAltName is malformed");
         }
+    }
+
+    /// <summary>
+    /// Loads with .NET, which insists on DER. strongSwan's <c>pki --req/--scep</c> writes the attributes SET unsorted
+    /// (extensionRequest before challengePassword), which is BER: then the original signature is checked over the
+    /// bytes as sent, and the request is loaded from a copy with the attributes re-sorted.
+    /// </summary>
+    private static CertificateRequest LoadTolerant(byte[] der)
+    {
+        try
+        {
+            return CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
+        }
+        catch (CryptographicException) when (ResortAttributes(der) is { } resorted)
+        {
+            return CertificateRequest.LoadSigningRequest(resorted, HashAlgorithmName.SHA256,
+                CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions | CertificateRequestLoadOptions.SkipSignatureValidation);
+        }
+    }
+
+    /// <summary>The request with its attributes in DER order when its signature verifies over the original bytes; else null.</summary>
+    private static byte[]? ResortAttributes(byte[] der)
+    {
+        try
+        {
+            var outer = new AsnReader(der, AsnEncodingRules.BER);
+            AsnReader req = outer.ReadSequence();
+            outer.ThrowIfNotEmpty();
+            ReadOnlyMemory<byte> cri = req.ReadEncodedValue();
+            ReadOnlyMemory<byte> algorithm = req.ReadEncodedValue();
+            string sigAlg = new AsnReader(algorithm, AsnEncodingRules.BER).ReadSequence().ReadObjectIdentifier();
+            byte[] signature = req.ReadBitString(out int unused);
+            req.ThrowIfNotEmpty();
+            if (unused != 0)
+            {
+                return null;
+            }
+
+            var criReader = new AsnReader(cri, AsnEncodingRules.BER).ReadSequence();
+            ReadOnlyMemory<byte> version = criReader.ReadEncodedValue();
+            ReadOnlyMemory<byte> subject = criReader.ReadEncodedValue();
+            ReadOnlyMemory<byte> spki = criReader.ReadEncodedValue();
+            var attrs = new List<ReadOnlyMemory<byte>>();
+            if (criReader.HasData)
+            {
+                AsnReader set = criReader.ReadSetOf(true, new Asn1Tag(TagClass.ContextSpecific, 0));
+                while (set.HasData)
+                {
+                    attrs.Add(set.ReadEncodedValue());
+                }
+            }
+            criReader.ThrowIfNotEmpty();
+
+            PublicKey key = PublicKey.CreateFromSubjectPublicKeyInfo(spki.Span, out _);
+            bool ok = sigAlg switch
+            {
+                "1.2.840.113549.1.1.5" => VerifyRsa(key, cri.Span, signature, HashAlgorithmName.SHA1),
+                "1.2.840.113549.1.1.11" => VerifyRsa(key, cri.Span, signature, HashAlgorithmName.SHA256),
+                "1.2.840.113549.1.1.12" => VerifyRsa(key, cri.Span, signature, HashAlgorithmName.SHA384),
+                "1.2.840.113549.1.1.13" => VerifyRsa(key, cri.Span, signature, HashAlgorithmName.SHA512),
+                "1.2.840.10045.4.3.2" => VerifyEc(key, cri.Span, signature, HashAlgorithmName.SHA256),
+                "1.2.840.10045.4.3.3" => VerifyEc(key, cri.Span, signature, HashAlgorithmName.SHA384),
+                "1.2.840.10045.4.3.4" => VerifyEc(key, cri.Span, signature, HashAlgorithmName.SHA512),
+                _ => false,
+            };
+            if (!ok)
+            {
+                return null;
+            }
+
+            var w = new AsnWriter(AsnEncodingRules.DER);
+            using (w.PushSequence())
+            {
+                using (w.PushSequence())
+                {
+                    w.WriteEncodedValue(version.Span);
+                    w.WriteEncodedValue(subject.Span);
+                    w.WriteEncodedValue(spki.Span);
+                    using (w.PushSetOf(new Asn1Tag(TagClass.ContextSpecific, 0)))
+                    {
+                        foreach (ReadOnlyMemory<byte> a in attrs)
+                        {
+                            w.WriteEncodedValue(a.Span);
+                        }
+                    }
+                }
+                w.WriteEncodedValue(algorithm.Span);
+                w.WriteBitString(signature);
+            }
+            return w.Encode();
+        }
+        catch (Exception e) when (e is AsnContentException or CryptographicException)
+        {
+            return null;
+        }
+    }
+
+    private static bool VerifyRsa(PublicKey key, ReadOnlySpan<byte> data, byte[] signature, HashAlgorithmName hash)
+    {
+        using RSA? rsa = key.GetRSAPublicKey();
+        return rsa is not null && rsa.VerifyData(data, signature, hash, RSASignaturePadding.Pkcs1);
+    }
+
+    private static bool VerifyEc(PublicKey key, ReadOnlySpan<byte> data, byte[] signature, HashAlgorithmName hash)
+    {
+        using ECDsa? ec = key.GetECDsaPublicKey();
+        return ec is not null && ec.VerifyData(data, signature, hash, DSASignatureFormat.Rfc3279DerSequence);
     }
 }
