@@ -36,14 +36,16 @@ internal sealed class ScepCaServer : IAsyncDisposable
     /// <summary>The CA certificate as a PEM file in the temp directory.</summary>
     public string CaPemPath { get; private set; } = "";
 
-    public static async Task<ScepCaServer> StartAsync(Func<CaSettings, CaSettings>? adjust = null)
+    /// <param name="settingsEdit">Edits the default <c>ca.json</c> text before <c>ca init</c> (e.g. RA mode, manual approval).</param>
+    public static async Task<ScepCaServer> StartAsync(Func<string, string>? settingsEdit = null)
     {
         var dir = new TempDirectory("certgate-scep-");
         try
         {
             string caDir = dir.File("ca");
-            CaMaterial m = CaDirectory.Init(caDir, "CN=Certgate SCEP Test CA,O=Certgate,C=CH", "rsa:2048", 365);
-            CaSettings settings = adjust is null ? m.Settings : adjust(m.Settings);
+            string text = settingsEdit is null ? CaSettingsFile.DefaultText : settingsEdit(CaSettingsFile.DefaultText);
+            CaMaterial m = CaDirectory.Init(caDir, "CN=Certgate SCEP Test CA,O=Certgate,C=CH", "rsa:2048", 365, text);
+            CaSettings settings = m.Settings;
             string db = CaDirectory.ResolveDatabase(caDir, settings);
             SqliteCaStore store = await SqliteCaStore.OpenAsync(db["sqlite:".Length..]);
             var ca = new CertificateAuthority(settings, m.Certificate, store, null, m.RaCertificate);
