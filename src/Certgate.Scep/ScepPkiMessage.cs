@@ -177,15 +177,6 @@ public sealed class ScepPkiMessage
         SignerInfo si = cms.SignerInfos[0];
         X509Certificate2 signer = si.Certificate
             ?? throw new ScepFormatException("pkiMessage: the signer's certificate is not included in the SignedData (RFC 8894 §3.1 requires it)");
-        try
-        {
-            // Only the signature: the signer is often self-signed, trust is the CA's policy decision (challenge, renewal).
-            si.CheckSignature(verifySignatureOnly: true);
-        }
-        catch (CryptographicException e)
-        {
-            throw new ScepFormatException($"pkiMessage: signature does not verify with the signer certificate {signer.Subject}: {e.Message}", e);
-        }
 
         ScepMessageType? type = null;
         string? txid = null;
@@ -266,7 +257,21 @@ public sealed class ScepPkiMessage
         var certs = new X509Certificate2Collection();
         certs.AddRange(cms.Certificates);
         string digest = si.DigestAlgorithm.Value ?? "";
-        return new ScepPkiMessage(type.Value, txid, senderNonce, recipientNonce, status, failInfo, failInfoText, signer, certs, digest, cms.ContentInfo.Content);
+        var message = new ScepPkiMessage(type.Value, txid, senderNonce, recipientNonce, status, failInfo, failInfoText, signer, certs, digest, cms.ContentInfo.Content);
+        try
+        {
+            // Only the signature: the signer is often self-signed, trust is the CA's policy decision (challenge, renewal).
+            si.CheckSignature(verifySignatureOnly: true);
+        }
+        catch (CryptographicException e)
+        {
+            throw new ScepFormatException($"pkiMessage: signature does not verify with the signer certificate {signer.Subject}: {e.Message}", e)
+            {
+                Request = message,
+                FailInfo = ScepFailInfo.BadMessageCheck,
+            };
+        }
+        return message;
     }
 
     private static AsnReader SingleValue(CryptographicAttributeObject attr, string name)

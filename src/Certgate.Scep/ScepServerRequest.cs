@@ -55,14 +55,39 @@ public sealed class ScepServerRequest
         {
             throw new ScepFormatException("pkiMessage: a CertRep was sent to the server; expected a request (PKCSReq, RenewalReq, CertPoll, GetCert, GetCRL)");
         }
+        try
+        {
+            return ParseVerified(m, messageCertificate);
+        }
+        catch (ScepFormatException e) when (e.Request is null)
+        {
+            // The request itself was readable and signed: the client gets a CertRep FAILURE saying why.
+            throw new ScepFormatException(e.Message, e) { Request = m, FailInfo = e.FailInfo };
+        }
+    }
+
+    private static ScepServerRequest ParseVerified(ScepPkiMessage m, X509Certificate2 messageCertificate)
+    {
         using (RSA? signerKey = m.SignerCertificate.GetRSAPublicKey())
         {
             if (signerKey is null)
             {
-                throw new ScepFormatException($"{m.MessageType}: the signer certificate {m.SignerCertificate.Subject} has no RSA key; the CertRep is encrypted to it with RSA key transport");
+                throw new ScepFormatException($"{m.MessageType}: the signer certificate {m.SignerCertificate.Subject} has no RSA key; the CertRep is encrypted to it with RSA key transport")
+                {
+                    FailInfo = ScepFailInfo.BadAlg,
+                };
             }
         }
-        byte[] data = m.DecryptContent(messageCertificate, out ScepCipher cipher);
+        byte[] data;
+        ScepCipher cipher;
+        try
+        {
+            data = m.DecryptContent(messageCertificate, out cipher);
+        }
+        catch (ScepFormatException e)
+        {
+            throw new ScepFormatException(e.Message, e) { FailInfo = ScepFailInfo.BadMessageCheck };
+        }
         var request = new ScepServerRequest(m, cipher, data);
         return m.MessageType switch
         {

@@ -194,3 +194,37 @@ public sealed class ScepRoundTripTests
         Assert.Throws<ScepFormatException>(() => ScepServerRequest.Parse(rep, ScepTestPki.Ca));
     }
 }
+
+public sealed class ScepRejectedRequestTests
+{
+    [Fact]
+    public void Bad_signature_keeps_the_readable_request_for_a_badMessageCheck_CertRep()
+    {
+        (RSA key, X509Certificate2 signer, byte[] csr) = ScepTestPki.Client();
+        using RSA _ = key;
+        var creds = new ScepClientCredentials(signer, X509CertificateLoader.LoadCertificate(ScepTestPki.Ca.RawData));
+        ScepOutgoingRequest req = ScepClientMessages.Enrollment(csr, null, creds);
+        byte[] bad = req.Der.ToArray();
+        bad[^10] ^= 0x40; // inside the RSA signature value (the last field)
+        ScepFormatException e = Assert.Throws<ScepFormatException>(() => ScepServerRequest.Parse(bad, ScepTestPki.Ca));
+        Assert.Equal(ScepFailInfo.BadMessageCheck, e.FailInfo);
+        Assert.NotNull(e.Request);
+        Assert.Equal(req.TransactionId, e.Request!.TransactionId);
+
+        byte[] rep = CertRepBuilder.Build(e.Request, ScepCipher.Aes256Cbc, ScepTestPki.Ca, ScepReply.Failure(e.FailInfo, "signature"));
+        ScepCertRep read = ScepCertRep.Read(rep, req, creds);
+        Assert.Equal(ScepFailInfo.BadMessageCheck, read.FailInfo);
+    }
+
+    [Fact]
+    public void Not_encrypted_to_us_is_badMessageCheck_with_the_request()
+    {
+        (RSA key, X509Certificate2 signer, byte[] csr) = ScepTestPki.Client();
+        using RSA _ = key;
+        X509Certificate2 other = ScepTestPki.CreateCa("CN=Elsewhere");
+        ScepOutgoingRequest req = ScepClientMessages.Enrollment(csr, null, new ScepClientCredentials(signer, X509CertificateLoader.LoadCertificate(other.RawData)));
+        ScepFormatException e = Assert.Throws<ScepFormatException>(() => ScepServerRequest.Parse(req.Der, ScepTestPki.Ca));
+        Assert.Equal(ScepFailInfo.BadMessageCheck, e.FailInfo);
+        Assert.Equal(ScepMessageType.PkcsReq, e.Request!.MessageType);
+    }
+}

@@ -13,9 +13,9 @@ namespace Certgate.Ca.Http.Scep;
 /// <c>message</c>) at <c>/scep</c> and at the historical <c>/cgi-bin/pkiclient.exe</c>.
 /// </summary>
 /// <remarks>
-/// Protocol errors (unparseable message, bad signature, not encrypted to us) answer HTTP 400 with a short reason:
-/// without a verified request there is nothing to build a CertRep from. CA refusals (challenge, policy) answer a
-/// CertRep FAILURE with the failInfo.
+/// A message too broken to read (not CMS, no SCEP attributes) answers HTTP 400 with a short reason. A readable request
+/// that fails later (signature: badMessageCheck; not decryptable: badMessageCheck; bad payload: badRequest) and every
+/// CA refusal (challenge, policy) answer a CertRep FAILURE with the failInfo and a failInfoText.
 /// </remarks>
 public sealed class ScepEndpoints : ICaEndpoints
 {
@@ -67,6 +67,13 @@ public sealed class ScepEndpoints : ICaEndpoints
                     default:
                         return BadRequest(who, $"unknown operation '{Truncate(op)}' (GetCACaps, GetCACert, GetNextCACert, PKIOperation)");
                 }
+            }
+            catch (ScepFormatException e) when (e.Request is not null)
+            {
+                // Readable but not acceptable (bad signature, not decryptable, bad payload): RFC 8894 §3.3.2 CertRep FAILURE.
+                options.Log?.WriteLine($"scep {who} {e.Request.MessageType} txid {e.Request.TransactionId}: Failure {e.FailInfo}: {e.Message}");
+                byte[] certRep = CertRepBuilder.Build(e.Request, ScepCipher.Aes256Cbc, ca.MessageCertificate, ScepReply.Failure(e.FailInfo, e.Message));
+                return Results.Bytes(certRep, PkiMessageType);
             }
             catch (ScepFormatException e)
             {

@@ -129,3 +129,26 @@ public sealed class ScepHttpEndpointTests
         return (signer, req.CreateSigningRequest());
     }
 }
+
+public sealed class ScepHttpFailureTests
+{
+    [Fact]
+    public async Task Request_with_a_broken_signature_gets_CertRep_FAILURE_badMessageCheck()
+    {
+        await using ScepCaServer s = await ScepCaServer.StartAsync();
+        X509Certificate2 ca = X509CertificateLoader.LoadCertificate(s.Ca.Certificate.RawData);
+        using RSA key = RSA.Create(2048);
+        var req0 = new CertificateRequest("CN=tamper", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        X509Certificate2 signer = req0.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var creds = new ScepClientCredentials(signer, ca);
+        ScepOutgoingRequest req = ScepClientMessages.Enrollment(req0.CreateSigningRequest(), null, creds);
+        byte[] bad = req.Der.ToArray();
+        bad[^10] ^= 0x40;
+        using var http = new HttpClient();
+        using HttpResponseMessage r = await http.PostAsync(s.ScepUrl + "?operation=PKIOperation", new ByteArrayContent(bad));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        ScepCertRep rep = ScepCertRep.Read(await r.Content.ReadAsByteArrayAsync(), req, creds);
+        Assert.Equal(ScepPkiStatus.Failure, rep.Status);
+        Assert.Equal(ScepFailInfo.BadMessageCheck, rep.FailInfo);
+    }
+}
