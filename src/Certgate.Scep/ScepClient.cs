@@ -7,16 +7,16 @@ using System.Security.Cryptography.X509Certificates;
 namespace Certgate.Scep;
 
 /// <summary>The answer of a CA to an enrollment or poll.</summary>
-public sealed record ScepEnrollment(PkiStatus Status, FailInfo? FailInfo, X509Certificate2? Certificate, string TransactionId)
+public sealed record ScepEnrollment(ScepPkiStatus Status, ScepFailInfo? FailInfo, X509Certificate2? Certificate, string TransactionId, string? FailInfoText = null)
 {
     /// <summary>What a failInfo usually means, in an operator's words.</summary>
-    public static string Explain(FailInfo failInfo) => failInfo switch
+    public static string Explain(ScepFailInfo failInfo) => failInfo switch
     {
-        Scep.FailInfo.BadAlg => "badAlg: the CA does not accept the algorithms used (try another scep-encryption-algorithm or scep-digest-algorithm)",
-        Scep.FailInfo.BadMessageCheck => "badMessageCheck: the CA could not verify the request's signature or integrity",
-        Scep.FailInfo.BadRequest => "badRequest: the CA refused the request (wrong, used or expired challenge password, or a subject/alternative name the CA does not allow)",
-        Scep.FailInfo.BadTime => "badTime: the CA finds the request's time wrong (check the clocks)",
-        Scep.FailInfo.BadCertId => "badCertId: the CA does not know the certificate or transaction referred to",
+        ScepFailInfo.BadAlg => "badAlg: the CA does not accept the algorithms used (try another scep-encryption-algorithm or scep-digest-algorithm)",
+        ScepFailInfo.BadMessageCheck => "badMessageCheck: the CA could not verify the request's signature or integrity",
+        ScepFailInfo.BadRequest => "badRequest: the CA refused the request (wrong, used or expired challenge password, or a subject/alternative name the CA does not allow)",
+        ScepFailInfo.BadTime => "badTime: the CA finds the request's time wrong (check the clocks)",
+        ScepFailInfo.BadCertId => "badCertId: the CA does not know the certificate or transaction referred to",
         _ => failInfo.ToString(),
     };
 }
@@ -69,28 +69,24 @@ public sealed class ScepClient
         }
         catch (CryptographicException e)
         {
-            throw new ScepFormatException($"GetCACert returned something that is not a certificate ({type}, {body.Length} octets)", FailInfo.BadRequest, e);
+            throw new ScepFormatException($"GetCACert returned something that is not a certificate ({type}, {body.Length} octets)", e) { FailInfo = ScepFailInfo.BadRequest };
         }
     }
 
     /// <summary>Sends a PKCSReq or RenewalReq and returns the CA's answer (which may be PENDING).</summary>
     public Task<ScepEnrollment> EnrollAsync(ScepMessageType type, byte[] csr, X509Certificate2 signer, X509Certificate2 recipient, IReadOnlyCollection<X509Certificate2> caCertificates,
-        string transactionId, HashAlgorithmName digest, string encryptionOid, CancellationToken cancellationToken = default) =>
-        ExchangeAsync(type, csr, signer, recipient, caCertificates, transactionId, digest, encryptionOid, cancellationToken);
+        string transactionId, HashAlgorithmName digest, ScepCipher cipher, CancellationToken cancellationToken = default) =>
+        ExchangeAsync(c => ScepClientMessages.Enrollment(csr, transactionId, c, renewal: type == ScepMessageType.RenewalReq), signer, recipient, caCertificates,
+            transactionId, digest, cipher, cancellationToken);
 
     /// <summary>CertPoll for a PENDING transaction: IssuerAndSubject of the request.</summary>
-    public Task<ScepEnrollment> PollAsync(X500DistinguishedName issuer, X500DistinguishedName subject, X509Certificate2 signer, X509Certificate2 recipient,
-        IReadOnlyCollection<X509Certificate2> caCertificates, string transactionId, HashAlgorithmName digest, string encryptionOid, CancellationToken cancellationToken = default)
+    public async Task<ScepEnrollment> PollAsync(X500DistinguishedName issuer, X500DistinguishedName subject, X509Certificate2 signer, X509Certificate2 recipient,
+        IReadOnlyCollection<X509Certificate2> caCertificates, string transactionId, HashAlgorithmName digest, ScepCipher cipher, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(issuer);
         ArgumentNullException.ThrowIfNull(subject);
-        var w = new AsnWriter(AsnEncodingRules.DER);
-        using (w.PushSequence())
-        {
-            w.WriteEncodedValue(issuer.RawData);
-            w.WriteEncodedValue(subject.RawData);
-        }
-        return ExchangeAsync(ScepMessageType.CertPoll, w.Encode(), signer, recipient, caCertificates, transactionId, digest, encryptionOid, cancellationToken);
+        return await ExchangeAsync(c => ScepClientMessages.CertPoll(transactionId, issuer, subject, c), signer, recipient, caCertificates, transactionId, digest, cipher,
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The transactionID Certgate uses: hex SHA-1 of the public key, so a repeated enrollment with the same key is the same transaction.</summary>
@@ -100,41 +96,28 @@ public sealed class ScepClient
         return Convert.ToHexString(SHA1.HashData(key.ExportSubjectPublicKeyInfo()));
     }
 
-    private async Task<ScepEnrollment> ExchangeAsync(ScepMessageType type, byte[] content, X509Certificate2 signer, X509Certificate2 recipient,
-        IReadOnlyCollection<X509Certificate2> caCertificates, string transactionId, HashAlgorithmName digest, string encryptionOid, CancellationToken cancellationToken)
+    private async Task<ScepEnrollment> ExchangeAsync(Func<ScepClientCredentials, ScepOutgoingRequest> build, X509Certificate2 signer, X509Certificate2 recipient,
+        IReadOnlyCollection<X509Certificate2> caCertificates, string transactionId, HashAlgorithmName digest, ScepCipher cipher, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(signer);
         ArgumentNullException.ThrowIfNull(caCertificates);
-        byte[] nonce = ScepMessage.NewNonce();
-        byte[] request = ScepMessage.Encode(type, transactionId, nonce, null, null, null, content, recipient, encryptionOid, signer, digest);
-        var post = new HttpRequestMessage(HttpMethod.Post, Operation("PKIOperation")) { Content = new ByteArrayContent(request) };
+        var credentials = new ScepClientCredentials(signer, recipient, digest, cipher);
+        ScepOutgoingRequest request = build(credentials);
+        var post = new HttpRequestMessage(HttpMethod.Post, Operation("PKIOperation")) { Content = new ByteArrayContent(request.Der) };
         post.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-pki-message");
         using HttpResponseMessage response = await SendAsync(post, cancellationToken).ConfigureAwait(false);
         byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        ScepMessage reply = ScepMessage.Decode(body, [signer]);
-        if (reply.MessageType != ScepMessageType.CertRep)
-        {
-            throw new ScepFormatException($"the CA answered with messageType {reply.MessageType}, not CertRep");
-        }
-        if (!caCertificates.Any(c => c.RawData.AsSpan().SequenceEqual(reply.Signer.RawData)))
-        {
-            throw new ScepFormatException($"the reply is signed by '{reply.Signer.Subject}', which is not the CA or RA certificate of this CA profile", FailInfo.BadMessageCheck);
-        }
-        if (reply.TransactionId != transactionId)
-        {
-            throw new ScepFormatException($"the reply is for transaction {reply.TransactionId}, not {transactionId}", FailInfo.BadMessageCheck);
-        }
-        if (!reply.RecipientNonce.AsSpan().SequenceEqual(nonce))
-        {
-            throw new ScepFormatException("the reply does not echo this request's nonce (a replayed or misrouted answer)", FailInfo.BadMessageCheck);
-        }
+        ScepCertRep reply = ScepCertRep.Read(body, request, credentials, [.. caCertificates]);
         X509Certificate2? certificate = null;
-        if (reply.Status == PkiStatus.Success)
+        if (reply.Status == ScepPkiStatus.Success)
         {
-            certificate = reply.Certificates.FirstOrDefault(c => c.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(signer.PublicKey.ExportSubjectPublicKeyInfo()))
-                ?? throw new ScepFormatException("the CA's SUCCESS reply holds no certificate for this key pair");
+            certificate = reply.IssuedCertificate(signer.PublicKey);
+            if (certificate is null || !certificate.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(signer.PublicKey.ExportSubjectPublicKeyInfo()))
+            {
+                throw new ScepFormatException("the CA's SUCCESS reply holds no certificate for this key pair") { FailInfo = ScepFailInfo.BadCertId };
+            }
         }
-        return new ScepEnrollment(reply.Status ?? throw new ScepFormatException("the reply has no pkiStatus"), reply.FailInfo, certificate, transactionId);
+        return new ScepEnrollment(reply.Status, reply.FailInfo, certificate, transactionId, reply.FailInfoText);
     }
 
     private async Task<string> GetStringAsync(Uri uri, CancellationToken cancellationToken)
@@ -152,11 +135,11 @@ public sealed class ScepClient
         }
         catch (HttpRequestException e)
         {
-            throw new ScepFormatException($"{_url}: {(e.HttpRequestError == HttpRequestError.ConnectionError ? "cannot connect to the CA" : e.Message)}", FailInfo.BadRequest, e);
+            throw new ScepFormatException($"{_url}: {(e.HttpRequestError == HttpRequestError.ConnectionError ? "cannot connect to the CA" : e.Message)}", e) { FailInfo = ScepFailInfo.BadRequest };
         }
         catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ScepFormatException($"{_url}: the CA did not answer in time", FailInfo.BadRequest, e);
+            throw new ScepFormatException($"{_url}: the CA did not answer in time", e) { FailInfo = ScepFailInfo.BadRequest };
         }
         if (!response.IsSuccessStatusCode)
         {

@@ -1,5 +1,4 @@
-using System.Formats.Asn1;
-using System.Security.Cryptography;
+using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ca.Issuance;
 using Certgate.Ca.Storage;
@@ -10,181 +9,221 @@ using Microsoft.AspNetCore.Http;
 namespace Certgate.Ca.Http.Scep;
 
 /// <summary>
-/// The SCEP server (RFC 8894 §4) at <c>/scep</c> and <c>/cgi-bin/pkiclient.exe</c>, GET and POST: GetCACaps,
-/// GetCACert, GetNextCACert and PKIOperation (PKCSReq, RenewalReq, CertPoll, GetCert). A request that cannot be
-/// decoded gets HTTP 400 with a one-line reason; a request the CA refuses gets a signed CertRep FAILURE with its
-/// failInfo; PENDING while it waits for approval.
+/// SCEP over HTTP (RFC 8894 §4): GetCACaps, GetCACert, GetNextCACert and PKIOperation (POST body or GET
+/// <c>message</c>) at <c>/scep</c> and at the historical <c>/cgi-bin/pkiclient.exe</c>.
 /// </summary>
+/// <remarks>
+/// A message too broken to read (not CMS, no SCEP attributes) answers HTTP 400 with a short reason. A readable request
+/// that fails later (signature: badMessageCheck; not decryptable: badMessageCheck; bad payload: badRequest) and every
+/// CA refusal (challenge, policy) answer a CertRep FAILURE with the failInfo and a failInfoText.
+/// </remarks>
 public sealed class ScepEndpoints : ICaEndpoints
 {
+    /// <summary>The paths SCEP answers on.</summary>
+    public static readonly string[] Paths = ["/scep", "/cgi-bin/pkiclient.exe"];
+
+    private const string PkiMessageType = "application/x-pki-message";
+
+    /// <inheritdoc />
     public void Map(WebApplication app, CertificateAuthority ca, CaHttpOptions options)
     {
         ArgumentNullException.ThrowIfNull(app);
-        foreach (string path in new[] { "/scep", "/cgi-bin/pkiclient.exe" })
+        ArgumentNullException.ThrowIfNull(ca);
+        ArgumentNullException.ThrowIfNull(options);
+        var handler = new Handler(ca, options);
+        foreach (string path in Paths)
         {
-            app.MapMethods(path, ["GET", "POST"], (Delegate)((HttpContext http) => GuardedAsync(http, ca, options)));
+            app.MapMethods(path, ["GET", "POST"], handler.InvokeAsync);
         }
     }
 
-    /// <summary>A bug must not take the server down or leak a stack trace: log it, answer 500 with the exception type.</summary>
-    private static async Task<IResult> GuardedAsync(HttpContext http, CertificateAuthority ca, CaHttpOptions options)
+    private sealed class Handler(CertificateAuthority ca, CaHttpOptions options)
     {
-        try
+        public async Task InvokeAsync(HttpContext http)
         {
-            return await HandleAsync(http, ca, options).ConfigureAwait(false);
+            IResult result = await HandleAsync(http).ConfigureAwait(false);
+            await result.ExecuteAsync(http).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            Log(options, $"scep: internal error: {e}");
-            return Results.Text($"internal error ({e.GetType().Name}: {e.Message})\n", "text/plain", statusCode: 500);
-        }
-    }
 
-    private static async Task<IResult> HandleAsync(HttpContext http, CertificateAuthority ca, CaHttpOptions options)
-    {
-        string operation = http.Request.Query["operation"].ToString();
-        switch (operation)
+        private async Task<IResult> HandleAsync(HttpContext http)
         {
-            case "GetCACaps":
-                return Results.Text(string.Join('\n', ca.GetCaCapabilities(http.Request.Query["message"].ToString() is { Length: > 0 } m ? m : null)) + "\n", "text/plain");
-            case "GetCACert":
-                X509Certificate2Collection certs = ca.GetCaCertificates();
-                return certs.Count == 1
-                    ? Results.Bytes(certs[0].RawData, "application/x-x509-ca-cert")
-                    : Results.Bytes(ScepMessage.CertificatesOnly(certs), "application/x-x509-ca-ra-cert");
-            case "GetNextCACert":
-                return Results.Text("no CA rollover certificate is configured\n", "text/plain", statusCode: StatusCodes.Status404NotFound);
-            case "PKIOperation":
-                byte[]? body = await ReadMessageAsync(http, options).ConfigureAwait(false);
-                return body is null
-                    ? Results.Text("PKIOperation needs a message (POST body, or GET message=BASE64)\n", "text/plain", statusCode: 400)
-                    : await PkiOperationAsync(body, ca, http.Connection.RemoteIpAddress?.ToString() ?? "unknown", options, http.RequestAborted).ConfigureAwait(false);
-            default:
-                return Results.Text($"unknown SCEP operation '{Sanitize(operation)}' (expected GetCACaps, GetCACert, GetNextCACert or PKIOperation)\n", "text/plain", statusCode: 400);
-        }
-    }
-
-    private static async Task<byte[]?> ReadMessageAsync(HttpContext http, CaHttpOptions options)
-    {
-        if (HttpMethods.IsPost(http.Request.Method))
-        {
-            using var buffer = new MemoryStream();
+            string op = http.Request.Query["operation"].ToString();
+            string who = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
             try
             {
-                await http.Request.Body.CopyToAsync(buffer, http.RequestAborted).ConfigureAwait(false);
+                switch (op.ToUpperInvariant())
+                {
+                    case "GETCACAPS":
+                        return Results.Text(string.Join('\n', Capabilities(ca, http.Request.Query["message"].ToString())) + "\n", "text/plain");
+                    case "GETCACERT":
+                        return GetCaCert();
+                    case "GETNEXTCACERT":
+                        // No rollover certificate is ever prepared, so GetNextCACert is not advertised in GetCACaps.
+                        return Results.Text("no next CA certificate\n", "text/plain", statusCode: StatusCodes.Status404NotFound);
+                    case "PKIOPERATION":
+                        return await PkiOperationAsync(http, who).ConfigureAwait(false);
+                    case "":
+                        return BadRequest(who, "missing 'operation' parameter (GetCACaps, GetCACert, PKIOperation)");
+                    default:
+                        return BadRequest(who, $"unknown operation '{Truncate(op)}' (GetCACaps, GetCACert, GetNextCACert, PKIOperation)");
+                }
             }
-            catch (BadHttpRequestException)
+            catch (ScepFormatException e) when (e.Request is not null)
             {
-                return null;
+                // Readable but not acceptable (bad signature, not decryptable, bad payload): RFC 8894 §3.3.2 CertRep FAILURE.
+                options.Log?.WriteLine($"scep {who} {e.Request.MessageType} txid {e.Request.TransactionId}: Failure {e.FailInfo}: {e.Message}");
+                byte[] certRep = CertRepBuilder.Build(e.Request, ScepCipher.Aes256Cbc, ca.MessageCertificate, ScepReply.Failure(e.FailInfo, e.Message));
+                return Results.Bytes(certRep, PkiMessageType);
             }
-            return buffer.Length == 0 || buffer.Length > options.MaxRequestBodyBytes ? null : buffer.ToArray();
-        }
-        string message = http.Request.Query["message"].ToString();
-        if (message.Length == 0)
-        {
-            return null;
-        }
-        try
-        {
-            return Convert.FromBase64String(message.Replace(' ', '+'));
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
-    }
-
-    private static async Task<IResult> PkiOperationAsync(byte[] body, CertificateAuthority ca, string requester, CaHttpOptions options, CancellationToken cancellationToken)
-    {
-        ScepMessage request;
-        try
-        {
-            request = ScepMessage.Decode(body, [ca.MessageCertificate]);
-        }
-        catch (ScepFormatException e)
-        {
-            return Results.Text($"bad SCEP message: {e.Message}\n", "text/plain", statusCode: 400);
-        }
-        (PkiStatus status, Certgate.Scep.FailInfo? failInfo, X509Certificate2? issued, string? why) = await AnswerAsync(request, ca, requester, cancellationToken).ConfigureAwait(false);
-        Log(options, $"scep: {request.MessageType} {request.TransactionId} from {requester} (content {Convert.ToHexString(request.Content.AsSpan(0, Math.Min(6, request.Content?.Length ?? 0)))}, {request.EncryptionOid}): {status}{(failInfo is { } f ? " " + f : "")}{(why is null ? "" : " (" + why + ")")}");
-        byte[]? inner = issued is null ? null : ScepMessage.CertificatesOnly([issued]);
-        byte[] reply = ScepMessage.Encode(ScepMessageType.CertRep, request.TransactionId, ScepMessage.NewNonce(), request.SenderNonce, status, failInfo,
-            inner, request.Signer, ReplyEncryption(request.EncryptionOid), ca.MessageCertificate, ReplyDigest(request.Digest));
-        return Results.Bytes(reply, "application/x-pki-message");
-    }
-
-    private static void Log(CaHttpOptions options, string line)
-    {
-        if (options.Log is { } log)
-        {
-            lock (log)
+            catch (ScepFormatException e)
             {
-                log.WriteLine(line);
-                log.Flush();
+                return BadRequest(who, e.Message);
             }
         }
-    }
 
-    private static async Task<(PkiStatus, Certgate.Scep.FailInfo?, X509Certificate2?, string?)> AnswerAsync(ScepMessage request, CertificateAuthority ca, string requester, CancellationToken cancellationToken)
-    {
-        switch (request.MessageType)
+        private IResult GetCaCert()
         {
-            case ScepMessageType.PkcsReq or ScepMessageType.RenewalReq:
-                EnrollmentResult result = await ca.EnrollAsync(new EnrollmentRequest(request.Content!, request.TransactionId,
-                    request.MessageType == ScepMessageType.RenewalReq ? EnrollmentMessageType.RenewalReq : EnrollmentMessageType.PkcsReq,
-                    request.Signer, requester), cancellationToken).ConfigureAwait(false);
-                return ToScep(result);
-            case ScepMessageType.CertPoll:
-                return ToScep(await ca.PollAsync(request.TransactionId, cancellationToken).ConfigureAwait(false));
-            case ScepMessageType.GetCert:
-                string? serial = ReadSerial(request.Content!);
-                CertificateRecord? record = serial is null ? null : await ca.GetCertificateAsync(serial, cancellationToken).ConfigureAwait(false);
-                return record is null
-                    ? (PkiStatus.Failure, Certgate.Scep.FailInfo.BadCertId, null, $"no certificate with serial {serial}")
-                    : (PkiStatus.Success, null, X509CertificateLoader.LoadCertificate(record.Der), null);
-            default:
-                // GetCRL: the CRL is served over HTTP at the distribution point in every certificate.
-                return (PkiStatus.Failure, Certgate.Scep.FailInfo.BadRequest, null, $"{request.MessageType} is not supported; CRLs are served over HTTP");
+            X509Certificate2Collection certs = ca.GetCaCertificates();
+            // RFC 8894 §4.2.1: one certificate → DER; a CA with an RA → degenerate certs-only SignedData.
+            return certs.Count == 1
+                ? Results.Bytes(certs[0].RawData, "application/x-x509-ca-cert")
+                : Results.Bytes(DegenerateSignedData.Encode(certs.Cast<X509Certificate2>().Concat(IncludeCa(certs)).ToList()), "application/x-x509-ca-ra-cert");
+        }
+
+        private IEnumerable<X509Certificate2> IncludeCa(X509Certificate2Collection certs) =>
+            certs.Cast<X509Certificate2>().Any(c => c.RawData.AsSpan().SequenceEqual(ca.Certificate.RawData)) ? [] : [ca.Certificate];
+
+        private async Task<IResult> PkiOperationAsync(HttpContext http, string who)
+        {
+            byte[] der;
+            if (HttpMethods.IsPost(http.Request.Method))
+            {
+                der = await ReadBodyAsync(http.Request, options.MaxRequestBodyBytes, http.RequestAborted).ConfigureAwait(false);
+            }
+            else
+            {
+                string message = http.Request.Query["message"].ToString();
+                if (message.Length == 0)
+                {
+                    return BadRequest(who, "PKIOperation by GET needs the 'message' parameter (base64 pkiMessage)");
+                }
+                // Query decoding turns an unescaped '+' into a space; base64 has no spaces, so put them back.
+                if (!TryBase64(message.Replace(' ', '+').Replace("\n", "", StringComparison.Ordinal).Replace("\r", "", StringComparison.Ordinal), out der))
+                {
+                    return BadRequest(who, "PKIOperation 'message' is not base64");
+                }
+            }
+            if (der.Length == 0)
+            {
+                return BadRequest(who, "PKIOperation without a pkiMessage");
+            }
+            ScepServerRequest request = ScepServerRequest.Parse(der, ca.MessageCertificate);
+            ScepReply reply = await AnswerAsync(request, who, http.RequestAborted).ConfigureAwait(false);
+            byte[] certRep = CertRepBuilder.Build(request.Message, request.Cipher, ca.MessageCertificate, reply);
+            options.Log?.WriteLine($"scep {who} {request.MessageType} txid {request.TransactionId} cipher {request.Cipher} digest {request.Message.DigestAlgorithmOid}: {reply.Status}{(reply.FailInfo is { } f ? $" {f}: {reply.FailInfoText}" : "")}");
+            return Results.Bytes(certRep, PkiMessageType);
+        }
+
+        private async Task<ScepReply> AnswerAsync(ScepServerRequest request, string who, CancellationToken ct)
+        {
+            switch (request.MessageType)
+            {
+                case ScepMessageType.PkcsReq:
+                case ScepMessageType.RenewalReq:
+                    EnrollmentResult enrolled = await ca.EnrollAsync(new EnrollmentRequest(request.Csr!, request.TransactionId,
+                        request.MessageType == ScepMessageType.RenewalReq ? EnrollmentMessageType.RenewalReq : EnrollmentMessageType.PkcsReq,
+                        request.Message.SignerCertificate, who), ct).ConfigureAwait(false);
+                    return ToReply(enrolled);
+                case ScepMessageType.CertPoll:
+                    return ToReply(await ca.PollAsync(request.TransactionId, ct).ConfigureAwait(false));
+                case ScepMessageType.GetCert:
+                {
+                    IssuerAndSerialNumber id = request.IssuerAndSerialNumber!;
+                    if (!IsOurIssuer(id.Issuer))
+                    {
+                        return ScepReply.Failure(ScepFailInfo.BadCertId, $"this CA is {ca.Certificate.Subject}, not {id.Issuer.Name}");
+                    }
+                    CertificateRecord? record = await ca.GetCertificateAsync(id.SerialHex, ct).ConfigureAwait(false);
+                    return record is null
+                        ? ScepReply.Failure(ScepFailInfo.BadCertId, $"no certificate with serial {id.SerialHex}")
+                        : ScepReply.Success(X509CertificateLoader.LoadCertificate(record.Der));
+                }
+                case ScepMessageType.GetCrl:
+                {
+                    if (!IsOurIssuer(request.IssuerAndSerialNumber!.Issuer))
+                    {
+                        return ScepReply.Failure(ScepFailInfo.BadCertId, $"this CA is {ca.Certificate.Subject}, not {request.IssuerAndSerialNumber.Issuer.Name}");
+                    }
+                    CrlRecord crl = await ca.GetCurrentCrlAsync("scep:" + who, ct).ConfigureAwait(false);
+                    return ScepReply.SuccessCrl(crl.Der);
+                }
+                default:
+                    return ScepReply.Failure(ScepFailInfo.BadRequest, $"messageType {request.MessageType} is not a request");
+            }
+        }
+
+        private bool IsOurIssuer(X500DistinguishedName issuer) =>
+            issuer.RawData.AsSpan().SequenceEqual(ca.Certificate.SubjectName.RawData)
+            || string.Equals(issuer.Name, ca.Certificate.SubjectName.Name, StringComparison.Ordinal);
+
+        private static ScepReply ToReply(EnrollmentResult r) => r.Status switch
+        {
+            EnrollmentStatus.Issued => ScepReply.Success(r.Certificate!),
+            EnrollmentStatus.Pending => ScepReply.Pending(),
+            _ => ScepReply.Failure((ScepFailInfo)(int)(r.FailInfo ?? EnrollmentFailInfo.BadRequest), r.Message),
+        };
+
+        private IResult BadRequest(string who, string reason)
+        {
+            options.Log?.WriteLine($"scep {who} refused: {reason}");
+            return Results.Text(reason + "\n", "text/plain", statusCode: StatusCodes.Status400BadRequest);
         }
     }
 
-    private static (PkiStatus, Certgate.Scep.FailInfo?, X509Certificate2?, string?) ToScep(EnrollmentResult result) => result.Status switch
+    /// <summary>GetCACaps keywords: the CA's list, plus SHA-384, which this layer supports and strongSwan 5.9.8 needs
+    /// to see before it uses AES and SHA-256 (its capability check bug, fixed in 5.9.11).</summary>
+    internal static IReadOnlyList<string> Capabilities(CertificateAuthority ca, string? profile)
     {
-        EnrollmentStatus.Issued => (PkiStatus.Success, null, result.Certificate, null),
-        EnrollmentStatus.Pending => (PkiStatus.Pending, null, null, result.Message),
-        _ => (PkiStatus.Failure, result.FailInfo switch
+        List<string> caps = [.. ca.GetCaCapabilities(string.IsNullOrEmpty(profile) ? null : profile)];
+        int sha256 = caps.FindIndex(c => string.Equals(c, "SHA-256", StringComparison.OrdinalIgnoreCase));
+        if (sha256 >= 0 && !caps.Contains("SHA-384", StringComparer.OrdinalIgnoreCase))
         {
-            EnrollmentFailInfo.BadAlg => Certgate.Scep.FailInfo.BadAlg,
-            EnrollmentFailInfo.BadMessageCheck => Certgate.Scep.FailInfo.BadMessageCheck,
-            EnrollmentFailInfo.BadTime => Certgate.Scep.FailInfo.BadTime,
-            EnrollmentFailInfo.BadCertId => Certgate.Scep.FailInfo.BadCertId,
-            _ => Certgate.Scep.FailInfo.BadRequest,
-        }, null, result.Message),
-    };
-
-    /// <summary>IssuerAndSerialNumber ::= SEQUENCE { issuer Name, serialNumber INTEGER } → hex serial.</summary>
-    private static string? ReadSerial(byte[] content)
-    {
-        try
-        {
-            AsnReader seq = new AsnReader(content, AsnEncodingRules.BER).ReadSequence();
-            seq.ReadEncodedValue();
-            return Convert.ToHexString(seq.ReadIntegerBytes().Span);
+            caps.Insert(sha256 + 1, "SHA-384");
         }
-        catch (AsnContentException)
-        {
-            return null;
-        }
+        return caps;
     }
 
-    /// <summary>Answer with the request's cipher when we support it (DES only because old clients cannot do better).</summary>
-    private static string ReplyEncryption(string? requestOid) => requestOid switch
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, long limit, CancellationToken ct)
     {
-        "2.16.840.1.101.3.4.1.2" or "2.16.840.1.101.3.4.1.22" or "2.16.840.1.101.3.4.1.42" or "1.2.840.113549.3.7" or "1.3.14.3.2.7" => requestOid,
-        _ => "2.16.840.1.101.3.4.1.42",
-    };
+        if (request.ContentLength is > ScepPkiMessage.MaxMessageBytes)
+        {
+            throw new ScepFormatException($"pkiMessage of {request.ContentLength} octets is larger than {ScepPkiMessage.MaxMessageBytes}");
+        }
+        using var ms = new MemoryStream();
+        byte[] buffer = new byte[16 * 1024];
+        int n;
+        while ((n = await request.Body.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+        {
+            if (ms.Length + n > Math.Min(limit, ScepPkiMessage.MaxMessageBytes))
+            {
+                throw new ScepFormatException($"pkiMessage is larger than {Math.Min(limit, ScepPkiMessage.MaxMessageBytes)} octets");
+            }
+            ms.Write(buffer, 0, n);
+        }
+        return ms.ToArray();
+    }
 
-    private static HashAlgorithmName ReplyDigest(HashAlgorithmName request) => request == HashAlgorithmName.MD5 ? HashAlgorithmName.SHA256 : request;
+    private static bool TryBase64(string s, out byte[] der)
+    {
+        der = new byte[s.Length * 3 / 4 + 3];
+        if (Convert.TryFromBase64String(s, der, out int written))
+        {
+            der = der[..written];
+            return true;
+        }
+        der = [];
+        return false;
+    }
 
-    private static string Sanitize(string s) => new(s.Take(40).Select(c => char.IsControl(c) ? '?' : c).ToArray());
+    private static string Truncate(string s) => s.Length > 40 ? s[..40] + "…" : s;
 }

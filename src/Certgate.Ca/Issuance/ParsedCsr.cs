@@ -59,12 +59,7 @@ public sealed class ParsedCsr
         try
         {
             // Extensions are loaded (by name, "Unsafe") only to read the SAN request; the template never copies them.
-            request = CertificateRequest.LoadSigningRequest(copy, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
-        }
-        catch (CryptographicException e) when (!e.Message.Contains("signature", StringComparison.OrdinalIgnoreCase)
-                                               && LoadNonDer(copy) is { } lenient)
-        {
-            request = lenient;
+            request = LoadTolerant(copy);
         }
         catch (CryptographicException e)
         {
@@ -95,83 +90,6 @@ public sealed class ParsedCsr
             }
         }
         return new ParsedCsr(copy, request, challenge, sans);
-    }
-
-    /// <summary>
-    /// strongSwan 5.9 <c>pki --scep</c> writes the attributes SET unsorted (extensionRequest before challengePassword),
-    /// which is BER but not DER, and .NET only loads DER. Verify the signature over the request info exactly as sent,
-    /// then load a DER re-encoding (attributes sorted) without checking its — now meaningless — signature.
-    /// Returns null when the request is not even valid BER or its signature does not verify.
-    /// </summary>
-    private static CertificateRequest? LoadNonDer(byte[] der)
-    {
-        try
-        {
-            AsnReader outer = new AsnReader(der, AsnEncodingRules.BER).ReadSequence();
-            ReadOnlyMemory<byte> info = outer.ReadEncodedValue();
-            ReadOnlyMemory<byte> algorithm = outer.ReadEncodedValue();
-            byte[] signature = outer.ReadBitString(out _);
-            AsnReader infoReader = new AsnReader(info, AsnEncodingRules.BER).ReadSequence();
-            ReadOnlyMemory<byte> version = infoReader.ReadEncodedValue();
-            ReadOnlyMemory<byte> subject = infoReader.ReadEncodedValue();
-            ReadOnlyMemory<byte> spki = infoReader.ReadEncodedValue();
-            var attributes = new List<ReadOnlyMemory<byte>>();
-            if (infoReader.HasData)
-            {
-                AsnReader set = infoReader.ReadSetOf(skipSortOrderValidation: true, new Asn1Tag(TagClass.ContextSpecific, 0));
-                while (set.HasData)
-                {
-                    attributes.Add(set.ReadEncodedValue());
-                }
-            }
-            string algorithmOid = new AsnReader(algorithm, AsnEncodingRules.BER).ReadSequence().ReadObjectIdentifier();
-            var publicKey = PublicKey.CreateFromSubjectPublicKeyInfo(spki.Span, out _);
-            HashAlgorithmName hash = algorithmOid switch
-            {
-                "1.2.840.113549.1.1.5" or "1.2.840.10045.4.1" => HashAlgorithmName.SHA1,
-                "1.2.840.113549.1.1.11" or "1.2.840.10045.4.3.2" => HashAlgorithmName.SHA256,
-                "1.2.840.113549.1.1.12" or "1.2.840.10045.4.3.3" => HashAlgorithmName.SHA384,
-                "1.2.840.113549.1.1.13" or "1.2.840.10045.4.3.4" => HashAlgorithmName.SHA512,
-                _ => default,
-            };
-            if (hash == default)
-            {
-                return null;
-            }
-            using RSA? rsa = publicKey.GetRSAPublicKey();
-            using ECDsa? ec = rsa is null ? publicKey.GetECDsaPublicKey() : null;
-            bool valid = rsa?.VerifyData(info.Span, signature, hash, RSASignaturePadding.Pkcs1)
-                ?? ec?.VerifyData(info.Span, signature, hash, DSASignatureFormat.Rfc3279DerSequence)
-                ?? false;
-            if (!valid)
-            {
-                return null;
-            }
-            var w = new AsnWriter(AsnEncodingRules.DER);
-            using (w.PushSequence())
-            {
-                using (w.PushSequence())
-                {
-                    w.WriteEncodedValue(version.Span);
-                    w.WriteEncodedValue(subject.Span);
-                    w.WriteEncodedValue(spki.Span);
-                    w.PushSetOf(new Asn1Tag(TagClass.ContextSpecific, 0));
-                    foreach (ReadOnlyMemory<byte> a in attributes)
-                    {
-                        w.WriteEncodedValue(a.Span);
-                    }
-                    w.PopSetOf(new Asn1Tag(TagClass.ContextSpecific, 0));
-                }
-                w.WriteEncodedValue(algorithm.Span);
-                w.WriteBitString(signature);
-            }
-            return CertificateRequest.LoadSigningRequest(w.Encode(), HashAlgorithmName.SHA256,
-                CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions | CertificateRequestLoadOptions.SkipSignatureValidation);
-        }
-        catch (Exception e) when (e is AsnContentException or CryptographicException)
-        {
-            return null;
-        }
     }
 
     // challengePassword ATTRIBUTE ::= { WITH SYNTAX DirectoryString {pkcs-9-ub-challengePassword} ... }  (RFC 2985 §5.4.1)
@@ -249,5 +167,112 @@ public sealed class ParsedCsr
         {
             throw new IssuanceRefusedException(EnrollmentFailInfo.BadRequest, "the requested subjectAltName is malformed");
         }
+    }
+
+    /// <summary>
+    /// Loads with .NET, which insists on DER. strongSwan's <c>pki --req/--scep</c> writes the attributes SET unsorted
+    /// (extensionRequest before challengePassword), which is BER: then the original signature is checked over the
+    /// bytes as sent, and the request is loaded from a copy with the attributes re-sorted.
+    /// </summary>
+    private static CertificateRequest LoadTolerant(byte[] der)
+    {
+        try
+        {
+            return CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
+        }
+        catch (CryptographicException) when (ResortAttributes(der) is { } resorted)
+        {
+            return CertificateRequest.LoadSigningRequest(resorted, HashAlgorithmName.SHA256,
+                CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions | CertificateRequestLoadOptions.SkipSignatureValidation);
+        }
+    }
+
+    /// <summary>The request with its attributes in DER order when its signature verifies over the original bytes; else null.</summary>
+    private static byte[]? ResortAttributes(byte[] der)
+    {
+        try
+        {
+            var outer = new AsnReader(der, AsnEncodingRules.BER);
+            AsnReader req = outer.ReadSequence();
+            outer.ThrowIfNotEmpty();
+            ReadOnlyMemory<byte> cri = req.ReadEncodedValue();
+            ReadOnlyMemory<byte> algorithm = req.ReadEncodedValue();
+            string sigAlg = new AsnReader(algorithm, AsnEncodingRules.BER).ReadSequence().ReadObjectIdentifier();
+            byte[] signature = req.ReadBitString(out int unused);
+            req.ThrowIfNotEmpty();
+            if (unused != 0)
+            {
+                return null;
+            }
+
+            var criReader = new AsnReader(cri, AsnEncodingRules.BER).ReadSequence();
+            ReadOnlyMemory<byte> version = criReader.ReadEncodedValue();
+            ReadOnlyMemory<byte> subject = criReader.ReadEncodedValue();
+            ReadOnlyMemory<byte> spki = criReader.ReadEncodedValue();
+            var attrs = new List<ReadOnlyMemory<byte>>();
+            if (criReader.HasData)
+            {
+                AsnReader set = criReader.ReadSetOf(true, new Asn1Tag(TagClass.ContextSpecific, 0));
+                while (set.HasData)
+                {
+                    attrs.Add(set.ReadEncodedValue());
+                }
+            }
+            criReader.ThrowIfNotEmpty();
+
+            PublicKey key = PublicKey.CreateFromSubjectPublicKeyInfo(spki.Span, out _);
+            bool ok = sigAlg switch
+            {
+                "1.2.840.113549.1.1.5" => VerifyRsa(key, cri.Span, signature, HashAlgorithmName.SHA1),
+                "1.2.840.113549.1.1.11" => VerifyRsa(key, cri.Span, signature, HashAlgorithmName.SHA256),
+                "1.2.840.113549.1.1.12" => VerifyRsa(key, cri.Span, signature, HashAlgorithmName.SHA384),
+                "1.2.840.113549.1.1.13" => VerifyRsa(key, cri.Span, signature, HashAlgorithmName.SHA512),
+                "1.2.840.10045.4.3.2" => VerifyEc(key, cri.Span, signature, HashAlgorithmName.SHA256),
+                "1.2.840.10045.4.3.3" => VerifyEc(key, cri.Span, signature, HashAlgorithmName.SHA384),
+                "1.2.840.10045.4.3.4" => VerifyEc(key, cri.Span, signature, HashAlgorithmName.SHA512),
+                _ => false,
+            };
+            if (!ok)
+            {
+                return null;
+            }
+
+            var w = new AsnWriter(AsnEncodingRules.DER);
+            using (w.PushSequence())
+            {
+                using (w.PushSequence())
+                {
+                    w.WriteEncodedValue(version.Span);
+                    w.WriteEncodedValue(subject.Span);
+                    w.WriteEncodedValue(spki.Span);
+                    using (w.PushSetOf(new Asn1Tag(TagClass.ContextSpecific, 0)))
+                    {
+                        foreach (ReadOnlyMemory<byte> a in attrs)
+                        {
+                            w.WriteEncodedValue(a.Span);
+                        }
+                    }
+                }
+                w.WriteEncodedValue(algorithm.Span);
+                w.WriteBitString(signature);
+            }
+            return w.Encode();
+        }
+        catch (Exception e) when (e is AsnContentException or CryptographicException)
+        {
+            return null;
+        }
+    }
+
+    private static bool VerifyRsa(PublicKey key, ReadOnlySpan<byte> data, byte[] signature, HashAlgorithmName hash)
+    {
+        using RSA? rsa = key.GetRSAPublicKey();
+        return rsa is not null && rsa.VerifyData(data, signature, hash, RSASignaturePadding.Pkcs1);
+    }
+
+    private static bool VerifyEc(PublicKey key, ReadOnlySpan<byte> data, byte[] signature, HashAlgorithmName hash)
+    {
+        using ECDsa? ec = key.GetECDsaPublicKey();
+        return ec is not null && ec.VerifyData(data, signature, hash, DSASignatureFormat.Rfc3279DerSequence);
     }
 }

@@ -129,7 +129,7 @@ internal sealed class PkiEnrollCommands : ICommandModule
             throw pki.Fail(e.Message);
         }
         HashAlgorithmName digest = ChooseDigest(digestChoice, caps, args.Command);
-        string encryption = ChooseEncryption(encryptionChoice, caps, args.Command);
+        ScepCipher encryption = ChooseEncryption(encryptionChoice, caps, args.Command);
 
         byte[] csr = CertificateRequestBuilder.Create(key, new CertificateRequestOptions
         {
@@ -159,7 +159,7 @@ internal sealed class PkiEnrollCommands : ICommandModule
             int maxPolls = Math.Max(0, profile.Retry);
             TimeSpan interval = profile.RetryInterval < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : profile.RetryInterval;
             DateTimeOffset giveUpAt = DateTimeOffset.UtcNow + ForegroundPollLimit;
-            while (result.Status == PkiStatus.Pending && polls < maxPolls && DateTimeOffset.UtcNow + interval <= giveUpAt)
+            while (result.Status == ScepPkiStatus.Pending && polls < maxPolls && DateTimeOffset.UtcNow + interval <= giveUpAt)
             {
                 ctx.Out.WriteLine($"Enrollment pending at the CA; polling again in {interval.TotalSeconds:0} s ({polls + 1}/{maxPolls})");
                 ctx.Out.Flush();
@@ -175,19 +175,19 @@ internal sealed class PkiEnrollCommands : ICommandModule
 
         switch (result.Status)
         {
-            case PkiStatus.Success:
+            case ScepPkiStatus.Success:
                 pki.Apply(new PkiStoreChange().WriteCertificate(PkiObjectType.LocalCertificate, id, result.Certificate!).Delete(PkiObjectType.CertificateRequest, id));
                 CertificateInfo info = CertificateInfo.From(result.Certificate!);
                 ctx.Out.WriteLine($"Received local certificate: {JunosDistinguishedName.Format(info.Subject)}, serial {info.SerialNumberHex}, valid until {PkiView.Date(info.NotAfter)}");
                 ctx.Out.WriteLine($"Local certificate {id} loaded successfully");
                 return 0;
-            case PkiStatus.Pending:
+            case ScepPkiStatus.Pending:
                 ctx.Out.WriteLine($"Certificate enrollment for {id} is pending approval at the CA (transaction {transactionId}).");
                 ctx.Out.WriteLine("Run the same command again to poll (it is the same transaction), or let the gateway daemon poll it.");
                 return 3;
             default:
                 pki.Apply(new PkiStoreChange().Delete(PkiObjectType.CertificateRequest, id));
-                throw pki.Fail($"the CA refused the enrollment: {(result.FailInfo is { } f ? ScepEnrollment.Explain(f) : "no failInfo given")}");
+                throw pki.Fail($"the CA refused the enrollment: {(result.FailInfo is { } f ? ScepEnrollment.Explain(f) : "no failInfo given")}{(result.FailInfoText is { Length: > 0 } t ? $" (CA says: {t})" : "")}");
         }
     }
 
@@ -205,23 +205,23 @@ internal sealed class PkiEnrollCommands : ICommandModule
         return chosen;
     }
 
-    private static string ChooseEncryption(string? choice, IReadOnlyList<string> caps, string command) => choice switch
+    private static ScepCipher ChooseEncryption(string? choice, IReadOnlyList<string> caps, string command) => choice switch
     {
-        null => caps.Contains("AES") ? "2.16.840.1.101.3.4.1.42" : "1.2.840.113549.3.7",
-        "aes256" => "2.16.840.1.101.3.4.1.42",
-        "aes128" => "2.16.840.1.101.3.4.1.2",
-        "des3" => "1.2.840.113549.3.7",
-        "des" => "1.3.14.3.2.7",
+        null => caps.Contains("AES") ? ScepCipher.Aes256Cbc : ScepCipher.TripleDesCbc,
+        "aes256" => ScepCipher.Aes256Cbc,
+        "aes128" => ScepCipher.Aes128Cbc,
+        "des3" => ScepCipher.TripleDesCbc,
+        "des" => ScepCipher.DesCbc,
         _ => throw new UserException($"{command}: scep-encryption-algorithm '{choice}': expected aes256, aes128, des3 or des", 2),
     };
 
     private static string DigestName(HashAlgorithmName h) => h.Name!.ToLowerInvariant().Replace("sha", "sha-", StringComparison.Ordinal);
 
-    private static string EncryptionName(string oid) => oid switch
+    private static string EncryptionName(ScepCipher cipher) => cipher switch
     {
-        "2.16.840.1.101.3.4.1.42" => "aes256",
-        "2.16.840.1.101.3.4.1.2" => "aes128",
-        "1.2.840.113549.3.7" => "des3",
-        _ => "des",
+        ScepCipher.Aes256Cbc => "aes256",
+        ScepCipher.Aes128Cbc => "aes128",
+        ScepCipher.TripleDesCbc => "des3",
+        _ => cipher.ToString().ToLowerInvariant(),
     };
 }
