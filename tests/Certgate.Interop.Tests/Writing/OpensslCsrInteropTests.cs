@@ -80,7 +80,7 @@ public sealed class OpensslCsrInteropTests(KeyCache keys) : IClassFixture<KeyCac
             _ => "ecdsa-with-" + digest.ToString().ToUpperInvariant(),
         };
         Assert.Contains("Signature Algorithm: " + expectedAlg, text);
-        Assert.Matches(algorithm == KeyAlgorithm.Rsa ? $@"Public-Key: \({size} bit\)" : $@"Public-Key: \({size} bit\)", text);
+        Assert.Contains($"Public-Key: ({size} bit)", text);
         Assert.Contains("CN = gw1.example.net", text);
 
         // The public key openssl sees is ours.
