@@ -321,7 +321,10 @@ public sealed class KeyPair : IDisposable
 
     private static KeyPair CheckCurve(ECDsa ec)
     {
-        if (ec.KeySize is not (256 or 384 or 521))
+        // Size alone is not enough: secp256k1 and brainpoolP256r1 are 256-bit too, and everything downstream
+        // (IKE auth methods, signature OIDs, "P-256" in output) assumes the NIST curve of that size.
+        ECCurve curve = ec.ExportParameters(false).Curve;
+        if (ec.KeySize is not (256 or 384 or 521) || !curve.IsNamed || curve.Oid.Value != CurveFor(ec.KeySize).Oid.Value)
         {
             ec.Dispose();
             throw new PkiFormatException("unsupported elliptic curve (P-256, P-384 and P-521 are supported)");
