@@ -86,10 +86,7 @@ internal sealed class PkiEnrollCommands : ICommandModule
         string id = args.Required("certificate-id");
         string profileName = args.Required("ca-profile");
         string challenge = args.Required("challenge-password");
-        string subjectText = args.Required("subject");
-        IReadOnlyList<string> dnsNames = args.All("domain-name");
-        IReadOnlyList<string> ips = [.. args.All("ip-address"), .. args.All("ipv6-address")];
-        IReadOnlyList<string> emails = args.All("email");
+        RequestNames names = RequestNames.Read(args);
         string? encryptionChoice = args.Optional("scep-encryption-algorithm");
         string? digestChoice = args.Optional("scep-digest-algorithm");
         args.EnsureAllUsed();
@@ -102,20 +99,7 @@ internal sealed class PkiEnrollCommands : ICommandModule
         IReadOnlyList<X509Certificate2> ras = pki.Store.LoadRaCertificates(profileName);
         using KeyPair key = pki.LoadKeyPair(id) ?? throw pki.Fail($"Keypair doesn't exist for certificate {id}");
         RSA rsa = key.Rsa ?? throw pki.Fail($"key pair {id} is {key.DisplayName}; SCEP needs an RSA key (generate-key-pair certificate-id {id} type rsa)");
-        X500DistinguishedName subject;
-        try
-        {
-            subject = JunosDistinguishedName.Parse(subjectText);
-        }
-        catch (Exception e) when (e is Certgate.Pki.Encoding.PkiFormatException or ArgumentException or FormatException)
-        {
-            throw new UserException($"{args.Command}: subject '{subjectText}': {PkiContext.Describe(e)}", 2);
-        }
-        var addresses = new List<IPAddress>();
-        foreach (string ip in ips)
-        {
-            addresses.Add(IPAddress.TryParse(ip, out IPAddress? a) ? a : throw new UserException($"{args.Command}: ip-address '{ip}': expected an IPv4 or IPv6 address", 2));
-        }
+        X500DistinguishedName subject = names.Subject;
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var client = new ScepClient(http, url, profile.CaIdentity);
@@ -134,9 +118,9 @@ internal sealed class PkiEnrollCommands : ICommandModule
         byte[] csr = CertificateRequestBuilder.Create(key, new CertificateRequestOptions
         {
             Subject = subject,
-            DnsNames = dnsNames,
-            IPAddresses = addresses,
-            Emails = emails,
+            DnsNames = names.DnsNames,
+            IPAddresses = names.Addresses,
+            Emails = names.Emails,
             ChallengePassword = challenge,
             Digest = digest == HashAlgorithmName.SHA1 ? SignatureDigest.Sha1 : digest == HashAlgorithmName.SHA512 ? SignatureDigest.Sha512 : digest == HashAlgorithmName.SHA384 ? SignatureDigest.Sha384 : SignatureDigest.Sha256,
         });

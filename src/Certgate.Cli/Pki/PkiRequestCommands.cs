@@ -77,48 +77,12 @@ internal sealed class PkiRequestCommands : ICommandModule
     {
         var pki = new PkiContext(ctx, args);
         string id = args.Required("certificate-id");
-        string subjectText = args.Required("subject");
-        IReadOnlyList<string> dnsNames = args.All("domain-name");
-        IReadOnlyList<string> ipTexts = [.. args.All("ip-address"), .. args.All("ipv6-address")];
-        IReadOnlyList<string> emails = args.All("email");
+        RequestNames names = RequestNames.Read(args);
         string? filename = args.Optional("filename");
         string? digestText = args.Optional("digest");
         string? challenge = args.Optional("challenge-password");
         args.EnsureAllUsed();
         pki.CheckName(id, "certificate-id");
-
-        X500DistinguishedName subject;
-        try
-        {
-            subject = JunosDistinguishedName.Parse(subjectText);
-        }
-        catch (Exception e) when (e is PkiFormatException or ArgumentException or FormatException)
-        {
-            throw new UserException($"{args.Command}: subject '{subjectText}': {PkiContext.Describe(e)} " +
-                $"(expected KEY=value pairs separated by commas, keys {string.Join(", ", JunosDistinguishedName.Keys)})", 2);
-        }
-        var addresses = new List<IPAddress>();
-        foreach (string ip in ipTexts)
-        {
-            addresses.Add(IPAddress.TryParse(ip, out IPAddress? a) && ip.Contains(a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? '.' : ':')
-                ? a
-                : throw new UserException($"{args.Command}: ip-address '{ip}': expected an IPv4 or IPv6 address", 2));
-        }
-        foreach (string dns in dnsNames)
-        {
-            if (Uri.CheckHostName(dns.TrimStart('*', '.')) != UriHostNameType.Dns)
-            {
-                throw new UserException($"{args.Command}: domain-name '{dns}': expected a host name such as gw1.example.net", 2);
-            }
-        }
-        foreach (string email in emails)
-        {
-            int at = email.IndexOf('@', StringComparison.Ordinal);
-            if (at <= 0 || at == email.Length - 1 || email.Contains(' ', StringComparison.Ordinal))
-            {
-                throw new UserException($"{args.Command}: email '{email}': expected an address such as vpn-admin@example.net", 2);
-            }
-        }
 
         using KeyPair key = pki.LoadKeyPair(id) ?? throw pki.Fail($"Keypair doesn't exist for certificate {id}; " +
             $"generate one first with: request security pki generate-key-pair certificate-id {id}");
@@ -134,10 +98,10 @@ internal sealed class PkiRequestCommands : ICommandModule
 
         byte[] der = CertificateRequestBuilder.Create(key, new CertificateRequestOptions
         {
-            Subject = subject,
-            DnsNames = dnsNames,
-            IPAddresses = addresses,
-            Emails = emails,
+            Subject = names.Subject,
+            DnsNames = names.DnsNames,
+            IPAddresses = names.Addresses,
+            Emails = names.Emails,
             ChallengePassword = challenge,
             Digest = digest,
         });
