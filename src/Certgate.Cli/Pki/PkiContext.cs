@@ -4,7 +4,9 @@ using Certgate.Cli.Commands;
 using Certgate.Config;
 using Certgate.Config.Pki;
 using Certgate.Config.Storage;
+using Certgate.Pki.Certificates;
 using Certgate.Pki.Encoding;
+using Certgate.Pki.Names;
 using Certgate.Pki.Keys;
 using Certgate.Pki.Revocation;
 using Certgate.Pki.Store;
@@ -169,6 +171,49 @@ internal sealed class PkiContext
     }
 
     public UserException Fail(string message) => new($"{Command}: {message}", 1);
+
+    /// <summary>
+    /// Shows the certificates a CA handed out (file or GetCACert) with their fingerprints, asks, and stores them: the
+    /// lowest CA certificate as the profile's CA, the others (RA certificates, a chain) beside it.
+    /// </summary>
+    /// <returns>The exit code: 0 stored, 1 declined.</returns>
+    public int ConfirmAndStoreCaCertificates(string profile, IReadOnlyList<CertificateInfo> certificates, string source)
+    {
+        List<CertificateInfo> cas = [.. certificates.Where(c => c.IsCa)];
+        if (cas.Count == 0)
+        {
+            throw Fail($"{source}: no CA certificate (none has basicConstraints cA=TRUE)");
+        }
+        // In a chain, the profile's CA is the one that issued no other CA certificate of the set.
+        CertificateInfo ca = cas.FirstOrDefault(c => !cas.Any(o => o != c && o.Issuer.RawData.AsSpan().SequenceEqual(c.Subject.RawData))) ?? cas[0];
+        Ctx.Out.WriteLine("Received following certificates:");
+        foreach (CertificateInfo c in certificates)
+        {
+            Ctx.Out.WriteLine($"  Certificate: {JunosDistinguishedName.Format(c.Subject)}{(c == ca ? "" : c.IsCa ? " (chain)" : " (RA)")}");
+            Ctx.Out.WriteLine("  Fingerprint:");
+            Ctx.Out.WriteLine($"    {c.Fingerprints.Sha1} (sha1)");
+            Ctx.Out.WriteLine($"    {c.Fingerprints.Sha256} (sha256)");
+            Ctx.Out.WriteLine($"    {c.Fingerprints.Md5} (md5)");
+        }
+        if (ca.NotAfter < DateTimeOffset.UtcNow)
+        {
+            Ctx.Out.WriteLine($"  Warning: the CA certificate expired on {PkiView.Date(ca.NotAfter)}");
+        }
+        if (!Ctx.Confirm("Do you want to load the above CA certificate ?"))
+        {
+            Ctx.Out.WriteLine("CA certificate not loaded");
+            return 1;
+        }
+        var change = new PkiStoreChange().WriteCertificate(PkiObjectType.CaCertificate, profile, ca.Certificate);
+        List<X509Certificate2> others = [.. certificates.Where(c => c != ca).Select(c => c.Certificate)];
+        if (others.Count > 0)
+        {
+            change.WriteCertificates(PkiObjectType.RaCertificates, profile, others);
+        }
+        Apply(change);
+        Ctx.Out.WriteLine($"CA certificate for profile {profile} loaded successfully");
+        return 0;
+    }
 
     /// <summary>Refuses to replace an existing object, naming the <c>clear</c> command that makes room.</summary>
     public void RequireAbsent(PkiObjectType type, string name)

@@ -49,35 +49,7 @@ internal sealed class PkiEnrollCommands : ICommandModule
         {
             throw pki.Fail(e.Message);
         }
-        List<CertificateInfo> infos = [.. received.Select(CertificateInfo.From)];
-        List<CertificateInfo> cas = [.. infos.Where(c => c.IsCa)];
-        if (cas.Count == 0)
-        {
-            throw pki.Fail($"{url} returned no CA certificate (none has basicConstraints cA=TRUE)");
-        }
-        CertificateInfo ca = cas.FirstOrDefault(c => !cas.Any(o => o != c && o.Issuer.RawData.AsSpan().SequenceEqual(c.Subject.RawData))) ?? cas[0];
-        ctx.Out.WriteLine("Received following certificates:");
-        foreach (CertificateInfo c in infos)
-        {
-            ctx.Out.WriteLine($"  Certificate: {JunosDistinguishedName.Format(c.Subject)}{(c == ca ? "" : " (RA)")}");
-            ctx.Out.WriteLine("  Fingerprint:");
-            ctx.Out.WriteLine($"    {c.Fingerprints.Sha1} (sha1)");
-            ctx.Out.WriteLine($"    {c.Fingerprints.Sha256} (sha256)");
-        }
-        if (!ctx.Confirm("Do you want to load the above CA certificate ?"))
-        {
-            ctx.Out.WriteLine("CA certificate not loaded");
-            return 1;
-        }
-        var change = new PkiStoreChange().WriteCertificate(PkiObjectType.CaCertificate, profileName, ca.Certificate);
-        List<X509Certificate2> ras = [.. infos.Where(c => c != ca).Select(c => c.Certificate)];
-        if (ras.Count > 0)
-        {
-            change.WriteCertificates(PkiObjectType.RaCertificates, profileName, ras);
-        }
-        pki.Apply(change);
-        ctx.Out.WriteLine($"CA certificate for profile {profileName} loaded successfully");
-        return 0;
+        return pki.ConfirmAndStoreCaCertificates(profileName, [.. received.Select(CertificateInfo.From)], url.ToString());
     }
 
     private static int EnrollLocal(CommandContext ctx, Arguments args)

@@ -134,37 +134,7 @@ internal sealed class PkiRequestCommands : ICommandModule
         pki.RequireAbsent(PkiObjectType.CaCertificate, profile);
         byte[] data = pki.ReadInput(file);
         List<CertificateInfo> certs = pki.Parse(file, () => PkiInput.DecodeCertificates(data).Select(d => CertificateInfo.Parse(d)).ToList());
-        List<CertificateInfo> cas = certs.Where(c => c.IsCa).ToList();
-        if (cas.Count == 0)
-        {
-            throw pki.Fail($"{file}: no CA certificate in the file (the certificate for {certs[0].SubjectString} has no basicConstraints cA=TRUE)");
-        }
-        // With a chain in the file, the profile's CA is the one that issued no other CA in the file (the lowest).
-        CertificateInfo ca = cas.FirstOrDefault(c => !cas.Any(o => o != c && o.Issuer.RawData.AsSpan().SequenceEqual(c.Subject.RawData))) ?? cas[0];
-        List<X509Certificate2> ras = certs.Where(c => c != ca).Select(c => c.Certificate).ToList();
-
-        ctx.Out.WriteLine($"  Certificate: {JunosDistinguishedName.Format(ca.Subject)}");
-        ctx.Out.WriteLine("  Fingerprint:");
-        ctx.Out.WriteLine($"    {ca.Fingerprints.Sha1} (sha1)");
-        ctx.Out.WriteLine($"    {ca.Fingerprints.Sha256} (sha256)");
-        ctx.Out.WriteLine($"    {ca.Fingerprints.Md5} (md5)");
-        if (ca.NotAfter < DateTimeOffset.UtcNow)
-        {
-            ctx.Out.WriteLine($"  Warning: this certificate expired on {PkiView.Date(ca.NotAfter)}");
-        }
-        if (!ctx.Confirm("Do you want to load this CA certificate ?"))
-        {
-            ctx.Out.WriteLine("CA certificate not loaded");
-            return 1;
-        }
-        var change = new PkiStoreChange().WriteCertificate(PkiObjectType.CaCertificate, profile, ca.Certificate);
-        if (ras.Count > 0)
-        {
-            change.WriteCertificates(PkiObjectType.RaCertificates, profile, ras);
-        }
-        pki.Apply(change);
-        ctx.Out.WriteLine($"CA certificate for profile {profile} loaded successfully");
-        return 0;
+        return pki.ConfirmAndStoreCaCertificates(profile, certs, file);
     }
 
     private static int VerifyCaCertificate(CommandContext ctx, Arguments args)
