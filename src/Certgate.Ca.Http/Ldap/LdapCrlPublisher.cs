@@ -35,6 +35,9 @@ public sealed class LdapCrlPublisher
     private readonly string? _passwordFile;
     private readonly byte[] _caCertificate;
     private readonly TextWriter? _log;
+    // One publication at a time, so an older CRL never overwrites a newer one sent a moment later.
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private long _lastPublishedNumber = -1;
 
     /// <summary>Creates a publisher for <paramref name="settings"/>.</summary>
     /// <param name="settings">Enabled LDAP settings (URL and entry DN set).</param>
@@ -76,6 +79,42 @@ public sealed class LdapCrlPublisher
         _log = log;
     }
 
+    /// <summary>
+    /// The publisher the CA's settings ask for, or null when <see cref="CaSettings.Ldap"/> is disabled. A relative
+    /// password file is resolved against <paramref name="caDirectory"/>.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="ca"/> is null.</exception>
+    /// <exception cref="ArgumentException">The LDAP settings are inconsistent (see the constructor).</exception>
+    public static LdapCrlPublisher? FromSettings(CertificateAuthority ca, string? caDirectory = null, TextWriter? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(ca);
+        return ca.Settings.Ldap.Enabled ? new LdapCrlPublisher(ca.Settings.Ldap, ca.Certificate, caDirectory, log) : null;
+    }
+
+    /// <summary>The number of the last CRL this publisher stored successfully (-1: none yet).</summary>
+    public long LastPublishedNumber => Interlocked.Read(ref _lastPublishedNumber);
+
+    /// <summary>
+    /// Publishes the CA's current CRL (issuing one when due, as the HTTP endpoint does) unless this publisher has
+    /// already stored that CRL number; called after each revocation and on the CRL schedule.
+    /// </summary>
+    /// <param name="ca">The authority whose CRL is published.</param>
+    /// <param name="force">Publish even when the number was already published (e.g. the directory was restored).</param>
+    /// <param name="cancellationToken">Cancels before the directory is contacted.</param>
+    /// <returns>True when the directory was written.</returns>
+    /// <exception cref="LdapPublishException">The directory could not be updated (see the message).</exception>
+    public async Task<bool> PublishCurrentAsync(CertificateAuthority ca, bool force = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ca);
+        CrlRecord crl = await ca.GetCurrentCrlAsync("ldap-publisher", cancellationToken).ConfigureAwait(false);
+        if (!force && crl.Number == LastPublishedNumber)
+        {
+            return false;
+        }
+        await PublishAsync(crl, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
     /// <summary>The server, as <c>ldap://host:port</c>.</summary>
     public string Server { get; }
 
@@ -90,7 +129,7 @@ public sealed class LdapCrlPublisher
     public Task PublishAsync(CrlRecord crl, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(crl);
-        return PublishAsync(crl.Der, $"CRL {crl.Number}", cancellationToken);
+        return PublishAsync(crl.Der, crl.Number, cancellationToken);
     }
 
     /// <summary>Replaces the entry's CRL with <paramref name="crlDer"/> (and its CA certificate), creating the entry when missing.</summary>
@@ -99,22 +138,31 @@ public sealed class LdapCrlPublisher
     /// <exception cref="ArgumentException"><paramref name="crlDer"/> is empty.</exception>
     /// <exception cref="LdapPublishException">The directory could not be updated: server unreachable, bind refused,
     /// no such parent entry, access denied, schema violation, password file unreadable, libldap missing.</exception>
-    public Task PublishAsync(byte[] crlDer, CancellationToken cancellationToken = default) => PublishAsync(crlDer, "CRL", cancellationToken);
+    public Task PublishAsync(byte[] crlDer, CancellationToken cancellationToken = default) => PublishAsync(crlDer, null, cancellationToken);
 
-    private Task PublishAsync(byte[] crlDer, string what, CancellationToken cancellationToken)
+    private async Task PublishAsync(byte[] crlDer, long? number, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(crlDer);
         if (crlDer.Length == 0)
         {
             throw new ArgumentException("the CRL is empty", nameof(crlDer));
         }
-        // libldap's calls block; keep them off the caller's thread.
-        return Task.Run(() =>
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            string action = Publish(crlDer);
+            // libldap's calls block; keep them off the caller's thread.
+            string action = await Task.Run(() => Publish(crlDer), cancellationToken).ConfigureAwait(false);
+            if (number is long n)
+            {
+                Interlocked.Exchange(ref _lastPublishedNumber, n);
+            }
+            string what = number is null ? "CRL" : $"CRL {number}";
             _log?.WriteLine($"ldap: {action} {what} ({crlDer.Length} bytes) on '{EntryDn}' at {Server}");
-        }, cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     private string Publish(byte[] crlDer)
@@ -333,6 +381,8 @@ public sealed class LdapCrlPublisher
             (ResultCode)LdapInvalidCredentials => BindRefused(e),
             ResultCode.InsufficientAccessRights =>
                 new LdapPublishException($"LDAP server {Server} refused to {operation} '{EntryDn}' for {BindName}: insufficient access rights", e),
+            ResultCode.StrongAuthRequired or ResultCode.InappropriateAuthentication when _bindDn is null =>
+                new LdapPublishException($"LDAP server {Server} refused to {operation} '{EntryDn}' without a bind: set ldap.bindDn and ldap.passwordFile", e),
             ResultCode.NoSuchObject => new LdapPublishException($"LDAP entry '{EntryDn}' does not exist at {Server}", e),
             // slapd checks the certificateList / certificate syntax, so corrupt DER is refused here.
             ResultCode.InvalidAttributeSyntax =>

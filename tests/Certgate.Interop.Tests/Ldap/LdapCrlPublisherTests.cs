@@ -93,6 +93,55 @@ public sealed class LdapCrlPublisherTests(SlapdFixture slapd) : IClassFixture<Sl
     }
 
     [Fact]
+    public async Task Publisher_from_ca_settings_publishes_each_new_crl_once()
+    {
+        string entry = NewEntryDn("Configured CA");
+        // ldap.passwordFile relative to the CA's directory, as ca.json would name it.
+        await using LdapTestAuthority authority = await LdapTestAuthority.CreateAsync(new LdapPublishSettings(slapd.Url, SlapdFixture.RootDn, "ldap-bind.pw", entry));
+        File.Copy(slapd.PasswordFile, Path.Combine(authority.Directory, "ldap-bind.pw"));
+        var log = new StringWriter();
+        LdapCrlPublisher publisher = LdapCrlPublisher.FromSettings(authority.Ca, authority.Directory, log)!;
+        Assert.NotNull(publisher);
+
+        Assert.True(await publisher.PublishCurrentAsync(authority.Ca));
+        CrlRecord first = await authority.Ca.GetCurrentCrlAsync("test");
+        Assert.Equal(first.Number, publisher.LastPublishedNumber);
+        Assert.False(await publisher.PublishCurrentAsync(authority.Ca));
+        Assert.Equal(first.Der, Assert.Single(slapd.SearchValues(entry, LdapCrlPublisher.CrlAttribute)));
+
+        // A revocation reissues the CRL; the next check publishes it.
+        X509Certificate2 revoked = await authority.EnrollAsync("CN=gone.example.net,O=Example");
+        await authority.Ca.RevokeAsync(revoked.SerialNumber, RevocationReason.cessationOfOperation, "test");
+        Assert.True(await publisher.PublishCurrentAsync(authority.Ca));
+        CrlRecord second = await authority.Ca.GetCurrentCrlAsync("test");
+        Assert.NotEqual(first.Number, second.Number);
+        Assert.Equal(second.Der, Assert.Single(slapd.SearchValues(entry, LdapCrlPublisher.CrlAttribute)));
+        Assert.True(await publisher.PublishCurrentAsync(authority.Ca, force: true));
+        Assert.Equal(2, log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.Contains($"CRL {second.Number} ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Disabled_settings_give_no_publisher()
+    {
+        await using LdapTestAuthority authority = await LdapTestAuthority.CreateAsync();
+        Assert.Null(LdapCrlPublisher.FromSettings(authority.Ca));
+    }
+
+    [Fact]
+    public async Task Anonymous_write_is_refused_with_a_hint()
+    {
+        await using LdapTestAuthority authority = await LdapTestAuthority.CreateAsync();
+        string entry = NewEntryDn("Anonymous");
+        var publisher = new LdapCrlPublisher(new LdapPublishSettings(slapd.Url, null, null, entry), authority.Ca.Certificate);
+        CrlRecord crl = await authority.Ca.GetCurrentCrlAsync("test");
+
+        var e = await Assert.ThrowsAsync<LdapPublishException>(() => publisher.PublishAsync(crl));
+
+        Assert.Equal($"LDAP server {slapd.Url} refused to create '{entry}' without a bind: set ldap.bindDn and ldap.passwordFile", e.Message);
+        Assert.False(slapd.EntryExists(entry));
+    }
+
+    [Fact]
     public async Task Existing_entry_without_pki_class_gets_pkiCA_and_keeps_its_attributes()
     {
         await using LdapTestAuthority authority = await LdapTestAuthority.CreateAsync();

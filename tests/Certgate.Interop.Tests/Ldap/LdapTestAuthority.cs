@@ -23,7 +23,10 @@ internal sealed class LdapTestAuthority : IAsyncDisposable
 
     public CertificateAuthority Ca { get; }
 
-    public static async Task<LdapTestAuthority> CreateAsync(string subject = "CN=Certgate LDAP Test CA,O=Certgate")
+    /// <summary>The CA's directory (holds ca.db), for files the settings name relative to it.</summary>
+    public string Directory => _dir.Path;
+
+    public static async Task<LdapTestAuthority> CreateAsync(LdapPublishSettings? ldap = null, string subject = "CN=Certgate LDAP Test CA,O=Certgate")
     {
         var dir = new TempDirectory("certgate-ldapca-");
         SqliteCaStore store = await SqliteCaStore.OpenAsync(dir.File("ca.db"));
@@ -34,7 +37,7 @@ internal sealed class LdapTestAuthority : IAsyncDisposable
         req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
         DateTimeOffset now = DateTimeOffset.UtcNow;
         X509Certificate2 cert = req.CreateSelfSigned(now.AddDays(-1), now.AddDays(365));
-        var settings = CaSettings.CreateDefault() with { BaseUrl = "http://ca.example.net:8080" };
+        var settings = CaSettings.CreateDefault() with { BaseUrl = "http://ca.example.net:8080", Ldap = ldap ?? LdapPublishSettings.Disabled };
         return new LdapTestAuthority(dir, store, new CertificateAuthority(settings, cert, store));
     }
 
