@@ -168,45 +168,47 @@ public sealed class LdapCrlPublisher
     private string Publish(byte[] crlDer)
     {
         string? password = ReadPassword();
-        LdapConnection connection;
         try
         {
-            connection = Connect(password);
+            using LdapConnection connection = Connect(password);
+            return Publish(connection, crlDer);
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or PlatformNotSupportedException)
         {
+            // System.DirectoryServices.Protocols looks for libldap.so.2, then libldap-2.6.so.0, -2.5.so.0, -2.4.so.2.
             throw new LdapPublishException(
                 "cannot publish to LDAP: System.DirectoryServices.Protocols could not load OpenLDAP's client library " +
-                $"(libldap; on Debian install the package libldap-2.5-0): {Innermost(e).Message}", e);
+                $"(libldap.so.2 or libldap-2.5.so.0; on Debian install libldap2 or libldap-2.5-0): {Innermost(e).Message}", e);
         }
-        using (connection)
-        {
-            try
-            {
-                connection.Bind();
-            }
-            catch (LdapException e)
-            {
-                throw Translate(e, "bind");
-            }
-            catch (DirectoryOperationException e)
-            {
-                throw Translate(e, "bind");
-            }
+    }
 
-            string[]? objectClasses = ReadObjectClasses(connection);
-            if (objectClasses is null)
-            {
-                if (TryAdd(connection, crlDer))
-                {
-                    return "created entry with";
-                }
-                objectClasses = ReadObjectClasses(connection) ?? throw new LdapPublishException(
-                    $"LDAP entry '{EntryDn}' at {Server} vanished while it was being published");
-            }
-            Replace(connection, crlDer, objectClasses);
-            return "replaced";
+    private string Publish(LdapConnection connection, byte[] crlDer)
+    {
+        try
+        {
+            connection.Bind();
         }
+        catch (LdapException e)
+        {
+            throw Translate(e, "bind");
+        }
+        catch (DirectoryOperationException e)
+        {
+            throw Translate(e, "bind");
+        }
+
+        string[]? objectClasses = ReadObjectClasses(connection);
+        if (objectClasses is null)
+        {
+            if (TryAdd(connection, crlDer))
+            {
+                return "created entry with";
+            }
+            objectClasses = ReadObjectClasses(connection) ?? throw new LdapPublishException(
+                $"LDAP entry '{EntryDn}' at {Server} vanished while it was being published");
+        }
+        Replace(connection, crlDer, objectClasses);
+        return "replaced";
     }
 
     private LdapConnection Connect(string? password)
