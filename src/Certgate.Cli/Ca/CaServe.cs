@@ -74,6 +74,18 @@ internal static class CaServe
             throw new UserException($"{args.Command}: cannot issue the CRL: {e.Message}", e);
         }
 
+        // LDAP publishing (settings "ldap"): at start and whenever the CRL number changes; a directory outage is logged, never fatal.
+        Certgate.Ca.Http.Ldap.LdapCrlPublisher? ldap = null;
+        try
+        {
+            ldap = Certgate.Ca.Http.Ldap.LdapCrlPublisher.FromSettings(s.Ca, s.Material.Path, log);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserException($"{args.Command}: ldap settings: {e.Message.Split(" (Parameter")[0]}", e);
+        }
+        await PublishAsync(ldap, s, log).ConfigureAwait(false);
+
         CaHttpServer server;
         try
         {
@@ -102,11 +114,32 @@ internal static class CaServe
                     break;
                 }
                 await RegenerateIfDueAsync(s, log).ConfigureAwait(false);
+                await PublishAsync(ldap, s, log).ConfigureAwait(false);
             }
             await server.StopAsync().ConfigureAwait(false);
         }
         log.WriteLine("stopped");
         return 0;
+    }
+
+    /// <summary>Publishes the current CRL to LDAP when its number changed since the last publication.</summary>
+    private static async Task PublishAsync(Certgate.Ca.Http.Ldap.LdapCrlPublisher? ldap, CaSession s, TextWriter log)
+    {
+        if (ldap is null)
+        {
+            return;
+        }
+        try
+        {
+            if (await ldap.PublishCurrentAsync(s.Ca).ConfigureAwait(false))
+            {
+                log.WriteLine($"CRL {ldap.LastPublishedNumber} published to {ldap.Server} ({ldap.EntryDn})");
+            }
+        }
+        catch (Certgate.Ca.Http.Ldap.LdapPublishException e)
+        {
+            log.WriteLine($"LDAP: publishing failed, retrying at the next check: {e.Message}");
+        }
     }
 
     /// <summary>Issues a new CRL when the schedule says so; a failure is logged and retried at the next tick.</summary>

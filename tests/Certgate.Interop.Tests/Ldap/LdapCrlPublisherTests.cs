@@ -40,6 +40,12 @@ public sealed class LdapCrlPublisherTests(SlapdFixture slapd) : IClassFixture<Sl
         IReadOnlyList<byte[]> crls = slapd.SearchValues(entry, LdapCrlPublisher.CrlAttribute);
         byte[] fromLdap = Assert.Single(crls);
         Assert.Equal(served.Der, fromLdap);
+        // …and identical to what the CA serves over HTTP at its CRL distribution point.
+        await using (Certgate.Ca.Http.CaHttpServer web = await Certgate.Ca.Http.CaHttpServer.StartAsync(authority.Ca, new Certgate.Ca.Http.CaHttpOptions { Listen = new Uri("http://127.0.0.1:0") }))
+        {
+            using var http = new HttpClient();
+            Assert.Equal(fromLdap, await http.GetByteArrayAsync(new Uri(web.BaseAddress, "crl/ca.crl")));
+        }
         Assert.Equal(authority.Ca.Certificate.RawData, Assert.Single(slapd.SearchValues(entry, LdapCrlPublisher.CaCertificateAttribute)));
         // The bytes are a CRL the CA signed, with the revoked certificate on it.
         CertificateRevocationList parsed = CertificateRevocationList.Load(fromLdap);
