@@ -58,13 +58,16 @@ public sealed class ScepMalformedInputTests
         }
     }
 
+    /// <summary>The issue asks for at least 100,000 mutants in CI; half are requests the server parses, half CertReps the client reads.</summary>
+    private const int Mutations = 100_000;
+
     [Fact]
     public void Mutated_messages_never_throw_anything_but_format_errors()
     {
         (ScepOutgoingRequest req, ScepClientCredentials creds, byte[] rep) = Valid();
         var rng = new Random(3);
         int accepted = 0, refused = 0;
-        for (int i = 0; i < 3000; i++)
+        for (int i = 0; i < Mutations; i++)
         {
             bool server = i % 2 == 0;
             byte[] m = (server ? req.Der : rep).ToArray();
@@ -101,6 +104,6 @@ public sealed class ScepMalformedInputTests
             }
         }
         // Flips in the (unsigned) certificate set or padding may leave a message valid; most must be refused.
-        Assert.True(refused > 2500, $"refused {refused}, accepted {accepted}");
+        Assert.True(refused > Mutations * 5 / 6, $"refused {refused}, accepted {accepted}");
     }
 }
