@@ -105,6 +105,7 @@ internal sealed class PkiEnrollCommands : ICommandModule
         List<X509Certificate2> trusted = [caCert, .. ras];
         string transactionId = ScepClient.TransactionIdFor(signer.PublicKey);
 
+        bool hadRequest = pki.Store.Exists(PkiObjectType.CertificateRequest, id);
         pki.Apply(new PkiStoreChange().WriteCertificateRequest(id, csr));
         ctx.Out.WriteLine($"Certificate enrollment has started (transaction {transactionId}, {DigestName(digest)}, {EncryptionName(encryption)}).");
         ScepEnrollment result;
@@ -126,6 +127,11 @@ internal sealed class PkiEnrollCommands : ICommandModule
         }
         catch (ScepFormatException e)
         {
+            // An answer we cannot trust (or no answer) changes nothing: the state is left as it was before the command.
+            if (!hadRequest)
+            {
+                pki.Apply(new PkiStoreChange().Delete(PkiObjectType.CertificateRequest, id));
+            }
             throw pki.Fail(e.Message);
         }
 
