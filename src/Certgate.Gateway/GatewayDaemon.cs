@@ -37,9 +37,14 @@ public sealed class GatewayDaemon : IAsyncDisposable
         _time = time;
         _store = new PkiStore(_state);
         _crls = new CrlUpdater(_store, new CrlFetcher([_http, new LdapCrlDownloader()], time), time);
-        _control = ControlServer.Start(_state, handler);
+        if (ControlClient.IsListening(_state))
+        {
+            throw new IOException($"a gateway is already running on {ControlProtocol.SocketPath(_state)}");
+        }
+        // The pid file first: whoever sees the socket may rely on it.
         _pidFile = Path.Combine(_state, "gateway.pid");
         File.WriteAllText(_pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+        _control = ControlServer.Start(_state, handler);
     }
 
     /// <summary>How often the daemon looks at what is due (default 30 s).</summary>
