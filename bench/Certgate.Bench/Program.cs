@@ -1,9 +1,11 @@
 // Benchmarks and side-by-side harnesses. Each harness is chosen by its first argument; see bench/README.md.
 using Certgate.Bench.Crl;
+using Certgate.Bench.Scep;
 
 return args.Length == 0 ? Usage() : args[0] switch
 {
     "crl" => CrlHarness.Run(args[1..]),
+    "scep" => ScepHarness.Run(args[1..]),
     CrlHarness.LoadPhaseCommand => CrlHarness.RunLoadPhase(args[1..]),
     _ => Usage(),
 };
@@ -13,5 +15,6 @@ static int Usage()
     Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Certgate.Bench -- <harness> [options]");
     Console.Error.WriteLine("harnesses:");
     Console.Error.WriteLine("  crl [--entries N]   write an N-entry CRL (default 1,000,000), then time our load/verify/lookups against openssl crl");
+    Console.Error.WriteLine("  scep [--enrollments N]   SCEP enrollments/s with 1, 8, 32 clients: our CA vs micromdm scepserver (root: namespace)");
     return 2;
 }
