@@ -48,7 +48,19 @@ public sealed class SqliteCaStore : SqlCaStore
     public static async Task<SqliteCaStore> OpenAsync(string path, TimeSpan? busyTimeout = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var store = new SqliteCaStore(System.IO.Path.GetFullPath(path), busyTimeout ?? TimeSpan.FromSeconds(30));
+        string full = System.IO.Path.GetFullPath(path);
+        if (!File.Exists(full) && !OperatingSystem.IsWindows())
+        {
+            // The database holds the CA's records and challenge hashes: owner-only, like the key. SQLite gives its
+            // -wal and -shm files the database file's permissions.
+            using var created = new FileStream(full, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        var store = new SqliteCaStore(full, busyTimeout ?? TimeSpan.FromSeconds(30));
         await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
         return store;
     }

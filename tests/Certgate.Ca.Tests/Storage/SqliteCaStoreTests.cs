@@ -33,6 +33,18 @@ public sealed class SqliteCaStoreTests : CaStoreContract
     }
 
     [Fact]
+    public async Task Database_and_its_wal_files_are_owner_only()
+    {
+        await PragmaAsync("journal_mode");
+        const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(DbPath));
+        foreach (string side in new[] { DbPath + "-wal", DbPath + "-shm" }.Where(File.Exists))
+        {
+            Assert.Equal(OwnerOnly, File.GetUnixFileMode(side) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | OwnerOnly));
+        }
+    }
+
+    [Fact]
     public async Task Database_is_in_wal_mode_at_the_current_schema_version()
     {
         Assert.Equal("wal", await PragmaAsync("journal_mode"));
