@@ -115,18 +115,9 @@ public static class IkeSession
         IkeMessage msg1;
         while (true)
         {
-            UdpReceiveResult r = await socket.ReceiveAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                msg1 = IkeMessage.Parse(r.Buffer);
-            }
-            catch (IkeFormatException)
-            {
-                continue;
-            }
+            (msg1, from) = await ReceiveAsync(socket, cancellationToken).ConfigureAwait(false);
             if (msg1.Header.Exchange == ExchangeType.IkeSaInit && !msg1.Header.IsResponse && msg1.Header.ResponderSpi == 0)
             {
-                from = r.RemoteEndPoint;
                 break;
             }
         }
@@ -164,16 +155,7 @@ public static class IkeSession
         deadline.CancelAfter(config.RetransmitTimeout * 4);
         while (true)
         {
-            UdpReceiveResult r = await socket.ReceiveAsync(deadline.Token).ConfigureAwait(false);
-            IkeMessage m;
-            try
-            {
-                m = IkeMessage.Parse(r.Buffer);
-            }
-            catch (IkeFormatException)
-            {
-                continue;
-            }
+            (IkeMessage m, _) = await ReceiveAsync(socket, deadline.Token).ConfigureAwait(false);
             if (m.Header.InitiatorSpi != spiI)
             {
                 continue;
@@ -264,16 +246,7 @@ public static class IkeSession
             {
                 while (true)
                 {
-                    UdpReceiveResult r = await socket.ReceiveAsync(wait.Token).ConfigureAwait(false);
-                    IkeMessage m;
-                    try
-                    {
-                        m = IkeMessage.Parse(r.Buffer);
-                    }
-                    catch (IkeFormatException)
-                    {
-                        continue;
-                    }
+                    (IkeMessage m, _) = await ReceiveAsync(socket, wait.Token).ConfigureAwait(false);
                     if (m.Header.IsResponse && m.Header.InitiatorSpi == spiI && m.Header.MessageId == messageId)
                     {
                         return m;
@@ -286,6 +259,23 @@ public static class IkeSession
             }
         }
         throw new IkeException($"no answer from {remote} after 3 tries");
+    }
+
+    /// <summary>The next datagram that parses as an IKE message (anything else on the port is dropped).</summary>
+    private static async Task<(IkeMessage Message, IPEndPoint From)> ReceiveAsync(UdpClient socket, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            UdpReceiveResult r = await socket.ReceiveAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return (IkeMessage.Parse(r.Buffer), r.RemoteEndPoint);
+            }
+            catch (IkeFormatException)
+            {
+                // Not an IKE message: drop it and keep listening; a forged datagram must not end the exchange.
+            }
+        }
     }
 
     private static IReadOnlyList<RawPayload> Open(SkCipher cipher, IkeMessage message)
