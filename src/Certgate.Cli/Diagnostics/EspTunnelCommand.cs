@@ -2,9 +2,10 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using Certgate.Cli.Commands;
-using Certgate.Esp;
+using Certgate.Esp.Dataplane;
 using Certgate.Esp.Tun;
-using Certgate.Esp.Tunnel;
+using Certgate.Ipsec;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Cli.Diagnostics;
 
@@ -15,14 +16,17 @@ namespace Certgate.Cli.Diagnostics;
 /// </summary>
 internal sealed class EspTunnelCommand : ICommandModule
 {
-    private static readonly Dictionary<string, (EspCipher Cipher, int Bits)> Ciphers = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, (EncryptionAlgorithm Encryption, IntegrityAlgorithm Integrity, int Bits)> Ciphers = new(StringComparer.Ordinal)
     {
-        ["aes-128-gcm"] = (EspCipher.AesGcm16, 128),
-        ["aes-256-gcm"] = (EspCipher.AesGcm16, 256),
-        ["aes-128-cbc-hmac-sha256"] = (EspCipher.AesCbcHmacSha256, 128),
-        ["aes-256-cbc-hmac-sha256"] = (EspCipher.AesCbcHmacSha256, 256),
-        ["aes-256-cbc-hmac-sha512"] = (EspCipher.AesCbcHmacSha512, 256),
+        ["aes-128-gcm"] = (EncryptionAlgorithm.ENCR_AES_GCM_16, IntegrityAlgorithm.NONE, 128),
+        ["aes-256-gcm"] = (EncryptionAlgorithm.ENCR_AES_GCM_16, IntegrityAlgorithm.NONE, 256),
+        ["aes-128-cbc-hmac-sha256"] = (EncryptionAlgorithm.ENCR_AES_CBC, IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128, 128),
+        ["aes-256-cbc-hmac-sha256"] = (EncryptionAlgorithm.ENCR_AES_CBC, IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128, 256),
+        ["aes-256-cbc-hmac-sha512"] = (EncryptionAlgorithm.ENCR_AES_CBC, IntegrityAlgorithm.AUTH_HMAC_SHA2_512_256, 256),
     };
+
+    /// <summary>The manual SAs protect everything routed into the TUN device, both families.</summary>
+    private static readonly TrafficSelector[] Everything = [TrafficSelector.AnyIPv4, TrafficSelector.AnyIPv6];
 
     public void Register(CommandTable table) =>
         table.Add("debug esp-tunnel",
@@ -39,7 +43,7 @@ internal sealed class EspTunnelCommand : ICommandModule
         string keyFile = args.Required("keys");
         string cipherName = args.Optional("cipher") ?? "aes-128-gcm";
         args.EnsureAllUsed();
-        if (!Ciphers.TryGetValue(cipherName, out (EspCipher Cipher, int Bits) cipher))
+        if (!Ciphers.TryGetValue(cipherName, out (EncryptionAlgorithm Encryption, IntegrityAlgorithm Integrity, int Bits) cipher))
         {
             throw new UserException($"debug esp-tunnel: cipher '{cipherName}': expected {string.Join(", ", Ciphers.Keys)}", 2);
         }
@@ -56,8 +60,8 @@ internal sealed class EspTunnelCommand : ICommandModule
         {
             throw new UserException($"debug esp-tunnel: keys {keyFile}: expected two lines of hex KEYMAT (inbound, then outbound)");
         }
-        EspSa inbound = MakeSa(spiIn, cipher, lines[0], keyFile, "inbound");
-        EspSa outbound = MakeSa(spiOut, cipher, lines[1], keyFile, "outbound");
+        SaSpec inbound = MakeSa(spiIn, SaDirection.Inbound, cipher, lines[0], keyFile, local, remote);
+        SaSpec outbound = MakeSa(spiOut, SaDirection.Outbound, cipher, lines[1], keyFile, local, remote);
         TunDevice tun;
         try
         {
@@ -70,30 +74,41 @@ internal sealed class EspTunnelCommand : ICommandModule
         using var stop = new ManualResetEventSlim();
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, s => { s.Cancel = true; stop.Set(); });
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, s => { s.Cancel = true; stop.Set(); });
-        EspUdpTunnel tunnel;
+        EspDataPlane plane;
         try
         {
-            tunnel = new EspUdpTunnel(tun, local, remote, outbound, inbound);
+            plane = new EspDataPlane(tun, local);
         }
         catch (System.Net.Sockets.SocketException e)
         {
             tun.Dispose();
             throw new UserException($"debug esp-tunnel: local {local}: {e.Message}");
         }
-        using (tunnel)
+        using (plane)
         {
-            tunnel.Start();
+            foreach (SaSpec sa in (SaSpec[])[inbound, outbound])
+            {
+                try
+                {
+                    plane.AddSa(sa);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new UserException($"debug esp-tunnel: keys {keyFile}: {sa.Direction.ToString().ToLowerInvariant()}: {e.Message.Split(" (Parameter")[0]}");
+                }
+            }
+            plane.AddPolicy(new IpsecPolicy(1, Everything, Everything));
+            plane.Start();
             ctx.Out.WriteLine($"esp-tunnel on {tun.Name}: {local} <-> {remote}, SPI in 0x{spiIn:x8} out 0x{spiOut:x8}, {cipherName}");
             ctx.Out.Flush();
             stop.Wait();
-            ctx.Out.WriteLine($"esp-tunnel stopped: {tunnel.Counters}");
+            ctx.Out.WriteLine($"esp-tunnel stopped: {plane.Counters}");
         }
-        inbound.Dispose();
-        outbound.Dispose();
         return 0;
     }
 
-    private static EspSa MakeSa(uint spi, (EspCipher Cipher, int Bits) cipher, string hex, string file, string which)
+    private static SaSpec MakeSa(uint spi, SaDirection direction, (EncryptionAlgorithm Encryption, IntegrityAlgorithm Integrity, int Bits) cipher,
+        string hex, string file, IPEndPoint local, IPEndPoint remote)
     {
         byte[] keymat;
         try
@@ -102,16 +117,22 @@ internal sealed class EspTunnelCommand : ICommandModule
         }
         catch (FormatException)
         {
-            throw new UserException($"debug esp-tunnel: keys {file}: the {which} line is not hex");
+            throw new UserException($"debug esp-tunnel: keys {file}: the {direction.ToString().ToLowerInvariant()} line is not hex");
         }
-        try
+        return new SaSpec
         {
-            return new EspSa(EspSaParameters.FromKeymat(spi, cipher.Cipher, cipher.Bits, keymat));
-        }
-        catch (ArgumentException e)
-        {
-            throw new UserException($"debug esp-tunnel: keys {file}: {which}: {e.Message.Split(" (Parameter")[0]}");
-        }
+            Spi = spi,
+            Direction = direction,
+            Local = local,
+            Remote = remote,
+            Encryption = cipher.Encryption,
+            Integrity = cipher.Integrity,
+            KeyBits = cipher.Bits,
+            Keymat = keymat,
+            LocalSelectors = Everything,
+            RemoteSelectors = Everything,
+            ReqId = 1,
+        };
     }
 
     private static IPEndPoint Endpoint(Arguments args, string keyword)

@@ -1,0 +1,44 @@
+namespace Certgate.Esp.Dataplane;
+
+/// <summary>Why the data plane did not carry a packet. Counted per reason; the packet path never throws.</summary>
+public enum EspDrop
+{
+    /// <summary>Outbound: the inner packet is not IPv4/IPv6 or too short to read.</summary>
+    NotIp,
+
+    /// <summary>Outbound: no policy covers the packet.</summary>
+    NoPolicy,
+
+    /// <summary>Outbound: a policy covers it but has no SA yet (IKE is asked to negotiate one).</summary>
+    NoSa,
+
+    /// <summary>Inbound: no SA has this SPI.</summary>
+    UnknownSpi,
+
+    /// <summary>Inbound: too short, or a length the cipher cannot produce.</summary>
+    Malformed,
+
+    /// <summary>Inbound: the sequence number was received already.</summary>
+    Replayed,
+
+    /// <summary>Inbound: the sequence number is left of the window.</summary>
+    TooOld,
+
+    /// <summary>Inbound: the ICV did not verify.</summary>
+    AuthenticationFailed,
+
+    /// <summary>Inbound: the trailer's padding is inconsistent.</summary>
+    BadPadding,
+
+    /// <summary>Inbound: the inner packet is not the IP version the next header announced (RFC 4303 §3.4.4.1).</summary>
+    InnerMismatch,
+
+    /// <summary>Inbound: the decrypted packet is outside the SA's traffic selectors (RFC 4301 §5.2 step 4).</summary>
+    PolicyMismatch,
+
+    /// <summary>Outbound: the SA's sequence numbers are used up or its hard lifetime is reached; it needs a rekey.</summary>
+    Expired,
+
+    /// <summary>The packet does not fit the buffers (larger than 64 KiB with ESP overhead).</summary>
+    TooBig,
+}
