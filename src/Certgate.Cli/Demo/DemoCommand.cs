@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using Certgate.Ca;
 using Certgate.Ca.Challenges;
@@ -30,6 +31,12 @@ internal sealed class DemoCommand : ICommandModule
 
     private static async Task<int> Run(CommandContext ctx, string? dir, bool keep)
     {
+        if (Environment.UserName != "root" || !File.Exists("/dev/net/tun"))
+        {
+            ctx.Error.WriteLine("certgate demo: needs root and /dev/net/tun: it creates two network namespaces, a veth pair and TUN devices " +
+                "(and removes them at the end, on Ctrl-C or on failure). Run it as root: sudo ./certgate demo");
+            return 1;
+        }
         string work = dir is null ? Directory.CreateTempSubdirectory("certgate-demo-").FullName : Path.GetFullPath(dir);
         Directory.CreateDirectory(work);
         var demo = new Script(ctx);
@@ -37,6 +44,49 @@ internal sealed class DemoCommand : ICommandModule
         var processes = new List<Process>();
         SqliteCaStore? store = null;
         CaHttpServer? server = null;
+        var cleanupLock = new object();
+        bool cleanedUp = false;
+        // Ctrl-C, SIGTERM or SIGHUP: end the tunnel processes and delete the namespaces before the process goes,
+        // the same cleanup the finally block does at a normal end or on failure.
+        void CleanupHost()
+        {
+            lock (cleanupLock)
+            {
+                if (cleanedUp)
+                {
+                    return;
+                }
+                cleanedUp = true;
+                foreach (Process p in processes)
+                {
+                    Signal(p);
+                    p.Dispose();
+                }
+                foreach (string ns in namespaces)
+                {
+                    Script.Quiet("ip", "netns", "del", ns);
+                }
+            }
+        }
+        void OnSignal(PosixSignalContext s)
+        {
+            ctx.Error.WriteLine($"certgate demo: {s.Signal}: stopping the tunnels and removing the namespaces");
+            CleanupHost();
+            if (!keep && dir is null)
+            {
+                try
+                {
+                    Directory.Delete(work, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // Best effort: the directory is under /tmp.
+                }
+            }
+        }
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using PosixSignalRegistration sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
         try
         {
             demo.Say($"Working in {work}.");
@@ -81,11 +131,6 @@ internal sealed class DemoCommand : ICommandModule
             }
 
             demo.Step("3. The tunnel: two namespaces, IKEv2 with those certificates, ESP in UDP over TUN devices, and a ping.");
-            if (Environment.UserName != "root" || !File.Exists("/dev/net/tun"))
-            {
-                demo.Say("The tunnel part needs root and /dev/net/tun (network namespaces, TUN devices); run the demo as root to see it.");
-                return 1;
-            }
             string tag = Guid.NewGuid().ToString("N")[..5];
             string ns1 = $"cgd{tag}1", ns2 = $"cgd{tag}2";
             foreach (string ns in new[] { ns1, ns2 })
@@ -151,15 +196,7 @@ internal sealed class DemoCommand : ICommandModule
         }
         finally
         {
-            foreach (Process p in processes)
-            {
-                Signal(p);
-                p.Dispose();
-            }
-            foreach (string ns in namespaces)
-            {
-                Script.Quiet("ip", "netns", "del", ns);
-            }
+            CleanupHost();
             if (server is not null)
             {
                 await server.DisposeAsync();
