@@ -39,4 +39,61 @@ public sealed class DemoTests
         Assert.Contains("3 packets transmitted, 3 received", output);
         Assert.Contains("AuthenticationFailed 0", output);
     }
+
+    [Fact]
+    public async Task Demo_StoppedBySigterm_RemovesItsNamespacesAndTunnelProcesses()
+    {
+        string? root = AppContext.BaseDirectory;
+        while (root is not null && !File.Exists(Path.Combine(root, "Certgate.slnx")))
+        {
+            root = Path.GetDirectoryName(root.TrimEnd('/'));
+        }
+        Assert.NotNull(root);
+        string dll = Path.Combine(root, "src", "Certgate.Cli", "bin", "Release", "net10.0", "certgate.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        psi.ArgumentList.Add("demo");
+        using Process p = Process.Start(psi)!;
+        var output = new System.Text.StringBuilder();
+        p.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        p.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        string Output() { lock (output) { return output.ToString(); } }
+        // Wait until the namespaces exist and the tunnel processes are started, then stop the demo as Ctrl-C or
+        // systemd would.
+        DateTime until = DateTime.UtcNow.AddMinutes(2);
+        while (!Output().Contains("debug ike-tunnel", StringComparison.Ordinal) && !p.HasExited && DateTime.UtcNow < until)
+        {
+            await Task.Delay(100);
+        }
+        Assert.False(p.HasExited, "certgate demo ended before the tunnel step:\n" + Output());
+        string[] namespaces = System.Text.RegularExpressions.Regex.Matches(Output(), @"ip netns add (cgd\w+)").Select(m => m.Groups[1].Value).ToArray();
+        Assert.Equal(2, namespaces.Length);
+        string work = System.Text.RegularExpressions.Regex.Match(Output(), @"Working in (\S+)\.").Groups[1].Value;
+        Assert.NotEmpty(work);
+        NetNamespaces.Run("kill", "-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await p.WaitForExitAsync(limit.Token);
+        string left = NetNamespaces.Run("ip", "netns", "list");
+        foreach (string ns in namespaces)
+        {
+            Assert.DoesNotContain(ns, left);
+        }
+        Assert.Contains("SIGTERM: stopping the tunnels and removing the namespaces", Output());
+        Assert.False(Directory.Exists(work), $"the demo's work directory {work} was left behind");
+        foreach (string pid in Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => n!.All(char.IsAsciiDigit))!)
+        {
+            string cmdline;
+            try
+            {
+                cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            Assert.False(cmdline.Contains(work, StringComparison.Ordinal) && cmdline.Contains("ike-tunnel", StringComparison.Ordinal), $"tunnel process {pid} was left running");
+        }
+    }
 }
