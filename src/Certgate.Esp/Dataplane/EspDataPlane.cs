@@ -93,6 +93,9 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
     {
         byte[] inner = new byte[MaxPacket];
         byte[] packet = new byte[MaxPacket + EspPacketPath.MaxOverhead];
+        // The peer's address serialized once, not per packet (SendTo with an EndPoint serializes it every call).
+        IPEndPoint? lastRemote = null;
+        SocketAddress? lastAddress = null;
         while (!_stopping)
         {
             int n;
@@ -115,7 +118,12 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
                 {
                     continue;
                 }
-                _socket.SendTo(packet.AsSpan(0, length), SocketFlags.None, remote!);
+                if (!ReferenceEquals(remote, lastRemote))
+                {
+                    lastRemote = remote;
+                    lastAddress = remote!.Serialize();
+                }
+                _socket.SendTo(packet.AsSpan(0, length), SocketFlags.None, lastAddress!);
             }
             catch (SocketException)
             {
@@ -132,13 +140,15 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
     {
         byte[] datagram = new byte[MaxPacket];
         byte[] inner = new byte[MaxPacket];
-        EndPoint from = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        var any = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        // Received into one SocketAddress: no endpoint object per packet; one is made only for IKE messages.
+        var from = new SocketAddress(_socket.AddressFamily);
         while (!_stopping)
         {
             int n;
             try
             {
-                n = _socket.ReceiveFrom(datagram, ref from);
+                n = _socket.ReceiveFrom(datagram, SocketFlags.None, from);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused)
             {
@@ -157,7 +167,7 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
             if (n >= 4 && BinaryPrimitives.ReadUInt32BigEndian(d) == 0)
             {
                 Counters.CountIke();
-                IkeHandler?.Invoke(d[4..].ToArray(), (IPEndPoint)from);
+                IkeHandler?.Invoke(d[4..].ToArray(), (IPEndPoint)any.Create(from));
                 continue;
             }
             try
