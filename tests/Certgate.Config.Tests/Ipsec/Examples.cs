@@ -1,0 +1,11 @@
+namespace Certgate.Config.Tests.Ipsec;
+
+/// <summary>The sample configurations of docs/examples, copied beside the tests.</summary>
+internal static class Examples
+{
+    public static string NextHop => Read("ipsec-next-hop.set");
+
+    public static string Interface => Read("ipsec-interface.set");
+
+    public static string Read(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Examples", name)).ReplaceLineEndings("\n");
+}
