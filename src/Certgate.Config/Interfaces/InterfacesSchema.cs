@@ -9,8 +9,8 @@ namespace Certgate.Config.Interfaces;
 /// and multicast (<c>pim</c>, <c>igmp</c>, <c>mld</c>) are declared so that commit can say where they may run.
 /// </summary>
 /// <remarks>
-/// Why <c>interfaces NAME</c> is a list keyed after the keyword: the schema engine has no keyless lists, so the
-/// curly form is <c>interfaces ge-0/0/0 { unit 0 { ... } }</c>; the set form is exactly Junos'.
+/// <c>interfaces</c> holds a keyless list <c>interface</c> (the name Junos' JSON and YANG use), so both forms are
+/// Junos': <c>set interfaces ge-0/0/0 unit 0 ...</c> and <c>interfaces { ge-0/0/0 { unit 0 { ... } } }</c>.
 /// </remarks>
 public static class InterfacesSchema
 {
@@ -25,7 +25,9 @@ public static class InterfacesSchema
     {
         ArgumentNullException.ThrowIfNull(schema);
         schema.Root
-            .List("interfaces", InterfaceSyntax.Device(), Interface, description: "network and services interfaces")
+            .Container("interfaces", i => i
+                .List("interface", InterfaceSyntax.Device(), Interface, description: "a network or services interface")
+                .Keyless("interface"))
             .Container("routing-options", r => r
                 .Container("static", s => s
                     .List("route", ValueSyntax.Prefix(), rt => rt
@@ -120,7 +122,7 @@ public static class InterfacesSchema
     public static IEnumerable<(InterfaceUnit Unit, ConfigNode Node)> Units(ConfigNode root)
     {
         ArgumentNullException.ThrowIfNull(root);
-        foreach (ConfigNode device in root.Entries("interfaces"))
+        foreach (ConfigNode device in root.Child("interfaces")?.Entries("interface") ?? [])
         {
             foreach (ConfigNode unit in device.Entries("unit"))
             {
