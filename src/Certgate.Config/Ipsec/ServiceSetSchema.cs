@@ -128,6 +128,12 @@ public static class ServiceSetSchema
                 errors.Add(new CommitError([.. set.Path, "ipsec-vpn-rules"], $"Referenced ipsec-vpn rule {r} must be defined under [edit services ipsec-vpn rule]"));
                 continue;
             }
+            if (nh is not null && rule.Leaf("match-direction") == "output")
+            {
+                // Reference §4.2: in a next-hop set, "output" matches what is routed into the outside unit.
+                errors.Add(new CommitError([.. rule.Path, "match-direction"],
+                    $"match-direction output in next-hop service-set {name} would match traffic routed into the outside-service-interface, which is not supported; use match-direction input and route traffic into the inside-service-interface"));
+            }
             foreach (ConfigNode term in rule.Entries("term"))
             {
                 CheckTermInSet(term, name, nh is not null, inside, gateway, errors);

@@ -316,6 +316,11 @@ public sealed class ServiceSetCheckTests
     }
 
     [Fact]
+    public void NextHop_RuleMatchesInput() =>
+        Assert.Equal(E("services ipsec-vpn rule rule-ike match-direction", "match-direction output in next-hop service-set ipsec-1 would match traffic routed into the outside-service-interface, which is not supported; use match-direction input and route traffic into the inside-service-interface"),
+            One(Examples.NextHop, "set services ipsec-vpn rule rule-ike match-direction output"));
+
+    [Fact]
     public void InterfaceServiceSet_ServiceInterfaceMustBeAServicesPic() =>
         Assert.Equal(E("services service-set ss-if interface-service service-interface", "service-interface must be a services interface (ms-, sp- or si-), not eth1"),
             One(Examples.Interface, "set services service-set ss-if interface-service service-interface eth1"));
