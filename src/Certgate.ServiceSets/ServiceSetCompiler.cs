@@ -50,7 +50,7 @@ public static class ServiceSetCompiler
             };
             string device = LinuxName(unit);
             IEnumerable<string> addresses = config.Units.FirstOrDefault(u => u.Unit == unit)?.Addresses.Select(a => a.ToString()) ?? [];
-            devices.Add(new TunDevicePlan(device, unit.ToString(), set.Name, style, [.. addresses]));
+            devices.Add(new TunDevicePlan(device, unit.ToString(), set.Name, style, [.. addresses], config.RoutingInstanceOf(unit)));
             EquatableArray<string> cas = [.. set.TrustedCa.Count > 0 ? set.TrustedCa : allCas];
 
             foreach (IpsecVpnRule rule in set.Rules)
@@ -76,7 +76,7 @@ public static class ServiceSetCompiler
             {
                 foreach (StaticRoute r in config.StaticRoutes.Where(r => r.NextHopInterface == next.Inside))
                 {
-                    routes.Add(new RoutePlan(r.Destination, device, set.Name));
+                    routes.Add(new RoutePlan(r.Destination, device, set.Name, r.RoutingInstance));
                 }
             }
         }

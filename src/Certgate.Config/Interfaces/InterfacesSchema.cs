@@ -28,15 +28,57 @@ public static class InterfacesSchema
             .Container("interfaces", i => i
                 .List("interface", InterfaceSyntax.Device(), Interface, description: "a network or services interface")
                 .Keyless("interface"))
-            .Container("routing-options", r => r
-                .Container("static", s => s
-                    .List("route", ValueSyntax.Prefix(), rt => rt
-                        .Leaf("next-hop", InterfaceSyntax.NextHop())
-                        .Flag("discard")
-                        .Leaf("preference", ValueSyntax.Integer(0, 4294967295))
-                        .Choice("next-hop", "discard"))))
+            .Container("routing-instances", ri => ri
+                .List("instance", ValueSyntax.ObjectName(128), i => i
+                    .Leaf("instance-type", ValueSyntax.Enum("vrf", "virtual-router"))
+                    .List("interface", InterfaceSyntax.Unit())
+                    .Container("routing-options", RoutingOptions), description: "a routing instance (VRF)")
+                .Keyless("instance"))
+            .Container("routing-options", RoutingOptions)
             .Container("protocols", Protocols);
         schema.AddCheck(Check);
+    }
+
+    private static void RoutingOptions(Statement r)
+    {
+        r.Container("static", s => s
+            .List("route", ValueSyntax.Prefix(), rt => rt
+                .Leaf("next-hop", InterfaceSyntax.NextHop())
+                .Flag("discard")
+                .Leaf("preference", ValueSyntax.Integer(0, 4294967295))
+                .Choice("next-hop", "discard")));
+    }
+
+    /// <summary>Every static route with its routing instance (null for the main table).</summary>
+    public static IEnumerable<(string? Instance, ConfigNode Route)> StaticRoutes(ConfigNode root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        foreach (ConfigNode r in root.Find("routing-options", "static")?.Entries("route") ?? [])
+        {
+            yield return (null, r);
+        }
+        foreach (ConfigNode instance in root.Child("routing-instances")?.Entries("instance") ?? [])
+        {
+            foreach (ConfigNode r in instance.Find("routing-options", "static")?.Entries("route") ?? [])
+            {
+                yield return (instance.Key, r);
+            }
+        }
+    }
+
+    /// <summary>The routing instance each listed unit belongs to (units not listed are in the main table).</summary>
+    public static Dictionary<InterfaceUnit, string> InstanceOfUnits(ConfigNode root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        var result = new Dictionary<InterfaceUnit, string>();
+        foreach (ConfigNode instance in root.Child("routing-instances")?.Entries("instance") ?? [])
+        {
+            foreach (ConfigNode i in instance.Entries("interface"))
+            {
+                result.TryAdd(InterfaceUnit.Parse(i.Key!), instance.Key!);
+            }
+        }
+        return result;
     }
 
     private static void Interface(Statement i)
@@ -134,6 +176,22 @@ public static class InterfacesSchema
     /// <summary>The commit checks of <c>interfaces</c>.</summary>
     internal static IEnumerable<CommitError> Check(ConfigNode root)
     {
+        var member = new Dictionary<InterfaceUnit, string>();
+        foreach (ConfigNode instance in root.Child("routing-instances")?.Entries("instance") ?? [])
+        {
+            if (instance.Leaf("instance-type") is null)
+            {
+                yield return new CommitError(instance.Path, "Missing mandatory statement: 'instance-type' (vrf or virtual-router)");
+            }
+            foreach (ConfigNode i in instance.Entries("interface"))
+            {
+                InterfaceUnit unit = InterfaceUnit.Parse(i.Key!);
+                if (!member.TryAdd(unit, instance.Key!))
+                {
+                    yield return new CommitError(i.Path, $"{unit} is already an interface of routing-instance {member[unit]}; an interface belongs to one routing instance");
+                }
+            }
+        }
         foreach ((InterfaceUnit unit, ConfigNode node) in Units(root))
         {
             if (node.Leaf("service-domain") is not null && !unit.IsServiceInterface)

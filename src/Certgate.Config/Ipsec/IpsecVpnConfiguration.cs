@@ -163,8 +163,11 @@ public sealed record InterfaceServiceSet(string Name, IPAddress? LocalGateway, I
 public sealed record InterfaceUnitConfig(InterfaceUnit Unit, string? Description, IReadOnlyList<InterfaceAddress> Addresses, string? ServiceDomain);
 
 /// <summary><c>routing-options static route P next-hop X</c>: exactly one of <see cref="NextHopAddress"/>,
-/// <see cref="NextHopInterface"/> or <see cref="Discard"/>.</summary>
-public sealed record StaticRoute(IpPrefix Destination, IPAddress? NextHopAddress, InterfaceUnit? NextHopInterface, bool Discard);
+/// <see cref="NextHopInterface"/> or <see cref="Discard"/>; <see cref="RoutingInstance"/> is null for the main table.</summary>
+public sealed record StaticRoute(IpPrefix Destination, IPAddress? NextHopAddress, InterfaceUnit? NextHopInterface, bool Discard, string? RoutingInstance = null);
+
+/// <summary><c>routing-instances NAME</c>: a VRF (or virtual router) and its interfaces.</summary>
+public sealed record RoutingInstance(string Name, string InstanceType, IReadOnlyList<InterfaceUnit> Interfaces);
 
 /// <summary>
 /// The typed view of <c>services ipsec-vpn</c>, <c>services service-set</c>, <c>interfaces</c> and
@@ -175,8 +178,10 @@ public sealed class IpsecVpnConfiguration
 {
     private IpsecVpnConfiguration(IReadOnlyList<IkeProposal> ikeProposals, IReadOnlyList<IkePolicy> ikePolicies,
         IReadOnlyList<IpsecProposal> ipsecProposals, IReadOnlyList<IpsecPolicy> ipsecPolicies, IReadOnlyList<IpsecVpnRule> rules,
-        IReadOnlyList<ServiceSet> serviceSets, IReadOnlyList<InterfaceUnitConfig> units, IReadOnlyList<StaticRoute> routes)
+        IReadOnlyList<ServiceSet> serviceSets, IReadOnlyList<InterfaceUnitConfig> units, IReadOnlyList<StaticRoute> routes,
+        IReadOnlyList<RoutingInstance> instances)
     {
+        RoutingInstances = instances;
         IkeProposals = ikeProposals;
         IkePolicies = ikePolicies;
         IpsecProposals = ipsecProposals;
@@ -201,7 +206,13 @@ public sealed class IpsecVpnConfiguration
 
     public IReadOnlyList<InterfaceUnitConfig> Units { get; }
 
+    /// <summary>Static routes of the main table and of every routing instance.</summary>
     public IReadOnlyList<StaticRoute> StaticRoutes { get; }
+
+    public IReadOnlyList<RoutingInstance> RoutingInstances { get; }
+
+    /// <summary>The routing instance <paramref name="unit"/> belongs to, or null for the main table.</summary>
+    public string? RoutingInstanceOf(InterfaceUnit unit) => RoutingInstances.FirstOrDefault(r => r.Interfaces.Contains(unit))?.Name;
 
     /// <summary>Reads the typed view from a configuration root.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="root"/> is null.</exception>
@@ -225,8 +236,10 @@ public sealed class IpsecVpnConfiguration
                 .Select(a => InterfaceAddress.TryParse(a.Key, out InterfaceAddress? x) ? x : throw Unchecked(a.Path)).ToList(),
             u.Node.Leaf("service-domain"))).ToList();
         var sets = root.Find("services")?.Entries("service-set").Select(s => ReadServiceSet(root, s, rules)).ToList() ?? [];
-        var routes = root.Find("routing-options", "static")?.Entries("route").Select(ReadRoute).ToList() ?? [];
-        return new IpsecVpnConfiguration(ikeProposals, ikePolicies, ipsecProposals, ipsecPolicies, rules, sets, units, routes);
+        var routes = InterfacesSchema.StaticRoutes(root).Select(r => ReadRoute(r.Route, r.Instance)).ToList();
+        var instances = root.Child("routing-instances")?.Entries("instance").Select(i => new RoutingInstance(
+            i.Key!, i.Leaf("instance-type") ?? throw Unchecked(i.Path), i.Entries("interface").Select(x => InterfaceUnit.Parse(x.Key!)).ToList())).ToList() ?? [];
+        return new IpsecVpnConfiguration(ikeProposals, ikePolicies, ipsecProposals, ipsecPolicies, rules, sets, units, routes, instances);
     }
 
     private static IkeProposal ReadIkeProposal(ConfigNode p) => new(
@@ -351,12 +364,12 @@ public sealed class IpsecVpnConfiguration
             InterfaceUnit.Parse(itf.Leaf("service-interface") ?? throw Unchecked(itf.Path)), applied);
     }
 
-    private static StaticRoute ReadRoute(ConfigNode r)
+    private static StaticRoute ReadRoute(ConfigNode r, string? instance)
     {
         string? hop = r.Leaf("next-hop");
         IPAddress? address = hop is not null && IPAddress.TryParse(hop, out IPAddress? a) && (hop.Contains(':') || hop.Count(c => c == '.') == 3) ? a : null;
         InterfaceUnit? unit = hop is not null && address is null ? InterfaceUnit.Parse(hop) : null;
-        return new StaticRoute(IpPrefix.Parse(r.Key!), address, unit, r.Has("discard"));
+        return new StaticRoute(IpPrefix.Parse(r.Key!), address, unit, r.Has("discard"), instance);
     }
 
     private static List<T> Resolve<T>(IEnumerable<string> names, List<T> items, Func<T, string> name, IReadOnlyList<string> at) =>

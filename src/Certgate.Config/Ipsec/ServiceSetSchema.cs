@@ -266,7 +266,8 @@ public static class ServiceSetSchema
                 insides.Add(InterfaceUnit.Parse(i));
             }
         }
-        foreach (ConfigNode route in root.Find("routing-options", "static")?.Entries("route") ?? [])
+        Dictionary<InterfaceUnit, string> instances = InterfacesSchema.InstanceOfUnits(root);
+        foreach ((string? instance, ConfigNode route) in InterfacesSchema.StaticRoutes(root))
         {
             string? hop = route.Leaf("next-hop");
             if (hop is null && !route.Has("discard"))
@@ -282,6 +283,14 @@ public static class ServiceSetSchema
             {
                 errors.Add(new CommitError([.. route.Path, "next-hop"],
                     $"next-hop {hop} is not the inside-service-interface of any next-hop service set; traffic to protect is routed into an inside-service-interface"));
+            }
+            else if (instances.GetValueOrDefault(unit) != instance)
+            {
+                string? vrf = instances.GetValueOrDefault(unit);
+                string message = vrf is not null
+                    ? $"next-hop {unit} is an interface of routing-instance {vrf}; configure the route under [edit routing-instances {vrf} routing-options static]"
+                    : $"next-hop {unit} is not an interface of routing-instance {instance}; set routing-instances {instance} interface {unit}";
+                errors.Add(new CommitError([.. route.Path, "next-hop"], message));
             }
         }
     }

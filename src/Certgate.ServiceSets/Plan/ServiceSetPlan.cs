@@ -77,11 +77,13 @@ public sealed record ChildConfig(
 public sealed record TunnelPlan(TunnelId Id, ServiceSetStyle Style, PeerConfig Peer, ChildConfig Child);
 
 /// <summary>A TUN device to create. Next-hop: the inside unit (<c>ms-0/0/0.1</c> → <c>ms0-0-0-1</c>) with the unit's
-/// addresses; interface style: the set's service interface, a steering device for the selected traffic.</summary>
-public sealed record TunDevicePlan(string Name, string JunosName, string ServiceSet, ServiceSetStyle Style, EquatableArray<string> Addresses);
+/// addresses; interface style: the set's service interface, a steering device for the selected traffic.
+/// <see cref="RoutingInstance"/>: the VRF the device is enslaved to, or null for the main table.</summary>
+public sealed record TunDevicePlan(string Name, string JunosName, string ServiceSet, ServiceSetStyle Style, EquatableArray<string> Addresses, string? RoutingInstance = null);
 
-/// <summary>A route to install: <see cref="Destination"/> via the TUN <see cref="Device"/> (a static route into an inside unit).</summary>
-public sealed record RoutePlan(IpPrefix Destination, string Device, string ServiceSet);
+/// <summary>A route to install: <see cref="Destination"/> via the TUN <see cref="Device"/> (a static route into an
+/// inside unit), in the table of <see cref="RoutingInstance"/> (null: the main table).</summary>
+public sealed record RoutePlan(IpPrefix Destination, string Device, string ServiceSet, string? RoutingInstance = null);
 
 /// <summary>A policy-routing selector of an interface service set: packets crossing <see cref="TrafficInterface"/> in
 /// <see cref="Direction"/> from <see cref="Source"/> to <see cref="Destination"/> are steered into

@@ -386,6 +386,28 @@ public sealed class ServiceSetCheckTests
     }
 
     [Fact]
+    public void ReferenceExampleB_VrfRoutes_Commit()
+    {
+        Assert.Empty(Errors(ReferenceExamples.B));
+        string curly = ConfigText.WriteCurly(Cfg.FromSet(ReferenceExamples.B));
+        Assert.Contains("routing-instances {\n    ipvpn {\n        instance-type vrf;\n        interface ms-0/0/0.11;\n", curly);
+        Assert.True(Cfg.FromSet(ReferenceExamples.B).StructurallyEquals(ConfigText.ParseCurly(Cfg.Schema, curly)));
+    }
+
+    [Fact]
+    public void VrfRoutes_NextHopMustBeInTheSameTable()
+    {
+        Assert.Equal(E("routing-options static route 192.168.169.0/24 next-hop", "next-hop ms-0/0/0.11 is an interface of routing-instance ipvpn; configure the route under [edit routing-instances ipvpn routing-options static]"),
+            One(ReferenceExamples.B, "set routing-options static route 192.168.169.0/24 next-hop ms-0/0/0.11"));
+        Assert.Equal(E("routing-instances ipvpn routing-options static route 192.168.168.0/24 next-hop", "next-hop ms-0/0/0.11 is not an interface of routing-instance ipvpn; set routing-instances ipvpn interface ms-0/0/0.11"),
+            One(ReferenceExamples.B, "delete routing-instances ipvpn interface ms-0/0/0.11"));
+        Assert.Equal(E("routing-instances other interface ms-0/0/0.11", "ms-0/0/0.11 is already an interface of routing-instance ipvpn; an interface belongs to one routing instance"),
+            One(ReferenceExamples.B, "set routing-instances other instance-type vrf", "set routing-instances other interface ms-0/0/0.11"));
+        Assert.Equal(E("routing-instances v2", "Missing mandatory statement: 'instance-type' (vrf or virtual-router)"),
+            One(ReferenceExamples.B, "set routing-instances v2 interface eth5.0"));
+    }
+
+    [Fact]
     public void Interfaces_NamesAddressesAndLinuxNameLength()
     {
         Assert.Contains("'ge-0/0' is not an interface such as ge-0/0/0, ms-0/0/0 or a Linux name such as eth0", Cfg.ErrorOf(() => Cfg.FromSet("set interfaces ge-0/0 unit 0")));
