@@ -20,6 +20,7 @@ public static class GatewaySchema
     {
         var schema = new ConfigSchema();
         PkiSchema.Declare(schema);
+        Ipsec.ServiceSetSchema.Declare(schema);
         return schema;
     }
 }

@@ -64,6 +64,21 @@ public sealed class Statement
 
     public string? Description { get; private set; }
 
+    /// <summary>A list whose entries are written without its keyword (<c>interfaces { ge-0/0/0 { ... } }</c>, <c>set
+    /// interfaces ge-0/0/0 ...</c>): any word that is not a keyword of the parent is a key of this list.</summary>
+    public bool IsKeyless { get; private set; }
+
+    /// <summary>The keyless list child, or null.</summary>
+    internal Statement? KeylessList => _children.FirstOrDefault(c => c.IsKeyless);
+
+    /// <summary>This statement's child spelled <paramref name="word"/>, else its keyless list (the word is then a key).</summary>
+    internal Statement? Resolve(string word, out bool keyless)
+    {
+        Statement? s = Find(word);
+        keyless = s is null && KeylessList is not null;
+        return s ?? KeylessList;
+    }
+
     /// <summary>A list entry rendered on one line with its leaves (<c>file pki.log files 3 size 1m;</c>).</summary>
     public bool IsInline { get; private set; }
 
@@ -177,6 +192,19 @@ public sealed class Statement
             throw new ArgumentException($"'{name}' must be a list of leaves and flags to be rendered inline", nameof(name));
         }
         c.IsInline = true;
+        return this;
+    }
+
+    /// <summary>Makes the list child <paramref name="name"/> keyless (see <see cref="IsKeyless"/>); one per statement.
+    /// The keyword is still accepted on input. Returns this statement.</summary>
+    public Statement Keyless(string name)
+    {
+        Statement c = this[name];
+        if (c.Kind != StatementKind.List || KeylessList is not null)
+        {
+            throw new ArgumentException($"'{name}' must be a list, and the only keyless list under '{SchemaPath}'", nameof(name));
+        }
+        c.IsKeyless = true;
         return this;
     }
 

@@ -68,7 +68,21 @@ public sealed class ConfigurationSession
     public IReadOnlyList<string> EditPath => _edit.SelectMany(s => s).ToList();
 
     /// <summary>The <c>[edit …]</c> banner Junos prints above the prompt.</summary>
-    public string Banner => ConfigEditor.At(EditPath);
+    public string Banner
+    {
+        get
+        {
+            // Shown as Junos does: a keyless list's keyword ("interfaces interface eth0") is left out.
+            var words = new List<string>();
+            Statement s = _candidate.Statement;
+            foreach (string[] seg in _edit)
+            {
+                s = s.Find(seg[0])!;
+                words.AddRange(s.IsKeyless ? seg[1..] : seg);
+            }
+            return ConfigEditor.At(words);
+        }
+    }
 
     /// <summary>The prompt, <c>user@certgate# </c>.</summary>
     public string Prompt => $"{_user}@certgate# ";

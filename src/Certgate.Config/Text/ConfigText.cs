@@ -270,7 +270,8 @@ public static class ConfigText
         }
     }
 
-    private static string Head(ConfigNode n) => n.Key is null ? n.Name : n.Name + " " + Tokenizer.Quote(n.Key);
+    private static string Head(ConfigNode n) =>
+        n.Key is null ? n.Name : n.Statement.IsKeyless ? Tokenizer.Quote(n.Key) : n.Name + " " + Tokenizer.Quote(n.Key);
 
     // Secrets are always quoted, as Junos prints "$9$...".
     private static string LeafValue(ConfigNode n) =>

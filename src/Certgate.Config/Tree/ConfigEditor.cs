@@ -31,7 +31,7 @@ public static class ConfigEditor
         while (i < words.Count)
         {
             string word = words[i++];
-            Statement s = node.Statement.Find(word)
+            Statement s = node.Statement.Resolve(word, out bool keyless)
                 ?? throw new ConfigException($"syntax error at {At(node)} '{word}', expecting one of: {Keywords(node.Statement)}");
             switch (s.Kind)
             {
@@ -41,8 +41,11 @@ public static class ConfigEditor
                     break;
                 case StatementKind.List:
                 {
-                    string key = Normalize(node, s, i < words.Count ? words[i] : null);
-                    i++;
+                    string key = Normalize(node, s, keyless ? word : i < words.Count ? words[i] : null);
+                    if (!keyless)
+                    {
+                        i++;
+                    }
                     if (node.Entry(s.Name, key) is null && s.MaxElements > 0 && node.Entries(s.Name).Count() >= s.MaxElements)
                     {
                         throw new ConfigException($"error: {At(node)} '{s.Name} {key}': at most {s.MaxElements} '{s.Name}' entries may be configured");
@@ -128,10 +131,14 @@ public static class ConfigEditor
         while (true)
         {
             string word = words[i++];
-            Statement s = node.Statement.Find(word)
+            Statement s = node.Statement.Resolve(word, out bool keyless)
                 ?? throw new ConfigException($"syntax error at {At(node)} '{word}', expecting one of: {Keywords(node.Statement)}");
             ConfigNode? target;
-            if (s.Kind == StatementKind.List)
+            if (keyless)
+            {
+                target = node.Entry(s.Name, Normalize(node, s, word));
+            }
+            else if (s.Kind == StatementKind.List)
             {
                 if (i >= words.Count)
                 {
@@ -213,11 +220,16 @@ public static class ConfigEditor
         {
             string word = words[i++];
             List<string> here = [.. levelPath, .. result];
-            Statement next = s.Find(word)
+            Statement next = s.Resolve(word, out bool keyless)
                 ?? throw new ConfigException($"syntax error at {At(here)} '{word}', expecting one of: {Keywords(s)}");
+            // A keyless entry is canonically "LIST KEY" (the keyword is accepted on input), so that levels stay pairs.
             result.Add(next.Name);
             last = next;
-            if (next.Kind == StatementKind.List && i < words.Count)
+            if (keyless)
+            {
+                result.Add(Normalize(here, next, word));
+            }
+            else if (next.Kind == StatementKind.List && i < words.Count)
             {
                 result.Add(Normalize(here, next, words[i++]));
             }

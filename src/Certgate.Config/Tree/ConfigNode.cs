@@ -58,7 +58,10 @@ public sealed class ConfigNode
                 {
                     words.Insert(0, n.Key);
                 }
-                words.Insert(0, n.Name);
+                if (!n.Statement.IsKeyless)
+                {
+                    words.Insert(0, n.Name);
+                }
             }
             return words;
         }
@@ -88,12 +91,16 @@ public sealed class ConfigNode
         ConfigNode? n = this;
         for (int i = 0; i < words.Length && n is not null; i++)
         {
-            Statement? s = n.Statement.Find(words[i]);
+            Statement? s = n.Statement.Resolve(words[i], out bool keyless);
             if (s is null)
             {
                 return null;
             }
-            if (s.Kind == StatementKind.List)
+            if (keyless)
+            {
+                n = n.Entry(s.Name, words[i]);
+            }
+            else if (s.Kind == StatementKind.List)
             {
                 if (++i >= words.Length)
                 {

@@ -48,7 +48,7 @@ public sealed class EditorTests
 
     [Fact]
     public void Set_UnknownTopLevel() =>
-        Assert.Equal("syntax error at [edit] 'secuirty', expecting one of: security", Cfg.ErrorOf(() => Cfg.Set(Cfg.Empty(), "secuirty pki")));
+        Assert.Equal("syntax error at [edit] 'secuirty', expecting one of: security interfaces routing-instances routing-options protocols services", Cfg.ErrorOf(() => Cfg.Set(Cfg.Empty(), "secuirty pki")));
 
     [Fact]
     public void Set_MissingValue_SaysWhatIsExpected() =>

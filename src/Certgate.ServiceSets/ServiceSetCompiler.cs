@@ -1,0 +1,183 @@
+using System.Net;
+using System.Net.Sockets;
+using Certgate.Config.Interfaces;
+using Certgate.Config.Ipsec;
+using Certgate.Config.Pki;
+using Certgate.Net.Addressing;
+using Certgate.ServiceSets.Plan;
+using Certgate.ServiceSets.Registry;
+
+namespace Certgate.ServiceSets;
+
+/// <summary>
+/// Compiles the typed configuration of a committed configuration into one <see cref="ServiceSetPlan"/>.
+/// </summary>
+/// <remarks>
+/// Order of work: for each service set (configuration order), for each of its rules and their terms, one tunnel:
+/// peer (local-gateway ↔ remote-gateway, IKE proposals as IANA transforms, authentication, identities, trusted CAs)
+/// and child (ESP proposals, PFS group, traffic selectors). Then the set's TUN device, and its routes (next-hop:
+/// static routes into the inside unit) or policy selectors (interface: each term on each interface the set is
+/// applied to in the rule's match-direction). Traffic selectors: the term's <c>source-address</c> is the local side and
+/// <c>destination-address</c> the remote side; a missing one is 0.0.0.0/0 (or ::/0 for an IPv6 term), so a next-hop
+/// term without addresses protects whatever is routed in.
+/// </remarks>
+public static class ServiceSetCompiler
+{
+    private static readonly IpPrefix AnyV4 = IpPrefix.Parse("0.0.0.0/0");
+    private static readonly IpPrefix AnyV6 = IpPrefix.Parse("::/0");
+
+    /// <summary>Compiles <paramref name="config"/>; <paramref name="pki"/> supplies the CA profiles trusted when a
+    /// service set names none.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">A service set with IPsec rules has no local-gateway (the commit
+    /// checks refuse such a configuration).</exception>
+    public static ServiceSetPlan Compile(IpsecVpnConfiguration config, PkiConfiguration? pki = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        IReadOnlyList<string> allCas = pki?.CaProfiles.Select(p => p.Name).ToList() ?? [];
+        var tunnels = new List<TunnelPlan>();
+        var devices = new List<TunDevicePlan>();
+        var routes = new List<RoutePlan>();
+        var selectors = new List<PolicySelectorPlan>();
+
+        foreach (ServiceSet set in config.ServiceSets)
+        {
+            (InterfaceUnit unit, ServiceSetStyle style) = set switch
+            {
+                NextHopServiceSet nh => (nh.Inside, ServiceSetStyle.NextHop),
+                InterfaceServiceSet i => (i.ServiceInterface, ServiceSetStyle.Interface),
+                _ => throw new InvalidOperationException($"service-set {set.Name} has an unknown style"),
+            };
+            string device = LinuxName(unit);
+            IEnumerable<string> addresses = config.Units.FirstOrDefault(u => u.Unit == unit)?.Addresses.Select(a => a.ToString()) ?? [];
+            devices.Add(new TunDevicePlan(device, unit.ToString(), set.Name, style, [.. addresses], config.RoutingInstanceOf(unit)));
+            EquatableArray<string> cas = [.. set.TrustedCa.Count > 0 ? set.TrustedCa : allCas];
+
+            foreach (IpsecVpnRule rule in set.Rules)
+            {
+                foreach (IpsecVpnTerm term in rule.Terms)
+                {
+                    IPAddress local = set.LocalGateway
+                        ?? throw new InvalidOperationException($"service-set {set.Name} has IPsec rules but no local-gateway; commit checks refuse this");
+                    var id = new TunnelId(set.Name, rule.Name, term.Name);
+                    (IpPrefix localTs, IpPrefix remoteTs) = Selectors(term);
+                    tunnels.Add(new TunnelPlan(id, style, Peer(local, term, cas), Child(term, localTs, remoteTs, device)));
+                    if (set is InterfaceServiceSet iss)
+                    {
+                        foreach (ServiceSetAttachment a in iss.AppliedOn.Where(a => a.Direction == rule.MatchDirection && a.IPv6 == !localTs.IsIPv4))
+                        {
+                            selectors.Add(new PolicySelectorPlan(id, LinuxName(a.Unit), a.Direction, localTs, remoteTs, device));
+                        }
+                    }
+                }
+            }
+
+            if (set is NextHopServiceSet next)
+            {
+                foreach (StaticRoute r in config.StaticRoutes.Where(r => r.NextHopInterface == next.Inside))
+                {
+                    routes.Add(new RoutePlan(r.Destination, device, set.Name, r.RoutingInstance));
+                }
+            }
+        }
+        return new ServiceSetPlan([.. tunnels], [.. devices], [.. routes], [.. selectors]);
+    }
+
+    private static (IpPrefix Local, IpPrefix Remote) Selectors(IpsecVpnTerm term)
+    {
+        bool v6 = (term.SourceAddress ?? term.DestinationAddress) is { IsIPv4: false };
+        IpPrefix any = v6 ? AnyV6 : AnyV4;
+        return (term.SourceAddress ?? any, term.DestinationAddress ?? any);
+    }
+
+    private static PeerConfig Peer(IPAddress local, IpsecVpnTerm term, EquatableArray<string> cas)
+    {
+        IkePolicy policy = term.IkePolicy;
+        IdentityPlan localId = policy.LocalId is { } l ? Identity(l)
+            : policy.LocalCertificate is not null ? new IdentityPlan(IdType.ID_DER_ASN1_DN, null)
+            : new IdentityPlan(local.AddressFamily == AddressFamily.InterNetwork ? IdType.ID_IPV4_ADDR : IdType.ID_IPV6_ADDR, local.ToString());
+        return new PeerConfig(
+            local,
+            term.RemoteGateway,
+            [.. policy.Proposals.Select(Ike)],
+            Method(policy.Proposals[0].AuthenticationMethod),
+            [.. policy.Proposals.Select(p => Method(p.AuthenticationMethod)).Distinct()],
+            localId,
+            [.. policy.RemoteIds.Select(Identity)],
+            policy.LocalCertificate,
+            policy.PreSharedKey,
+            cas,
+            policy.Proposals.Min(p => p.Lifetime),
+            term.DeadPeerDetection);
+    }
+
+    private static ChildConfig Child(IpsecVpnTerm term, IpPrefix localTs, IpPrefix remoteTs, string device)
+    {
+        IpsecPolicy policy = term.IpsecPolicy;
+        return new ChildConfig(
+            [.. policy.Proposals.Select(Esp)],
+            policy.PfsGroup is { } g ? Group(g) : null,
+            [localTs],
+            [remoteTs],
+            policy.Proposals.Min(p => p.Lifetime),
+            device);
+    }
+
+    /// <summary>Junos IKE proposal → IANA transforms. With GCM the hash is the PRF only (RFC 5282 §8: no integrity).</summary>
+    internal static IkeTransformSet Ike(IkeProposal p)
+    {
+        (EncryptionTransformId enc, int bits) = Encryption(p.Encryption);
+        (PrfTransformId prf, IntegrityTransformId integrity) = p.Hash switch
+        {
+            IkeHashAlgorithm.Sha256 => (PrfTransformId.PRF_HMAC_SHA2_256, IntegrityTransformId.AUTH_HMAC_SHA2_256_128),
+            IkeHashAlgorithm.Sha384 => (PrfTransformId.PRF_HMAC_SHA2_384, IntegrityTransformId.AUTH_HMAC_SHA2_384_192),
+            _ => (PrfTransformId.PRF_HMAC_SHA2_512, IntegrityTransformId.AUTH_HMAC_SHA2_512_256),
+        };
+        return new IkeTransformSet(enc, bits, prf, enc == EncryptionTransformId.ENCR_AES_GCM_16 ? IntegrityTransformId.NONE : integrity, Group(p.DhGroup));
+    }
+
+    /// <summary>Junos ESP proposal → IANA transforms.</summary>
+    internal static EspTransformSet Esp(IpsecProposal p)
+    {
+        (EncryptionTransformId enc, int bits) = Encryption(p.Encryption);
+        IntegrityTransformId integrity = p.Integrity switch
+        {
+            null => IntegrityTransformId.NONE,
+            EspIntegrityAlgorithm.HmacSha256_128 => IntegrityTransformId.AUTH_HMAC_SHA2_256_128,
+            EspIntegrityAlgorithm.HmacSha384_192 => IntegrityTransformId.AUTH_HMAC_SHA2_384_192,
+            _ => IntegrityTransformId.AUTH_HMAC_SHA2_512_256,
+        };
+        return new EspTransformSet(enc, bits, integrity);
+    }
+
+    private static (EncryptionTransformId, int) Encryption(EncryptionAlgorithm a) => a switch
+    {
+        EncryptionAlgorithm.Aes128Cbc => (EncryptionTransformId.ENCR_AES_CBC, 128),
+        EncryptionAlgorithm.Aes256Cbc => (EncryptionTransformId.ENCR_AES_CBC, 256),
+        EncryptionAlgorithm.Aes128Gcm => (EncryptionTransformId.ENCR_AES_GCM_16, 128),
+        _ => (EncryptionTransformId.ENCR_AES_GCM_16, 256),
+    };
+
+    // The Junos group number is the IANA Transform Type 4 id.
+    private static KeyExchangeMethodId Group(DhGroup g) => (KeyExchangeMethodId)(ushort)g;
+
+    private static AuthMethod Method(IkeAuthenticationMethod m) => m switch
+    {
+        IkeAuthenticationMethod.PreSharedKeys => AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+        IkeAuthenticationMethod.RsaSignatures => AuthMethod.RSA_DIGITAL_SIGNATURE,
+        IkeAuthenticationMethod.EcdsaSignatures256 => AuthMethod.ECDSA_SHA_256_P256,
+        _ => AuthMethod.ECDSA_SHA_384_P384,
+    };
+
+    private static IdentityPlan Identity(IkeIdentity i) => new(i.Kind switch
+    {
+        IkeIdentityKind.Ipv4Address => IdType.ID_IPV4_ADDR,
+        IkeIdentityKind.Ipv6Address => IdType.ID_IPV6_ADDR,
+        IkeIdentityKind.Fqdn => IdType.ID_FQDN,
+        IkeIdentityKind.KeyId => IdType.ID_KEY_ID,
+        _ => IdType.ID_DER_ASN1_DN,
+    }, i.Value, i.Match);
+
+    private static string LinuxName(InterfaceUnit unit) =>
+        unit.LinuxName ?? throw new InvalidOperationException($"{unit} has no Linux name of at most {InterfaceUnit.MaxLinuxNameLength} characters; commit checks refuse this");
+}

@@ -1,0 +1,181 @@
+using System.Net;
+using Certgate.Config.Ipsec;
+using Certgate.Net.Addressing;
+using Certgate.ServiceSets.Plan;
+using Certgate.ServiceSets.Registry;
+
+namespace Certgate.ServiceSets.Tests;
+
+public sealed class CompilerTests
+{
+    private static readonly IpPrefix Any = IpPrefix.Parse("0.0.0.0/0");
+
+    [Fact]
+    public void NextHop_Example_OneTunnel_WideSelectors_RouteIntoInsideTun()
+    {
+        ServiceSetPlan plan = Plans.Compile(Plans.NextHop);
+        TunnelPlan t = Assert.Single(plan.Tunnels);
+        Assert.Equal(new TunnelId("ipsec-1", "rule-ike", "t1"), t.Id);
+        Assert.Equal(ServiceSetStyle.NextHop, t.Style);
+
+        PeerConfig p = t.Peer;
+        Assert.Equal(IPAddress.Parse("10.1.15.2"), p.LocalAddress);
+        Assert.Equal(IPAddress.Parse("10.1.15.1"), p.RemoteAddress);
+        Assert.Equal([new IkeTransformSet(EncryptionTransformId.ENCR_AES_GCM_16, 256, PrfTransformId.PRF_HMAC_SHA2_256, IntegrityTransformId.NONE, KeyExchangeMethodId.ECP_256)], p.Proposals);
+        Assert.Equal(AuthMethod.RSA_DIGITAL_SIGNATURE, p.AuthMethod);
+        Assert.Equal([AuthMethod.RSA_DIGITAL_SIGNATURE], p.PeerAuthMethods);
+        Assert.Equal(new IdentityPlan(IdType.ID_FQDN, "router2.example.com"), p.LocalId);
+        Assert.Equal([new IdentityPlan(IdType.ID_FQDN, "router3.example.com")], p.RemoteIds);
+        Assert.Equal("local-entrust2", p.LocalCertificate);
+        Assert.Null(p.PreSharedKey);
+        Assert.Equal(["entrust"], p.TrustedCas);
+        Assert.Equal(TimeSpan.FromHours(8), p.Lifetime);
+
+        ChildConfig c = t.Child;
+        Assert.Equal([
+            new EspTransformSet(EncryptionTransformId.ENCR_AES_GCM_16, 256, IntegrityTransformId.NONE),
+            new EspTransformSet(EncryptionTransformId.ENCR_AES_CBC, 256, IntegrityTransformId.AUTH_HMAC_SHA2_256_128),
+        ], c.Proposals);
+        Assert.Equal(KeyExchangeMethodId.ECP_256, c.PfsGroup);
+        Assert.Equal([Any], c.LocalTrafficSelectors);
+        Assert.Equal([Any], c.RemoteTrafficSelectors);
+        Assert.Equal(TimeSpan.FromSeconds(3600), c.Lifetime);
+        Assert.Equal("ms0-0-0-1", c.Device);
+
+        Assert.Equal([new TunDevicePlan("ms0-0-0-1", "ms-0/0/0.1", "ipsec-1", ServiceSetStyle.NextHop, [])], plan.Devices);
+        Assert.Equal([new RoutePlan(IpPrefix.Parse("10.1.56.0/24"), "ms0-0-0-1", "ipsec-1")], plan.Routes);
+        Assert.Empty(plan.Selectors);
+    }
+
+    [Fact]
+    public void Interface_Example_TermIsTheSelector_SteeredOnItsInterface()
+    {
+        ServiceSetPlan plan = Plans.Compile(Plans.Interface);
+        TunnelPlan t = Assert.Single(plan.Tunnels);
+        Assert.Equal(ServiceSetStyle.Interface, t.Style);
+        Assert.Equal(new IdentityPlan(IdType.ID_DER_ASN1_DN, null), t.Peer.LocalId);
+        Assert.Equal([new IdentityPlan(IdType.ID_DER_ASN1_DN, "O=Example, OU=VPN", DnMatch.Container)], t.Peer.RemoteIds);
+        Assert.Equal(AuthMethod.ECDSA_SHA_256_P256, t.Peer.AuthMethod);
+        Assert.Equal([new IkeTransformSet(EncryptionTransformId.ENCR_AES_GCM_16, 128, PrfTransformId.PRF_HMAC_SHA2_256, IntegrityTransformId.NONE, KeyExchangeMethodId.ECP_256)], t.Peer.Proposals);
+        Assert.Equal(new DeadPeerDetection(TimeSpan.FromSeconds(10), 3), t.Peer.DeadPeerDetection);
+
+        IpPrefix local = IpPrefix.Parse("10.1.12.0/24"), remote = IpPrefix.Parse("10.1.56.0/24");
+        Assert.Equal([local], t.Child.LocalTrafficSelectors);
+        Assert.Equal([remote], t.Child.RemoteTrafficSelectors);
+        // No ipsec-policy: the default proposals (docs/decisions.md), no PFS.
+        Assert.Equal([
+            new EspTransformSet(EncryptionTransformId.ENCR_AES_GCM_16, 256, IntegrityTransformId.NONE),
+            new EspTransformSet(EncryptionTransformId.ENCR_AES_GCM_16, 128, IntegrityTransformId.NONE),
+            new EspTransformSet(EncryptionTransformId.ENCR_AES_CBC, 256, IntegrityTransformId.AUTH_HMAC_SHA2_256_128),
+        ], t.Child.Proposals);
+        Assert.Null(t.Child.PfsGroup);
+        Assert.Equal(TimeSpan.FromSeconds(28800), t.Child.Lifetime);
+
+        Assert.Equal("ms0-0-0-0", t.Child.Device);
+        Assert.Equal([new PolicySelectorPlan(t.Id, "eth0", MatchDirection.Output, local, remote, "ms0-0-0-0")], plan.Selectors);
+        Assert.Empty(plan.Routes);
+    }
+
+    [Fact]
+    public void Psk_WithoutLocalId_SendsTheGatewayAddress_AndCbcHasIntegrity()
+    {
+        ServiceSetPlan plan = Plans.Compile(Plans.NextHop,
+            "set services ipsec-vpn ike proposal psk authentication-method pre-shared-keys",
+            "set services ipsec-vpn ike proposal psk encryption-algorithm aes-128-cbc",
+            "set services ipsec-vpn ike proposal psk authentication-algorithm sha-384",
+            "set services ipsec-vpn ike proposal psk dh-group group14",
+            "set services ipsec-vpn ike policy psk-pol proposals psk",
+            "set services ipsec-vpn ike policy psk-pol pre-shared-key ascii-text s3cret-key",
+            "set services ipsec-vpn rule rule-ike term t2 from source-address 2001:db8:1::/48",
+            "set services ipsec-vpn rule rule-ike term t2 then remote-gateway 10.1.15.9",
+            "set services ipsec-vpn rule rule-ike term t2 then dynamic ike-policy psk-pol");
+        TunnelPlan t2 = plan.Find(new TunnelId("ipsec-1", "rule-ike", "t2"))!;
+        Assert.Equal(new IdentityPlan(IdType.ID_IPV4_ADDR, "10.1.15.2"), t2.Peer.LocalId);
+        Assert.Equal(AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, t2.Peer.AuthMethod);
+        Assert.Equal("s3cret-key"u8.ToArray(), t2.Peer.PreSharedKey!.GetKey());
+        Assert.DoesNotContain("s3cret", t2.ToString());
+        Assert.Equal([new IkeTransformSet(EncryptionTransformId.ENCR_AES_CBC, 128, PrfTransformId.PRF_HMAC_SHA2_384, IntegrityTransformId.AUTH_HMAC_SHA2_384_192, KeyExchangeMethodId.MODP_2048)], t2.Peer.Proposals);
+        // An IPv6 term without a destination gets the IPv6 wildcard on the other side.
+        Assert.Equal([IpPrefix.Parse("::/0")], t2.Child.RemoteTrafficSelectors);
+        Assert.Equal(2, plan.Tunnels.Count);
+        Assert.Single(plan.Devices);
+    }
+
+    [Fact]
+    public void ReferenceExampleB_RoutesAndDeviceInTheVrf_TermSelectors()
+    {
+        ServiceSetPlan plan = Plans.Compile(ReferenceB);
+        TunnelPlan t = Assert.Single(plan.Tunnels);
+        Assert.Equal(new TunnelId("ipsec-firewall", "to-peer", "ipsec"), t.Id);
+        Assert.Equal([IpPrefix.Parse("192.168.167.0/24")], t.Child.LocalTrafficSelectors);
+        Assert.Equal([IpPrefix.Parse("192.168.168.0/24")], t.Child.RemoteTrafficSelectors);
+        Assert.Equal(AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, t.Peer.AuthMethod);
+        Assert.Equal(new IdentityPlan(IdType.ID_IPV4_ADDR, "172.31.255.10"), t.Peer.LocalId);
+        Assert.Empty(t.Peer.TrustedCas);
+        Assert.Equal([new TunDevicePlan("ms0-0-0-11", "ms-0/0/0.11", "ipsec-firewall", ServiceSetStyle.NextHop, [], "ipvpn")], plan.Devices);
+        Assert.Equal([new RoutePlan(IpPrefix.Parse("192.168.168.0/24"), "ms0-0-0-11", "ipsec-firewall", "ipvpn")], plan.Routes);
+    }
+
+    /// <summary>Reference §1.7 B verbatim, with the policies it names.</summary>
+    private const string ReferenceB = """
+        set services ipsec-vpn ike proposal ike-psk authentication-method pre-shared-keys
+        set services ipsec-vpn ike policy ike-peer proposals ike-psk
+        set services ipsec-vpn ike policy ike-peer pre-shared-key ascii-text "shared secret"
+        set services ipsec-vpn ipsec proposal esp-aes encryption-algorithm aes-256-gcm
+        set services ipsec-vpn ipsec policy esp-peer proposals esp-aes
+        set interfaces ms-0/0/0 unit 10 family inet unnumbered-address xe-1/2/0.550
+        set interfaces ms-0/0/0 unit 10 service-domain outside
+        set interfaces ms-0/0/0 unit 11 family inet
+        set interfaces ms-0/0/0 unit 11 service-domain inside
+        set services service-set ipsec-firewall next-hop-service inside-service-interface ms-0/0/0.11
+        set services service-set ipsec-firewall next-hop-service outside-service-interface ms-0/0/0.10
+        set services service-set ipsec-firewall ipsec-vpn-options local-gateway 172.31.255.10
+        set services service-set ipsec-firewall ipsec-vpn-rules to-peer
+        set services ipsec-vpn rule to-peer term ipsec from source-address 192.168.167.0/24
+        set services ipsec-vpn rule to-peer term ipsec from destination-address 192.168.168.0/24
+        set services ipsec-vpn rule to-peer term ipsec then remote-gateway 80.0.0.2
+        set services ipsec-vpn rule to-peer term ipsec then dynamic ike-policy ike-peer
+        set services ipsec-vpn rule to-peer term ipsec then dynamic ipsec-policy esp-peer
+        set services ipsec-vpn rule to-peer match-direction input
+        set routing-instances ipvpn instance-type vrf
+        set routing-instances ipvpn interface ms-0/0/0.11
+        set routing-instances ipvpn routing-options static route 192.168.168.0/24 next-hop ms-0/0/0.11
+        """;
+
+    [Fact]
+    public void EmptyTrustedCa_TrustsEveryConfiguredProfile()
+    {
+        ServiceSetPlan plan = Plans.Compile(Plans.NextHop,
+            "delete services service-set ipsec-1 ipsec-vpn-options trusted-ca",
+            "set security pki ca-profile second ca-identity second");
+        Assert.Equal(["entrust", "second"], Assert.Single(plan.Tunnels).Peer.TrustedCas);
+    }
+
+    [Fact]
+    public void InsideUnitAddresses_GoOnTheTunDevice_OnlyRoutesIntoItsInsideAreInstalled()
+    {
+        ServiceSetPlan plan = Plans.Compile(Plans.NextHop,
+            "set interfaces ms-0/0/0 unit 1 family inet address 169.254.1.1/30",
+            "set routing-options static route 10.9.0.0/16 next-hop 10.1.15.254");
+        Assert.Equal(["169.254.1.1/30"], Assert.Single(plan.Devices).Addresses);
+        Assert.Equal([IpPrefix.Parse("10.1.56.0/24")], plan.Routes.Select(r => r.Destination));
+    }
+
+    [Fact]
+    public void Plan_IsAValue_SameConfigurationSamePlan()
+    {
+        ServiceSetPlan a = Plans.Compile(Plans.NextHop);
+        ServiceSetPlan b = Plans.Compile(Plans.NextHop);
+        Assert.NotSame(a, b);
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+        Assert.NotEqual(a, Plans.Compile(Plans.Interface));
+    }
+
+    [Fact]
+    public void NoServiceSets_EmptyPlan()
+    {
+        Assert.Equal(ServiceSetPlan.Empty, Plans.Compile("set security pki ca-profile a ca-identity a"));
+        Assert.Throws<ArgumentNullException>("config", () => ServiceSetCompiler.Compile(null!));
+    }
+}
