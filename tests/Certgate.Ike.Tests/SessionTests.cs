@@ -98,4 +98,16 @@ public sealed class SessionTests : IDisposable
         IkeException e = await Assert.ThrowsAsync<IkeException>(() => responder);
         Assert.Contains("not accepted", e.Message);
     }
+
+    [Fact]
+    public async Task UnexpectedRemoteIdentity_IsRefusedWithTheConfiguredName()
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2)) with { RemoteIdentity = new X500DistinguishedName("CN=gw-c") });
+        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 3))));
+        Assert.Contains("AUTHENTICATION_FAILED", initiatorError.Message);
+        IkeException e = await Assert.ThrowsAsync<IkeException>(() => responder);
+        Assert.Contains("configured remote identity is 'CN=gw-c'", e.Message);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Cli.Commands;
 using Certgate.Cli.Pki;
@@ -24,7 +25,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
 {
     public void Register(CommandTable table) =>
         table.Add("debug ike-tunnel",
-            "tun NAME local IP remote IP certificate-id ID local-subnet CIDR remote-subnet CIDR [initiate] (IKEv2 + ESP with the state's certificates)", Run);
+            "tun NAME local IP remote IP certificate-id ID local-subnet CIDR remote-subnet CIDR [remote-identity DN] [initiate] (IKEv2 + ESP with the state's certificates)", Run);
 
     private static int Run(CommandContext ctx, Arguments args)
     {
@@ -35,8 +36,21 @@ internal sealed class IkeTunnelCommand : ICommandModule
         string id = args.Required("certificate-id");
         IpPrefix localNet = Prefix(args, "local-subnet");
         IpPrefix remoteNet = Prefix(args, "remote-subnet");
+        string? remoteIdentity = args.Optional("remote-identity");
         bool initiate = args.Flag("initiate");
         args.EnsureAllUsed();
+        X500DistinguishedName? expected = null;
+        if (remoteIdentity is not null)
+        {
+            try
+            {
+                expected = new X500DistinguishedName(remoteIdentity);
+            }
+            catch (CryptographicException)
+            {
+                throw new UserException($"debug ike-tunnel: remote-identity '{remoteIdentity}': expected a distinguished name such as \"CN=gw2.example, O=Example\"", 2);
+            }
+        }
 
         X509Certificate2 cert = pki.LoadLocalCertificate(id) ?? throw pki.Fail($"local certificate {id} doesn't exist");
         using KeyPair key = pki.LoadKeyPair(id) ?? throw pki.Fail($"Keypair doesn't exist for certificate {id}");
@@ -46,21 +60,24 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             throw pki.Fail("no CA certificate is loaded: nothing to trust the peer's certificate with");
         }
-        var config = new IkePeerConfig(withKey, anchors, pki.AllCrls(), Selector(localNet), Selector(remoteNet));
+        var config = new IkePeerConfig(withKey, anchors, pki.AllCrls(), Selector(localNet), Selector(remoteNet)) { RemoteIdentity = expected };
 
         using var stop = new CancellationTokenSource();
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, s => { s.Cancel = true; stop.Cancel(); });
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, s => { s.Cancel = true; stop.Cancel(); });
         ChildSa child;
+        // IKE listens on 500 and, for NAT traversal (RFC 7296 §2.23), on 4500 until the SA is up; the data plane then
+        // takes 4500 for ESP-in-UDP.
         using (var ike = new UdpClient(new IPEndPoint(local, 500)))
+        using (var natt = new UdpClient(new IPEndPoint(local, 4500)))
         {
             try
             {
                 ctx.Out.WriteLine(initiate ? $"IKE: initiating to {remote}:500 as {cert.Subject}" : $"IKE: waiting for {remote} on {local}:500 as {cert.Subject}");
                 ctx.Out.Flush();
                 child = initiate
-                    ? IkeSession.InitiateAsync(ike, new IPEndPoint(remote, 500), config, stop.Token).GetAwaiter().GetResult()
-                    : IkeSession.RespondAsync(ike, config, stop.Token).GetAwaiter().GetResult();
+                    ? IkeSession.InitiateAsync(ike, natt, new IPEndPoint(remote, 500), config, stop.Token).GetAwaiter().GetResult()
+                    : IkeSession.RespondAsync(ike, natt, config, stop.Token).GetAwaiter().GetResult();
             }
             catch (IkeException e)
             {
@@ -72,9 +89,11 @@ internal sealed class IkeTunnelCommand : ICommandModule
                 return 1;
             }
         }
-        ctx.Out.WriteLine($"IKE: SA established with {child.PeerCertificate.Subject} (issuer {child.PeerCertificate.Issuer}); ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, AES-GCM-16-256");
-        using var inbound = new EspSa(EspSaParameters.FromKeymat(child.InboundSpi, EspCipher.AesGcm16, 256, child.InboundKeymat));
-        using var outbound = new EspSa(EspSaParameters.FromKeymat(child.OutboundSpi, EspCipher.AesGcm16, 256, child.OutboundKeymat));
+        ctx.Out.WriteLine($"IKE: SA established with {child.PeerCertificate.Subject} (issuer {child.PeerCertificate.Issuer}); ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.CipherName}");
+        ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({child.LocalAuthMethod}), peer {(byte)child.PeerAuthMethod} ({child.PeerAuthMethod})");
+        EspCipher cipher = child.Esp.IsAead ? EspCipher.AesGcm16 : EspCipher.AesCbcHmacSha256;
+        using var inbound = new EspSa(EspSaParameters.FromKeymat(child.InboundSpi, cipher, child.Esp.KeyBits, child.InboundKeymat));
+        using var outbound = new EspSa(EspSaParameters.FromKeymat(child.OutboundSpi, cipher, child.Esp.KeyBits, child.OutboundKeymat));
         TunDevice tun;
         try
         {
