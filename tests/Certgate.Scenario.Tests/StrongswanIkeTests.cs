@@ -198,7 +198,44 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
 
     private Charon Charon => f.Charon;
 
-    private void Configure(string ike, string esp, string charonCert, string gateCert, bool rfc7427)
+    private const string PskCharon = "charon.test";
+    private const string PskGate = "certgate.test";
+
+    private void Configure(string ike, string esp, string charonCert, string gateCert, bool rfc7427) =>
+        Configure(ike, esp, rfc7427, $$"""
+                local {
+                  auth = pubkey
+                  certs = {{charonCert}}.pem
+                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects[charonCert])}}"
+                }
+                remote {
+                  auth = pubkey
+                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects[gateCert])}}"
+                }
+            """, "");
+
+    /// <summary>charon with AUTH method 2 and <paramref name="secret"/> between charon.test and certgate.test.</summary>
+    private void ConfigurePsk(string secret) =>
+        Configure("aes256gcm16-prfsha256-ecp256", "aes256gcm16", true, $$"""
+                local {
+                  auth = psk
+                  id = {{PskCharon}}
+                }
+                remote {
+                  auth = psk
+                  id = {{PskGate}}
+                }
+            """, $$"""
+            secrets {
+              ike-cg {
+                id-1 = {{PskCharon}}
+                id-2 = {{PskGate}}
+                secret = "{{secret}}"
+              }
+            }
+            """);
+
+    private void Configure(string ike, string esp, bool rfc7427, string authRounds, string secrets)
     {
         Charon.WriteSettings(rfc7427);
         Charon.Swanctl("--reload-settings");
@@ -210,15 +247,7 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
                 remote_addrs = {{StrongswanFixture.GateOuter}}
                 proposals = {{ike}}
                 send_certreq = yes
-                local {
-                  auth = pubkey
-                  certs = {{charonCert}}.pem
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects[charonCert])}}"
-                }
-                remote {
-                  auth = pubkey
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects[gateCert])}}"
-                }
+            {{authRounds}}
                 children {
                   net {
                     local_ts = 10.77.1.0/24
@@ -229,16 +258,20 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
                 }
               }
             }
+            {{secrets}}
             """);
         // Whatever an earlier case left (an SA, its routes) goes before the connection is replaced.
         Charon.TrySwanctl("--terminate", "--ike", "cg", "--force", "--timeout", "2");
         Charon.Load();
     }
 
-    private Process StartGate(string certId, bool initiate, string? remoteIdentity = null)
+    private Process StartGate(string certId, bool initiate, string? remoteIdentity = null) =>
+        StartGate(["certificate-id", certId], initiate, remoteIdentity);
+
+    private Process StartGate(string[] auth, bool initiate, string? remoteIdentity)
     {
         List<string> args = ["dotnet", f.Dll, "--state", f.State, "debug", "ike-tunnel", "tun", "cg0", "local", StrongswanFixture.GateOuter,
-            "remote", StrongswanFixture.CharonOuter, "certificate-id", certId, "local-subnet", "10.77.2.0/24", "remote-subnet", "10.77.1.0/24"];
+            "remote", StrongswanFixture.CharonOuter, .. auth, "local-subnet", "10.77.2.0/24", "remote-subnet", "10.77.1.0/24"];
         if (remoteIdentity is not null)
         {
             args.AddRange(["remote-identity", remoteIdentity]);
@@ -397,5 +430,79 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
         }
         Assert.True(log.Contains(expected, StringComparison.Ordinal), $"charon did not log '{expected}'\n--- certgate ---\n{gateOut}\n{Charon.LogTail()}");
         Assert.DoesNotContain("ESTABLISHED", sas, StringComparison.Ordinal);
+    }
+
+    private string PskFile(string secret)
+    {
+        string path = Path.Combine(f.Dir, "psk-" + Guid.NewGuid().ToString("N")[..6]);
+        File.WriteAllText(path, secret + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return path;
+    }
+
+    [Theory]
+    [InlineData(CharonInitiates)]
+    [InlineData(CertgateInitiates)]
+    public void PreSharedKey_TunnelComesUp_WithAuthMethod2_AndPingsCross(string role)
+    {
+        const string Secret = "interop-psk-0123456789abcdef";
+        ConfigurePsk(Secret);
+        Process gate = StartGate(["pre-shared-key-file", PskFile(Secret), "local-identity", PskGate], role == CertgateInitiates, PskCharon);
+        try
+        {
+            if (role == CharonInitiates)
+            {
+                (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
+                Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
+            }
+            try
+            {
+                f.Net.WaitFor(gate, "tunnel up");
+            }
+            catch (TimeoutException e)
+            {
+                Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
+            }
+            string gateOut = f.Net.OutputOf(gate);
+            NetNamespaces.Run("ip", "-n", f.NsGate, "addr", "add", StrongswanFixture.GateInner + "/32", "dev", "cg0");
+            NetNamespaces.Run("ip", "-n", f.NsGate, "link", "set", "cg0", "up");
+            NetNamespaces.Run("ip", "-n", f.NsGate, "route", "add", "10.77.1.0/24", "dev", "cg0", "src", StrongswanFixture.GateInner);
+            string sas = Charon.Swanctl("--list-sas", "--ike", "cg");
+            Assert.Contains($"remote '{PskGate}'", sas, StringComparison.Ordinal);
+            Assert.Contains($"IKE: SA established with {PskCharon} (pre-shared key)", gateOut, StringComparison.Ordinal);
+            Assert.Contains("AUTH local 2 (SharedKey), peer 2 (SharedKey)", gateOut, StringComparison.Ordinal);
+            Match gateSpis = Regex.Match(gateOut, @"ESP SPI in 0x([0-9a-f]{8}) out 0x([0-9a-f]{8})");
+            Match swanSpis = Regex.Match(sas, @"\bin\s+([0-9a-f]{8}).*\n\s*out\s+([0-9a-f]{8})");
+            Assert.True(gateSpis.Success && swanSpis.Success, $"SPIs missing\n{sas}\n{gateOut}");
+            Assert.Equal(swanSpis.Groups[1].Value, gateSpis.Groups[2].Value);
+            Assert.Equal(swanSpis.Groups[2].Value, gateSpis.Groups[1].Value);
+            Assert.Contains("3 received", Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
+            Assert.Contains("3 received", Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
+        }
+        finally
+        {
+            StopGate(gate);
+        }
+    }
+
+    [Fact]
+    public void WrongPreSharedKey_CertgateSaysWhy_CharonSeesAuthenticationFailed()
+    {
+        ConfigurePsk("charon-has-this-key-0123456789");
+        int logStart = Charon.Log().Length;
+        Process gate = StartGate(["pre-shared-key-file", PskFile("certgate-has-another-0123456789"), "local-identity", PskGate], false, null);
+        try
+        {
+            (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
+            Assert.True(code != 0, $"charon's initiate succeeded with a different pre-shared key:\n{output}");
+            Assert.True(gate.WaitForExit(20_000), $"certgate did not give up\n{f.Net.OutputOf(gate)}");
+        }
+        finally
+        {
+            StopGate(gate);
+        }
+        string gateOut = f.Net.OutputOf(gate);
+        Assert.Contains("shared-key AUTH does not verify", gateOut, StringComparison.Ordinal);
+        Assert.Contains("parsed IKE_AUTH response 1 [ N(AUTH_FAILED) ]", Charon.Log()[logStart..], StringComparison.Ordinal);
     }
 }

@@ -11,13 +11,13 @@ using Certgate.Pki.Validation;
 
 namespace Certgate.Ike.Sessions;
 
-/// <summary>What one side of a certificate-authenticated IKEv2 SA needs.</summary>
-/// <param name="Certificate">The local certificate with its private key (RSA or ECDSA).</param>
+/// <summary>What one side of an IKEv2 SA needs: a certificate with its key, or a pre-shared key (<see cref="PreSharedKey"/>).</summary>
+/// <param name="Certificate">The local certificate with its private key (RSA or ECDSA); null with a pre-shared key.</param>
 /// <param name="TrustAnchors">CA certificates the peer's certificate must chain to.</param>
 /// <param name="Crls">Revocation information (null: revocation not checked).</param>
 /// <param name="LocalTs">This side's traffic selector.</param>
 /// <param name="RemoteTs">The peer side's traffic selector.</param>
-public sealed record IkePeerConfig(X509Certificate2 Certificate, IReadOnlyList<X509Certificate2> TrustAnchors, ICrlSource? Crls,
+public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<X509Certificate2> TrustAnchors, ICrlSource? Crls,
     Payloads.TrafficSelector LocalTs, Payloads.TrafficSelector RemoteTs)
 {
     /// <summary>How long to wait for each answer before retransmitting (3 tries).</summary>
@@ -25,15 +25,30 @@ public sealed record IkePeerConfig(X509Certificate2 Certificate, IReadOnlyList<X
 
     /// <summary>The distinguished name the peer must identify as (null: any identity its certificate proves).</summary>
     public X500DistinguishedName? RemoteIdentity { get; init; }
+
+    /// <summary>
+    /// Shared-key authentication (AUTH method 2, RFC 7296 §2.15) instead of certificates: both sides prove the key.
+    /// Needs <see cref="LocalFqdn"/>; the peer's identity is checked against <see cref="RemoteFqdn"/> when set.
+    /// </summary>
+    public byte[]? PreSharedKey { get; init; }
+
+    /// <summary>This side's ID_FQDN identity (with a pre-shared key; certificates identify by their subject DN).</summary>
+    public string? LocalFqdn { get; init; }
+
+    /// <summary>The ID_FQDN the peer must identify as with a pre-shared key (null: any).</summary>
+    public string? RemoteFqdn { get; init; }
 }
 
 /// <summary>
 /// The child SA both sides agreed on: SPIs, KEYMAT per direction (encryption key [‖ salt] then integrity key,
 /// RFC 7296 §2.17), the ESP and IKE algorithms, and the peer's certificate.
 /// </summary>
-public sealed record ChildSa(uint InboundSpi, uint OutboundSpi, byte[] InboundKeymat, byte[] OutboundKeymat, X509Certificate2 PeerCertificate,
+public sealed record ChildSa(uint InboundSpi, uint OutboundSpi, byte[] InboundKeymat, byte[] OutboundKeymat, X509Certificate2? PeerCertificate,
     SaSuite Esp, SaSuite Ike)
 {
+    /// <summary>The identity the peer proved: its certificate's subject, or its ID_FQDN with a pre-shared key.</summary>
+    public string PeerIdentity { get; init; } = "";
+
     /// <summary>Whether IKE moved to UDP 4500 because a NAT was detected (or faked, as strongSwan's libipsec does).</summary>
     public bool NatDetected { get; init; }
 
@@ -78,7 +93,7 @@ public static class IkeSession
     {
         ArgumentNullException.ThrowIfNull(socket);
         ArgumentNullException.ThrowIfNull(remote);
-        ArgumentNullException.ThrowIfNull(config);
+        CheckConfig(config);
         using var transport = new IkeTransport(socket, natTraversal);
         ulong spiI = NewIkeSpi();
         byte[] ni = RandomNumberGenerator.GetBytes(NonceLength);
@@ -141,12 +156,15 @@ public static class IkeSession
             using SkCipher fromResponder = Cipher(ike, keys.Sker, keys.Skar);
 
             uint inboundSpi = NewEspSpi();
-            byte[] idi = Payloads.WriteTyped4((byte)IdType.ID_DER_ASN1_DN, config.Certificate.SubjectName.RawData);
-            (AuthMethod method, byte[] auth) = AuthPayload.Sign(PrivateKey(config.Certificate), AuthPayload.SignedOctets(kd, msg1, nr, keys.Skpi, idi), peerHashes);
+            byte[] idi = LocalId(config);
+            (AuthMethod method, byte[] auth) = Authenticate(config, kd, AuthPayload.SignedOctets(kd, msg1, nr, keys.Skpi, idi), peerHashes);
             byte[] msg3 = toResponder.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, false, true, 1, 0), [
                 (PayloadType.IdInitiator, idi),
-                (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)),
-                (PayloadType.CertificateRequest, CertificateRequest(config)),
+                .. config.Certificate is null ? [] : new (PayloadType, ReadOnlyMemory<byte>)[]
+                {
+                    (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)),
+                    (PayloadType.CertificateRequest, CertificateRequest(config)),
+                },
                 (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
                 (PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOffer(Spi(inboundSpi)))),
                 (PayloadType.TsInitiator, Payloads.WriteTs([config.LocalTs])),
@@ -155,18 +173,11 @@ public static class IkeSession
             (IkeMessage reply3, _) = await RequestAsync(transport, peer, nat, msg3, spiI, 1, config, cancellationToken).ConfigureAwait(false);
             IReadOnlyList<RawPayload> inner = Open(fromResponder, reply3);
             FailOnErrorNotify(inner, "IKE_AUTH");
-            X509Certificate2 peerCert;
-            AuthMethod peerMethod;
+            PeerProof proof;
             try
             {
                 byte[] idr = Find(inner, PayloadType.IdResponder, "IKE_AUTH response").Body.ToArray();
-                peerCert = ValidatePeer(inner, idr, config, "responder");
-                (byte authMethod, ReadOnlyMemory<byte> authData) = Payloads.ReadTyped4(Find(inner, PayloadType.Authentication, "IKE_AUTH response").Body, "AUTH");
-                peerMethod = (AuthMethod)authMethod;
-                if (AuthPayload.Verify(peerCert, peerMethod, authData.Span, AuthPayload.SignedOctets(kd, reply1.Raw.Span, ni, keys.Skpr, idr)) is { } why)
-                {
-                    throw new IkeException($"the responder's AUTH does not verify: {why}");
-                }
+                proof = VerifyPeer(inner, idr, config, "responder", kd, AuthPayload.SignedOctets(kd, reply1.Raw.Span, ni, keys.Skpr, idr));
             }
             catch (IkeException)
             {
@@ -185,11 +196,12 @@ public static class IkeSession
             uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espAnswer[0].Spi.Span);
             int half = esp.EncryptionKeyLength + esp.IntegrityKeyLength;
             byte[] keymat = kd.ChildKeymat(keys.Skd, [], ni, nr, 2 * half);
-            return new ChildSa(inboundSpi, outboundSpi, keymat[half..], keymat[..half], peerCert, esp, ike)
+            return new ChildSa(inboundSpi, outboundSpi, keymat[half..], keymat[..half], proof.Certificate, esp, ike)
             {
+                PeerIdentity = proof.Identity,
                 NatDetected = nat,
                 LocalAuthMethod = method,
-                PeerAuthMethod = peerMethod,
+                PeerAuthMethod = proof.Method,
             };
         }
         finally
@@ -211,7 +223,7 @@ public static class IkeSession
     public static async Task<ChildSa> RespondAsync(UdpClient socket, UdpClient? natTraversal, IkePeerConfig config, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        ArgumentNullException.ThrowIfNull(config);
+        CheckConfig(config);
         using var transport = new IkeTransport(socket, natTraversal);
         IPEndPoint from;
         IkeMessage msg1;
@@ -269,7 +281,10 @@ public static class IkeSession
             payloads.Add(Notify(NotifyType.NAT_DETECTION_DESTINATION_IP, IkeTransport.NatHash(spiI, spiR, from)));
         }
         payloads.Add(SignatureHashes());
-        payloads.Add((PayloadType.CertificateRequest, CertificateRequest(config)));
+        if (config.Certificate is not null)
+        {
+            payloads.Add((PayloadType.CertificateRequest, CertificateRequest(config)));
+        }
         byte[] msg2 = IkeMessage.Build(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeSaInit, true, false, 0, 0), payloads);
         await transport.SendAsync(msg2, from, false, cancellationToken).ConfigureAwait(false);
         var kd = new KeyDerivation(HashAlgorithmName.SHA256);
@@ -301,18 +316,11 @@ public static class IkeSession
             }
         }
         IReadOnlyList<RawPayload> inner = Open(fromInitiator, msg3);
-        X509Certificate2 peerCert;
-        AuthMethod peerMethod;
+        PeerProof proof;
         try
         {
             byte[] idi = Find(inner, PayloadType.IdInitiator, "IKE_AUTH request").Body.ToArray();
-            peerCert = ValidatePeer(inner, idi, config, "initiator");
-            (byte authMethod, ReadOnlyMemory<byte> authData) = Payloads.ReadTyped4(Find(inner, PayloadType.Authentication, "IKE_AUTH request").Body, "AUTH");
-            peerMethod = (AuthMethod)authMethod;
-            if (AuthPayload.Verify(peerCert, peerMethod, authData.Span, AuthPayload.SignedOctets(kd, msg1.Raw.Span, nr, keys.Skpi, idi)) is { } why)
-            {
-                throw new IkeException($"the initiator's AUTH does not verify: {why}");
-            }
+            proof = VerifyPeer(inner, idi, config, "initiator", kd, AuthPayload.SignedOctets(kd, msg1.Raw.Span, nr, keys.Skpi, idi));
         }
         catch (IkeException)
         {
@@ -332,11 +340,11 @@ public static class IkeSession
         (SaSuite esp, Proposal espReply) = espChoice;
         uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espReply.Spi.Span);
         uint inboundSpi = NewEspSpi();
-        byte[] idr = Payloads.WriteTyped4((byte)IdType.ID_DER_ASN1_DN, config.Certificate.SubjectName.RawData);
-        (AuthMethod method, byte[] auth) = AuthPayload.Sign(PrivateKey(config.Certificate), AuthPayload.SignedOctets(kd, msg2, ni, keys.Skpr, idr), peerHashes);
+        byte[] idr = LocalId(config);
+        (AuthMethod method, byte[] auth) = Authenticate(config, kd, AuthPayload.SignedOctets(kd, msg2, ni, keys.Skpr, idr), peerHashes);
         byte[] msg4 = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0), [
             (PayloadType.IdResponder, idr),
-            (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)),
+            .. config.Certificate is null ? [] : new (PayloadType, ReadOnlyMemory<byte>)[] { (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)) },
             (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
             (PayloadType.SecurityAssociation, Payloads.WriteSa([espReply with { Spi = Spi(inboundSpi) }])),
             (PayloadType.TsInitiator, Payloads.WriteTs([config.RemoteTs])),
@@ -345,12 +353,64 @@ public static class IkeSession
         await transport.SendAsync(msg4, peer, nat, cancellationToken).ConfigureAwait(false);
         int half = esp.EncryptionKeyLength + esp.IntegrityKeyLength;
         byte[] keymat = kd.ChildKeymat(keys.Skd, [], ni, nr, 2 * half);
-        return new ChildSa(inboundSpi, outboundSpi, keymat[..half], keymat[half..], peerCert, esp, ike)
+        return new ChildSa(inboundSpi, outboundSpi, keymat[..half], keymat[half..], proof.Certificate, esp, ike)
         {
+            PeerIdentity = proof.Identity,
             NatDetected = nat,
             LocalAuthMethod = method,
-            PeerAuthMethod = peerMethod,
+            PeerAuthMethod = proof.Method,
         };
+    }
+
+    private sealed record PeerProof(X509Certificate2? Certificate, AuthMethod Method, string Identity);
+
+    private static void CheckConfig(IkePeerConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.PreSharedKey is null ? config.Certificate is null : config.LocalFqdn is null)
+        {
+            throw new ArgumentException("an IKE peer needs a certificate with its key, or a pre-shared key and a local FQDN", nameof(config));
+        }
+    }
+
+    /// <summary>The ID payload body: ID_FQDN with a pre-shared key, else the certificate's subject as ID_DER_ASN1_DN.</summary>
+    private static byte[] LocalId(IkePeerConfig config) => config.PreSharedKey is not null
+        ? Payloads.WriteTyped4((byte)IdType.ID_FQDN, System.Text.Encoding.ASCII.GetBytes(config.LocalFqdn!))
+        : Payloads.WriteTyped4((byte)IdType.ID_DER_ASN1_DN, config.Certificate!.SubjectName.RawData);
+
+    private static (AuthMethod Method, byte[] Data) Authenticate(IkePeerConfig config, KeyDerivation kd, byte[] signedOctets, IReadOnlyCollection<SignatureHash>? peerHashes) =>
+        config.PreSharedKey is { } psk
+            ? (AuthMethod.SharedKey, AuthPayload.SharedKeyMic(kd, psk, signedOctets))
+            : AuthPayload.Sign(PrivateKey(config.Certificate!), signedOctets, peerHashes);
+
+    /// <summary>Checks the peer's identity and AUTH the way this side authenticates (certificate or pre-shared key).</summary>
+    private static PeerProof VerifyPeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role, KeyDerivation kd, byte[] signedOctets)
+    {
+        (byte authMethod, ReadOnlyMemory<byte> authData) = Payloads.ReadTyped4(Find(inner, PayloadType.Authentication, $"the {role}'s IKE_AUTH").Body, "AUTH");
+        var method = (AuthMethod)authMethod;
+        if (config.PreSharedKey is { } psk)
+        {
+            (byte idType, ReadOnlyMemory<byte> id) = Payloads.ReadTyped4(idBody, "ID");
+            string identity = idType == (byte)IdType.ID_FQDN ? System.Text.Encoding.ASCII.GetString(id.Span) : $"ID type {idType}";
+            if (config.RemoteFqdn is { } expected && !string.Equals(identity, expected, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new IkeException($"the {role} identifies as '{identity}', but the configured remote identity is '{expected}'");
+            }
+            // §2.15: the MIC is compared in constant time so that a wrong key leaks nothing about the right one.
+            if (method != AuthMethod.SharedKey || !CryptographicOperations.FixedTimeEquals(authData.Span, AuthPayload.SharedKeyMic(kd, psk, signedOctets)))
+            {
+                throw new IkeException(method != AuthMethod.SharedKey
+                    ? $"the {role} used AUTH method {authMethod}, but this side is configured for a pre-shared key (2)"
+                    : $"the {role}'s shared-key AUTH does not verify (a different pre-shared key)");
+            }
+            return new PeerProof(null, method, identity);
+        }
+        X509Certificate2 peer = ValidatePeer(inner, idBody, config, role);
+        if (AuthPayload.Verify(peer, method, authData.Span, signedOctets) is { } why)
+        {
+            throw new IkeException($"the {role}'s AUTH does not verify: {why}");
+        }
+        return new PeerProof(peer, method, peer.Subject);
     }
 
     /// <summary>
