@@ -65,8 +65,8 @@ public sealed class SessionTests : IDisposable
         Assert.Equal(initiator.OutboundKeymat, r.InboundKeymat);
         Assert.Equal(initiator.InboundKeymat, r.OutboundKeymat);
         Assert.NotEqual(initiator.InboundKeymat, initiator.OutboundKeymat);
-        Assert.Equal("CN=gw-b", initiator.PeerCertificate.Subject);
-        Assert.Equal("CN=gw-a", r.PeerCertificate.Subject);
+        Assert.Equal("CN=gw-b", initiator.PeerCertificate!.Subject);
+        Assert.Equal("CN=gw-a", r.PeerCertificate!.Subject);
     }
 
     [Fact]
@@ -97,5 +97,61 @@ public sealed class SessionTests : IDisposable
         await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 3))));
         IkeException e = await Assert.ThrowsAsync<IkeException>(() => responder);
         Assert.Contains("not accepted", e.Message);
+    }
+
+    [Fact]
+    public async Task UnexpectedRemoteIdentity_IsRefusedWithTheConfiguredName()
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2)) with { RemoteIdentity = new X500DistinguishedName("CN=gw-c") });
+        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 3))));
+        Assert.Contains("AUTHENTICATION_FAILED", initiatorError.Message);
+        IkeException e = await Assert.ThrowsAsync<IkeException>(() => responder);
+        Assert.Contains("configured remote identity is 'CN=gw-c'", e.Message);
+    }
+
+    private static IkePeerConfig Psk(string secret, string me, string? peer, string local, string remote) =>
+        new(null, [], null, Ts(local), Ts(remote))
+        {
+            RetransmitTimeout = TimeSpan.FromSeconds(1),
+            PreSharedKey = System.Text.Encoding.UTF8.GetBytes(secret),
+            LocalFqdn = me,
+            RemoteFqdn = peer,
+        };
+
+    [Fact]
+    public async Task PreSharedKey_BothSidesUseAuthMethod2_AndAgree()
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Psk("a shared secret of some length", "gw-b.test", "gw-a.test", "10.2.0.0", "10.1.0.0"));
+        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("a shared secret of some length", "gw-a.test", "gw-b.test", "10.1.0.0", "10.2.0.0"));
+        ChildSa r = await responder;
+        Assert.Equal(i.OutboundKeymat, r.InboundKeymat);
+        Assert.Equal(Certgate.Ike.Auth.AuthMethod.SharedKey, i.PeerAuthMethod);
+        Assert.Equal("gw-b.test", i.PeerIdentity);
+        Assert.Equal("gw-a.test", r.PeerIdentity);
+        Assert.Null(r.PeerCertificate);
+    }
+
+    [Fact]
+    public async Task PreSharedKey_Mismatch_IsRefused()
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Psk("the responder's secret key", "gw-b.test", null, "10.2.0.0", "10.1.0.0"));
+        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() =>
+            IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("the initiator's other key", "gw-a.test", null, "10.1.0.0", "10.2.0.0")));
+        Assert.Contains("AUTHENTICATION_FAILED", initiatorError.Message);
+        Assert.Contains("shared-key AUTH does not verify", (await Assert.ThrowsAsync<IkeException>(() => responder)).Message);
+    }
+
+    [Fact]
+    public async Task ConfigWithoutCertificateOrKey_IsACallerError()
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        ArgumentException e = await Assert.ThrowsAsync<ArgumentException>(() => IkeSession.RespondAsync(a, new IkePeerConfig(null, [], null, Ts("10.1.0.0"), Ts("10.2.0.0"))));
+        Assert.Equal("config", e.ParamName);
     }
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Crypto;
+using Certgate.Ike.Registry;
 
 namespace Certgate.Ike.Auth;
 
@@ -37,6 +38,31 @@ public static class AuthPayload
     {
         ArgumentNullException.ThrowIfNull(prf);
         return [.. realMessage, .. peerNonce, .. prf.Prf(skP, idBody)];
+    }
+
+    /// <summary>
+    /// Signs with the private key of the local certificate, choosing the method by what the peer announced: RFC 7427
+    /// Digital Signature (14) with a SHA-2 hash from its SIGNATURE_HASH_ALGORITHMS, else the classic RSA (1) or
+    /// ECDSA (9/10/11) method. RFC 7427 §4: a peer "MUST NOT" be sent a hash it did not list.
+    /// </summary>
+    public static (AuthMethod Method, byte[] Data) Sign(AsymmetricAlgorithm key, ReadOnlySpan<byte> signedOctets, IReadOnlyCollection<SignatureHash>? peerHashes)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (peerHashes is null || !peerHashes.Any(h => h is SignatureHash.SHA2_256 or SignatureHash.SHA2_384 or SignatureHash.SHA2_512))
+        {
+            return Sign(key, signedOctets, peerSupportsRfc7427: false);
+        }
+        SignatureHash curveHash = key is ECDsa e ? e.KeySize switch { 256 => SignatureHash.SHA2_256, 384 => SignatureHash.SHA2_384, _ => SignatureHash.SHA2_512 } : SignatureHash.SHA2_256;
+        SignatureHash hash = peerHashes.Contains(curveHash) ? curveHash
+            : new[] { SignatureHash.SHA2_256, SignatureHash.SHA2_384, SignatureHash.SHA2_512 }.First(peerHashes.Contains);
+        int index = (key is ECDsa ? 3 : 0) + (hash switch { SignatureHash.SHA2_256 => 0, SignatureHash.SHA2_384 => 1, _ => 2 });
+        HashAlgorithmName name = Algorithms[index].Hash;
+        return key switch
+        {
+            RSA rsa => (AuthMethod.DigitalSignature, [.. Prefix(index), .. rsa.SignData(signedOctets.ToArray(), name, RSASignaturePadding.Pkcs1)]),
+            ECDsa ec => (AuthMethod.DigitalSignature, [.. Prefix(index), .. ec.SignData(signedOctets.ToArray(), name, DSASignatureFormat.Rfc3279DerSequence)]),
+            _ => throw new ArgumentException("only RSA and ECDSA keys can sign IKE AUTH", nameof(key)),
+        };
     }
 
     /// <summary>Signs with the private key of the local certificate.</summary>

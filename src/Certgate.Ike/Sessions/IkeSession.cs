@@ -5,212 +5,420 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Auth;
 using Certgate.Ike.Crypto;
+using Certgate.Ike.Registry;
 using Certgate.Ike.Wire;
 using Certgate.Pki.Validation;
 
 namespace Certgate.Ike.Sessions;
 
-/// <summary>What one side of a certificate-authenticated IKEv2 SA needs.</summary>
-/// <param name="Certificate">The local certificate with its private key (RSA or ECDSA).</param>
+/// <summary>What one side of an IKEv2 SA needs: a certificate with its key, or a pre-shared key (<see cref="PreSharedKey"/>).</summary>
+/// <param name="Certificate">The local certificate with its private key (RSA or ECDSA); null with a pre-shared key.</param>
 /// <param name="TrustAnchors">CA certificates the peer's certificate must chain to.</param>
 /// <param name="Crls">Revocation information (null: revocation not checked).</param>
 /// <param name="LocalTs">This side's traffic selector.</param>
 /// <param name="RemoteTs">The peer side's traffic selector.</param>
-public sealed record IkePeerConfig(X509Certificate2 Certificate, IReadOnlyList<X509Certificate2> TrustAnchors, ICrlSource? Crls,
+public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<X509Certificate2> TrustAnchors, ICrlSource? Crls,
     Payloads.TrafficSelector LocalTs, Payloads.TrafficSelector RemoteTs)
 {
     /// <summary>How long to wait for each answer before retransmitting (3 tries).</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The distinguished name the peer must identify as (null: any identity its certificate proves).</summary>
+    public X500DistinguishedName? RemoteIdentity { get; init; }
+
+    /// <summary>
+    /// Shared-key authentication (AUTH method 2, RFC 7296 §2.15) instead of certificates: both sides prove the key.
+    /// Needs <see cref="LocalFqdn"/>; the peer's identity is checked against <see cref="RemoteFqdn"/> when set.
+    /// </summary>
+    public byte[]? PreSharedKey { get; init; }
+
+    /// <summary>This side's ID_FQDN identity (with a pre-shared key; certificates identify by their subject DN).</summary>
+    public string? LocalFqdn { get; init; }
+
+    /// <summary>The ID_FQDN the peer must identify as with a pre-shared key (null: any).</summary>
+    public string? RemoteFqdn { get; init; }
 }
 
-/// <summary>The child SA both sides agreed on: AES-GCM-16-256 ESP, keys per direction (key ‖ salt).</summary>
-public sealed record ChildSa(uint InboundSpi, uint OutboundSpi, byte[] InboundKeymat, byte[] OutboundKeymat, X509Certificate2 PeerCertificate);
+/// <summary>
+/// The child SA both sides agreed on: SPIs, KEYMAT per direction (encryption key [‖ salt] then integrity key,
+/// RFC 7296 §2.17), the ESP and IKE algorithms, and the peer's certificate.
+/// </summary>
+public sealed record ChildSa(uint InboundSpi, uint OutboundSpi, byte[] InboundKeymat, byte[] OutboundKeymat, X509Certificate2? PeerCertificate,
+    SaSuite Esp, SaSuite Ike)
+{
+    /// <summary>The identity the peer proved: its certificate's subject, or its ID_FQDN with a pre-shared key.</summary>
+    public string PeerIdentity { get; init; } = "";
+
+    /// <summary>Whether IKE moved to UDP 4500 because a NAT was detected (or faked, as strongSwan's libipsec does).</summary>
+    public bool NatDetected { get; init; }
+
+    /// <summary>The AUTH method this side used (RFC 7296 §3.8 / RFC 7427).</summary>
+    public AuthMethod LocalAuthMethod { get; init; }
+
+    /// <summary>The AUTH method the peer used.</summary>
+    public AuthMethod PeerAuthMethod { get; init; }
+}
 
 /// <summary>IKE failed; the message says which step and why (e.g. the peer certificate is revoked).</summary>
 public sealed class IkeException(string message) : Exception(message);
 
 /// <summary>
-/// A minimal IKEv2 (RFC 7296) initiator and responder for certificate authentication: IKE_SA_INIT with
-/// AES-GCM-16-256 / PRF-HMAC-SHA-256 / ECP-256, then IKE_AUTH with ID_DER_ASN1_DN, CERT, RFC 7427 signatures and
-/// one ESP child SA (AES-GCM-16-256, no ESN). Retransmits requests, answers retransmitted requests with the same
-/// response. The peer's certificate is validated (chain, validity, revocation) before its AUTH is checked.
+/// A minimal IKEv2 (RFC 7296) initiator and responder for certificate authentication, one child SA.
+/// <code>
+/// IKE_SA_INIT  I: SA(offer), KE, Ni, N(NAT_DETECTION_*)?, N(SIGNATURE_HASH_ALGORITHMS)
+///              R: SA(choice), KE, Nr, N(NAT_DETECTION_*)?, N(SIGNATURE_HASH_ALGORITHMS), CERTREQ
+///                 (or N(INVALID_KE_PAYLOAD): the initiator retries once with the group named there)
+///   NAT detected and a 4500 socket given: IKE moves to UDP 4500 with the non-ESP marker (§2.23)
+/// IKE_AUTH     I: IDi, CERT, CERTREQ, AUTH, SA(ESP offer), TSi, TSr
+///              R: IDr, CERT, AUTH, SA(ESP choice), TSi, TSr      (or N(AUTHENTICATION_FAILED))
+/// </code>
+/// Algorithms are those of <see cref="Negotiation"/>. The peer's certificate is validated (chain, validity,
+/// revocation, identity) before its AUTH is checked. Retransmits requests, answers a retransmitted IKE_SA_INIT.
 /// </summary>
 public static class IkeSession
 {
-    private const ushort EncrAesGcm16 = 20;
-    private const ushort PrfHmacSha256 = 5;
-    private const ushort Ecp256 = 19;
-    private const byte IdDerAsn1Dn = 9;
     private const byte CertX509Signature = 4;
-    private const ushort AuthenticationFailed = 24;
-    private const ushort NoProposalChosen = 14;
-    private const int EspKeymat = 36;
+    private const int NonceLength = 32;
 
-    private static readonly IReadOnlyList<Proposal> IkeOffer =
-        [new Proposal(1, Proposal.Ike, ReadOnlyMemory<byte>.Empty, [new Transform(TransformType.Encryption, EncrAesGcm16, 256), new Transform(TransformType.Prf, PrfHmacSha256), new Transform(TransformType.DiffieHellman, Ecp256)])];
+    /// <summary>Initiates to <paramref name="remote"/> from <paramref name="socket"/> (no NAT traversal) and returns the child SA.</summary>
+    public static Task<ChildSa> InitiateAsync(UdpClient socket, IPEndPoint remote, IkePeerConfig config, CancellationToken cancellationToken = default) =>
+        InitiateAsync(socket, null, remote, config, cancellationToken);
 
-    private static Proposal EspOffer(uint spi) =>
-        new(1, Proposal.Esp, Spi(spi), [new Transform(TransformType.Encryption, EncrAesGcm16, 256), new Transform(TransformType.ExtendedSequenceNumbers, 0)]);
-
-    /// <summary>Initiates to <paramref name="remote"/> from <paramref name="socket"/> and returns the child SA.</summary>
-    public static async Task<ChildSa> InitiateAsync(UdpClient socket, IPEndPoint remote, IkePeerConfig config, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Initiates to <paramref name="remote"/> from <paramref name="socket"/>; with <paramref name="natTraversal"/> (a
+    /// socket on port 4500 of the same address) NAT detection is announced and IKE floats to 4500 when a NAT is seen.
+    /// </summary>
+    /// <exception cref="IkeException">The exchange failed; the message says where and why.</exception>
+    public static async Task<ChildSa> InitiateAsync(UdpClient socket, UdpClient? natTraversal, IPEndPoint remote, IkePeerConfig config, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        ArgumentNullException.ThrowIfNull(config);
-        ulong spiI = BinaryPrimitives.ReadUInt64BigEndian(RandomNumberGenerator.GetBytes(8)) | 1;
-        byte[] ni = RandomNumberGenerator.GetBytes(32);
-        using ECDiffieHellman dh = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
-        byte[] msg1 = IkeMessage.Build(new IkeHeader(spiI, 0, PayloadType.None, ExchangeType.IkeSaInit, false, true, 0, 0), [
-            (PayloadType.SecurityAssociation, Payloads.WriteSa(IkeOffer)),
-            (PayloadType.KeyExchange, Payloads.WriteKe(Ecp256, PublicValue(dh))),
-            (PayloadType.Nonce, ni),
-        ]);
-        IkeMessage reply1 = await RequestAsync(socket, remote, msg1, spiI, 0, config, cancellationToken).ConfigureAwait(false);
-        FailOnErrorNotify(reply1.Payloads, "IKE_SA_INIT");
-        ulong spiR = reply1.Header.ResponderSpi;
-        byte[] nr = Payloads.ReadNonce(Find(reply1.Payloads, PayloadType.Nonce, "IKE_SA_INIT response").Body).ToArray();
-        (ushort group, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(Find(reply1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT response").Body);
-        if (group != Ecp256)
+        ArgumentNullException.ThrowIfNull(remote);
+        CheckConfig(config);
+        using var transport = new IkeTransport(socket, natTraversal);
+        ulong spiI = NewIkeSpi();
+        byte[] ni = RandomNumberGenerator.GetBytes(NonceLength);
+        DhGroup group = Negotiation.Groups[0];
+        KeyExchange dh = KeyExchange.Create(group);
+        byte[] msg1;
+        IkeMessage reply1;
+        try
         {
-            throw new IkeException($"the responder chose Diffie-Hellman group {group}, not 19 (ECP-256)");
-        }
-        var kd = new KeyDerivation(HashAlgorithmName.SHA256);
-        IkeSaKeys keys = kd.DeriveIkeSa(ni, nr, SharedSecret(dh, keData.Span), spiI, spiR, 0, 36);
-        using SkCipher toResponder = SkCipher.Gcm(keys.Skei);
-        using SkCipher fromResponder = SkCipher.Gcm(keys.Sker);
-
-        uint inboundSpi = NewEspSpi();
-        byte[] idi = Payloads.WriteTyped4(IdDerAsn1Dn, config.Certificate.SubjectName.RawData);
-        (AuthMethod method, byte[] auth) = AuthPayload.Sign(PrivateKey(config.Certificate), AuthPayload.SignedOctets(kd, msg1, nr, keys.Skpi, idi), peerSupportsRfc7427: true);
-        byte[] msg3 = toResponder.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, false, true, 1, 0), [
-            (PayloadType.IdInitiator, idi),
-            (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)),
-            (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
-            (PayloadType.SecurityAssociation, Payloads.WriteSa([EspOffer(inboundSpi)])),
-            (PayloadType.TsInitiator, Payloads.WriteTs([config.LocalTs])),
-            (PayloadType.TsResponder, Payloads.WriteTs([config.RemoteTs])),
-        ]);
-        IkeMessage reply3 = await RequestAsync(socket, remote, msg3, spiI, 1, config, cancellationToken).ConfigureAwait(false);
-        IReadOnlyList<RawPayload> inner = Open(fromResponder, reply3);
-        FailOnErrorNotify(inner, "IKE_AUTH");
-        byte[] idr = Find(inner, PayloadType.IdResponder, "IKE_AUTH response").Body.ToArray();
-        X509Certificate2 peer = ValidatePeer(inner, config, "responder");
-        (byte authMethod, ReadOnlyMemory<byte> authData) = Payloads.ReadTyped4(Find(inner, PayloadType.Authentication, "IKE_AUTH response").Body, "AUTH");
-        if (AuthPayload.Verify(peer, (AuthMethod)authMethod, authData.Span, AuthPayload.SignedOctets(kd, reply1.Raw.Span, ni, keys.Skpr, idr)) is { } why)
-        {
-            throw new IkeException($"the responder's AUTH does not verify: {why}");
-        }
-        Proposal chosen = Payloads.ReadSa(Find(inner, PayloadType.SecurityAssociation, "IKE_AUTH response").Body.Span).Single();
-        uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(chosen.Spi.Span);
-        byte[] keymat = kd.ChildKeymat(keys.Skd, [], ni, nr, 2 * EspKeymat);
-        return new ChildSa(inboundSpi, outboundSpi, keymat[EspKeymat..], keymat[..EspKeymat], peer);
-    }
-
-    /// <summary>Waits for one initiator on <paramref name="socket"/>, completes IKE_SA_INIT and IKE_AUTH, returns the child SA.</summary>
-    public static async Task<ChildSa> RespondAsync(UdpClient socket, IkePeerConfig config, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(socket);
-        ArgumentNullException.ThrowIfNull(config);
-        IPEndPoint from;
-        IkeMessage msg1;
-        while (true)
-        {
-            (msg1, from) = await ReceiveAsync(socket, cancellationToken).ConfigureAwait(false);
-            if (msg1.Header.Exchange == ExchangeType.IkeSaInit && !msg1.Header.IsResponse && msg1.Header.ResponderSpi == 0)
+            while (true)
             {
+                List<(PayloadType, ReadOnlyMemory<byte>)> payloads =
+                [
+                    (PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.IkeOffer())),
+                    (PayloadType.KeyExchange, Payloads.WriteKe((ushort)group, dh.PublicValue)),
+                    (PayloadType.Nonce, ni),
+                ];
+                if (transport.CanFloat)
+                {
+                    payloads.Add(Notify(NotifyType.NAT_DETECTION_SOURCE_IP, IkeTransport.NatHash(spiI, 0, transport.LocalIke)));
+                    payloads.Add(Notify(NotifyType.NAT_DETECTION_DESTINATION_IP, IkeTransport.NatHash(spiI, 0, remote)));
+                }
+                payloads.Add(SignatureHashes());
+                msg1 = IkeMessage.Build(new IkeHeader(spiI, 0, PayloadType.None, ExchangeType.IkeSaInit, false, true, 0, 0), payloads);
+                (reply1, _) = await RequestAsync(transport, remote, false, msg1, spiI, 0, config, cancellationToken).ConfigureAwait(false);
+                // RFC 7296 §1.2: "the responder will indicate the correct group in the response and the initiator SHOULD
+                // pick an element of that group for its KE value when retrying the first message". Once only.
+                if (FindNotify(reply1.Payloads, NotifyType.INVALID_KE_PAYLOAD) is { } invalidKe && dh.Group == Negotiation.Groups[0])
+                {
+                    ushort wanted = invalidKe.Data.Length == 2 ? BinaryPrimitives.ReadUInt16BigEndian(invalidKe.Data.Span) : (ushort)0;
+                    if (!Negotiation.Groups.Contains((DhGroup)wanted) || wanted == (ushort)group)
+                    {
+                        throw new IkeException($"the responder asked for Diffie-Hellman group {wanted} (INVALID_KE_PAYLOAD), which Certgate does not offer");
+                    }
+                    group = (DhGroup)wanted;
+                    dh.Dispose();
+                    dh = KeyExchange.Create(group);
+                    continue;
+                }
                 break;
             }
+            FailOnErrorNotify(reply1.Payloads, "IKE_SA_INIT");
+            ulong spiR = reply1.Header.ResponderSpi;
+            SaSuite ike = Negotiation.Accept(ReadSa(reply1.Payloads, "IKE_SA_INIT response"), Proposal.Ike, "IKE_SA_INIT");
+            byte[] nr = Payloads.ReadNonce(Find(reply1.Payloads, PayloadType.Nonce, "IKE_SA_INIT response").Body).ToArray();
+            (ushort keGroup, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(Find(reply1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT response").Body);
+            if (keGroup != (ushort)group || ike.Group != group)
+            {
+                throw new IkeException($"the responder answered with Diffie-Hellman group {keGroup} (SA: {ike.Group}), not the {group} of the request");
+            }
+            // §2.23: "If none of the NAT_DETECTION_SOURCE_IP payload(s) received matches the expected value ... the other
+            // end is behind a NAT"; a DESTINATION mismatch means this end is. Either way the initiator moves to 4500.
+            bool nat = transport.CanFloat && NatDetected(reply1.Payloads, spiI, spiR, remote, transport.LocalIke);
+            IPEndPoint peer = nat ? new IPEndPoint(remote.Address, 4500) : remote;
+            IReadOnlyCollection<SignatureHash>? peerHashes = SignatureHashesOf(reply1.Payloads);
+
+            var kd = new KeyDerivation(HashAlgorithmName.SHA256);
+            IkeSaKeys keys = kd.DeriveIkeSa(ni, nr, dh.SharedSecret(keData.Span), spiI, spiR, ike.IntegrityKeyLength, ike.EncryptionKeyLength);
+            using SkCipher toResponder = Cipher(ike, keys.Skei, keys.Skai);
+            using SkCipher fromResponder = Cipher(ike, keys.Sker, keys.Skar);
+
+            uint inboundSpi = NewEspSpi();
+            byte[] idi = LocalId(config);
+            (AuthMethod method, byte[] auth) = Authenticate(config, kd, AuthPayload.SignedOctets(kd, msg1, nr, keys.Skpi, idi), peerHashes);
+            byte[] msg3 = toResponder.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, false, true, 1, 0), [
+                (PayloadType.IdInitiator, idi),
+                .. config.Certificate is null ? [] : new (PayloadType, ReadOnlyMemory<byte>)[]
+                {
+                    (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)),
+                    (PayloadType.CertificateRequest, CertificateRequest(config)),
+                },
+                (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
+                (PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOffer(Spi(inboundSpi)))),
+                (PayloadType.TsInitiator, Payloads.WriteTs([config.LocalTs])),
+                (PayloadType.TsResponder, Payloads.WriteTs([config.RemoteTs])),
+            ]);
+            (IkeMessage reply3, _) = await RequestAsync(transport, peer, nat, msg3, spiI, 1, config, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<RawPayload> inner = Open(fromResponder, reply3);
+            FailOnErrorNotify(inner, "IKE_AUTH");
+            PeerProof proof;
+            try
+            {
+                byte[] idr = Find(inner, PayloadType.IdResponder, "IKE_AUTH response").Body.ToArray();
+                proof = VerifyPeer(inner, idr, config, "responder", kd, AuthPayload.SignedOctets(kd, reply1.Raw.Span, ni, keys.Skpr, idr));
+            }
+            catch (IkeException)
+            {
+                // §2.21.2: the initiator that rejects the responder's AUTH tells it so in an INFORMATIONAL exchange.
+                byte[] info = toResponder.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.Informational, false, true, 2, 0),
+                    [Notify(NotifyType.AUTHENTICATION_FAILED, ReadOnlyMemory<byte>.Empty)]);
+                await transport.SendAsync(info, peer, nat, cancellationToken).ConfigureAwait(false);
+                throw;
+            }
+            IReadOnlyList<Proposal> espAnswer = ReadSa(inner, "IKE_AUTH response");
+            SaSuite esp = Negotiation.Accept(espAnswer, Proposal.Esp, "IKE_AUTH");
+            if (espAnswer[0].Spi.Length != 4)
+            {
+                throw new IkeException($"the responder's ESP SPI is {espAnswer[0].Spi.Length} octets, not 4");
+            }
+            uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espAnswer[0].Spi.Span);
+            int half = esp.EncryptionKeyLength + esp.IntegrityKeyLength;
+            byte[] keymat = kd.ChildKeymat(keys.Skd, [], ni, nr, 2 * half);
+            return new ChildSa(inboundSpi, outboundSpi, keymat[half..], keymat[..half], proof.Certificate, esp, ike)
+            {
+                PeerIdentity = proof.Identity,
+                NatDetected = nat,
+                LocalAuthMethod = method,
+                PeerAuthMethod = proof.Method,
+            };
+        }
+        finally
+        {
+            dh.Dispose();
+        }
+    }
+
+    /// <summary>Waits for one initiator on <paramref name="socket"/> (no NAT traversal), completes IKE_SA_INIT and IKE_AUTH.</summary>
+    public static Task<ChildSa> RespondAsync(UdpClient socket, IkePeerConfig config, CancellationToken cancellationToken = default) =>
+        RespondAsync(socket, null, config, cancellationToken);
+
+    /// <summary>
+    /// Waits for one initiator on <paramref name="socket"/>, completes IKE_SA_INIT and IKE_AUTH, returns the child SA.
+    /// With <paramref name="natTraversal"/> (port 4500 of the same address) NAT detection is answered and IKE_AUTH
+    /// is also accepted there, answered where it came from.
+    /// </summary>
+    /// <exception cref="IkeException">The exchange failed; the message says where and why.</exception>
+    public static async Task<ChildSa> RespondAsync(UdpClient socket, UdpClient? natTraversal, IkePeerConfig config, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        CheckConfig(config);
+        using var transport = new IkeTransport(socket, natTraversal);
+        IPEndPoint from;
+        IkeMessage msg1;
+        SaSuite ike;
+        Proposal chosen;
+        int invalidKe = 0;
+        while (true)
+        {
+            bool encapsulated;
+            (msg1, from, encapsulated) = await transport.ReceiveAsync(cancellationToken).ConfigureAwait(false);
+            if (msg1.Header.Exchange != ExchangeType.IkeSaInit || msg1.Header.IsResponse || msg1.Header.ResponderSpi != 0 || encapsulated)
+            {
+                continue;
+            }
+            IReadOnlyList<Proposal> offered = ReadSa(msg1.Payloads, "IKE_SA_INIT request");
+            (ushort keGroup, _) = Payloads.ReadKe(Find(msg1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT request").Body);
+            if (Negotiation.Choose(offered, Proposal.Ike) is not { } choice)
+            {
+                await transport.SendAsync(Refusal(msg1.Header, NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty), from, false, cancellationToken).ConfigureAwait(false);
+                throw new IkeException("the initiator offered no acceptable IKE proposal (Certgate speaks AES-GCM-16 or AES-CBC with HMAC-SHA-256-128, "
+                    + "128 or 256-bit keys, PRF-HMAC-SHA-256, DH groups 14, 19, 20)");
+            }
+            (ike, chosen) = choice;
+            if (keGroup != (ushort)ike.Group)
+            {
+                // §1.2: "If the guess turns out to be wrong, the responder will indicate the correct group in the response".
+                byte[] wanted = new byte[2];
+                BinaryPrimitives.WriteUInt16BigEndian(wanted, (ushort)ike.Group);
+                await transport.SendAsync(Refusal(msg1.Header, NotifyType.INVALID_KE_PAYLOAD, wanted), from, false, cancellationToken).ConfigureAwait(false);
+                if (++invalidKe > 3)
+                {
+                    throw new IkeException($"the initiator kept sending KE payloads for group {keGroup} after INVALID_KE_PAYLOAD asked for {ike.Group}");
+                }
+                continue;
+            }
+            break;
         }
         ulong spiI = msg1.Header.InitiatorSpi;
-        ulong spiR = BinaryPrimitives.ReadUInt64BigEndian(RandomNumberGenerator.GetBytes(8)) | 1;
+        ulong spiR = NewIkeSpi();
         byte[] ni = Payloads.ReadNonce(Find(msg1.Payloads, PayloadType.Nonce, "IKE_SA_INIT request").Body).ToArray();
-        (ushort group, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(Find(msg1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT request").Body);
-        IReadOnlyList<Proposal> offered = Payloads.ReadSa(Find(msg1.Payloads, PayloadType.SecurityAssociation, "IKE_SA_INIT request").Body.Span);
-        Proposal? acceptable = offered.FirstOrDefault(p => p.ProtocolId == Proposal.Ike
-            && p.Transforms.Any(t => t is { Type: TransformType.Encryption, Id: EncrAesGcm16, KeyLength: 256 })
-            && p.Transforms.Any(t => t is { Type: TransformType.Prf, Id: PrfHmacSha256 })
-            && p.Transforms.Any(t => t is { Type: TransformType.DiffieHellman, Id: Ecp256 }));
-        if (acceptable is null || group != Ecp256)
-        {
-            byte[] refuse = IkeMessage.Build(new IkeHeader(spiI, 0, PayloadType.None, ExchangeType.IkeSaInit, true, false, 0, 0),
-                [(PayloadType.Notify, Payloads.WriteNotify(new Payloads.Notify(0, NoProposalChosen, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty)))]);
-            await socket.SendAsync(refuse, from, cancellationToken).ConfigureAwait(false);
-            throw new IkeException("the initiator offered no acceptable IKE proposal (this gateway needs AES-GCM-16-256, PRF-HMAC-SHA-256, ECP-256)");
-        }
-        byte[] nr = RandomNumberGenerator.GetBytes(32);
-        using ECDiffieHellman dh = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
-        byte[] msg2 = IkeMessage.Build(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeSaInit, true, false, 0, 0), [
-            (PayloadType.SecurityAssociation, Payloads.WriteSa([acceptable with { Transforms = [.. acceptable.Transforms.Where(t => t.Type != TransformType.Integrity)] }])),
-            (PayloadType.KeyExchange, Payloads.WriteKe(Ecp256, PublicValue(dh))),
+        (_, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(Find(msg1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT request").Body);
+        IReadOnlyCollection<SignatureHash>? peerHashes = SignatureHashesOf(msg1.Payloads);
+        bool peerDoesNatT = transport.CanFloat && FindNotify(msg1.Payloads, NotifyType.NAT_DETECTION_SOURCE_IP) is not null;
+        byte[] nr = RandomNumberGenerator.GetBytes(NonceLength);
+        using KeyExchange dh = KeyExchange.Create(ike.Group);
+        List<(PayloadType, ReadOnlyMemory<byte>)> payloads =
+        [
+            (PayloadType.SecurityAssociation, Payloads.WriteSa([chosen])),
+            (PayloadType.KeyExchange, Payloads.WriteKe((ushort)ike.Group, dh.PublicValue)),
             (PayloadType.Nonce, nr),
-        ]);
-        await socket.SendAsync(msg2, from, cancellationToken).ConfigureAwait(false);
+        ];
+        if (peerDoesNatT)
+        {
+            payloads.Add(Notify(NotifyType.NAT_DETECTION_SOURCE_IP, IkeTransport.NatHash(spiI, spiR, transport.LocalIke)));
+            payloads.Add(Notify(NotifyType.NAT_DETECTION_DESTINATION_IP, IkeTransport.NatHash(spiI, spiR, from)));
+        }
+        payloads.Add(SignatureHashes());
+        if (config.Certificate is not null)
+        {
+            payloads.Add((PayloadType.CertificateRequest, CertificateRequest(config)));
+        }
+        byte[] msg2 = IkeMessage.Build(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeSaInit, true, false, 0, 0), payloads);
+        await transport.SendAsync(msg2, from, false, cancellationToken).ConfigureAwait(false);
         var kd = new KeyDerivation(HashAlgorithmName.SHA256);
-        IkeSaKeys keys = kd.DeriveIkeSa(ni, nr, SharedSecret(dh, keData.Span), spiI, spiR, 0, 36);
-        using SkCipher fromInitiator = SkCipher.Gcm(keys.Skei);
-        using SkCipher toInitiator = SkCipher.Gcm(keys.Sker);
+        IkeSaKeys keys = kd.DeriveIkeSa(ni, nr, dh.SharedSecret(keData.Span), spiI, spiR, ike.IntegrityKeyLength, ike.EncryptionKeyLength);
+        using SkCipher fromInitiator = Cipher(ike, keys.Skei, keys.Skai);
+        using SkCipher toInitiator = Cipher(ike, keys.Sker, keys.Skar);
 
         IkeMessage msg3;
+        IPEndPoint peer;
+        bool nat;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(config.RetransmitTimeout * 4);
         while (true)
         {
-            (IkeMessage m, _) = await ReceiveAsync(socket, deadline.Token).ConfigureAwait(false);
-            if (m.Header.InitiatorSpi != spiI)
+            (IkeMessage m, IPEndPoint f, bool encapsulated) = await transport.ReceiveAsync(deadline.Token).ConfigureAwait(false);
+            if (m.Header.InitiatorSpi != spiI || m.Header.IsResponse)
             {
                 continue;
             }
-            if (m.Header.Exchange == ExchangeType.IkeSaInit && !m.Header.IsResponse)
+            if (m.Header.Exchange == ExchangeType.IkeSaInit && m.Header.ResponderSpi == 0)
             {
-                await socket.SendAsync(msg2, from, cancellationToken).ConfigureAwait(false);
+                await transport.SendAsync(msg2, from, false, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            if (m.Header.Exchange == ExchangeType.IkeAuth && !m.Header.IsResponse && m.Header.MessageId == 1)
+            if (m.Header.Exchange == ExchangeType.IkeAuth && m.Header.ResponderSpi == spiR && m.Header.MessageId == 1)
             {
-                msg3 = m;
+                (msg3, peer, nat) = (m, f, encapsulated);
                 break;
             }
         }
         IReadOnlyList<RawPayload> inner = Open(fromInitiator, msg3);
-        byte[] idi = Find(inner, PayloadType.IdInitiator, "IKE_AUTH request").Body.ToArray();
-        X509Certificate2 peer;
+        PeerProof proof;
         try
         {
-            peer = ValidatePeer(inner, config, "initiator");
-            (byte authMethod, ReadOnlyMemory<byte> authData) = Payloads.ReadTyped4(Find(inner, PayloadType.Authentication, "IKE_AUTH request").Body, "AUTH");
-            if (AuthPayload.Verify(peer, (AuthMethod)authMethod, authData.Span, AuthPayload.SignedOctets(kd, msg1.Raw.Span, nr, keys.Skpi, idi)) is { } why)
-            {
-                throw new IkeException($"the initiator's AUTH does not verify: {why}");
-            }
+            byte[] idi = Find(inner, PayloadType.IdInitiator, "IKE_AUTH request").Body.ToArray();
+            proof = VerifyPeer(inner, idi, config, "initiator", kd, AuthPayload.SignedOctets(kd, msg1.Raw.Span, nr, keys.Skpi, idi));
         }
         catch (IkeException)
         {
+            // §2.21.2: "If the error occurred on the responder, the notification is returned in the protected response".
             byte[] fail = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
-                [(PayloadType.Notify, Payloads.WriteNotify(new Payloads.Notify(0, AuthenticationFailed, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty)))]);
-            await socket.SendAsync(fail, from, cancellationToken).ConfigureAwait(false);
+                [Notify(NotifyType.AUTHENTICATION_FAILED, ReadOnlyMemory<byte>.Empty)]);
+            await transport.SendAsync(fail, peer, nat, cancellationToken).ConfigureAwait(false);
             throw;
         }
-        Proposal childOffer = Payloads.ReadSa(Find(inner, PayloadType.SecurityAssociation, "IKE_AUTH request").Body.Span)
-            .FirstOrDefault(p => p.ProtocolId == Proposal.Esp && p.Spi.Length == 4 && p.Transforms.Any(t => t is { Type: TransformType.Encryption, Id: EncrAesGcm16, KeyLength: 256 }))
-            ?? throw new IkeException("the initiator offered no acceptable ESP proposal (AES-GCM-16-256)");
-        uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(childOffer.Spi.Span);
+        if (Negotiation.Choose(ReadSa(inner, "IKE_AUTH request"), Proposal.Esp) is not { } espChoice)
+        {
+            byte[] refuse = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
+                [Notify(NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty)]);
+            await transport.SendAsync(refuse, peer, nat, cancellationToken).ConfigureAwait(false);
+            throw new IkeException("the initiator offered no acceptable ESP proposal (AES-GCM-16 or AES-CBC with HMAC-SHA-256-128, 128 or 256-bit keys, no ESN, no PFS)");
+        }
+        (SaSuite esp, Proposal espReply) = espChoice;
+        uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espReply.Spi.Span);
         uint inboundSpi = NewEspSpi();
-        byte[] idr = Payloads.WriteTyped4(IdDerAsn1Dn, config.Certificate.SubjectName.RawData);
-        (AuthMethod method, byte[] auth) = AuthPayload.Sign(PrivateKey(config.Certificate), AuthPayload.SignedOctets(kd, msg2, ni, keys.Skpr, idr), peerSupportsRfc7427: true);
+        byte[] idr = LocalId(config);
+        (AuthMethod method, byte[] auth) = Authenticate(config, kd, AuthPayload.SignedOctets(kd, msg2, ni, keys.Skpr, idr), peerHashes);
         byte[] msg4 = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0), [
             (PayloadType.IdResponder, idr),
-            (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)),
+            .. config.Certificate is null ? [] : new (PayloadType, ReadOnlyMemory<byte>)[] { (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)) },
             (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
-            (PayloadType.SecurityAssociation, Payloads.WriteSa([EspOffer(inboundSpi) with { Number = childOffer.Number }])),
+            (PayloadType.SecurityAssociation, Payloads.WriteSa([espReply with { Spi = Spi(inboundSpi) }])),
             (PayloadType.TsInitiator, Payloads.WriteTs([config.RemoteTs])),
             (PayloadType.TsResponder, Payloads.WriteTs([config.LocalTs])),
         ]);
-        await socket.SendAsync(msg4, from, cancellationToken).ConfigureAwait(false);
-        byte[] keymat = kd.ChildKeymat(keys.Skd, [], ni, nr, 2 * EspKeymat);
-        return new ChildSa(inboundSpi, outboundSpi, keymat[..EspKeymat], keymat[EspKeymat..], peer);
+        await transport.SendAsync(msg4, peer, nat, cancellationToken).ConfigureAwait(false);
+        int half = esp.EncryptionKeyLength + esp.IntegrityKeyLength;
+        byte[] keymat = kd.ChildKeymat(keys.Skd, [], ni, nr, 2 * half);
+        return new ChildSa(inboundSpi, outboundSpi, keymat[..half], keymat[half..], proof.Certificate, esp, ike)
+        {
+            PeerIdentity = proof.Identity,
+            NatDetected = nat,
+            LocalAuthMethod = method,
+            PeerAuthMethod = proof.Method,
+        };
     }
 
-    private static X509Certificate2 ValidatePeer(IReadOnlyList<RawPayload> inner, IkePeerConfig config, string role)
+    private sealed record PeerProof(X509Certificate2? Certificate, AuthMethod Method, string Identity);
+
+    private static void CheckConfig(IkePeerConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.PreSharedKey is null ? config.Certificate is null : config.LocalFqdn is null)
+        {
+            throw new ArgumentException("an IKE peer needs a certificate with its key, or a pre-shared key and a local FQDN", nameof(config));
+        }
+    }
+
+    /// <summary>The ID payload body: ID_FQDN with a pre-shared key, else the certificate's subject as ID_DER_ASN1_DN.</summary>
+    private static byte[] LocalId(IkePeerConfig config) => config.PreSharedKey is not null
+        ? Payloads.WriteTyped4((byte)IdType.ID_FQDN, System.Text.Encoding.ASCII.GetBytes(config.LocalFqdn!))
+        : Payloads.WriteTyped4((byte)IdType.ID_DER_ASN1_DN, config.Certificate!.SubjectName.RawData);
+
+    private static (AuthMethod Method, byte[] Data) Authenticate(IkePeerConfig config, KeyDerivation kd, byte[] signedOctets, IReadOnlyCollection<SignatureHash>? peerHashes) =>
+        config.PreSharedKey is { } psk
+            ? (AuthMethod.SharedKey, AuthPayload.SharedKeyMic(kd, psk, signedOctets))
+            : AuthPayload.Sign(PrivateKey(config.Certificate!), signedOctets, peerHashes);
+
+    /// <summary>Checks the peer's identity and AUTH the way this side authenticates (certificate or pre-shared key).</summary>
+    private static PeerProof VerifyPeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role, KeyDerivation kd, byte[] signedOctets)
+    {
+        (byte authMethod, ReadOnlyMemory<byte> authData) = Payloads.ReadTyped4(Find(inner, PayloadType.Authentication, $"the {role}'s IKE_AUTH").Body, "AUTH");
+        var method = (AuthMethod)authMethod;
+        if (config.PreSharedKey is { } psk)
+        {
+            (byte idType, ReadOnlyMemory<byte> id) = Payloads.ReadTyped4(idBody, "ID");
+            string identity = idType == (byte)IdType.ID_FQDN ? System.Text.Encoding.ASCII.GetString(id.Span) : $"ID type {idType}";
+            if (config.RemoteFqdn is { } expected && !string.Equals(identity, expected, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new IkeException($"the {role} identifies as '{identity}', but the configured remote identity is '{expected}'");
+            }
+            // §2.15: the MIC is compared in constant time so that a wrong key leaks nothing about the right one.
+            if (method != AuthMethod.SharedKey || !CryptographicOperations.FixedTimeEquals(authData.Span, AuthPayload.SharedKeyMic(kd, psk, signedOctets)))
+            {
+                throw new IkeException(method != AuthMethod.SharedKey
+                    ? $"the {role} used AUTH method {authMethod}, but this side is configured for a pre-shared key (2)"
+                    : $"the {role}'s shared-key AUTH does not verify (a different pre-shared key)");
+            }
+            return new PeerProof(null, method, identity);
+        }
+        X509Certificate2 peer = ValidatePeer(inner, idBody, config, role);
+        if (AuthPayload.Verify(peer, method, authData.Span, signedOctets) is { } why)
+        {
+            throw new IkeException($"the {role}'s AUTH does not verify: {why}");
+        }
+        return new PeerProof(peer, method, peer.Subject);
+    }
+
+    /// <summary>
+    /// The peer's CERT must be an X.509 certificate that chains to a trust anchor, is valid now and not revoked, and
+    /// proves the identity of its ID payload (RFC 4945 §3.1: "the ID MUST match ... the certificate"); with a
+    /// configured <see cref="IkePeerConfig.RemoteIdentity"/> that identity must be the expected one.
+    /// </summary>
+    private static X509Certificate2 ValidatePeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role)
     {
         (byte encoding, ReadOnlyMemory<byte> der) = Payloads.ReadCert(Find(inner, PayloadType.Certificate, $"the {role}'s IKE_AUTH").Body);
         if (encoding != CertX509Signature)
@@ -232,24 +440,53 @@ public static class IkeSession
             CrlSource = config.Crls,
             RevocationMode = config.Crls is null ? RevocationMode.Disabled : RevocationMode.Check,
         });
-        return result.IsValid ? peer : throw new IkeException($"the {role}'s certificate ({peer.Subject}) is not accepted: {result.Failure!.Message}");
+        if (!result.IsValid)
+        {
+            throw new IkeException($"the {role}'s certificate ({peer.Subject}) is not accepted: {result.Failure!.Message}");
+        }
+        (byte idType, ReadOnlyMemory<byte> id) = Payloads.ReadTyped4(idBody, "ID");
+        string? shown = idType == (byte)IdType.ID_DER_ASN1_DN ? DnText(id) : null;
+        // Compared as decoded names, not octets: a peer that encodes its configured ID string itself (strongSwan
+        // does) may pick another string type (PrintableString vs UTF8String) than the certificate's issuer did.
+        if (shown is null || shown != peer.SubjectName.Name)
+        {
+            throw new IkeException($"the {role}'s identity ({shown ?? $"ID type {idType}"}) is not the subject of its certificate ({peer.Subject}); Certgate expects ID_DER_ASN1_DN");
+        }
+        if (config.RemoteIdentity is { } expected && shown != expected.Name)
+        {
+            throw new IkeException($"the {role} identifies as '{shown}', but the configured remote identity is '{expected.Name}'");
+        }
+        return peer;
     }
 
-    private static async Task<IkeMessage> RequestAsync(UdpClient socket, IPEndPoint remote, byte[] request, ulong spiI, uint messageId, IkePeerConfig config, CancellationToken cancellationToken)
+    private static string? DnText(ReadOnlyMemory<byte> der)
+    {
+        try
+        {
+            return new X500DistinguishedName(der.Span).Name;
+        }
+        catch (CryptographicException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<(IkeMessage Message, IPEndPoint From)> RequestAsync(IkeTransport transport, IPEndPoint remote, bool encapsulated, byte[] request,
+        ulong spiI, uint messageId, IkePeerConfig config, CancellationToken cancellationToken)
     {
         for (int attempt = 0; attempt < 3; attempt++)
         {
-            await socket.SendAsync(request, remote, cancellationToken).ConfigureAwait(false);
+            await transport.SendAsync(request, remote, encapsulated, cancellationToken).ConfigureAwait(false);
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             wait.CancelAfter(config.RetransmitTimeout);
             try
             {
                 while (true)
                 {
-                    (IkeMessage m, _) = await ReceiveAsync(socket, wait.Token).ConfigureAwait(false);
+                    (IkeMessage m, IPEndPoint from, _) = await transport.ReceiveAsync(wait.Token).ConfigureAwait(false);
                     if (m.Header.IsResponse && m.Header.InitiatorSpi == spiI && m.Header.MessageId == messageId)
                     {
-                        return m;
+                        return (m, from);
                     }
                 }
             }
@@ -261,19 +498,76 @@ public static class IkeSession
         throw new IkeException($"no answer from {remote} after 3 tries");
     }
 
-    /// <summary>The next datagram that parses as an IKE message (anything else on the port is dropped).</summary>
-    private static async Task<(IkeMessage Message, IPEndPoint From)> ReceiveAsync(UdpClient socket, CancellationToken cancellationToken)
+    private static bool NatDetected(IReadOnlyList<RawPayload> payloads, ulong spiI, ulong spiR, IPEndPoint peer, IPEndPoint local)
     {
-        while (true)
+        List<Payloads.Notify> sources = [.. Notifies(payloads, NotifyType.NAT_DETECTION_SOURCE_IP)];
+        List<Payloads.Notify> destinations = [.. Notifies(payloads, NotifyType.NAT_DETECTION_DESTINATION_IP)];
+        if (sources.Count == 0 || destinations.Count == 0)
         {
-            UdpReceiveResult r = await socket.ReceiveAsync(cancellationToken).ConfigureAwait(false);
-            try
+            // §2.23: without the notifications the peer does not support NAT traversal; stay on port 500.
+            return false;
+        }
+        byte[] expectedSource = IkeTransport.NatHash(spiI, spiR, peer);
+        byte[] expectedDestination = IkeTransport.NatHash(spiI, spiR, local);
+        return !sources.Any(n => n.Data.Span.SequenceEqual(expectedSource)) || !destinations.Any(n => n.Data.Span.SequenceEqual(expectedDestination));
+    }
+
+    private static IReadOnlyCollection<SignatureHash>? SignatureHashesOf(IReadOnlyList<RawPayload> payloads)
+    {
+        if (FindNotify(payloads, NotifyType.SIGNATURE_HASH_ALGORITHMS) is not { } n)
+        {
+            return null;
+        }
+        var hashes = new HashSet<SignatureHash>();
+        for (int i = 0; i + 1 < n.Data.Length; i += 2)
+        {
+            hashes.Add((SignatureHash)BinaryPrimitives.ReadUInt16BigEndian(n.Data.Span[i..]));
+        }
+        return hashes;
+    }
+
+    /// <summary>RFC 7427 §4: the hashes Certgate verifies, announced in IKE_SA_INIT.</summary>
+    private static (PayloadType, ReadOnlyMemory<byte>) SignatureHashes() =>
+        Notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, new byte[] { 0, (byte)SignatureHash.SHA2_256, 0, (byte)SignatureHash.SHA2_384, 0, (byte)SignatureHash.SHA2_512 });
+
+    /// <summary>CERTREQ (§3.7): encoding 4 and the SHA-1 hashes of the trust anchors' SubjectPublicKeyInfo.</summary>
+    private static byte[] CertificateRequest(IkePeerConfig config)
+    {
+        var hashes = new List<byte>();
+        foreach (X509Certificate2 anchor in config.TrustAnchors)
+        {
+#pragma warning disable CA5350 // SHA-1 is the CA identifier RFC 7296 §3.7 prescribes.
+            hashes.AddRange(SHA1.HashData(anchor.PublicKey.ExportSubjectPublicKeyInfo()));
+#pragma warning restore CA5350
+        }
+        return Payloads.WriteCert(CertX509Signature, [.. hashes]);
+    }
+
+    private static SkCipher Cipher(SaSuite suite, byte[] encryptionKey, byte[] integrityKey) =>
+        suite.IsAead ? SkCipher.Gcm(encryptionKey) : SkCipher.CbcHmac(encryptionKey, integrityKey, HashAlgorithmName.SHA256);
+
+    private static byte[] Refusal(IkeHeader request, NotifyType type, ReadOnlyMemory<byte> data) =>
+        IkeMessage.Build(new IkeHeader(request.InitiatorSpi, 0, PayloadType.None, ExchangeType.IkeSaInit, true, false, 0, 0), [Notify(type, data)]);
+
+    private static (PayloadType, ReadOnlyMemory<byte>) Notify(NotifyType type, ReadOnlyMemory<byte> data) =>
+        (PayloadType.Notify, Payloads.WriteNotify(new Payloads.Notify(0, (ushort)type, ReadOnlyMemory<byte>.Empty, data)));
+
+    private static IEnumerable<Payloads.Notify> Notifies(IReadOnlyList<RawPayload> payloads, NotifyType type) =>
+        payloads.Where(p => p.Type == PayloadType.Notify).Select(p => Payloads.ReadNotify(p.Body)).Where(n => n.Type == (ushort)type);
+
+    private static Payloads.Notify? FindNotify(IReadOnlyList<RawPayload> payloads, NotifyType type) => Notifies(payloads, type).FirstOrDefault();
+
+    private static IReadOnlyList<Proposal> ReadSa(IReadOnlyList<RawPayload> payloads, string where) =>
+        Payloads.ReadSa(Find(payloads, PayloadType.SecurityAssociation, where).Body.Span);
+
+    private static void FailOnErrorNotify(IReadOnlyList<RawPayload> payloads, string exchange)
+    {
+        foreach (RawPayload p in payloads.Where(p => p.Type == PayloadType.Notify))
+        {
+            Payloads.Notify n = Payloads.ReadNotify(p.Body);
+            if (n.IsError)
             {
-                return (IkeMessage.Parse(r.Buffer), r.RemoteEndPoint);
-            }
-            catch (IkeFormatException)
-            {
-                // Not an IKE message: drop it and keep listening; a forged datagram must not end the exchange.
+                throw new IkeException($"the peer refused {exchange}: {(Enum.IsDefined((NotifyType)n.Type) ? ((NotifyType)n.Type).ToString() : "error " + n.Type)}");
             }
         }
     }
@@ -290,51 +584,14 @@ public static class IkeSession
         }
     }
 
-    private static void FailOnErrorNotify(IReadOnlyList<RawPayload> payloads, string exchange)
-    {
-        foreach (RawPayload p in payloads.Where(p => p.Type == PayloadType.Notify))
-        {
-            Payloads.Notify n = Payloads.ReadNotify(p.Body);
-            if (n.IsError)
-            {
-                throw new IkeException($"the peer refused {exchange}: {n.Type switch { AuthenticationFailed => "AUTHENTICATION_FAILED", NoProposalChosen => "NO_PROPOSAL_CHOSEN", _ => "error " + n.Type }}");
-            }
-        }
-    }
-
     private static RawPayload Find(IReadOnlyList<RawPayload> payloads, PayloadType type, string where) =>
         payloads.FirstOrDefault(p => p.Type == type) ?? throw new IkeException($"{where} has no {type} payload");
-
-    private static byte[] PublicValue(ECDiffieHellman dh)
-    {
-        ECParameters p = dh.ExportParameters(false);
-        return [.. p.Q.X!, .. p.Q.Y!];
-    }
-
-    private static byte[] SharedSecret(ECDiffieHellman dh, ReadOnlySpan<byte> peer)
-    {
-        if (peer.Length != 64)
-        {
-            throw new IkeException($"an ECP-256 key exchange value is 64 octets, not {peer.Length}");
-        }
-        try
-        {
-            using ECDiffieHellman other = ECDiffieHellman.Create(new ECParameters
-            {
-                Curve = ECCurve.NamedCurves.nistP256,
-                Q = new ECPoint { X = peer[..32].ToArray(), Y = peer[32..].ToArray() },
-            });
-            return dh.DeriveRawSecretAgreement(other.PublicKey);
-        }
-        catch (CryptographicException)
-        {
-            throw new IkeException("the peer's ECP-256 public value is not a point on the curve");
-        }
-    }
 
     private static AsymmetricAlgorithm PrivateKey(X509Certificate2 certificate) =>
         (AsymmetricAlgorithm?)certificate.GetRSAPrivateKey() ?? certificate.GetECDsaPrivateKey()
         ?? throw new ArgumentException("the local certificate has no RSA or ECDSA private key", nameof(certificate));
+
+    private static ulong NewIkeSpi() => BinaryPrimitives.ReadUInt64BigEndian(RandomNumberGenerator.GetBytes(8)) | 1;
 
     private static uint NewEspSpi() => BinaryPrimitives.ReadUInt32BigEndian(RandomNumberGenerator.GetBytes(4)) | 0x1000;
 

@@ -1,0 +1,508 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.RegularExpressions;
+using Certgate.Pki.Revocation;
+
+namespace Certgate.Scenario.Tests;
+
+/// <summary>
+/// One pair of namespaces, one CA and one strongSwan charon for all <see cref="StrongswanIkeTests"/> cases.
+/// <code>
+///   ns C: charon (kernel-libipsec)                         ns G: certgate debug ike-tunnel
+///   lo 10.77.1.1/32   veth 10.66.0.1/24 ------------------ veth 10.66.0.2/24   cg0 (TUN) 10.77.2.1/32
+///   ipsec0, routes in table 220                                                route 10.77.1.0/24 dev cg0
+///   tunnel 10.77.1.0/24 &lt;=&gt; 10.77.2.0/24, ESP in UDP 4500 (libipsec in 5.9.8 always encapsulates)
+/// </code>
+/// </summary>
+public sealed class StrongswanFixture : IDisposable
+{
+    public const string CharonOuter = "10.66.0.1";
+    public const string GateOuter = "10.66.0.2";
+    public const string CharonInner = "10.77.1.1";
+    public const string GateInner = "10.77.2.1";
+
+    private readonly RSA _caKey = RSA.Create(2048);
+
+    public StrongswanFixture()
+    {
+        Charon.RequireInstalled();
+        Dir = Directory.CreateTempSubdirectory("certgate-swan-").FullName;
+        Net = new NetNamespaces();
+        try
+        {
+            NsCharon = Net.Create("c");
+            NsGate = Net.Create("g");
+            Net.Link(NsCharon, CharonOuter + "/24", NsGate, GateOuter + "/24");
+            NetNamespaces.Run("ip", "-n", NsCharon, "addr", "add", CharonInner + "/32", "dev", "lo");
+            Dll = CertgateDll();
+
+            Ca = MakeCa("Certgate Test Root CA", _caKey);
+            using var otherKey = RSA.Create(2048);
+            using X509Certificate2 otherCa = MakeCa("Some Other CA", otherKey);
+            Charon = new Charon(Net, NsCharon, Path.Combine(Dir, "charon"));
+            File.WriteAllText(Path.Combine(Charon.SwanctlDir, "x509ca", "ca.pem"), Ca.ExportCertificatePem());
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            IssueForCharon("charon-rsa", RSA.Create(2048), Ca, _caKey, 0x11, now.AddDays(-1), now.AddDays(30));
+            IssueForCharon("charon-ec", ECDsa.Create(ECCurve.NamedCurves.nistP384), Ca, _caKey, 0x12, now.AddDays(-1), now.AddDays(30));
+            IssueForCharon("charon-revoked", RSA.Create(2048), Ca, _caKey, 0x13, now.AddDays(-1), now.AddDays(30));
+            IssueForCharon("charon-expired", RSA.Create(2048), Ca, _caKey, 0x14, now.AddDays(-30), now.AddDays(-1));
+            IssueForCharon("charon-untrusted", RSA.Create(2048), otherCa, otherKey, 0x15, now.AddDays(-1), now.AddDays(30));
+
+            State = Path.Combine(Dir, "gate");
+            string setup = Path.Combine(Dir, "setup.set");
+            File.WriteAllText(setup, "set security pki ca-profile test ca-identity test\n");
+            Certgate("configure", "load", "set", setup);
+            string caFile = Path.Combine(Dir, "ca.pem");
+            File.WriteAllText(caFile, Ca.ExportCertificatePem());
+            Certgate("request", "security", "pki", "ca-certificate", "load", "ca-profile", "test", "filename", caFile);
+            LoadForGate("cg-rsa", RSA.Create(2048), now);
+            LoadForGate("cg-ec", ECDsa.Create(ECCurve.NamedCurves.nistP256), now);
+            var crl = new CrlBuilder(Ca) { ThisUpdate = now.AddMinutes(-5), NextUpdate = now.AddDays(1), CrlNumber = 1 };
+            crl.AddEntry(new BigInteger(0x13), now.AddMinutes(-5), CrlReason.keyCompromise);
+            string crlFile = Path.Combine(Dir, "ca.crl");
+            File.WriteAllBytes(crlFile, crl.Sign(_caKey, HashAlgorithmName.SHA256));
+            Certgate("request", "security", "pki", "crl", "load", "ca-profile", "test", "filename", crlFile);
+
+            Charon.Start();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public NetNamespaces Net { get; }
+
+    public string Dir { get; }
+
+    public string NsCharon { get; } = "";
+
+    public string NsGate { get; } = "";
+
+    public string Dll { get; } = "";
+
+    public string State { get; } = "";
+
+    public X509Certificate2 Ca { get; } = null!;
+
+    public Charon Charon { get; } = null!;
+
+    /// <summary>Certificate subjects by short name.</summary>
+    public Dictionary<string, X500DistinguishedName> Subjects { get; } = [];
+
+    /// <summary>A DN as strongSwan writes it: RDNs in encoded order.</summary>
+    public static string StrongswanDn(X500DistinguishedName dn) =>
+        string.Join(", ", dn.EnumerateRelativeDistinguishedNames(reversed: false).Select(r => $"{ShortName(r.GetSingleElementType().Value)}={r.GetSingleElementValue()}"));
+
+    private static string ShortName(string? oid) => oid switch
+    {
+        "2.5.4.6" => "C",
+        "2.5.4.10" => "O",
+        "2.5.4.3" => "CN",
+        _ => throw new ArgumentException($"unexpected attribute {oid}", nameof(oid)),
+    };
+
+    // Encoded C, O, CN (the usual order); .NET's string form lists the RDNs the other way round.
+    private static X500DistinguishedName Dn(string cn) => new($"CN={cn}, O=Certgate Test, C=CH");
+
+    private static X509Certificate2 MakeCa(string cn, RSA key)
+    {
+        var req = new CertificateRequest(Dn(cn), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
+        return req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddDays(60));
+    }
+
+    private X509Certificate2 Issue(string name, AsymmetricAlgorithm key, X509Certificate2 ca, RSA caKey, byte serial, DateTimeOffset from, DateTimeOffset to)
+    {
+        X500DistinguishedName dn = Dn(name + ".test");
+        Subjects[name] = dn;
+        CertificateRequest req = key is RSA rsa
+            ? new CertificateRequest(dn, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+            : new CertificateRequest(dn, (ECDsa)key, HashAlgorithmName.SHA256);
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        req.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(ca.Extensions.OfType<X509SubjectKeyIdentifierExtension>().Single()));
+        return req.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1), from, to, [serial]);
+    }
+
+    private static void WriteKey(string path, AsymmetricAlgorithm key)
+    {
+        File.WriteAllText(path, key.ExportPkcs8PrivateKeyPem());
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    private void IssueForCharon(string name, AsymmetricAlgorithm key, X509Certificate2 ca, RSA caKey, byte serial, DateTimeOffset from, DateTimeOffset to)
+    {
+        using (key)
+        {
+            using X509Certificate2 cert = Issue(name, key, ca, caKey, serial, from, to);
+            File.WriteAllText(Path.Combine(Charon.SwanctlDir, "x509", name + ".pem"), cert.ExportCertificatePem());
+            WriteKey(Path.Combine(Charon.SwanctlDir, "private", name + ".pem"), key);
+        }
+    }
+
+    private void LoadForGate(string name, AsymmetricAlgorithm key, DateTimeOffset now)
+    {
+        using (key)
+        {
+            using X509Certificate2 cert = Issue(name, key, Ca, _caKey, name == "cg-rsa" ? (byte)0x21 : (byte)0x22, now.AddDays(-1), now.AddDays(30));
+            string certFile = Path.Combine(Dir, name + ".pem");
+            string keyFile = Path.Combine(Dir, name + ".key");
+            File.WriteAllText(certFile, cert.ExportCertificatePem());
+            WriteKey(keyFile, key);
+            Certgate("request", "security", "pki", "local-certificate", "load", "certificate-id", name, "filename", certFile, "key", keyFile);
+        }
+    }
+
+    /// <summary>Runs a certgate command on the gateway's state directory (outside the namespaces: files only).</summary>
+    public string Certgate(params string[] args) => NetNamespaces.Run("dotnet", [Dll, "--state", State, "--yes", .. args]);
+
+    private static string CertgateDll()
+    {
+        string? root = AppContext.BaseDirectory;
+        while (root is not null && !File.Exists(Path.Combine(root, "Certgate.slnx")))
+        {
+            root = Path.GetDirectoryName(root.TrimEnd('/'));
+        }
+        Assert.NotNull(root);
+        string dll = Path.Combine(root, "src", "Certgate.Cli", "bin", "Release", "net10.0", "certgate.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing (build the solution in Release)");
+        return dll;
+    }
+
+    public void Dispose()
+    {
+        Charon?.Dispose();
+        Net.Dispose();
+        _caKey.Dispose();
+        Ca?.Dispose();
+        Directory.Delete(Dir, recursive: true);
+    }
+}
+
+/// <summary>
+/// Certgate's IKEv2 against a real strongSwan charon (issue 5), both roles: tunnels come up with the algorithms,
+/// groups and AUTH methods of issue 5, both sides report the same child SA, and a ping crosses the tunnel both
+/// ways; certificates Certgate must refuse are refused with the reason on the Certgate side while charon sees
+/// AUTHENTICATION_FAILED.
+/// </summary>
+public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<StrongswanFixture>
+{
+    private const string CharonInitiates = "charon-initiates";
+    private const string CertgateInitiates = "certgate-initiates";
+
+    private Charon Charon => f.Charon;
+
+    private const string PskCharon = "charon.test";
+    private const string PskGate = "certgate.test";
+
+    private void Configure(string ike, string esp, string charonCert, string gateCert, bool rfc7427) =>
+        Configure(ike, esp, rfc7427, $$"""
+                local {
+                  auth = pubkey
+                  certs = {{charonCert}}.pem
+                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects[charonCert])}}"
+                }
+                remote {
+                  auth = pubkey
+                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects[gateCert])}}"
+                }
+            """, "");
+
+    /// <summary>charon with AUTH method 2 and <paramref name="secret"/> between charon.test and certgate.test.</summary>
+    private void ConfigurePsk(string secret) =>
+        Configure("aes256gcm16-prfsha256-ecp256", "aes256gcm16", true, $$"""
+                local {
+                  auth = psk
+                  id = {{PskCharon}}
+                }
+                remote {
+                  auth = psk
+                  id = {{PskGate}}
+                }
+            """, $$"""
+            secrets {
+              ike-cg {
+                id-1 = {{PskCharon}}
+                id-2 = {{PskGate}}
+                secret = "{{secret}}"
+              }
+            }
+            """);
+
+    private void Configure(string ike, string esp, bool rfc7427, string authRounds, string secrets)
+    {
+        Charon.WriteSettings(rfc7427);
+        Charon.Swanctl("--reload-settings");
+        Charon.WriteSwanctlConf($$"""
+            connections {
+              cg {
+                version = 2
+                local_addrs = {{StrongswanFixture.CharonOuter}}
+                remote_addrs = {{StrongswanFixture.GateOuter}}
+                proposals = {{ike}}
+                send_certreq = yes
+            {{authRounds}}
+                children {
+                  net {
+                    local_ts = 10.77.1.0/24
+                    remote_ts = 10.77.2.0/24
+                    esp_proposals = {{esp}}
+                    start_action = none
+                  }
+                }
+              }
+            }
+            {{secrets}}
+            """);
+        // Whatever an earlier case left (an SA, its routes) goes before the connection is replaced.
+        Charon.TrySwanctl("--terminate", "--ike", "cg", "--force", "--timeout", "2");
+        Charon.Load();
+    }
+
+    private Process StartGate(string certId, bool initiate, string? remoteIdentity = null) =>
+        StartGate(["certificate-id", certId], initiate, remoteIdentity);
+
+    private Process StartGate(string[] auth, bool initiate, string? remoteIdentity)
+    {
+        List<string> args = ["dotnet", f.Dll, "--state", f.State, "debug", "ike-tunnel", "tun", "cg0", "local", StrongswanFixture.GateOuter,
+            "remote", StrongswanFixture.CharonOuter, .. auth, "local-subnet", "10.77.2.0/24", "remote-subnet", "10.77.1.0/24"];
+        if (remoteIdentity is not null)
+        {
+            args.AddRange(["remote-identity", remoteIdentity]);
+        }
+        if (initiate)
+        {
+            args.Add("initiate");
+        }
+        Process p = f.Net.Start(f.NsGate, [.. args]);
+        f.Net.WaitFor(p, "IKE: ");
+        return p;
+    }
+
+    private static void StopGate(Process gate)
+    {
+        if (!gate.HasExited)
+        {
+            NetNamespaces.Stop(gate);
+        }
+    }
+
+    private string Ping(string ns, string from, string to)
+    {
+        try
+        {
+            return NetNamespaces.Run("ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", from, to);
+        }
+        catch (InvalidOperationException e)
+        {
+            Assert.Fail($"ping {from} -> {to} failed: {e.Message}\n{Charon.LogTail()}");
+            throw;
+        }
+    }
+
+    [Theory]
+    // Step 2/3: the original suite, both roles, RFC 7427 signatures.
+    [InlineData(CharonInitiates, "aes256gcm16-prfsha256-ecp256", "aes256gcm16", "charon-rsa", "cg-rsa", true)]
+    [InlineData(CertgateInitiates, "aes256gcm16-prfsha256-ecp256", "aes256gcm16", "charon-rsa", "cg-rsa", true)]
+    // AES-CBC + HMAC-SHA-256-128 and MODP-2048; Certgate initiating guesses ECP-256 and must retry after INVALID_KE_PAYLOAD.
+    [InlineData(CharonInitiates, "aes128-sha256-modp2048", "aes128-sha256", "charon-ec", "cg-rsa", true)]
+    [InlineData(CertgateInitiates, "aes128-sha256-modp2048", "aes256-sha256", "charon-rsa", "cg-ec", true)]
+    // No RFC 7427 on charon's side: classic AUTH methods RSA (1) and ECDSA (9/10). Certgate as responder prefers
+    // ECP-256 and answers charon's ECP-384 KE with INVALID_KE_PAYLOAD.
+    [InlineData(CharonInitiates, "aes256-sha256-ecp384-ecp256", "aes128gcm16", "charon-rsa", "cg-ec", false)]
+    [InlineData(CertgateInitiates, "aes128gcm16-prfsha256-ecp384", "aes128gcm16", "charon-ec", "cg-rsa", false)]
+    public void Tunnel_ComesUp_BothReportTheSameChildSa_AndPingsCross(string role, string ike, string esp, string charonCert, string gateCert, bool rfc7427)
+    {
+        Configure(ike, esp, charonCert, gateCert, rfc7427);
+        int logStart = Charon.Log().Length;
+        Process gate = StartGate(gateCert, initiate: role == CertgateInitiates);
+        try
+        {
+            if (role == CharonInitiates)
+            {
+                (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
+                Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
+            }
+            try
+            {
+                f.Net.WaitFor(gate, "tunnel up");
+            }
+            catch (TimeoutException e)
+            {
+                Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
+            }
+            string gateOut = f.Net.OutputOf(gate);
+            NetNamespaces.Run("ip", "-n", f.NsGate, "addr", "add", StrongswanFixture.GateInner + "/32", "dev", "cg0");
+            NetNamespaces.Run("ip", "-n", f.NsGate, "link", "set", "cg0", "up");
+            NetNamespaces.Run("ip", "-n", f.NsGate, "route", "add", "10.77.1.0/24", "dev", "cg0", "src", StrongswanFixture.GateInner);
+
+            string sas = Charon.Swanctl("--list-sas", "--ike", "cg");
+            string log = Charon.Log()[logStart..];
+            string why = $"\n--- swanctl --list-sas ---\n{sas}\n--- certgate ---\n{gateOut}\n{Charon.LogTail()}";
+            Assert.True(sas.Contains("ESTABLISHED", StringComparison.Ordinal) && sas.Contains("INSTALLED", StringComparison.Ordinal), "charon has no established IKE SA with an installed child" + why);
+            Match gateSpis = Regex.Match(gateOut, @"ESP SPI in 0x([0-9a-f]{8}) out 0x([0-9a-f]{8}), (\S+)");
+            Match gateIke = Regex.Match(gateOut, @"IKE: (\S+?)(,|;)");
+            Match swanSpis = Regex.Match(sas, @"\bin\s+([0-9a-f]{8}).*\n\s*out\s+([0-9a-f]{8})");
+            Match swanEsp = Regex.Match(sas, @"ESP:(\S+)");
+            Assert.True(gateSpis.Success && gateIke.Success && swanSpis.Success && swanEsp.Success, "an SPI or algorithm line is missing" + why);
+            // Charon's inbound SPI is Certgate's outbound and the other way round; the algorithms are the same.
+            Assert.Equal(swanSpis.Groups[1].Value, gateSpis.Groups[2].Value);
+            Assert.Equal(swanSpis.Groups[2].Value, gateSpis.Groups[1].Value);
+            Assert.Equal(swanEsp.Groups[1].Value, gateSpis.Groups[3].Value);
+            Assert.Contains(gateIke.Groups[1].Value, sas, StringComparison.Ordinal);
+            Assert.Contains("NAT-T (UDP 4500)", gateOut, StringComparison.Ordinal);
+
+            // AUTH methods: RFC 7427 when charon announced it, else the classic method of each key.
+            string expectedLocal = rfc7427 ? "14" : gateCert == "cg-rsa" ? "1" : "9";
+            string expectedPeer = rfc7427 ? "14" : charonCert == "charon-rsa" ? "1" : "10";
+            Assert.Contains($"AUTH local {expectedLocal} ", gateOut, StringComparison.Ordinal);
+            Assert.Contains($"peer {expectedPeer} ", gateOut, StringComparison.Ordinal);
+            // Certgate sent a CERTREQ naming the CA.
+            Assert.True(log.Contains("received cert request for", StringComparison.Ordinal), "charon saw no CERTREQ" + why);
+            if (ike.Contains("modp2048", StringComparison.Ordinal) && role == CertgateInitiates || ike.StartsWith("aes256-sha256-ecp384", StringComparison.Ordinal))
+            {
+                Assert.True(log.Contains("N(INVAL_KE)", StringComparison.Ordinal), "no INVALID_KE_PAYLOAD round trip in charon's log" + why);
+            }
+
+            Assert.Contains("3 received", Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
+            Assert.Contains("3 received", Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
+        }
+        finally
+        {
+            StopGate(gate);
+        }
+        string final = f.Net.OutputOf(gate);
+        Assert.Matches(@"tunnel stopped: sent [6-9]\d*, received [6-9]", final);
+        Assert.Contains("AuthenticationFailed 0", final);
+    }
+
+    [Theory]
+    [InlineData(CharonInitiates, "charon-revoked", null, "revoked")]
+    [InlineData(CertgateInitiates, "charon-revoked", null, "revoked")]
+    [InlineData(CharonInitiates, "charon-untrusted", null, "is not accepted")]
+    [InlineData(CertgateInitiates, "charon-untrusted", null, "is not accepted")]
+    [InlineData(CharonInitiates, "charon-expired", null, "expired")]
+    [InlineData(CertgateInitiates, "charon-expired", null, "expired")]
+    [InlineData(CharonInitiates, "charon-rsa", "CN=someone-else.test, O=Certgate Test, C=CH", "configured remote identity")]
+    [InlineData(CertgateInitiates, "charon-rsa", "CN=someone-else.test, O=Certgate Test, C=CH", "configured remote identity")]
+    public void RefusedPeer_CertgateSaysWhy_CharonSeesAuthenticationFailed(string role, string charonCert, string? remoteIdentity, string reason)
+    {
+        Configure("aes256gcm16-prfsha256-ecp256", "aes256gcm16", charonCert, "cg-rsa", rfc7427: true);
+        int logStart = Charon.Log().Length;
+        Process gate = StartGate("cg-rsa", initiate: role == CertgateInitiates, remoteIdentity);
+        try
+        {
+            if (role == CharonInitiates)
+            {
+                (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
+                Assert.True(code != 0, $"charon's initiate succeeded although Certgate must refuse {charonCert}:\n{output}");
+            }
+            Assert.True(gate.WaitForExit(20_000), $"certgate did not give up\n{f.Net.OutputOf(gate)}");
+        }
+        finally
+        {
+            StopGate(gate);
+        }
+        string gateOut = f.Net.OutputOf(gate);
+        Assert.NotEqual(0, gate.ExitCode);
+        Assert.Contains(reason, gateOut, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("tunnel up", gateOut, StringComparison.Ordinal);
+        // charon as initiator: "parsed IKE_AUTH response 1 [ N(AUTH_FAILED) ]"; as responder it gets the INFORMATIONAL
+        // Certgate sends (RFC 7296 §2.21.2): "parsed INFORMATIONAL request 2 [ N(AUTH_FAILED) ]"; either way no SA remains.
+        string expected = role == CharonInitiates ? "parsed IKE_AUTH response 1 [ N(AUTH_FAILED) ]" : "parsed INFORMATIONAL request 2 [ N(AUTH_FAILED) ]";
+        string log = "";
+        string sas = "";
+        for (int i = 0; i < 40; i++)
+        {
+            log = Charon.Log()[logStart..];
+            sas = Charon.Swanctl("--list-sas", "--ike", "cg");
+            if (log.Contains(expected, StringComparison.Ordinal) && !sas.Contains("ESTABLISHED", StringComparison.Ordinal))
+            {
+                break;
+            }
+            Thread.Sleep(50);
+        }
+        Assert.True(log.Contains(expected, StringComparison.Ordinal), $"charon did not log '{expected}'\n--- certgate ---\n{gateOut}\n{Charon.LogTail()}");
+        Assert.DoesNotContain("ESTABLISHED", sas, StringComparison.Ordinal);
+    }
+
+    private string PskFile(string secret)
+    {
+        string path = Path.Combine(f.Dir, "psk-" + Guid.NewGuid().ToString("N")[..6]);
+        File.WriteAllText(path, secret + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return path;
+    }
+
+    [Theory]
+    [InlineData(CharonInitiates)]
+    [InlineData(CertgateInitiates)]
+    public void PreSharedKey_TunnelComesUp_WithAuthMethod2_AndPingsCross(string role)
+    {
+        const string Secret = "interop-psk-0123456789abcdef";
+        ConfigurePsk(Secret);
+        Process gate = StartGate(["pre-shared-key-file", PskFile(Secret), "local-identity", PskGate], role == CertgateInitiates, PskCharon);
+        try
+        {
+            if (role == CharonInitiates)
+            {
+                (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
+                Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
+            }
+            try
+            {
+                f.Net.WaitFor(gate, "tunnel up");
+            }
+            catch (TimeoutException e)
+            {
+                Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
+            }
+            string gateOut = f.Net.OutputOf(gate);
+            NetNamespaces.Run("ip", "-n", f.NsGate, "addr", "add", StrongswanFixture.GateInner + "/32", "dev", "cg0");
+            NetNamespaces.Run("ip", "-n", f.NsGate, "link", "set", "cg0", "up");
+            NetNamespaces.Run("ip", "-n", f.NsGate, "route", "add", "10.77.1.0/24", "dev", "cg0", "src", StrongswanFixture.GateInner);
+            string sas = Charon.Swanctl("--list-sas", "--ike", "cg");
+            Assert.Contains($"remote '{PskGate}'", sas, StringComparison.Ordinal);
+            Assert.Contains($"IKE: SA established with {PskCharon} (pre-shared key)", gateOut, StringComparison.Ordinal);
+            Assert.Contains("AUTH local 2 (SharedKey), peer 2 (SharedKey)", gateOut, StringComparison.Ordinal);
+            Match gateSpis = Regex.Match(gateOut, @"ESP SPI in 0x([0-9a-f]{8}) out 0x([0-9a-f]{8})");
+            Match swanSpis = Regex.Match(sas, @"\bin\s+([0-9a-f]{8}).*\n\s*out\s+([0-9a-f]{8})");
+            Assert.True(gateSpis.Success && swanSpis.Success, $"SPIs missing\n{sas}\n{gateOut}");
+            Assert.Equal(swanSpis.Groups[1].Value, gateSpis.Groups[2].Value);
+            Assert.Equal(swanSpis.Groups[2].Value, gateSpis.Groups[1].Value);
+            Assert.Contains("3 received", Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
+            Assert.Contains("3 received", Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
+        }
+        finally
+        {
+            StopGate(gate);
+        }
+    }
+
+    [Fact]
+    public void WrongPreSharedKey_CertgateSaysWhy_CharonSeesAuthenticationFailed()
+    {
+        ConfigurePsk("charon-has-this-key-0123456789");
+        int logStart = Charon.Log().Length;
+        Process gate = StartGate(["pre-shared-key-file", PskFile("certgate-has-another-0123456789"), "local-identity", PskGate], false, null);
+        try
+        {
+            (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
+            Assert.True(code != 0, $"charon's initiate succeeded with a different pre-shared key:\n{output}");
+            Assert.True(gate.WaitForExit(20_000), $"certgate did not give up\n{f.Net.OutputOf(gate)}");
+        }
+        finally
+        {
+            StopGate(gate);
+        }
+        string gateOut = f.Net.OutputOf(gate);
+        Assert.Contains("shared-key AUTH does not verify", gateOut, StringComparison.Ordinal);
+        Assert.Contains("parsed IKE_AUTH response 1 [ N(AUTH_FAILED) ]", Charon.Log()[logStart..], StringComparison.Ordinal);
+    }
+}
