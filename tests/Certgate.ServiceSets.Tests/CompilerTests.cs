@@ -143,6 +143,36 @@ public sealed class CompilerTests
         """;
 
     [Fact]
+    public void Ipv6Gateways_PskIdentityIsTheIpv6Address_OneRuleInTwoSetsGivesTwoTunnels()
+    {
+        ServiceSetPlan plan = Plans.Compile(Plans.NextHop,
+            "set services ipsec-vpn ike proposal psk authentication-method pre-shared-keys",
+            "set services ipsec-vpn ike policy psk-pol proposals psk",
+            "set services ipsec-vpn ike policy psk-pol pre-shared-key hexadecimal 0011223344556677",
+            "set services ipsec-vpn rule r6 term t then remote-gateway 2001:db8::2",
+            "set services ipsec-vpn rule r6 term t then dynamic ike-policy psk-pol",
+            "set services ipsec-vpn rule r6 match-direction input",
+            "set interfaces ms-0/0/0 unit 3 service-domain inside",
+            "set interfaces ms-0/0/0 unit 4 service-domain outside",
+            "set interfaces ms-0/0/0 unit 5 service-domain inside",
+            "set interfaces ms-0/0/0 unit 6 service-domain outside",
+            "set services service-set v6a next-hop-service inside-service-interface ms-0/0/0.3 outside-service-interface ms-0/0/0.4",
+            "set services service-set v6a ipsec-vpn-options local-gateway 2001:db8::1",
+            "set services service-set v6a ipsec-vpn-rules r6",
+            "set services service-set v6b next-hop-service inside-service-interface ms-0/0/0.5 outside-service-interface ms-0/0/0.6",
+            "set services service-set v6b ipsec-vpn-options local-gateway 2001:db8::1",
+            "set services service-set v6b ipsec-vpn-rules r6");
+        TunnelPlan a = plan.Find(new TunnelId("v6a", "r6", "t"))!;
+        TunnelPlan b = plan.Find(new TunnelId("v6b", "r6", "t"))!;
+        Assert.Equal(new IdentityPlan(IdType.ID_IPV6_ADDR, "2001:db8::1"), a.Peer.LocalId);
+        Assert.Equal(new byte[] { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77 }, a.Peer.PreSharedKey!.GetKey());
+        Assert.Equal(a.Peer, b.Peer);
+        Assert.Equal("ms0-0-0-3", a.Child.Device);
+        Assert.Equal("ms0-0-0-5", b.Child.Device);
+        Assert.Equal(3, plan.Tunnels.Count);
+    }
+
+    [Fact]
     public void EmptyTrustedCa_TrustsEveryConfiguredProfile()
     {
         ServiceSetPlan plan = Plans.Compile(Plans.NextHop,

@@ -72,6 +72,15 @@ public sealed class KeylessListTests
     }
 
     [Fact]
+    public void Json_UsesTheListName_AsJunosJsonDoes()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(ConfigJson.Write(ConfigText.ParseCurly(Cfg.Schema, JunosCurly)));
+        System.Text.Json.JsonElement entry = doc.RootElement.GetProperty("interfaces").GetProperty("interface")[0];
+        Assert.Equal("ge-0/0/0", entry.GetProperty("name").GetString());
+        Assert.Equal("wan", entry.GetProperty("description").GetString());
+    }
+
+    [Fact]
     public void DeclarationMistakes_AreArgumentErrors()
     {
         Statement root = Statement.CreateRoot();
