@@ -154,4 +154,22 @@ public sealed class SessionTests : IDisposable
         ArgumentException e = await Assert.ThrowsAsync<ArgumentException>(() => IkeSession.RespondAsync(a, new IkePeerConfig(null, [], null, Ts("10.1.0.0"), Ts("10.2.0.0"))));
         Assert.Equal("config", e.ParamName);
     }
+
+    [Fact]
+    public async Task IncompleteIkeSaInit_GetsInvalidSyntax_AndTheResponderStillServesTheRealInitiator()
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var junk = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2), null, "10.2.0.0", "10.1.0.0"));
+        byte[] noKe = IkeMessage.Build(new IkeHeader(0x1234, 0, PayloadType.None, ExchangeType.IkeSaInit, false, true, 0, 0),
+            [(PayloadType.Nonce, new byte[32])]);
+        await junk.SendAsync(noKe, (IPEndPoint)b.Client.LocalEndPoint!);
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        IkeMessage answer = IkeMessage.Parse((await junk.ReceiveAsync(wait.Token)).Buffer);
+        Payloads.Notify n = Payloads.ReadNotify(Assert.Single(answer.Payloads).Body);
+        Assert.Equal((ushort)Certgate.Ike.Registry.NotifyType.INVALID_SYNTAX, n.Type);
+        ChildSa initiator = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 1)));
+        Assert.Equal(initiator.OutboundSpi, (await responder).InboundSpi);
+    }
 }

@@ -46,6 +46,7 @@ public sealed class StrongswanFixture : IDisposable
             DateTimeOffset now = DateTimeOffset.UtcNow;
             IssueForCharon("charon-rsa", RSA.Create(2048), Ca, _caKey, 0x11, now.AddDays(-1), now.AddDays(30));
             IssueForCharon("charon-ec", ECDsa.Create(ECCurve.NamedCurves.nistP384), Ca, _caKey, 0x12, now.AddDays(-1), now.AddDays(30));
+            IssueForCharon("charon-ec521", ECDsa.Create(ECCurve.NamedCurves.nistP521), Ca, _caKey, 0x16, now.AddDays(-1), now.AddDays(30));
             IssueForCharon("charon-revoked", RSA.Create(2048), Ca, _caKey, 0x13, now.AddDays(-1), now.AddDays(30));
             IssueForCharon("charon-expired", RSA.Create(2048), Ca, _caKey, 0x14, now.AddDays(-30), now.AddDays(-1));
             IssueForCharon("charon-untrusted", RSA.Create(2048), otherCa, otherKey, 0x15, now.AddDays(-1), now.AddDays(30));
@@ -313,10 +314,12 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
     // AES-CBC + HMAC-SHA-256-128 and MODP-2048; Certgate initiating guesses ECP-256 and must retry after INVALID_KE_PAYLOAD.
     [InlineData(CharonInitiates, "aes128-sha256-modp2048", "aes128-sha256", "charon-ec", "cg-rsa", true)]
     [InlineData(CertgateInitiates, "aes128-sha256-modp2048", "aes256-sha256", "charon-rsa", "cg-ec", true)]
-    // No RFC 7427 on charon's side: classic AUTH methods RSA (1) and ECDSA (9/10). Certgate as responder prefers
+    // No RFC 7427 on charon's side: classic AUTH methods RSA (1) and ECDSA (9/10/11). Certgate as responder prefers
     // ECP-256 and answers charon's ECP-384 KE with INVALID_KE_PAYLOAD.
     [InlineData(CharonInitiates, "aes256-sha256-ecp384-ecp256", "aes128gcm16", "charon-rsa", "cg-ec", false)]
     [InlineData(CertgateInitiates, "aes128gcm16-prfsha256-ecp384", "aes128gcm16", "charon-ec", "cg-rsa", false)]
+    // ECDSA P-521 (AUTH method 11) from charon, P-256 (9) from Certgate, ECP-384 as the only group.
+    [InlineData(CharonInitiates, "aes256gcm16-prfsha256-ecp384", "aes256-sha256", "charon-ec521", "cg-ec", false)]
     public void Tunnel_ComesUp_BothReportTheSameChildSa_AndPingsCross(string role, string ike, string esp, string charonCert, string gateCert, bool rfc7427)
     {
         Configure(ike, esp, charonCert, gateCert, rfc7427);
@@ -360,7 +363,7 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
 
             // AUTH methods: RFC 7427 when charon announced it, else the classic method of each key.
             string expectedLocal = rfc7427 ? "14" : gateCert == "cg-rsa" ? "1" : "9";
-            string expectedPeer = rfc7427 ? "14" : charonCert == "charon-rsa" ? "1" : "10";
+            string expectedPeer = rfc7427 ? "14" : charonCert switch { "charon-rsa" => "1", "charon-ec" => "10", _ => "11" };
             Assert.Contains($"AUTH local {expectedLocal} ", gateOut, StringComparison.Ordinal);
             Assert.Contains($"peer {expectedPeer} ", gateOut, StringComparison.Ordinal);
             // Certgate sent a CERTREQ naming the CA.
@@ -385,8 +388,8 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
     [Theory]
     [InlineData(CharonInitiates, "charon-revoked", null, "revoked")]
     [InlineData(CertgateInitiates, "charon-revoked", null, "revoked")]
-    [InlineData(CharonInitiates, "charon-untrusted", null, "is not accepted")]
-    [InlineData(CertgateInitiates, "charon-untrusted", null, "is not accepted")]
+    [InlineData(CharonInitiates, "charon-untrusted", null, "is neither a trusted CA nor a known intermediate")]
+    [InlineData(CertgateInitiates, "charon-untrusted", null, "is neither a trusted CA nor a known intermediate")]
     [InlineData(CharonInitiates, "charon-expired", null, "expired")]
     [InlineData(CertgateInitiates, "charon-expired", null, "expired")]
     [InlineData(CharonInitiates, "charon-rsa", "CN=someone-else.test, O=Certgate Test, C=CH", "configured remote identity")]

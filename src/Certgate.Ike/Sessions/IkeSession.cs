@@ -94,6 +94,19 @@ public static class IkeSession
         ArgumentNullException.ThrowIfNull(socket);
         ArgumentNullException.ThrowIfNull(remote);
         CheckConfig(config);
+        try
+        {
+            return await InitiateCoreAsync(socket, natTraversal, remote, config, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IkeFormatException e)
+        {
+            // Format errors are translated once, here, into the session's error.
+            throw new IkeException($"the responder sent a malformed message: {e.Message}");
+        }
+    }
+
+    private static async Task<ChildSa> InitiateCoreAsync(UdpClient socket, UdpClient? natTraversal, IPEndPoint remote, IkePeerConfig config, CancellationToken cancellationToken)
+    {
         using var transport = new IkeTransport(socket, natTraversal);
         ulong spiI = NewIkeSpi();
         byte[] ni = RandomNumberGenerator.GetBytes(NonceLength);
@@ -136,6 +149,7 @@ public static class IkeSession
                 break;
             }
             FailOnErrorNotify(reply1.Payloads, "IKE_SA_INIT");
+            PayloadRules.Require(reply1.Payloads, "the IKE_SA_INIT response", PayloadRules.IkeSaInitRequest);
             ulong spiR = reply1.Header.ResponderSpi;
             SaSuite ike = Negotiation.Accept(ReadSa(reply1.Payloads, "IKE_SA_INIT response"), Proposal.Ike, "IKE_SA_INIT");
             byte[] nr = Payloads.ReadNonce(Find(reply1.Payloads, PayloadType.Nonce, "IKE_SA_INIT response").Body).ToArray();
@@ -176,10 +190,11 @@ public static class IkeSession
             PeerProof proof;
             try
             {
+                PayloadRules.Require(inner, "the IKE_AUTH response", PayloadRules.IkeAuthResponse);
                 byte[] idr = Find(inner, PayloadType.IdResponder, "IKE_AUTH response").Body.ToArray();
                 proof = VerifyPeer(inner, idr, config, "responder", kd, AuthPayload.SignedOctets(kd, reply1.Raw.Span, ni, keys.Skpr, idr));
             }
-            catch (IkeException)
+            catch (Exception e) when (e is IkeException or IkeFormatException)
             {
                 // §2.21.2: the initiator that rejects the responder's AUTH tells it so in an INFORMATIONAL exchange.
                 byte[] info = toResponder.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.Informational, false, true, 2, 0),
@@ -224,6 +239,18 @@ public static class IkeSession
     {
         ArgumentNullException.ThrowIfNull(socket);
         CheckConfig(config);
+        try
+        {
+            return await RespondCoreAsync(socket, natTraversal, config, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IkeFormatException e)
+        {
+            throw new IkeException($"the initiator sent a malformed message: {e.Message}");
+        }
+    }
+
+    private static async Task<ChildSa> RespondCoreAsync(UdpClient socket, UdpClient? natTraversal, IkePeerConfig config, CancellationToken cancellationToken)
+    {
         using var transport = new IkeTransport(socket, natTraversal);
         IPEndPoint from;
         IkeMessage msg1;
@@ -238,8 +265,22 @@ public static class IkeSession
             {
                 continue;
             }
-            IReadOnlyList<Proposal> offered = ReadSa(msg1.Payloads, "IKE_SA_INIT request");
-            (ushort keGroup, _) = Payloads.ReadKe(Find(msg1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT request").Body);
+            // A broken or incomplete first message is answered with INVALID_SYNTAX and does not end the wait for a
+            // real initiator (nothing is kept for it).
+            IReadOnlyList<Proposal> offered;
+            ushort keGroup;
+            try
+            {
+                PayloadRules.Require(msg1.Payloads, "the IKE_SA_INIT request", PayloadRules.IkeSaInitRequest);
+                offered = ReadSa(msg1.Payloads, "IKE_SA_INIT request");
+                (keGroup, _) = Payloads.ReadKe(Find(msg1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT request").Body);
+                Payloads.ReadNonce(Find(msg1.Payloads, PayloadType.Nonce, "IKE_SA_INIT request").Body);
+            }
+            catch (Exception e) when (e is IkeException or IkeFormatException)
+            {
+                await transport.SendAsync(Refusal(msg1.Header, NotifyType.INVALID_SYNTAX, ReadOnlyMemory<byte>.Empty), from, false, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
             if (Negotiation.Choose(offered, Proposal.Ike) is not { } choice)
             {
                 await transport.SendAsync(Refusal(msg1.Header, NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty), from, false, cancellationToken).ConfigureAwait(false);
@@ -295,6 +336,7 @@ public static class IkeSession
         IkeMessage msg3;
         IPEndPoint peer;
         bool nat;
+        IReadOnlyList<RawPayload> inner;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(config.RetransmitTimeout * 4);
         while (true)
@@ -311,18 +353,27 @@ public static class IkeSession
             }
             if (m.Header.Exchange == ExchangeType.IkeAuth && m.Header.ResponderSpi == spiR && m.Header.MessageId == 1)
             {
+                try
+                {
+                    inner = fromInitiator.Open(m);
+                }
+                catch (Exception e) when (e is CryptographicException or IkeFormatException)
+                {
+                    // §3.14: a message whose integrity check fails "MUST be discarded"; the real one may still come.
+                    continue;
+                }
                 (msg3, peer, nat) = (m, f, encapsulated);
                 break;
             }
         }
-        IReadOnlyList<RawPayload> inner = Open(fromInitiator, msg3);
         PeerProof proof;
         try
         {
+            PayloadRules.Require(inner, "the IKE_AUTH request", PayloadRules.IkeAuthRequest);
             byte[] idi = Find(inner, PayloadType.IdInitiator, "IKE_AUTH request").Body.ToArray();
             proof = VerifyPeer(inner, idi, config, "initiator", kd, AuthPayload.SignedOctets(kd, msg1.Raw.Span, nr, keys.Skpi, idi));
         }
-        catch (IkeException)
+        catch (Exception e) when (e is IkeException or IkeFormatException)
         {
             // §2.21.2: "If the error occurred on the responder, the notification is returned in the protected response".
             byte[] fail = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
