@@ -66,26 +66,31 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
     }
 
     /// <summary>Configures CA profile <c>ca1</c> for <paramref name="ca"/>, loads its certificate by SCEP and makes key pair <c>gw1</c>.</summary>
-    public void PrepareCaAndKey(GatewayTestCa ca, string extraConfiguration, int retry = 10, int retryInterval = 3, string identity = "default")
+    /// <param name="ca">The CA.</param>
+    /// <param name="extraConfiguration">More <c>set</c> lines.</param>
+    /// <param name="retry">enrollment retry.</param>
+    /// <param name="retryInterval">enrollment retry-interval (seconds).</param>
+    /// <param name="checkRevocation">false: <c>revocation-check disable</c> (the CRL is not what the test is about).</param>
+    public void PrepareCaAndKey(GatewayTestCa ca, string extraConfiguration, int retry = 10, int retryInterval = 3, bool checkRevocation = false)
     {
         Configure($"""
-            set security pki ca-profile ca1 ca-identity {identity}
+            set security pki ca-profile ca1 ca-identity default
             set security pki ca-profile ca1 enrollment url {ca.ScepUrl}
             set security pki ca-profile ca1 enrollment retry {retry}
             set security pki ca-profile ca1 enrollment retry-interval {retryInterval}
-            set security pki ca-profile ca1 revocation-check disable
+            {(checkRevocation ? "" : "set security pki ca-profile ca1 revocation-check disable")}
             {extraConfiguration}
             """);
         Ok("--yes", "request", "security", "pki", "ca-certificate", "enroll", "ca-profile", "ca1");
         Ok("request", "security", "pki", "generate-key-pair", "certificate-id", "gw1", "size", "2048");
     }
 
-    /// <summary>Enrolls local certificate <c>gw1</c> with a fresh challenge.</summary>
-    public async Task EnrollAsync(GatewayTestCa ca)
+    /// <summary>Enrolls local certificate <paramref name="id"/> (key pair already there) with a fresh challenge.</summary>
+    public async Task EnrollAsync(GatewayTestCa ca, string id = "gw1")
     {
         string challenge = await ca.ChallengeAsync();
-        Assert.Contains("Local certificate gw1 loaded successfully", Ok("request", "security", "pki", "local-certificate", "enroll", "certificate-id", "gw1",
-            "ca-profile", "ca1", "challenge-password", challenge, "subject", "CN=gw1.example.net,O=Certgate,C=CH", "domain-name", "gw1.example.net"));
+        Assert.Contains($"Local certificate {id} loaded successfully", Ok("request", "security", "pki", "local-certificate", "enroll", "certificate-id", id,
+            "ca-profile", "ca1", "challenge-password", challenge, "subject", $"CN={id}.example.net,O=Certgate,C=CH", "domain-name", $"{id}.example.net"));
     }
 
     /// <summary>Starts the daemon (wakes at least every second).</summary>
