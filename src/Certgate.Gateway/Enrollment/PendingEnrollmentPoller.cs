@@ -15,7 +15,7 @@ namespace Certgate.Gateway.Enrollment;
 /// request; FAILURE removes the request and says why in the log; after the last poll the enrollment is abandoned
 /// and nothing is installed (the request stays, so running the command again resumes the same transaction).
 /// </summary>
-public sealed class PendingEnrollmentPoller
+internal sealed class PendingEnrollmentPoller
 {
     private readonly PkiStore _store;
     private readonly AgentStateStore _state;

@@ -1,4 +1,11 @@
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Certgate.Interop.Tests.Gateway;
 
@@ -135,5 +142,73 @@ public sealed class ReEnrollmentCaDownTests
         string after = gw.Ok("show", "security", "pki", "local-certificate", "certificate-id", "gw1", "detail");
         Assert.DoesNotContain("renewing (attempt", after);
         Assert.DoesNotContain("Last renewal: none", after);
+    }
+}
+
+/// <summary>
+/// A CA whose GetCACaps lacks <c>Renewal</c> (our CA behind a proxy that drops the keyword): the agent renews with a
+/// PKCSReq carrying the configured challenge password, which the CA consumes.
+/// </summary>
+public sealed class ReEnrollmentWithoutRenewalCapabilityTests
+{
+    [Fact]
+    public async Task CaWithoutRenewal_RenewedWithPkcsReqAndTheChallenge()
+    {
+        await using GatewayTestCa ca = await GatewayTestCa.StartAsync(lifetime: TimeSpan.FromSeconds(30));
+        using var http = new HttpClient();
+        var operations = new List<string>();
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using WebApplication proxy = builder.Build();
+        proxy.MapMethods("/scep", ["GET", "POST"], async (HttpContext ctx) =>
+        {
+            lock (operations)
+            {
+                operations.Add(ctx.Request.Query["operation"].ToString());
+            }
+            var upstream = new Uri(ca.ScepUrl.ToString() + ctx.Request.QueryString);
+            using HttpResponseMessage r = HttpMethods.IsPost(ctx.Request.Method)
+                ? await http.PostAsync(upstream, new StreamContent(ctx.Request.Body))
+                : await http.GetAsync(upstream);
+            byte[] answer = await r.Content.ReadAsByteArrayAsync();
+            if (ctx.Request.Query["operation"] == "GetCACaps")
+            {
+                answer = System.Text.Encoding.ASCII.GetBytes(string.Join("\n", System.Text.Encoding.ASCII.GetString(answer)
+                    .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(c => c != "Renewal")));
+            }
+            ctx.Response.StatusCode = (int)r.StatusCode;
+            ctx.Response.ContentType = r.Content.Headers.ContentType?.ToString();
+            await ctx.Response.Body.WriteAsync(answer);
+        });
+        await proxy.StartAsync();
+        var proxyUrl = new Uri(new Uri(proxy.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()), "/scep");
+
+        await using var gw = new GatewayUnderTest();
+        gw.PrepareCaAndKey(ca, "");
+        await gw.EnrollAsync(ca);
+        X509Certificate2 first = gw.LocalCertificate("gw1");
+        // Re-enrollment goes through the proxy, with a challenge of its own.
+        string challenge = await ca.ChallengeAsync();
+        gw.Configure($"""
+            set security pki ca-profile ca1 enrollment url {proxyUrl}
+            set security pki auto-re-enrollment certificate-id gw1 ca-profile-name ca1 challenge-password {challenge} re-enroll-trigger-time-percentage 50
+            """);
+        gw.StartDaemon();
+
+        bool renewed = await GatewayUnderTest.WaitAsync(() => gw.LocalCertificate("gw1").SerialNumber != first.SerialNumber, TimeSpan.FromSeconds(30));
+        Assert.True(renewed, $"not renewed within 30 s; daemon log:\n{gw.Log}");
+        Assert.True(DateTimeOffset.UtcNow < first.NotAfter.ToUniversalTime(), "renewed only after the old certificate expired");
+        Assert.Equal(first.PublicKey.ExportSubjectPublicKeyInfo(), gw.LocalCertificate("gw1").PublicKey.ExportSubjectPublicKeyInfo());
+        lock (operations)
+        {
+            Assert.Contains("GetCACaps", operations);
+            Assert.Contains("PKIOperation", operations);
+        }
+        // The CA took it as an initial enrollment authorised by the challenge: two challenges spent (the first
+        // enrollment's and the renewal's).
+        IReadOnlyList<Certgate.Ca.Storage.AuditRecord> audit = await ca.Ca.Store.ReadAuditAsync(0, 1000);
+        Assert.Equal(2, audit.Count(a => a.Entry.Event == Certgate.Ca.Audit.AuditEvents.ChallengeUsed));
+        Assert.DoesNotContain(challenge, gw.Log);
     }
 }
