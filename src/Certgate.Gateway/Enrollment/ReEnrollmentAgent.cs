@@ -182,6 +182,17 @@ public sealed class ReEnrollmentAgent : IDisposable
                     episode.Dispose();
                     _episodes[id] = done;
                     DateTimeOffset nextTrigger = TriggerTime(renewed, entry.TriggerPercentage ?? DefaultTriggerPercentage);
+                    if (nextTrigger <= now)
+                    {
+                        // The CA gave no more lifetime than the trigger allows (it clamps to its own expiry, or its
+                        // profile is short): renewing again at once would only ask again and again.
+                        done.NextAttempt = now + (retryInterval < MinimumRetryDelay ? MinimumRetryDelay : retryInterval);
+                        done.LastAttempt = now;
+                        done.LastError = $"the renewed certificate (valid until {renewed.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC) is already past its re-enrollment trigger; the CA may be limiting validity to its own";
+                        _log($"auto-re-enrollment: local certificate {id}: {done.LastError}; next attempt after the retry-interval");
+                        Save(id, "Renewing", done, nextTrigger, now);
+                        return done.NextAttempt;
+                    }
                     _state.SaveStatus(new ReEnrollmentStatus(id, "Waiting", done.Fingerprint, nextTrigger, null, 0, now, null, now, null));
                     return nextTrigger;
                 }

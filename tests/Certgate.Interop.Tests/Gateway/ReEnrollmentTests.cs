@@ -212,3 +212,32 @@ public sealed class ReEnrollmentWithoutRenewalCapabilityTests
         Assert.DoesNotContain(challenge, gw.Log);
     }
 }
+
+/// <summary>
+/// A CA that gives no more lifetime than the trigger allows (here: trigger at 99 % left, so every certificate is
+/// due at once): one renewal, then the agent waits the retry-interval instead of asking again and again.
+/// </summary>
+public sealed class ReEnrollmentNoProgressTests
+{
+    [Fact]
+    public async Task RenewedCertificateAlreadyDue_NoRenewalLoop()
+    {
+        await using GatewayTestCa ca = await GatewayTestCa.StartAsync(lifetime: TimeSpan.FromSeconds(60));
+        await using var gw = new GatewayUnderTest();
+        string challenge = await ca.ChallengeAsync();
+        gw.PrepareCaAndKey(ca, $"set security pki auto-re-enrollment certificate-id gw1 ca-profile-name ca1 challenge-password {challenge} re-enroll-trigger-time-percentage 99",
+            retryInterval: 60);
+        await gw.EnrollAsync(ca);
+        string first = gw.LocalCertificate("gw1").SerialNumber;
+        gw.StartDaemon();
+
+        var serials = new HashSet<string> { first };
+        bool renewed = await GatewayUnderTest.WaitAsync(() => gw.LocalCertificate("gw1").SerialNumber != first, TimeSpan.FromSeconds(15));
+        Assert.True(renewed, $"not renewed; daemon log:\n{gw.Log}");
+        await GatewayUnderTest.WaitAsync(() => false, TimeSpan.FromSeconds(6), () => serials.Add(gw.LocalCertificate("gw1").SerialNumber));
+        Assert.True(serials.Count == 2, $"{serials.Count} certificates in 6 s: the agent renews in a loop; daemon log:\n{gw.Log}");
+        string show = gw.Ok("show", "security", "pki", "local-certificate", "certificate-id", "gw1", "detail");
+        Assert.Contains("already past its re-enrollment trigger", show);
+        Assert.Contains("Next attempt: ", show);
+    }
+}
