@@ -137,19 +137,19 @@ public sealed class AgentStateStore
         {
             return new PendingEnrollment(
                 certificateId,
-                (string)o["ca-profile"]!,
-                (string)o["transaction-id"]!,
-                Convert.FromBase64String((string)o["subject"]!),
-                (string)o["digest"]!,
-                (string)o["cipher"]!,
-                (int)o["attempts"]!,
-                (int)o["max-attempts"]!,
-                TimeSpan.FromSeconds((double)o["interval-seconds"]!),
+                Required<string>(o, "ca-profile"),
+                Required<string>(o, "transaction-id"),
+                Convert.FromBase64String(Required<string>(o, "subject")),
+                Required<string>(o, "digest"),
+                Required<string>(o, "cipher"),
+                Required<int>(o, "attempts"),
+                Required<int>(o, "max-attempts"),
+                TimeSpan.FromSeconds(Required<double>(o, "interval-seconds")),
                 Date(o["next-poll"]) ?? DateTimeOffset.MinValue,
                 Date(o["started"]) ?? DateTimeOffset.MinValue,
                 (string?)o["last-error"]);
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or NullReferenceException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
         {
             return null;
         }
@@ -263,6 +263,11 @@ public sealed class AgentStateStore
             // Nothing to forget.
         }
     }
+
+    /// <summary>A member that must be there with a value of type <typeparamref name="T"/>.</summary>
+    /// <exception cref="FormatException">Missing or of another type.</exception>
+    private static T Required<T>(JsonObject o, string name) =>
+        o[name] is JsonValue v && v.TryGetValue(out T? value) && value is not null ? value : throw new FormatException($"'{name}' is missing or not a {typeof(T).Name}");
 
     private static string? Iso(DateTimeOffset? when) =>
         when?.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);

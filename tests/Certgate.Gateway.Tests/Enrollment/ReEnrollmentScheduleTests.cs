@@ -75,8 +75,12 @@ public sealed class ReEnrollmentScheduleTests : IDisposable
         PendingEnrollment back = store.LoadPending("gw2")!;
         Assert.Equal(pending with { Subject = back.Subject }, back);
         Assert.Equal(pending.Subject, back.Subject);
+        // A record missing a member or with one of the wrong type is no record (the poller forgets it).
+        File.WriteAllText(Path.Combine(_dir, "agent", "pending", "gw2.json"), "{ \"ca-profile\": 3, \"transaction-id\": \"T2\" }");
+        Assert.Null(store.LoadPending("gw2"));
         store.DeletePending("gw2");
         Assert.Null(store.LoadPending("gw2"));
+        Assert.Empty(store.ListPending());
 
         // A damaged status is no status (the daemon rewrites it), not an exception in show.
         File.WriteAllText(file, "{ not json");
