@@ -6,6 +6,7 @@ using Certgate.Config.Pki;
 using Certgate.Config.Storage;
 using Certgate.Gateway.Control;
 using Certgate.Gateway.Crl;
+using Certgate.Gateway.Enrollment;
 using Certgate.Pki.Certificates;
 using Certgate.Pki.Encoding;
 using Certgate.Pki.Store;
@@ -14,9 +15,12 @@ namespace Certgate.Gateway;
 
 /// <summary>
 /// <c>certgate gateway run</c>: the gateway's daemon on one state directory. It serves the control socket (the
-/// <c>certgate</c> command runs inside it while it is up) and keeps every CA profile's CRL current: fetched when
-/// missing or expired, then every <c>refresh-interval</c> hours or at nextUpdate if sooner. It reads the committed
-/// configuration on every cycle, so a <c>commit</c> takes effect without a restart.
+/// <c>certgate</c> command runs inside it while it is up), keeps every CA profile's CRL current (fetched when
+/// missing or expired, then every <c>refresh-interval</c> hours or at nextUpdate if sooner), renews local
+/// certificates configured for <c>auto-re-enrollment</c> (<see cref="ReEnrollmentAgent"/>) and polls enrollments
+/// left PENDING (<see cref="PendingEnrollmentPoller"/>). It reads the committed configuration on every cycle, so a
+/// <c>commit</c> takes effect without a restart; it wakes every <see cref="Tick"/>, or sooner when a renewal or a
+/// poll is due.
 /// </summary>
 public sealed class GatewayDaemon : IAsyncDisposable
 {
@@ -28,7 +32,11 @@ public sealed class GatewayDaemon : IAsyncDisposable
     private readonly HttpCrlDownloader _http = new();
     private readonly CrlUpdater _crls;
     private readonly Dictionary<string, DateTimeOffset> _nextCrlRefresh = new(StringComparer.Ordinal);
+    private readonly HttpClient _scepHttp = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly ReEnrollmentAgent _reEnrollment;
+    private readonly PendingEnrollmentPoller _pending;
     private readonly string _pidFile;
+    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private GatewayDaemon(string state, ControlCommandHandler handler, TextWriter log, TimeProvider time)
     {
@@ -44,7 +52,21 @@ public sealed class GatewayDaemon : IAsyncDisposable
         // The pid file first: whoever sees the socket may rely on it.
         _pidFile = Path.Combine(_state, "gateway.pid");
         File.WriteAllText(_pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
-        _control = ControlServer.Start(_state, handler);
+        // A command may have changed what is due (a commit, a PENDING enrollment to poll): look again right after it.
+        _control = ControlServer.Start(_state, (args, input, output, error) =>
+        {
+            try
+            {
+                return handler(args, input, output, error);
+            }
+            finally
+            {
+                Volatile.Read(ref _wake).TrySetResult();
+            }
+        });
+        var agentState = new AgentStateStore(_state);
+        _reEnrollment = new ReEnrollmentAgent(_store, agentState, _scepHttp, time, Log, _control.RunExclusiveAsync);
+        _pending = new PendingEnrollmentPoller(_store, agentState, _scepHttp, time, Log, _control.RunExclusiveAsync);
     }
 
     /// <summary>How often the daemon looks at what is due (default 30 s).</summary>
@@ -65,22 +87,27 @@ public sealed class GatewayDaemon : IAsyncDisposable
         Log($"gateway running on {_state} (control socket {ControlProtocol.SocketPath(_state)}, pid {Environment.ProcessId})");
         while (!cancellationToken.IsCancellationRequested)
         {
-            try
-            {
-                await RefreshCrlsAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
+            TimeSpan wait = Tick;
+            var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _wake, wake);
+            // The CRL refresh and the enrollments fail apart: a broken CRL URL must not stop a renewal.
+            if (!await GuardedAsync(() => RefreshCrlsAsync(cancellationToken)).ConfigureAwait(false))
             {
                 break;
             }
-            catch (Exception e) when (e is IOException or ConfigException or CryptographicException or PkiFormatException or UnauthorizedAccessException)
+            DateTimeOffset? due = null;
+            if (!await GuardedAsync(async () => due = await RunEnrollmentsAsync(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false))
             {
-                // One bad cycle (a damaged file, a configuration being written) must not end the daemon.
-                Log($"warning: {e.Message}");
+                break;
+            }
+            if (due is { } d)
+            {
+                TimeSpan untilDue = d - _time.GetUtcNow();
+                wait = untilDue < TimeSpan.FromMilliseconds(200) ? TimeSpan.FromMilliseconds(200) : untilDue < Tick ? untilDue : Tick;
             }
             try
             {
-                await Task.Delay(Tick, _time, cancellationToken).ConfigureAwait(false);
+                await Task.WhenAny(Task.Delay(wait, _time, cancellationToken), wake.Task).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -88,6 +115,35 @@ public sealed class GatewayDaemon : IAsyncDisposable
             }
         }
         Log("gateway stopping");
+    }
+
+    /// <summary>Runs one part of a cycle; false when the daemon is stopping.</summary>
+    private async Task<bool> GuardedAsync(Func<Task> work)
+    {
+        try
+        {
+            await work().ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is IOException or ConfigException or CryptographicException or PkiFormatException or UnauthorizedAccessException)
+        {
+            // One bad cycle (a damaged file, a configuration being written) must not end the daemon.
+            Log($"warning: {e.Message}");
+            return true;
+        }
+    }
+
+    /// <summary>One pass of automatic re-enrollment and of PENDING polls; returns when the next one is due, or null.</summary>
+    public async Task<DateTimeOffset?> RunEnrollmentsAsync(CancellationToken cancellationToken)
+    {
+        PkiConfiguration config = PkiConfiguration.From(new ConfigurationStore(_state).LoadActive());
+        DateTimeOffset? renew = await _reEnrollment.RunAsync(config, cancellationToken).ConfigureAwait(false);
+        DateTimeOffset? poll = await _pending.RunAsync(config, cancellationToken).ConfigureAwait(false);
+        return renew is null ? poll : poll is null ? renew : renew < poll ? renew : poll;
     }
 
     /// <summary>One pass over the CA profiles: fetch the CRLs that are missing, expired or due.</summary>
@@ -163,6 +219,8 @@ public sealed class GatewayDaemon : IAsyncDisposable
     {
         await _control.DisposeAsync().ConfigureAwait(false);
         _http.Dispose();
+        _scepHttp.Dispose();
+        _reEnrollment.Dispose();
         try
         {
             File.Delete(_pidFile);

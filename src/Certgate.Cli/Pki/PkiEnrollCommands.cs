@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Cli.Commands;
 using Certgate.Config.Pki;
+using Certgate.Gateway.Control;
+using Certgate.Gateway.Enrollment;
 using Certgate.Pki.Certificates;
 using Certgate.Pki.Keys;
 using Certgate.Pki.Names;
@@ -109,14 +111,19 @@ internal sealed class PkiEnrollCommands : ICommandModule
         pki.Apply(new PkiStoreChange().WriteCertificateRequest(id, csr));
         ctx.Out.WriteLine($"Certificate enrollment has started (transaction {transactionId}, {DigestName(digest)}, {EncryptionName(encryption)}).");
         ScepEnrollment result;
+        int polls = 0;
+        int maxPolls = Math.Max(0, profile.Retry);
+        bool daemon = false;
+        TimeSpan interval = profile.RetryInterval < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : profile.RetryInterval;
+        var agentState = new AgentStateStore(ctx.StateDirectory);
         try
         {
             result = client.EnrollAsync(ScepMessageType.PkcsReq, csr, signer, recipient, trusted, transactionId, digest, encryption).GetAwaiter().GetResult();
-            int polls = 0;
-            int maxPolls = Math.Max(0, profile.Retry);
-            TimeSpan interval = profile.RetryInterval < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : profile.RetryInterval;
+            // A running daemon polls PENDING requests itself (and this command holds its one-writer turn), so the
+            // command hands over at once; without one it polls in the foreground for at most a minute.
+            daemon = ControlClient.IsListening(ctx.StateDirectory);
             DateTimeOffset giveUpAt = DateTimeOffset.UtcNow + ForegroundPollLimit;
-            while (result.Status == ScepPkiStatus.Pending && polls < maxPolls && DateTimeOffset.UtcNow + interval <= giveUpAt)
+            while (!daemon && result.Status == ScepPkiStatus.Pending && polls < maxPolls && DateTimeOffset.UtcNow + interval <= giveUpAt)
             {
                 ctx.Out.WriteLine($"Enrollment pending at the CA; polling again in {interval.TotalSeconds:0} s ({polls + 1}/{maxPolls})");
                 ctx.Out.Flush();
@@ -139,15 +146,28 @@ internal sealed class PkiEnrollCommands : ICommandModule
         {
             case ScepPkiStatus.Success:
                 pki.Apply(new PkiStoreChange().WriteCertificate(PkiObjectType.LocalCertificate, id, result.Certificate!).Delete(PkiObjectType.CertificateRequest, id));
+                agentState.DeletePending(id);
                 CertificateInfo info = CertificateInfo.From(result.Certificate!);
                 ctx.Out.WriteLine($"Received local certificate: {JunosDistinguishedName.Format(info.Subject)}, serial {info.SerialNumberHex}, valid until {PkiView.Date(info.NotAfter)}");
                 ctx.Out.WriteLine($"Local certificate {id} loaded successfully");
                 return 0;
             case ScepPkiStatus.Pending:
                 ctx.Out.WriteLine($"Certificate enrollment for {id} is pending approval at the CA (transaction {transactionId}).");
-                ctx.Out.WriteLine("Run the same command again to poll (it is the same transaction), or let the gateway daemon poll it.");
+                if (polls >= maxPolls)
+                {
+                    agentState.DeletePending(id);
+                    ctx.Out.WriteLine($"All {maxPolls} polls (enrollment retry) are used; run the same command again to poll (it is the same transaction).");
+                    return 3;
+                }
+                DateTimeOffset nextPoll = DateTimeOffset.UtcNow + interval;
+                agentState.SavePending(new PendingEnrollment(id, profileName, transactionId, subject.RawData, digest.Name!, encryption.ToString(),
+                    polls, maxPolls, interval, nextPoll, DateTimeOffset.UtcNow));
+                ctx.Out.WriteLine(daemon
+                    ? $"The gateway daemon polls it every {interval.TotalSeconds:0} s ({maxPolls - polls} more time(s)) and installs the certificate when the CA issues it; see: show security pki certificate-request certificate-id {id}"
+                    : $"A gateway daemon (certgate gateway run) will poll it every {interval.TotalSeconds:0} s ({maxPolls - polls} more time(s)); or run the same command again (it is the same transaction).");
                 return 3;
             default:
+                agentState.DeletePending(id);
                 pki.Apply(new PkiStoreChange().Delete(PkiObjectType.CertificateRequest, id));
                 throw pki.Fail($"the CA refused the enrollment: {(result.FailInfo is { } f ? ScepEnrollment.Explain(f) : "no failInfo given")}{(result.FailInfoText is { Length: > 0 } t ? $" (CA says: {t})" : "")}");
         }

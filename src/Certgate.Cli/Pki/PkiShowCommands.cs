@@ -1,8 +1,11 @@
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using Certgate.Cli.Commands;
 using Certgate.Config.Pki;
+using Certgate.Gateway.Control;
+using Certgate.Gateway.Enrollment;
 using Certgate.Pki.Certificates;
 using Certgate.Pki.Keys;
 using Certgate.Pki.Requests;
@@ -69,11 +72,16 @@ internal sealed class PkiShowCommands : ICommandModule
         Detail detail = ReadDetail(args);
         args.EnsureAllUsed();
         IReadOnlyList<string> ids = Select(pki, PkiObjectType.CertificateRequest, only, "certificate-id");
+        var agent = new AgentStateStore(ctx.StateDirectory);
         return Render(ctx, "certificate-request", ids, (text, json, id) =>
         {
             CertificateSigningRequest request = pki.Load(PkiObjectType.CertificateRequest, id,
                 () => pki.Store.LoadCertificateRequest(id) is { } der ? CertificateSigningRequest.Parse(der) : null)!;
             PkiView.WriteRequest(text, json, id, request, detail);
+            if (agent.LoadPending(id) is { } pending)
+            {
+                PkiView.WritePending(text, json, pending);
+            }
         });
     }
 
@@ -179,12 +187,32 @@ internal sealed class PkiShowCommands : ICommandModule
         {
             return new AutoReEnrollmentView("Disabled", "Timer not started");
         }
-        // re-enroll-trigger-time-percentage is the share of the lifetime still remaining when renewal starts (§1.1.2).
-        int percent = auto.TriggerPercentage ?? 10;
-        DateTimeOffset notBefore = cert.NotBefore.ToUniversalTime();
-        DateTimeOffset notAfter = cert.NotAfter.ToUniversalTime();
-        DateTimeOffset trigger = notAfter - (notAfter - notBefore) * (percent / 100.0);
-        return new AutoReEnrollmentView($"Enabled ({auto.Protocol.ToString().ToLowerInvariant()}, ca-profile {auto.CaProfileName}, at {percent}% remaining)",
-            PkiView.Date(trigger));
+        int percent = auto.TriggerPercentage ?? ReEnrollmentAgent.DefaultTriggerPercentage;
+        DateTimeOffset trigger = ReEnrollmentAgent.TriggerTime(cert, percent);
+        string enabled = $"Enabled ({auto.Protocol.ToString().ToLowerInvariant()}, ca-profile {auto.CaProfileName}, at {percent}% remaining{(auto.ReGenerateKeyPair ? ", new key pair" : "")})";
+        bool daemon = ControlClient.IsListening(pki.Ctx.StateDirectory);
+        // The agent's status applies only to the certificate it was written for; after a renewal or a manual load a
+        // newer certificate has no attempts yet.
+        ReEnrollmentStatus? status = new AgentStateStore(pki.Ctx.StateDirectory).LoadStatus(id);
+        bool current = status?.ForCertificate is { } fp && fp == Convert.ToHexString(SHA256.HashData(cert.RawData));
+        string state = !daemon ? "Not started" : status is null ? "Not started" : current || status.State == "Unavailable" ? status.State : "Waiting";
+        string line = state switch
+        {
+            "Renewing" => $"{enabled}; renewing (attempt {status!.Attempts}), the current certificate stays in use until it expires",
+            "Unavailable" => $"{enabled}; not possible: {status!.LastError}",
+            "Not started" when !daemon => $"{enabled}; no gateway daemon runs (certgate gateway run) to renew it",
+            _ => enabled,
+        };
+        return new AutoReEnrollmentView(line, PkiView.Date(trigger), Enabled: true)
+        {
+            NextTriggerTime = trigger,
+            State = state,
+            Attempts = current ? status!.Attempts : 0,
+            NextAttempt = current && state == "Renewing" ? status!.NextAttempt : null,
+            LastAttempt = status?.LastAttempt,
+            LastError = current || status?.State == "Unavailable" ? status?.LastError : null,
+            LastRenewal = status?.LastRenewal,
+            TransactionId = current ? status?.TransactionId : null,
+        };
     }
 }

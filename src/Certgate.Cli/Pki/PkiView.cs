@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Certgate.Gateway.Enrollment;
 using Certgate.Pki.Certificates;
 using Certgate.Pki.Names;
 using Certgate.Pki.Requests;
@@ -140,12 +141,44 @@ internal static class PkiView
         }
         if (reEnrollment is not null)
         {
-            json["auto-re-enrollment-status"] = reEnrollment.Status;
-            json["auto-re-enrollment-next-trigger"] = reEnrollment.NextTrigger;
-            text.AppendLine("  Auto-re-enrollment:");
-            text.Append("    Status: ").AppendLine(reEnrollment.Status);
-            text.Append("    Next trigger time: ").AppendLine(reEnrollment.NextTrigger);
+            WriteReEnrollment(text, json, reEnrollment);
         }
+    }
+
+    /// <summary>The <c>Auto-re-enrollment:</c> block of a local certificate's detail view.</summary>
+    private static void WriteReEnrollment(StringBuilder text, JsonObject json, AutoReEnrollmentView r)
+    {
+        json["auto-re-enrollment-status"] = r.Status;
+        json["auto-re-enrollment-next-trigger"] = r.NextTriggerTime is { } nt ? IsoDate(nt) : r.NextTrigger;
+        text.AppendLine("  Auto-re-enrollment:");
+        text.Append("    Status: ").AppendLine(r.Status);
+        text.Append("    Next trigger time: ").AppendLine(r.NextTriggerTime is { } t ? Date(t) : r.NextTrigger);
+        if (!r.Enabled)
+        {
+            return;
+        }
+        json["auto-re-enrollment"] = new JsonObject
+        {
+            ["state"] = r.State,
+            ["attempts"] = r.Attempts,
+            ["next-attempt"] = r.NextAttempt is { } na ? IsoDate(na) : null,
+            ["last-attempt"] = r.LastAttempt is { } la ? IsoDate(la) : null,
+            ["last-error"] = r.LastError,
+            ["last-renewal"] = r.LastRenewal is { } lr ? IsoDate(lr) : null,
+            ["transaction-id"] = r.TransactionId,
+        };
+        if (r.NextAttempt is { } next)
+        {
+            text.Append("    Next attempt: ").AppendLine(Date(next));
+        }
+        text.Append("    Last attempt: ").AppendLine(r.LastAttempt is { } last
+            ? $"{Date(last)} ({(r.LastError is null ? "succeeded" : "failed")}{(r.Attempts > 0 ? $", attempt {r.Attempts.ToString(CultureInfo.InvariantCulture)}" : "")})"
+            : "none");
+        if (r.LastError is not null)
+        {
+            text.Append("    Last error: ").AppendLine(r.LastError);
+        }
+        text.Append("    Last renewal: ").AppendLine(r.LastRenewal is { } renewal ? Date(renewal) : "none");
     }
 
     /// <summary>A pending PKCS#10 as <c>show security pki certificate-request</c> prints it.</summary>
@@ -180,6 +213,29 @@ internal static class PkiView
         text.AppendLine("  Fingerprint:");
         text.Append("    ").Append(request.Fingerprints.Sha1).AppendLine(" (sha1)");
         text.Append("    ").Append(request.Fingerprints.Md5).AppendLine(" (md5)");
+    }
+
+    /// <summary>The enrollment the daemon is polling for a request (after <c>local-certificate enroll</c> ended PENDING).</summary>
+    public static void WritePending(StringBuilder text, JsonObject json, PendingEnrollment pending)
+    {
+        json["enrollment"] = new JsonObject
+        {
+            ["state"] = "pending",
+            ["ca-profile"] = pending.CaProfile,
+            ["transaction-id"] = pending.TransactionId,
+            ["polls"] = pending.Attempts,
+            ["max-polls"] = pending.MaxAttempts,
+            ["next-poll"] = IsoDate(pending.NextPoll),
+            ["last-error"] = pending.LastError,
+        };
+        text.Append("  Enrollment: pending at ca-profile ").Append(pending.CaProfile).Append(" (transaction ").Append(pending.TransactionId).AppendLine(")");
+        text.Append("    Polls: ").Append(pending.Attempts.ToString(CultureInfo.InvariantCulture)).Append(" of ")
+            .AppendLine(pending.MaxAttempts.ToString(CultureInfo.InvariantCulture));
+        text.Append("    Next poll: ").AppendLine(Date(pending.NextPoll));
+        if (pending.LastError is not null)
+        {
+            text.Append("    Last error: ").AppendLine(pending.LastError);
+        }
     }
 
     /// <summary>A CRL as <c>show security pki crl</c> prints it; detail lists the revoked serials.</summary>
@@ -278,4 +334,25 @@ internal static class PkiView
 }
 
 /// <summary>What the detail view says about automatic re-enrollment of a local certificate.</summary>
-internal sealed record AutoReEnrollmentView(string Status, string NextTrigger);
+/// <param name="Status">The <c>Status:</c> line.</param>
+/// <param name="NextTrigger">The <c>Next trigger time:</c> text when there is no time (<c>Timer not started</c>).</param>
+/// <param name="Enabled">Configured: the agent's lines follow.</param>
+internal sealed record AutoReEnrollmentView(string Status, string NextTrigger, bool Enabled = false)
+{
+    public DateTimeOffset? NextTriggerTime { get; init; }
+
+    /// <summary>Waiting, Renewing, Unavailable, or "Not started" when no daemon has looked at it yet.</summary>
+    public string State { get; init; } = "Not started";
+
+    public int Attempts { get; init; }
+
+    public DateTimeOffset? NextAttempt { get; init; }
+
+    public DateTimeOffset? LastAttempt { get; init; }
+
+    public string? LastError { get; init; }
+
+    public DateTimeOffset? LastRenewal { get; init; }
+
+    public string? TransactionId { get; init; }
+}

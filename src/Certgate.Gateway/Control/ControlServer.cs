@@ -115,6 +115,24 @@ public sealed class ControlServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> while no command runs: the daemon's own writes to the state directory (an installed
+    /// renewal, a certificate picked up by a poll) take the same turn as the commands, so the store has one writer.
+    /// </summary>
+    public async Task RunExclusiveAsync(Action work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        await _oneAtATime.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            work();
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);

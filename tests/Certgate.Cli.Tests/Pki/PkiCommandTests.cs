@@ -125,6 +125,34 @@ public sealed class PkiCommandTests : IDisposable
     }
 
     [Fact]
+    public void Show_AutoReEnrollmentAndPendingEnrollment_MatchGoldenFiles()
+    {
+        LoadEverything();
+        _f.Configure("set security pki auto-re-enrollment certificate-id gw1 ca-profile-name golden challenge-password s3cret-challenge re-enroll-trigger-time-percentage 20");
+        // What a daemon wrote after a failed attempt on this certificate (the daemon is not running now).
+        string fingerprint = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(X509Certificate2.CreateFromPem(
+            File.ReadAllText(Path.Combine(_f.State, "pki", "local", "gw1.pem"))).RawData));
+        var agent = new Certgate.Gateway.Enrollment.AgentStateStore(_f.State);
+        agent.SaveStatus(new Certgate.Gateway.Enrollment.ReEnrollmentStatus("gw1", "Renewing", fingerprint, new DateTimeOffset(2041, 1, 1, 0, 0, 0, TimeSpan.Zero),
+            new DateTimeOffset(2041, 1, 1, 0, 15, 0, TimeSpan.Zero), 1, new DateTimeOffset(2041, 1, 1, 0, 0, 0, TimeSpan.Zero),
+            "http://127.0.0.1:8080/scep: cannot connect to the CA", null, "0123456789ABCDEF0123456789ABCDEF01234567"));
+        string detail = _f.Ok("show", "security", "pki", "local-certificate", "certificate-id", "gw1", "detail");
+        Golden.Assert("show-local-certificate-detail-auto-re-enrollment.txt", detail);
+        string json = _f.Ok("show", "security", "pki", "local-certificate", "certificate-id", "gw1", "detail", "|", "display", "json");
+        Golden.Assert("show-local-certificate-detail-auto-re-enrollment-json.txt", json);
+        Assert.DoesNotContain("s3cret-challenge", detail + json);
+
+        // A request left PENDING, as local-certificate enroll records it for the daemon.
+        _f.Ok("request", "security", "pki", "generate-certificate-request", "certificate-id", "gw1",
+            "subject", "CN=gw1.example.net,OU=VPN,O=Certgate Test,C=US", "domain-name", "gw1.example.net", "digest", "sha-256");
+        agent.SavePending(new Certgate.Gateway.Enrollment.PendingEnrollment("gw1", "golden", "0123456789ABCDEF0123456789ABCDEF01234567",
+            new X500DistinguishedName("CN=gw1.example.net").RawData, "SHA256", "Aes256Cbc", 2, 10, TimeSpan.FromSeconds(900),
+            new DateTimeOffset(2041, 1, 1, 0, 30, 0, TimeSpan.Zero), new DateTimeOffset(2041, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        Golden.Assert("show-certificate-request-pending.txt", _f.Ok("show", "security", "pki", "certificate-request"));
+        Golden.Assert("show-certificate-request-pending-json.txt", _f.Ok("show", "security", "pki", "certificate-request", "|", "display", "json"));
+    }
+
+    [Fact]
     public void Clear_RemovesOnlyTheNamedObject()
     {
         LoadEverything();
