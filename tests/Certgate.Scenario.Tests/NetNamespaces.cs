@@ -107,6 +107,13 @@ public sealed class NetNamespaces : IDisposable
             }
             if (p.HasExited)
             {
+                // The process ended: WaitForExit() also waits until its redirected output has been read to the end,
+                // so a line printed just before exiting is not missed.
+                p.WaitForExit();
+                if (OutputOf(p).Contains(text, StringComparison.Ordinal))
+                {
+                    return;
+                }
                 break;
             }
             Thread.Sleep(50);
