@@ -11,7 +11,7 @@ CONFIG=Release
 
 # Debian packages the tests use. Each is installed only when missing.
 # The peers the tests run: OpenSSL, PostgreSQL, micromdm SCEP (scep), strongSwan pki, OpenLDAP (slapd, ldap-utils).
-APT_PACKAGES=(openssl ca-certificates postgresql scep strongswan-pki libstrongswan-extra-plugins slapd ldap-utils curl iproute2 iputils-ping)
+APT_PACKAGES=(openssl ca-certificates postgresql scep certmonger strongswan-pki libstrongswan-extra-plugins slapd ldap-utils curl iproute2 iputils-ping)
 
 install_packages() {
   local missing=()
