@@ -174,8 +174,16 @@ internal sealed class CrlEndpoints : ICaEndpoints
             {
                 s = _snapshot;
                 now = DateTimeOffset.UtcNow;
-                if (s is not null && now - s.FetchedAt < StoreRefresh && now < s.Record.NextUpdate - ca.Settings.Crl.Overlap)
+                bool current = s is not null && now < s.Record.NextUpdate - ca.Settings.Crl.Overlap;
+                if (current && now - s!.FetchedAt < StoreRefresh)
                 {
+                    return s;
+                }
+                // Still the latest in the store (no `ca revoke` or `ca crl` since)? Then keep it without reading the
+                // whole CRL again: a large CRL re-read every second costs a full copy and stalls the requests queued here.
+                if (current && await ca.Store.GetLatestCrlNumberAsync(ct).ConfigureAwait(false) == s!.Record.Number)
+                {
+                    _snapshot = s = s with { FetchedAt = now };
                     return s;
                 }
                 CrlRecord record = await ca.GetCurrentCrlAsync("http", ct).ConfigureAwait(false);
