@@ -30,6 +30,9 @@ internal sealed class CrlEndpoints : ICaEndpoints
 
     public const string PemMediaType = "application/x-pem-file";
 
+    /// <summary>The slice a response body is written in, so Kestrel's flow control bounds the memory per client.</summary>
+    private const int WriteSlice = 64 * 1024;
+
     /// <summary>How long a CRL read from the store is reused before the store is asked again. Short, because another
     /// process (<c>certgate ca revoke</c>) may issue a new CRL at any time.</summary>
     internal static readonly TimeSpan StoreRefresh = TimeSpan.FromSeconds(1);
@@ -125,7 +128,12 @@ internal sealed class CrlEndpoints : ICaEndpoints
         r.ContentLength = body.Length;
         if (!HttpMethods.IsHead(http.Request.Method))
         {
-            await r.Body.WriteAsync(body, http.RequestAborted).ConfigureAwait(false);
+            // In slices, each awaited: one WriteAsync of a whole 38 MB CRL is copied into Kestrel's buffers before any
+            // backpressure applies, so 32 slow clients held 32 copies (bench/README.md, ca-crl).
+            for (int offset = 0; offset < body.Length; offset += WriteSlice)
+            {
+                await r.Body.WriteAsync(body.AsMemory(offset, Math.Min(WriteSlice, body.Length - offset)), http.RequestAborted).ConfigureAwait(false);
+            }
         }
     }
 
