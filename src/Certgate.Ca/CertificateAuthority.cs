@@ -35,7 +35,7 @@ public sealed class CertificateAuthority
     /// <param name="store">The storage backend (owned by the caller).</param>
     /// <param name="time">Clock; <see cref="TimeProvider.System"/> when null.</param>
     /// <param name="raCertificate">The RA certificate with its private key, when the settings use RA mode.</param>
-    /// <param name="crlSigner">CRL encoder/signer; <see cref="DotNetCrlSigner"/> when null.</param>
+    /// <param name="crlSigner">CRL encoder/signer; <see cref="PkiCrlSigner"/> when null.</param>
     /// <param name="pipeline">Issuance pipeline; the default stages when null.</param>
     /// <exception cref="ArgumentException">The CA certificate has no private key, or RA mode without an RA certificate.</exception>
     public CertificateAuthority(CaSettings settings, X509Certificate2 certificate, ICaStore store, TimeProvider? time = null,
@@ -54,7 +54,7 @@ public sealed class CertificateAuthority
         }
         RaCertificate = raCertificate;
         _time = time ?? TimeProvider.System;
-        _crlSigner = crlSigner ?? new DotNetCrlSigner();
+        _crlSigner = crlSigner ?? new PkiCrlSigner();
         Pipeline = pipeline ?? new IssuancePipeline();
         Challenges = new ChallengeService(store, _time);
     }

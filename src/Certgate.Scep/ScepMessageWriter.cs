@@ -26,7 +26,7 @@ internal static class ScepMessageWriter
         return env.Encode();
     }
 
-    /// <summary>The SignedData around <paramref name="envelope"/> (absent eContent when null), with the SCEP attributes.</summary>
+    /// <summary>The SignedData around <paramref name="envelope"/> (empty eContent when null), with the SCEP attributes.</summary>
     public static byte[] Sign(byte[]? envelope, X509Certificate2 signer, string digestOid, ScepMessageType type, string transactionId,
         byte[] senderNonce, byte[]? recipientNonce = null, ScepPkiStatus? status = null, ScepFailInfo? failInfo = null, string? failInfoText = null)
     {
@@ -60,8 +60,8 @@ internal static class ScepMessageWriter
         }
         if (envelope is null)
         {
-            // .NET's SignedCms refuses to sign empty content, but a PENDING/FAILURE CertRep has no eContent at all
-            // (RFC 8894 §3.3.2; micromdm builds it the same way): written by hand.
+            // .NET's SignedCms refuses to sign empty content, but a PENDING/FAILURE CertRep carries no pkcsPKIEnvelope
+            // (RFC 8894 §3.3.2): written by hand.
             return SignWithoutContent(signer, digestOid, attributes);
         }
         var cms = new SignedCms(new ContentInfo(new Oid(ScepOids.Data), envelope));
@@ -78,7 +78,7 @@ internal static class ScepMessageWriter
         return cms.Encode();
     }
 
-    /// <summary>SignedData with absent eContent, one RSA SignerInfo (rsaEncryption, PKCS#1 v1.5) and the signer certificate.</summary>
+    /// <summary>SignedData with an empty eContent, one RSA SignerInfo (rsaEncryption, PKCS#1 v1.5) and the signer certificate.</summary>
     private static byte[] SignWithoutContent(X509Certificate2 signer, string digestOid, List<AsnEncodedData> attributes)
     {
         using RSA key = signer.GetRSAPrivateKey() ?? throw new ArgumentException($"signer certificate {signer.Subject} has no RSA private key", nameof(signer));
@@ -115,6 +115,13 @@ internal static class ScepMessageWriter
                 using (w.PushSequence())
                 {
                     w.WriteObjectIdentifier(ScepOids.Data);
+                    // An empty eContent, not an absent one: OpenSSL's PKCS7_verify takes an absent eContent for a
+                    // detached signature and refuses the reply ("no content"), so certmonger would report the CA as
+                    // unreachable instead of reading the FAILURE. micromdm's scepserver writes the same empty OCTET STRING.
+                    using (w.PushSequence(new Asn1Tag(TagClass.ContextSpecific, 0, true)))
+                    {
+                        w.WriteOctetString([]);
+                    }
                 }
                 using (w.PushSetOf(new Asn1Tag(TagClass.ContextSpecific, 0, true)))
                 {

@@ -58,19 +58,19 @@ public sealed class ScepMalformedInputTests
         }
     }
 
-    /// <summary>The issue asks for at least 100,000 mutants in CI; half are requests the server parses, half CertReps the client reads.</summary>
-    private const int Mutations = 100_000;
+    /// <summary>CertRep mutants the client reads. Request mutants (100,000, from requests captured from real clients,
+    /// through the server core) are in <see cref="ScepCapturedMutationTests"/>.</summary>
+    private const int Mutations = 50_000;
 
     [Fact]
-    public void Mutated_messages_never_throw_anything_but_format_errors()
+    public void Mutated_CertReps_never_throw_anything_but_format_errors()
     {
         (ScepOutgoingRequest req, ScepClientCredentials creds, byte[] rep) = Valid();
         var rng = new Random(3);
         int accepted = 0, refused = 0;
         for (int i = 0; i < Mutations; i++)
         {
-            bool server = i % 2 == 0;
-            byte[] m = (server ? req.Der : rep).ToArray();
+            byte[] m = rep.ToArray();
             int flips = 1 + rng.Next(4);
             for (int f = 0; f < flips; f++)
             {
@@ -84,14 +84,7 @@ public sealed class ScepMalformedInputTests
             }
             try
             {
-                if (server)
-                {
-                    ScepServerRequest.Parse(m, ScepTestPki.Ca);
-                }
-                else
-                {
-                    ScepCertRep.Read(m, req, creds);
-                }
+                ScepCertRep.Read(m, req, creds);
                 accepted++;
             }
             catch (ScepFormatException)
@@ -100,7 +93,7 @@ public sealed class ScepMalformedInputTests
             }
             catch (Exception e)
             {
-                Assert.Fail($"mutation {i} ({(server ? "request" : "CertRep")}) threw {e.GetType().Name}: {e.Message}\n{Convert.ToHexString(m)}");
+                Assert.Fail($"mutation {i} (CertRep) threw {e.GetType().Name}: {e.Message}\n{Convert.ToHexString(m)}");
             }
         }
         // Flips in the (unsigned) certificate set or padding may leave a message valid; most must be refused.

@@ -180,7 +180,7 @@ internal static class CrlHarness
     }
 
     /// <summary>Runs a program; peak RSS from /usr/bin/time -v when present, else by sampling /proc/PID/status VmHWM.</summary>
-    private static (int Code, string Output, TimeSpan Wall, long PeakRssBytes) RunMeasured(string[] command, string[] args)
+    internal static (int Code, string Output, TimeSpan Wall, long PeakRssBytes) RunMeasured(string[] command, string[] args)
     {
         bool gnuTime = File.Exists("/usr/bin/time");
         var psi = new ProcessStartInfo(gnuTime ? "/usr/bin/time" : command[0])
@@ -223,7 +223,7 @@ internal static class CrlHarness
         return (p.ExitCode, stdout.Result + shownErr.Trim() + (shownErr.Trim().Length > 0 ? "\n" : ""), wall, rss);
     }
 
-    private static long VmHwm(int pid)
+    internal static long VmHwm(int pid)
     {
         try
         {
@@ -248,5 +248,5 @@ internal static class CrlHarness
     private static string? FindOnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists);
 
-    private static string Mib(long bytes) => bytes > 0 ? $"{bytes / 1048576.0:F0} MiB" : "n/a";
+    internal static string Mib(long bytes) => bytes > 0 ? $"{bytes / 1048576.0:F0} MiB" : "n/a";
 }

@@ -30,6 +30,9 @@ internal sealed class CrlEndpoints : ICaEndpoints
 
     public const string PemMediaType = "application/x-pem-file";
 
+    /// <summary>The slice a response body is written in, so Kestrel's flow control bounds the memory per client.</summary>
+    private const int WriteSlice = 64 * 1024;
+
     /// <summary>How long a CRL read from the store is reused before the store is asked again. Short, because another
     /// process (<c>certgate ca revoke</c>) may issue a new CRL at any time.</summary>
     internal static readonly TimeSpan StoreRefresh = TimeSpan.FromSeconds(1);
@@ -125,7 +128,12 @@ internal sealed class CrlEndpoints : ICaEndpoints
         r.ContentLength = body.Length;
         if (!HttpMethods.IsHead(http.Request.Method))
         {
-            await r.Body.WriteAsync(body, http.RequestAborted).ConfigureAwait(false);
+            // In slices, each awaited: one WriteAsync of a whole 38 MB CRL is copied into Kestrel's buffers before any
+            // backpressure applies, so 32 slow clients held 32 copies (bench/README.md, ca-crl).
+            for (int offset = 0; offset < body.Length; offset += WriteSlice)
+            {
+                await r.Body.WriteAsync(body.AsMemory(offset, Math.Min(WriteSlice, body.Length - offset)), http.RequestAborted).ConfigureAwait(false);
+            }
         }
     }
 
@@ -174,8 +182,16 @@ internal sealed class CrlEndpoints : ICaEndpoints
             {
                 s = _snapshot;
                 now = DateTimeOffset.UtcNow;
-                if (s is not null && now - s.FetchedAt < StoreRefresh && now < s.Record.NextUpdate - ca.Settings.Crl.Overlap)
+                bool current = s is not null && now < s.Record.NextUpdate - ca.Settings.Crl.Overlap;
+                if (current && now - s!.FetchedAt < StoreRefresh)
                 {
+                    return s;
+                }
+                // Still the latest in the store (no `ca revoke` or `ca crl` since)? Then keep it without reading the
+                // whole CRL again: a large CRL re-read every second costs a full copy and stalls the requests queued here.
+                if (current && await ca.Store.GetLatestCrlNumberAsync(ct).ConfigureAwait(false) == s!.Record.Number)
+                {
+                    _snapshot = s = s with { FetchedAt = now };
                     return s;
                 }
                 CrlRecord record = await ca.GetCurrentCrlAsync("http", ct).ConfigureAwait(false);

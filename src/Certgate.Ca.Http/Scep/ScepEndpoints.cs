@@ -39,6 +39,8 @@ public sealed class ScepEndpoints : ICaEndpoints
 
     private sealed class Handler(CertificateAuthority ca, CaHttpOptions options)
     {
+        private readonly ScepService _service = new(ca, options.Log);
+
         public async Task InvokeAsync(HttpContext http)
         {
             IResult result = await HandleAsync(http).ConfigureAwait(false);
@@ -67,13 +69,6 @@ public sealed class ScepEndpoints : ICaEndpoints
                     default:
                         return BadRequest(who, $"unknown operation '{Truncate(op)}' (GetCACaps, GetCACert, GetNextCACert, PKIOperation)");
                 }
-            }
-            catch (ScepFormatException e) when (e.Request is not null)
-            {
-                // Readable but not acceptable (bad signature, not decryptable, bad payload): RFC 8894 §3.3.2 CertRep FAILURE.
-                options.Log?.WriteLine($"scep {who} {e.Request.MessageType} txid {e.Request.TransactionId}: Failure {e.FailInfo}: {e.Message}");
-                byte[] certRep = CertRepBuilder.Build(e.Request, ScepCipher.Aes256Cbc, ca.MessageCertificate, ScepReply.Failure(e.FailInfo, e.Message));
-                return Results.Bytes(certRep, PkiMessageType);
             }
             catch (ScepFormatException e)
             {
@@ -113,65 +108,11 @@ public sealed class ScepEndpoints : ICaEndpoints
                     return BadRequest(who, "PKIOperation 'message' is not base64");
                 }
             }
-            if (der.Length == 0)
-            {
-                return BadRequest(who, "PKIOperation without a pkiMessage");
-            }
-            ScepServerRequest request = ScepServerRequest.Parse(der, ca.MessageCertificate);
-            ScepReply reply = await AnswerAsync(request, who, http.RequestAborted).ConfigureAwait(false);
-            byte[] certRep = CertRepBuilder.Build(request.Message, request.Cipher, ca.MessageCertificate, reply);
-            options.Log?.WriteLine($"scep {who} {request.MessageType} txid {request.TransactionId} cipher {request.Cipher} digest {request.Message.DigestAlgorithmOid}: {reply.Status}{(reply.FailInfo is { } f ? $" {f}: {reply.FailInfoText}" : "")}");
-            return Results.Bytes(certRep, PkiMessageType);
+            ScepPkiOperationAnswer answer = await _service.PkiOperationAsync(der, who, http.RequestAborted).ConfigureAwait(false);
+            return answer.CertRep is { } certRep
+                ? Results.Bytes(certRep, PkiMessageType)
+                : Results.Text(answer.BadRequestReason + "\n", "text/plain", statusCode: StatusCodes.Status400BadRequest);
         }
-
-        private async Task<ScepReply> AnswerAsync(ScepServerRequest request, string who, CancellationToken ct)
-        {
-            switch (request.MessageType)
-            {
-                case ScepMessageType.PkcsReq:
-                case ScepMessageType.RenewalReq:
-                    EnrollmentResult enrolled = await ca.EnrollAsync(new EnrollmentRequest(request.Csr!, request.TransactionId,
-                        request.MessageType == ScepMessageType.RenewalReq ? EnrollmentMessageType.RenewalReq : EnrollmentMessageType.PkcsReq,
-                        request.Message.SignerCertificate, who), ct).ConfigureAwait(false);
-                    return ToReply(enrolled);
-                case ScepMessageType.CertPoll:
-                    return ToReply(await ca.PollAsync(request.TransactionId, ct).ConfigureAwait(false));
-                case ScepMessageType.GetCert:
-                {
-                    IssuerAndSerialNumber id = request.IssuerAndSerialNumber!;
-                    if (!IsOurIssuer(id.Issuer))
-                    {
-                        return ScepReply.Failure(ScepFailInfo.BadCertId, $"this CA is {ca.Certificate.Subject}, not {id.Issuer.Name}");
-                    }
-                    CertificateRecord? record = await ca.GetCertificateAsync(id.SerialHex, ct).ConfigureAwait(false);
-                    return record is null
-                        ? ScepReply.Failure(ScepFailInfo.BadCertId, $"no certificate with serial {id.SerialHex}")
-                        : ScepReply.Success(X509CertificateLoader.LoadCertificate(record.Der));
-                }
-                case ScepMessageType.GetCrl:
-                {
-                    if (!IsOurIssuer(request.IssuerAndSerialNumber!.Issuer))
-                    {
-                        return ScepReply.Failure(ScepFailInfo.BadCertId, $"this CA is {ca.Certificate.Subject}, not {request.IssuerAndSerialNumber.Issuer.Name}");
-                    }
-                    CrlRecord crl = await ca.GetCurrentCrlAsync("scep:" + who, ct).ConfigureAwait(false);
-                    return ScepReply.SuccessCrl(crl.Der);
-                }
-                default:
-                    return ScepReply.Failure(ScepFailInfo.BadRequest, $"messageType {request.MessageType} is not a request");
-            }
-        }
-
-        private bool IsOurIssuer(X500DistinguishedName issuer) =>
-            issuer.RawData.AsSpan().SequenceEqual(ca.Certificate.SubjectName.RawData)
-            || string.Equals(issuer.Name, ca.Certificate.SubjectName.Name, StringComparison.Ordinal);
-
-        private static ScepReply ToReply(EnrollmentResult r) => r.Status switch
-        {
-            EnrollmentStatus.Issued => ScepReply.Success(r.Certificate!),
-            EnrollmentStatus.Pending => ScepReply.Pending(),
-            _ => ScepReply.Failure((ScepFailInfo)(int)(r.FailInfo ?? EnrollmentFailInfo.BadRequest), r.Message),
-        };
 
         private IResult BadRequest(string who, string reason)
         {

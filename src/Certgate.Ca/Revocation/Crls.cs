@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ca.Settings;
 using Certgate.Ca.Storage;
+using Certgate.Pki.Revocation;
+using RevokedEntry = Certgate.Ca.Storage.RevokedEntry;
 
 namespace Certgate.Ca.Revocation;
 
@@ -14,16 +16,15 @@ namespace Certgate.Ca.Revocation;
 /// <param name="Revoked">The revoked certificates.</param>
 public sealed record CrlContent(X509Certificate2 Issuer, long Number, DateTimeOffset ThisUpdate, DateTimeOffset NextUpdate, IReadOnlyList<RevokedEntry> Revoked);
 
-/// <summary>Encodes and signs a CRL. The seam where Certgate.Pki's AsnWriter-based writer plugs in
-/// (<see cref="CertificateRevocationListBuilder"/> is superlinear in the entry count).</summary>
+/// <summary>Encodes and signs a CRL: <see cref="PkiCrlSigner"/> (the default) or <see cref="DotNetCrlSigner"/>.</summary>
 public interface ICrlSigner
 {
     /// <summary>Returns the DER CRL.</summary>
     byte[] Sign(CrlContent content);
 }
 
-/// <summary>CRL signing with .NET's <see cref="CertificateRevocationListBuilder"/>. Correct, and fast enough up to
-/// tens of thousands of entries; the lead swaps in Certgate.Pki's writer for large CRLs.</summary>
+/// <summary>CRL signing with .NET's <see cref="CertificateRevocationListBuilder"/>. Correct, but quadratic in the entry
+/// count (a 1,000,000-entry CRL did not finish in minutes, bench/README.md): kept as a cross-check.</summary>
 public sealed class DotNetCrlSigner : ICrlSigner
 {
     /// <inheritdoc/>
@@ -38,6 +39,31 @@ public sealed class DotNetCrlSigner : ICrlSigner
         bool rsa = content.Issuer.GetRSAPublicKey() is not null;
         HashAlgorithmName hash = !rsa && content.Issuer.GetECDsaPublicKey()!.KeySize > 256 ? HashAlgorithmName.SHA384 : HashAlgorithmName.SHA256;
         return b.Build(content.Issuer, new BigInteger(content.Number), content.NextUpdate, hash, rsa ? RSASignaturePadding.Pkcs1 : null, content.ThisUpdate);
+    }
+}
+
+/// <summary>CRL signing with Certgate.Pki's linear-time <see cref="CrlBuilder"/>: the CA's default, so a CA with a
+/// million revoked certificates still issues its CRL in seconds (bench/README.md, <c>ca-crl</c>).</summary>
+public sealed class PkiCrlSigner : ICrlSigner
+{
+    /// <inheritdoc/>
+    public byte[] Sign(CrlContent content)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var b = new CrlBuilder(content.Issuer) { ThisUpdate = content.ThisUpdate, NextUpdate = content.NextUpdate, CrlNumber = content.Number };
+        foreach (RevokedEntry e in content.Revoked)
+        {
+            // RFC 5280 §5.3.1: "the reason code CRL entry extension SHOULD be absent instead of using the unspecified
+            // (0) reasonCode value".
+            b.AddEntry(Convert.FromHexString(e.Serial), e.RevokedAt, e.Reason == RevocationReason.unspecified ? null : (CrlReason)(int)e.Reason);
+        }
+        using RSA? rsa = content.Issuer.GetRSAPrivateKey();
+        if (rsa is not null)
+        {
+            return b.Sign(rsa, HashAlgorithmName.SHA256);
+        }
+        using ECDsa ec = content.Issuer.GetECDsaPrivateKey() ?? throw new ArgumentException($"CA certificate {content.Issuer.Subject} has no RSA or ECDSA private key", nameof(content));
+        return b.Sign(ec, ec.KeySize > 256 ? HashAlgorithmName.SHA384 : HashAlgorithmName.SHA256);
     }
 }
 

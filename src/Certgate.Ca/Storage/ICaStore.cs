@@ -63,6 +63,10 @@ public interface ICaStore : IAsyncDisposable
     /// <summary>The CRL with the highest number, or null.</summary>
     Task<CrlRecord?> GetLatestCrlAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>The number of the latest stored CRL, or null when none exists: a cheap check whether a CRL already in
+    /// memory is still the latest (a 1,000,000-entry CRL is 38 MB to read).</summary>
+    Task<long?> GetLatestCrlNumberAsync(CancellationToken cancellationToken = default);
+
     // ---- audit ----
 
     /// <summary>Appends an entry to the hash chain (see <see cref="Audit.AuditChain"/>), atomically with reading the

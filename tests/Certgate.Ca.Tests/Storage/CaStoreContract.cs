@@ -99,6 +99,7 @@ public abstract class CaStoreContract : IAsyncLifetime
     public async Task Crl_numbers_increase_and_a_failed_signing_stores_nothing()
     {
         Assert.Null(await Store.GetLatestCrlAsync());
+        Assert.Null(await Store.GetLatestCrlNumberAsync());
         CrlRecord a = await Store.SaveNextCrlAsync(T0, T0.AddDays(7), n => [(byte)n]);
         CrlRecord b = await Store.SaveNextCrlAsync(T0.AddHours(1), T0.AddDays(7), n => [(byte)n]);
         Assert.Equal(1, a.Number);
@@ -108,6 +109,7 @@ public abstract class CaStoreContract : IAsyncLifetime
         Assert.Equal(3, c.Number); // the failed attempt's number was rolled back with it
         CrlRecord latest = (await Store.GetLatestCrlAsync())!;
         Assert.Equal(3, latest.Number);
+        Assert.Equal(3, await Store.GetLatestCrlNumberAsync());
         Assert.Equal(new byte[] { 3 }, latest.Der);
         Assert.Equal(T0.AddDays(8), latest.NextUpdate);
     }

@@ -1,6 +1,7 @@
 using Certgate.Ca.Postgres;
 using Certgate.Ca.Storage;
 using Certgate.Ca.Tests.Fixtures;
+using Certgate.Tests.Shared;
 
 namespace Certgate.Ca.Tests.Storage;
 

@@ -52,7 +52,9 @@ public sealed class CaCrashTests : IDisposable
         }
         Process p = Process.Start(psi)!;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        for (int i = 0; i < 20; i++)
+        // Up to 30 s: on a loaded CI machine the runtime alone can take seconds to start.
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(30))
         {
             try
             {

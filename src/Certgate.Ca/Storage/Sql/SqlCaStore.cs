@@ -289,6 +289,14 @@ public abstract class SqlCaStore : ICaStore
         return rows.Count == 0 ? null : rows[0];
     }
 
+    /// <inheritdoc/>
+    public async Task<long?> GetLatestCrlNumberAsync(CancellationToken cancellationToken = default)
+    {
+        await using DbConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        List<long> rows = await QueryAsync(c, "SELECT number FROM crls ORDER BY number DESC LIMIT 1", r => L(r, 0), cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
     // ---- audit ----
 
     /// <inheritdoc/>

@@ -3,13 +3,14 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace Certgate.Ca.Tests.Fixtures;
+namespace Certgate.Tests.Shared;
 
 /// <summary>
 /// A private PostgreSQL server for one test class (or collection): initdb in a temporary directory, listening only on
 /// 127.0.0.1 on a free port, its unix socket in the same directory; stopped (<c>pg_ctl stop -m fast</c>) and deleted
 /// on dispose. PostgreSQL refuses to run as root, so as root the server runs as the <c>postgres</c> OS user
 /// (<c>runuser</c>). When the binaries are missing the fixture throws, so every test using it FAILS with the reason.
+/// One source file, linked into the CA tests (storage contract) and the interop tests (<c>ca serve --db postgres:…</c>).
 /// </summary>
 public sealed class PostgresServerFixture : IDisposable
 {

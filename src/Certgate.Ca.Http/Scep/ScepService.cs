@@ -1,0 +1,106 @@
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Ca.Issuance;
+using Certgate.Ca.Storage;
+using Certgate.Scep;
+
+namespace Certgate.Ca.Http.Scep;
+
+/// <summary>
+/// The SCEP PKIOperation service without its HTTP transport (micromdm's split): one pkiMessage in, one answer out —
+/// a CertRep (SUCCESS, PENDING or FAILURE) or, for a message too broken to answer in SCEP, a 400 reason.
+/// <see cref="ScepEndpoints"/> carries it over HTTP; the mutation tests drive it directly.
+/// </summary>
+internal sealed class ScepService(CertificateAuthority ca, TextWriter? log)
+{
+    /// <summary>Answers one pkiMessage from <paramref name="who"/> (a peer address, for the log and the audit).</summary>
+    /// <remarks>
+    /// RFC 8894 §3.3.2: a readable request that fails later (signature or decryption: badMessageCheck; bad payload:
+    /// badRequest) and every CA refusal are a CertRep FAILURE with failInfo and failInfoText; a message with no
+    /// transactionID, nonce or signer to answer to is a 400.
+    /// </remarks>
+    public async Task<ScepPkiOperationAnswer> PkiOperationAsync(byte[] der, string who, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(der);
+        if (der.Length == 0)
+        {
+            return BadRequest(who, "PKIOperation without a pkiMessage");
+        }
+        ScepServerRequest request;
+        try
+        {
+            request = ScepServerRequest.Parse(der, ca.MessageCertificate);
+        }
+        catch (ScepFormatException e) when (e.Request is not null)
+        {
+            log?.WriteLine($"scep {who} {e.Request.MessageType} txid {e.Request.TransactionId}: Failure {e.FailInfo}: {e.Message}");
+            byte[] failure = CertRepBuilder.Build(e.Request, ScepCipher.Aes256Cbc, ca.MessageCertificate, ScepReply.Failure(e.FailInfo, e.Message));
+            return new ScepPkiOperationAnswer(failure, ScepPkiStatus.Failure, null);
+        }
+        catch (ScepFormatException e)
+        {
+            return BadRequest(who, e.Message);
+        }
+        ScepReply reply = await AnswerAsync(request, who, ct).ConfigureAwait(false);
+        byte[] certRep = CertRepBuilder.Build(request.Message, request.Cipher, ca.MessageCertificate, reply);
+        log?.WriteLine($"scep {who} {request.MessageType} txid {request.TransactionId} cipher {request.Cipher} digest {request.Message.DigestAlgorithmOid}: {reply.Status}{(reply.FailInfo is { } f ? $" {f}: {reply.FailInfoText}" : "")}");
+        return new ScepPkiOperationAnswer(certRep, reply.Status, null);
+    }
+
+    private ScepPkiOperationAnswer BadRequest(string who, string reason)
+    {
+        log?.WriteLine($"scep {who} refused: {reason}");
+        return new ScepPkiOperationAnswer(null, null, reason);
+    }
+
+    private async Task<ScepReply> AnswerAsync(ScepServerRequest request, string who, CancellationToken ct)
+    {
+        switch (request.MessageType)
+        {
+            case ScepMessageType.PkcsReq:
+            case ScepMessageType.RenewalReq:
+                EnrollmentResult enrolled = await ca.EnrollAsync(new EnrollmentRequest(request.Csr!, request.TransactionId,
+                    request.MessageType == ScepMessageType.RenewalReq ? EnrollmentMessageType.RenewalReq : EnrollmentMessageType.PkcsReq,
+                    request.Message.SignerCertificate, who), ct).ConfigureAwait(false);
+                return ToReply(enrolled);
+            case ScepMessageType.CertPoll:
+                return ToReply(await ca.PollAsync(request.TransactionId, ct).ConfigureAwait(false));
+            case ScepMessageType.GetCert:
+            {
+                IssuerAndSerialNumber id = request.IssuerAndSerialNumber!;
+                if (!IsOurIssuer(id.Issuer))
+                {
+                    return ScepReply.Failure(ScepFailInfo.BadCertId, $"this CA is {ca.Certificate.Subject}, not {id.Issuer.Name}");
+                }
+                CertificateRecord? record = await ca.GetCertificateAsync(id.SerialHex, ct).ConfigureAwait(false);
+                return record is null
+                    ? ScepReply.Failure(ScepFailInfo.BadCertId, $"no certificate with serial {id.SerialHex}")
+                    : ScepReply.Success(X509CertificateLoader.LoadCertificate(record.Der));
+            }
+            case ScepMessageType.GetCrl:
+            {
+                if (!IsOurIssuer(request.IssuerAndSerialNumber!.Issuer))
+                {
+                    return ScepReply.Failure(ScepFailInfo.BadCertId, $"this CA is {ca.Certificate.Subject}, not {request.IssuerAndSerialNumber.Issuer.Name}");
+                }
+                CrlRecord crl = await ca.GetCurrentCrlAsync("scep:" + who, ct).ConfigureAwait(false);
+                return ScepReply.SuccessCrl(crl.Der);
+            }
+            default:
+                return ScepReply.Failure(ScepFailInfo.BadRequest, $"messageType {request.MessageType} is not a request");
+        }
+    }
+
+    private bool IsOurIssuer(X500DistinguishedName issuer) =>
+        issuer.RawData.AsSpan().SequenceEqual(ca.Certificate.SubjectName.RawData)
+        || string.Equals(issuer.Name, ca.Certificate.SubjectName.Name, StringComparison.Ordinal);
+
+    private static ScepReply ToReply(EnrollmentResult r) => r.Status switch
+    {
+        EnrollmentStatus.Issued => ScepReply.Success(r.Certificate!),
+        EnrollmentStatus.Pending => ScepReply.Pending(),
+        _ => ScepReply.Failure((ScepFailInfo)(int)(r.FailInfo ?? EnrollmentFailInfo.BadRequest), r.Message),
+    };
+}
+
+/// <summary>What <see cref="ScepService.PkiOperationAsync"/> answers: a CertRep with its pkiStatus, or a 400 reason.</summary>
+internal sealed record ScepPkiOperationAnswer(byte[]? CertRep, ScepPkiStatus? Status, string? BadRequestReason);
