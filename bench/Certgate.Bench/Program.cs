@@ -1,6 +1,7 @@
 // Benchmarks and side-by-side harnesses. Each harness is chosen by its first argument; see bench/README.md.
 using Certgate.Bench.Crl;
 using Certgate.Bench.Esp;
+using Certgate.Bench.Ike;
 using Certgate.Bench.Scep;
 
 return args.Length == 0 ? Usage() : args[0] switch
@@ -8,6 +9,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "crl" => CrlHarness.Run(args[1..]),
     "scep" => ScepHarness.Run(args[1..]),
     "esp" => EspPathHarness.Run(args[1..]),
+    "ike-setups" => IkeSetupHarness.Run(args[1..]).GetAwaiter().GetResult(),
     "ca-crl" => CaCrlHarness.Run(args[1..]),
     CrlHarness.LoadPhaseCommand => CrlHarness.RunLoadPhase(args[1..]),
     _ => Usage(),
@@ -20,6 +22,7 @@ static int Usage()
     Console.Error.WriteLine("  crl [--entries N]   write an N-entry CRL (default 1,000,000), then time our load/verify/lookups against openssl crl");
     Console.Error.WriteLine("  ca-crl [--entries N] [--clients 1,8,32] [--seconds S]   our CA: build an N-entry CRL (default 1,000,000) and serve it (ca serve)");
     Console.Error.WriteLine("  scep [--enrollments N]   SCEP enrollments/s with 1, 8, 32 clients: our CA vs micromdm scepserver (root: namespace)");
+    Console.Error.WriteLine("  ike-setups [--setups N]   sequential IKE_SA + CHILD_SA setups between two Certgate endpoints on loopback (bench/ike-setups.sh adds strongSwan)");
     Console.Error.WriteLine("  esp [--seconds N]   the ESP packet path (Protect + Unprotect) on one core: packets/s, Gbit/s, allocation per packet");
     return 2;
 }
