@@ -6,6 +6,7 @@ using Certgate.Config.Pki;
 using Certgate.Config.Storage;
 using Certgate.Gateway.Control;
 using Certgate.Gateway.Crl;
+using Certgate.Gateway.Tunnels;
 using Certgate.Pki.Certificates;
 using Certgate.Pki.Encoding;
 using Certgate.Pki.Store;
@@ -16,7 +17,8 @@ namespace Certgate.Gateway;
 /// <c>certgate gateway run</c>: the gateway's daemon on one state directory. It serves the control socket (the
 /// <c>certgate</c> command runs inside it while it is up) and keeps every CA profile's CRL current: fetched when
 /// missing or expired, then every <c>refresh-interval</c> hours or at nextUpdate if sooner. It reads the committed
-/// configuration on every cycle, so a <c>commit</c> takes effect without a restart.
+/// configuration on every cycle, so a <c>commit</c> takes effect without a restart. Its <see cref="Tunnels"/> run
+/// the committed service sets (devices, routes, IKE and ESP) and follow each commit within a second.
 /// </summary>
 public sealed class GatewayDaemon : IAsyncDisposable
 {
@@ -45,7 +47,11 @@ public sealed class GatewayDaemon : IAsyncDisposable
         _pidFile = Path.Combine(_state, "gateway.pid");
         File.WriteAllText(_pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
         _control = ControlServer.Start(_state, handler);
+        Tunnels = new TunnelRuntime(_state, Log, time);
     }
+
+    /// <summary>The tunnels of the committed service sets.</summary>
+    public TunnelRuntime Tunnels { get; }
 
     /// <summary>How often the daemon looks at what is due (default 30 s).</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(30);
@@ -63,6 +69,7 @@ public sealed class GatewayDaemon : IAsyncDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         Log($"gateway running on {_state} (control socket {ControlProtocol.SocketPath(_state)}, pid {Environment.ProcessId})");
+        Task tunnels = Tunnels.RunAsync(cancellationToken);
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -88,6 +95,7 @@ public sealed class GatewayDaemon : IAsyncDisposable
             }
         }
         Log("gateway stopping");
+        await tunnels.ConfigureAwait(false);
     }
 
     /// <summary>One pass over the CA profiles: fetch the CRLs that are missing, expired or due.</summary>
@@ -162,6 +170,7 @@ public sealed class GatewayDaemon : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _control.DisposeAsync().ConfigureAwait(false);
+        await Tunnels.DisposeAsync().ConfigureAwait(false);
         _http.Dispose();
         try
         {
