@@ -152,6 +152,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
         PlanDiff diff = PlanDiff.Compute(_plan, next);
         if (diff.IsEmpty)
         {
+            _log($"tunnels: committed configuration read; the plan is unchanged ({_tunnels.Count} tunnel(s) keep running)");
             return;
         }
         _log($"tunnels: new plan: {diff.Unchanged.Count} tunnel(s) unchanged, {diff.Changed.Count} changed, {diff.Added.Count} added, {diff.Removed.Count} removed");
