@@ -67,8 +67,18 @@ public sealed partial class ServiceSetTunnelTests
             Assert.Equal(spis1, IkeSpis(Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.2"));
             Assert.Contains("3 received", NetNamespaces.Run("ip", "netns", "exec", ns2, "ping", "-c", "3", "-W", "2", "-I", "172.30.2.1", "172.30.1.1"));
 
+            // clear on the responder: it drops its SAs and initiates; gw1, listening while up, answers and replaces its SAs.
+            Assert.Contains("1 tunnel(s) cleared", Cli(dll, states[1], "clear", "services", "ipsec-vpn", "ike", "security-associations"));
+            net.WaitFor(gw2, "IKE SA up as initiator", 30);
+            WaitUntil(() => Regex.Matches(net.OutputOf(gw1), "IKE SA up as").Count == 2, "gw1 did not accept the new negotiation", net.OutputOf(gw1));
+            (string I, string R) renewed = IkeSpis(Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.2");
+            Assert.NotEqual(spis1, renewed);
+            Assert.Equal(renewed, IkeSpis(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.1"));
+            Assert.Contains("3 received", NetNamespaces.Run("ip", "netns", "exec", ns1, "ping", "-c", "3", "-W", "2", "-I", "172.30.1.1", "172.30.2.1"));
+
             NetNamespaces.Stop(gw1);
             NetNamespaces.Stop(gw2);
+            Console.WriteLine("gw1:\n" + net.OutputOf(gw1) + "\ngw2:\n" + net.OutputOf(gw2));
             foreach ((Process p, string ns) in new[] { (gw1, ns1), (gw2, ns2) })
             {
                 Assert.True(p.ExitCode == 0, $"gateway exited {p.ExitCode}: {net.OutputOf(p)}");
