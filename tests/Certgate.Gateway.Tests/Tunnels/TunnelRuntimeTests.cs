@@ -1,0 +1,100 @@
+using System.Net;
+using Certgate.Config;
+using Certgate.Config.Ipsec;
+using Certgate.Config.Pki;
+using Certgate.Config.Text;
+using Certgate.Config.Tree;
+using Certgate.Gateway.Tunnels;
+using Certgate.ServiceSets;
+using Certgate.ServiceSets.Plan;
+
+namespace Certgate.Gateway.Tests.Tunnels;
+
+/// <summary>The runtime's decisions that need no namespace: who initiates, what IKE gets from the store, empty plans.
+/// Tunnels that come up are in the scenario tests (ServiceSetTunnelTests).</summary>
+public sealed class TunnelRuntimeTests : IDisposable
+{
+    private readonly string _state = Directory.CreateTempSubdirectory("certgate-rt-").FullName;
+    private readonly List<string> _log = [];
+
+    public void Dispose() => Directory.Delete(_state, recursive: true);
+
+    private sealed class RecordingLinks : ILinkConfigurator
+    {
+        public List<string> Calls { get; } = [];
+
+        public void AddAddress(string device, string cidr) => Calls.Add($"addr {cidr} {device}");
+
+        public void SetUp(string device) => Calls.Add($"up {device}");
+
+        public void ReplaceRoute(string destination, string device) => Calls.Add($"route {destination} {device}");
+
+        public bool DeleteRoute(string destination, string device)
+        {
+            Calls.Add($"del {destination} {device}");
+            return true;
+        }
+    }
+
+    private static string Config(string local, string remote) => $"""
+        set security pki ca-profile test ca-identity test
+        set services ipsec-vpn ike proposal p authentication-method rsa-signatures
+        set services ipsec-vpn ike policy ip version 2
+        set services ipsec-vpn ike policy ip proposals p
+        set services ipsec-vpn ike policy ip local-certificate gw-cert
+        set services ipsec-vpn rule r term t then remote-gateway {remote}
+        set services ipsec-vpn rule r term t then dynamic ike-policy ip
+        set services ipsec-vpn rule r match-direction input
+        set interfaces ms-0/0/0 unit 1 family inet address 172.30.1.1/24
+        set interfaces ms-0/0/0 unit 1 service-domain inside
+        set interfaces ms-0/0/0 unit 2 family inet
+        set interfaces ms-0/0/0 unit 2 service-domain outside
+        set services service-set s next-hop-service inside-service-interface ms-0/0/0.1
+        set services service-set s next-hop-service outside-service-interface ms-0/0/0.2
+        set services service-set s ipsec-vpn-options local-gateway {local}
+        set services service-set s ipsec-vpn-rules r
+        """;
+
+    private static TunnelPlan Plan(string local, string remote)
+    {
+        ConfigNode root = ConfigText.ParseSet(GatewaySchema.Instance, Config(local, remote));
+        Assert.Empty(GatewaySchema.Instance.Check(root));
+        return Assert.Single(ServiceSetCompiler.Compile(IpsecVpnConfiguration.From(root), PkiConfiguration.From(root)).Tunnels);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.9", "10.0.0.10", IkeRole.Initiator)]
+    [InlineData("10.0.0.10", "10.0.0.9", IkeRole.Responder)]
+    [InlineData("192.0.2.200", "198.51.100.1", IkeRole.Initiator)]
+    public void LowerAddressInitiates_ComparedAsNumbersNotText(string local, string remote, IkeRole expected) =>
+        Assert.Equal(expected, Tunnel.DefaultRole(Plan(local, remote)));
+
+    [Fact]
+    public void PeerConfig_LocalCertificateMissing_NamesTheCertificateId()
+    {
+        var runtime = new TunnelRuntime(_state, _log.Add, TimeProvider.System, new RecordingLinks());
+        IOException e = Assert.Throws<IOException>(() => runtime.PeerConfig(Plan("10.0.0.1", "10.0.0.2")));
+        Assert.Contains("local certificate gw-cert is not in the PKI store", e.Message);
+        Assert.Contains("s/r/t", e.Message);
+    }
+
+    [Fact]
+    public void Selectors_FromTheTermPrefixes()
+    {
+        Certgate.Ipsec.TrafficSelector ts = Tunnel.Selector(Certgate.Net.Addressing.IpPrefix.Parse("172.30.1.0/24"));
+        Assert.Equal(IPAddress.Parse("172.30.1.0"), ts.Start);
+        Assert.Equal(IPAddress.Parse("172.30.1.255"), ts.End);
+    }
+
+    [Fact]
+    public async Task Apply_ConfigurationWithoutServiceSets_CreatesNothing_AndSaysThePlanIsUnchanged()
+    {
+        var links = new RecordingLinks();
+        await using var runtime = new TunnelRuntime(_state, _log.Add, TimeProvider.System, links);
+        await runtime.ApplyAsync(ConfigText.ParseSet(GatewaySchema.Instance, "set security pki ca-profile test ca-identity test\n"));
+        Assert.Empty(links.Calls);
+        Assert.Empty(runtime.Snapshot());
+        Assert.Equal(0, runtime.Clear());
+        Assert.Contains(_log, l => l.Contains("the plan is unchanged", StringComparison.Ordinal));
+    }
+}
