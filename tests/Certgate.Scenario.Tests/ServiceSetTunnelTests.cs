@@ -103,6 +103,46 @@ public sealed partial class ServiceSetTunnelTests
         }
     }
 
+    [Fact]
+    public void RevokedPeerCertificate_TunnelStaysDown_WithTheReason_ThenACommitWithoutTheServiceSetRemovesDeviceAndRoute()
+    {
+        string dll = CertgateDll();
+        string dir = Directory.CreateTempSubdirectory("certgate-sset-").FullName;
+        using var net = new NetNamespaces();
+        try
+        {
+            string ns1 = net.Create("1");
+            string ns2 = net.Create("2");
+            net.Link(ns1, "10.88.0.1/24", ns2, "10.88.0.2/24");
+            string[] states = [Path.Combine(dir, "gw1"), Path.Combine(dir, "gw2")];
+            Provision(dll, dir, states, revokeGw2: true);
+            Process gw1 = net.Start(ns1, "dotnet", dll, "--state", states[0], "gateway", "run");
+            Process gw2 = net.Start(ns2, "dotnet", dll, "--state", states[1], "gateway", "run");
+            net.WaitFor(gw1, "initiating failed", 60);
+            string show = Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail");
+            Assert.Contains("State: Not matured", show);
+            Assert.Matches("Last error: .*revoked", show);
+            Assert.Contains("No SAs: negotiation failed", Cli(dll, states[0], "show", "services", "ipsec-vpn", "ipsec", "security-associations"));
+            Assert.Contains(Device, NetNamespaces.Run("ip", "-n", ns1, "link", "show"));
+            Assert.Contains("172.30.2.0/24 dev ms0-0-0-1", NetNamespaces.Run("ip", "-n", ns1, "route", "show"));
+
+            File.WriteAllText(Path.Combine(dir, "delete.set"), "delete services service-set ipsec-1\ndelete routing-options\ncommit\n");
+            Cli(dll, states[0], "configure", "-f", Path.Combine(dir, "delete.set"));
+            net.WaitFor(gw1, $"TUN device {Device} (ms-0/0/0.1) removed", 20);
+            Assert.Contains("1 removed", net.OutputOf(gw1));
+            Assert.DoesNotContain(Device, NetNamespaces.Run("ip", "-n", ns1, "link", "show"));
+            Assert.DoesNotContain("172.30.2.0/24", NetNamespaces.Run("ip", "-n", ns1, "route", "show"));
+            Assert.Contains("No IKE SAs", Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations"));
+            NetNamespaces.Stop(gw1);
+            NetNamespaces.Stop(gw2);
+            Assert.Equal(0, gw1.ExitCode);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>The (initiator, responder) SPI pair on the line of <paramref name="peer"/>, which must be Matured.</summary>
     private static (string, string) IkeSpis(string show, string peer)
     {
@@ -126,7 +166,7 @@ public sealed partial class ServiceSetTunnelTests
     }
 
     /// <summary>A test CA, and for each gateway: configuration, CA certificate, its own certificate and key, the CRL.</summary>
-    private static void Provision(string dll, string dir, string[] states)
+    private static void Provision(string dll, string dir, string[] states, bool revokeGw2 = false)
     {
         using RSA caKey = RSA.Create(2048);
         var caReq = new CertificateRequest(Dn("Certgate Test Root CA"), caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -138,6 +178,10 @@ public sealed partial class ServiceSetTunnelTests
         string caFile = Path.Combine(dir, "ca.pem");
         File.WriteAllText(caFile, ca.ExportCertificatePem());
         var crl = new CrlBuilder(ca) { ThisUpdate = now.AddMinutes(-5), NextUpdate = now.AddDays(1), CrlNumber = 1 };
+        if (revokeGw2)
+        {
+            crl.AddEntry(new System.Numerics.BigInteger(0x32), now.AddMinutes(-5), CrlReason.keyCompromise);
+        }
         string crlFile = Path.Combine(dir, "ca.crl");
         File.WriteAllBytes(crlFile, crl.Sign(caKey, HashAlgorithmName.SHA256));
         for (int i = 0; i < 2; i++)

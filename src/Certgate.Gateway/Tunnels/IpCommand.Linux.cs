@@ -15,6 +15,9 @@ internal interface ILinkConfigurator
     /// <summary>Routes <paramref name="destination"/> into <paramref name="device"/> (replacing an existing route).</summary>
     void ReplaceRoute(string destination, string device);
 
+    /// <summary>Deletes the interface <paramref name="device"/>; false when there was none.</summary>
+    bool DeleteLink(string device);
+
     /// <summary>Removes the route to <paramref name="destination"/> through <paramref name="device"/>; false when there was none.</summary>
     bool DeleteRoute(string destination, string device);
 }
@@ -31,6 +34,19 @@ internal sealed class IpCommand : ILinkConfigurator
     public void SetUp(string device) => Run("link", "set", device, "up");
 
     public void ReplaceRoute(string destination, string device) => Run("route", "replace", destination, "dev", device);
+
+    public bool DeleteLink(string device)
+    {
+        try
+        {
+            Run("link", "delete", device);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 
     public bool DeleteRoute(string destination, string device)
     {

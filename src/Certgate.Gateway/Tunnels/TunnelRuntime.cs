@@ -57,8 +57,12 @@ public sealed class TunnelRuntime : IAsyncDisposable
 
         public EspDataPlane? DataPlane { get; set; }
 
-        public void Dispose()
+        /// <summary>Deletes the interface first: the data plane's reader thread sits in a blocking read(2) on the TUN
+        /// descriptor, which closing the descriptor does not interrupt (the interface would live on until the next
+        /// packet); unregistering the interface ends that read.</summary>
+        public void Dispose(ILinkConfigurator links)
         {
+            links.DeleteLink(Plan.Name);
             if (DataPlane is not null)
             {
                 DataPlane.Dispose();
@@ -178,7 +182,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
         {
             if (_devices.Remove(d.Name, out Device? old))
             {
-                old.Dispose();
+                old.Dispose(_links);
                 _log($"tunnels: TUN device {d.Name} ({d.JunosName}) removed");
             }
         }
@@ -375,7 +379,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
             _tunnels.Clear();
             foreach (Device d in _devices.Values)
             {
-                d.Dispose();
+                d.Dispose(_links);
                 _log($"tunnels: TUN device {d.Plan.Name} removed");
             }
             _devices.Clear();

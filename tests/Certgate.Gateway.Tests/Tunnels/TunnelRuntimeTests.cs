@@ -29,6 +29,12 @@ public sealed class TunnelRuntimeTests : IDisposable
 
         public void ReplaceRoute(string destination, string device) => Calls.Add($"route {destination} {device}");
 
+        public bool DeleteLink(string device)
+        {
+            Calls.Add($"link del {device}");
+            return true;
+        }
+
         public bool DeleteRoute(string destination, string device)
         {
             Calls.Add($"del {destination} {device}");
