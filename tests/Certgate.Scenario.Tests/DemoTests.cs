@@ -66,7 +66,7 @@ public sealed class DemoTests
         // Wait until the namespaces exist and the tunnel processes are started, then stop the demo as Ctrl-C or
         // systemd would.
         DateTime until = DateTime.UtcNow.AddMinutes(2);
-        while (!Output().Contains("gateway run", StringComparison.Ordinal) && !p.HasExited && DateTime.UtcNow < until)
+        while (!Output().Contains("gw2# ip netns exec", StringComparison.Ordinal) && !p.HasExited && DateTime.UtcNow < until)
         {
             await Task.Delay(100);
         }
