@@ -45,6 +45,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
     private readonly Dictionary<string, Device> _devices = new(StringComparer.Ordinal);
     private readonly Dictionary<TunnelId, Tunnel> _tunnels = [];
     private ServiceSetPlan _plan = ServiceSetPlan.Empty;
+    private volatile PkiConfiguration? _pki;
     private (DateTime Written, long Length)? _applied;
     private uint _nextReqId = 1;
 
@@ -133,7 +134,9 @@ public sealed class TunnelRuntime : IAsyncDisposable
         ServiceSetPlan next;
         try
         {
-            next = ServiceSetCompiler.Compile(IpsecVpnConfiguration.From(active), PkiConfiguration.From(active));
+            PkiConfiguration pki = PkiConfiguration.From(active);
+            next = ServiceSetCompiler.Compile(IpsecVpnConfiguration.From(active), pki);
+            _pki = pki;
         }
         catch (Exception e) when (e is InvalidOperationException or ConfigException)
         {
@@ -309,12 +312,19 @@ public sealed class TunnelRuntime : IAsyncDisposable
         cert.Dispose();
         var anchors = new List<X509Certificate2>();
         var crls = new CrlCollection();
+        bool checkRevocation = false;
         foreach (string profile in p.TrustedCas)
         {
             if (_store.LoadCaCertificate(profile) is { } ca)
             {
                 anchors.Add(ca);
             }
+            // revocation-check disable: this CA's CRL is neither needed nor used (reference §3.3).
+            if (_pki?.CaProfiles.FirstOrDefault(c => c.Name == profile)?.Revocation == Certgate.Config.Pki.RevocationMode.Disabled)
+            {
+                continue;
+            }
+            checkRevocation = true;
             if (_store.LoadCrl(profile) is { } der)
             {
                 crls.Add(CertificateRevocationList.Load(der));
@@ -328,7 +338,9 @@ public sealed class TunnelRuntime : IAsyncDisposable
         X500DistinguishedName? remoteDn = p.RemoteIds.FirstOrDefault(r => r.Type == IdType.ID_DER_ASN1_DN && r.Value is not null) is { } dn
             ? new X500DistinguishedName(dn.Value!)
             : null;
-        return new IkePeerConfig(withKey, anchors, crls, localTs, remoteTs) { RemoteIdentity = remoteDn };
+        // IKE checks revocation strictly for every CA or not at all (#5: per-profile modes and on-download-failure
+        // are not expressible yet), so one profile with revocation checking makes the CRLs required.
+        return new IkePeerConfig(withKey, anchors, checkRevocation ? crls : null, localTs, remoteTs) { RemoteIdentity = remoteDn };
     }
 
     /// <summary>Every tunnel of the plan that runs, in plan order.</summary>

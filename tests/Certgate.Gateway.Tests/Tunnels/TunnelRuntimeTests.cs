@@ -1,10 +1,16 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Certgate.Config;
 using Certgate.Config.Ipsec;
 using Certgate.Config.Pki;
 using Certgate.Config.Text;
 using Certgate.Config.Tree;
 using Certgate.Gateway.Tunnels;
+using Certgate.Ike.Sessions;
+using Certgate.Pki.Keys;
+using Certgate.Pki.Revocation;
+using Certgate.Pki.Store;
 using Certgate.ServiceSets;
 using Certgate.ServiceSets.Plan;
 
@@ -61,9 +67,16 @@ public sealed class TunnelRuntimeTests : IDisposable
         set services service-set s ipsec-vpn-rules r
         """;
 
-    private static TunnelPlan Plan(string local, string remote)
+    private static ConfigNode Root(string local, string remote, string more = "")
     {
         ConfigNode root = ConfigText.ParseSet(GatewaySchema.Instance, Config(local, remote));
+        ConfigText.ApplySet(root, more);
+        return root;
+    }
+
+    private static TunnelPlan Plan(string local, string remote)
+    {
+        ConfigNode root = Root(local, remote);
         Assert.Empty(GatewaySchema.Instance.Check(root));
         return Assert.Single(ServiceSetCompiler.Compile(IpsecVpnConfiguration.From(root), PkiConfiguration.From(root)).Tunnels);
     }
@@ -82,6 +95,52 @@ public sealed class TunnelRuntimeTests : IDisposable
         IOException e = Assert.Throws<IOException>(() => runtime.PeerConfig(Plan("10.0.0.1", "10.0.0.2")));
         Assert.Contains("local certificate gw-cert is not in the PKI store", e.Message);
         Assert.Contains("s/r/t", e.Message);
+    }
+
+    /// <summary>A CA, its CRL and a local certificate gw-cert with its key in the state directory.</summary>
+    private X509Certificate2 StoreMaterial()
+    {
+        using RSA caKey = RSA.Create(2048);
+        var caReq = new CertificateRequest("CN=Test CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        caReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        caReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        X509Certificate2 ca = caReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        using RSA key = RSA.Create(2048);
+        var req = new CertificateRequest("CN=gw.test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using X509Certificate2 cert = req.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
+            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10), [7]);
+        var crl = new CrlBuilder(ca) { ThisUpdate = DateTimeOffset.UtcNow.AddMinutes(-1), NextUpdate = DateTimeOffset.UtcNow.AddDays(1), CrlNumber = 1 };
+        using KeyPair pair = KeyPair.FromKey(key);
+        new PkiStore(_state).Apply(new PkiStoreChange()
+            .WriteCertificate(PkiObjectType.CaCertificate, "test", ca)
+            .Write(PkiObjectType.Crl, "test", crl.Sign(caKey, HashAlgorithmName.SHA256))
+            .WriteKeyPair("gw-cert", pair)
+            .WriteCertificate(PkiObjectType.LocalCertificate, "gw-cert", cert));
+        return ca;
+    }
+
+    [Fact]
+    public async Task PeerConfig_FromTheStore_CertificateWithKey_TrustedCa_CrlsUnlessRevocationCheckIsDisabled()
+    {
+        using X509Certificate2 ca = StoreMaterial();
+        await using var runtime = new TunnelRuntime(_state, _log.Add, TimeProvider.System, new RecordingLinks());
+        TunnelPlan plan = Plan("10.0.0.1", "10.0.0.2");
+        await runtime.ApplyAsync(ConfigText.ParseSet(GatewaySchema.Instance, "set security pki ca-profile test ca-identity test\n"));
+        IkePeerConfig config = runtime.PeerConfig(plan);
+        using (config.Certificate)
+        {
+            Assert.True(config.Certificate!.HasPrivateKey);
+            Assert.Equal("CN=gw.test", config.Certificate.Subject);
+            Assert.Equal(ca.Thumbprint, Assert.Single(config.TrustAnchors).Thumbprint);
+            Assert.NotNull(config.Crls);
+            Assert.Equal(IPAddress.Parse("0.0.0.0"), config.LocalTs.Start);
+        }
+        await runtime.ApplyAsync(ConfigText.ParseSet(GatewaySchema.Instance, "set security pki ca-profile test ca-identity test\nset security pki ca-profile test revocation-check disable\n"));
+        IkePeerConfig noRevocation = runtime.PeerConfig(plan);
+        using (noRevocation.Certificate)
+        {
+            Assert.Null(noRevocation.Crls);
+        }
     }
 
     [Fact]
