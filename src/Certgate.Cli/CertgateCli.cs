@@ -23,15 +23,23 @@ public static class CertgateCli
         new Diagnostics.EspTunnelCommand(),
         new Diagnostics.IkeTunnelCommand(),
         new Ca.CaCommands(),
+        new Services.IpsecVpnMonitorCommands(),
     ];
 
     /// <summary>True while a command runs inside the daemon (so it is not forwarded again).</summary>
     private static readonly AsyncLocal<bool> InDaemon = new();
 
-    /// <summary>The daemon's handler for commands from the control socket: run here, never forward.</summary>
-    internal static int RunInDaemon(IReadOnlyList<string> args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    /// <summary>The daemon a command runs in (for the commands that read its running state, such as SAs).</summary>
+    private static readonly AsyncLocal<Certgate.Gateway.GatewayDaemon?> RunningDaemon = new();
+
+    /// <summary>The daemon this command runs inside, or null outside a daemon.</summary>
+    internal static Certgate.Gateway.GatewayDaemon? Daemon => RunningDaemon.Value;
+
+    /// <summary>The daemon's handler for commands from the control socket: run here inside <paramref name="daemon"/>, never forward.</summary>
+    internal static int RunInDaemon(Certgate.Gateway.GatewayDaemon? daemon, IReadOnlyList<string> args, TextReader stdin, TextWriter stdout, TextWriter stderr)
     {
         InDaemon.Value = true;
+        RunningDaemon.Value = daemon;
         return Run(args, stdin, stdout, stderr);
     }
 

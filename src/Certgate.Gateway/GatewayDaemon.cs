@@ -7,6 +7,7 @@ using Certgate.Config.Storage;
 using Certgate.Gateway.Control;
 using Certgate.Gateway.Crl;
 using Certgate.Gateway.Enrollment;
+using Certgate.Gateway.Tunnels;
 using Certgate.Pki.Certificates;
 using Certgate.Pki.Encoding;
 using Certgate.Pki.Store;
@@ -20,7 +21,8 @@ namespace Certgate.Gateway;
 /// certificates configured for <c>auto-re-enrollment</c> (<see cref="ReEnrollmentAgent"/>) and polls enrollments
 /// left PENDING (<see cref="PendingEnrollmentPoller"/>). It reads the committed configuration on every cycle, so a
 /// <c>commit</c> takes effect without a restart; it wakes every <see cref="Tick"/>, or sooner when a renewal or a
-/// poll is due.
+/// poll is due. Its <see cref="Tunnels"/> run the committed service sets (devices,
+/// routes, IKE and ESP) and follow each commit within a second.
 /// </summary>
 public sealed class GatewayDaemon : IAsyncDisposable
 {
@@ -67,7 +69,11 @@ public sealed class GatewayDaemon : IAsyncDisposable
         var agentState = new AgentStateStore(_state);
         _reEnrollment = new ReEnrollmentAgent(_store, agentState, _scepHttp, time, Log, _control.RunExclusiveAsync);
         _pending = new PendingEnrollmentPoller(_store, agentState, _scepHttp, time, Log, _control.RunExclusiveAsync);
+        Tunnels = new TunnelRuntime(_state, Log, time);
     }
+
+    /// <summary>The tunnels of the committed service sets.</summary>
+    public TunnelRuntime Tunnels { get; }
 
     /// <summary>How often the daemon looks at what is due (default 30 s).</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(30);
@@ -85,6 +91,7 @@ public sealed class GatewayDaemon : IAsyncDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         Log($"gateway running on {_state} (control socket {ControlProtocol.SocketPath(_state)}, pid {Environment.ProcessId})");
+        Task tunnels = Tunnels.RunAsync(cancellationToken);
         while (!cancellationToken.IsCancellationRequested)
         {
             TimeSpan wait = Tick;
@@ -115,6 +122,7 @@ public sealed class GatewayDaemon : IAsyncDisposable
             }
         }
         Log("gateway stopping");
+        await tunnels.ConfigureAwait(false);
     }
 
     /// <summary>Runs one part of a cycle; false when the daemon is stopping.</summary>
@@ -218,6 +226,7 @@ public sealed class GatewayDaemon : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _control.DisposeAsync().ConfigureAwait(false);
+        await Tunnels.DisposeAsync().ConfigureAwait(false);
         _http.Dispose();
         _scepHttp.Dispose();
         _reEnrollment.Dispose();

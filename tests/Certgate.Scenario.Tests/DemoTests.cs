@@ -35,9 +35,12 @@ public sealed class DemoTests
         Assert.True(p.ExitCode == 0, $"certgate demo exited {p.ExitCode}:\n{output}");
         Assert.Contains("Local certificate gw1 loaded successfully", output);
         Assert.Contains("Local certificate gw2 loaded successfully", output);
-        Assert.Contains("IKE: SA established with C=US, O=Certgate Demo, OU=VPN, CN=gw2.demo.example", output);
+        Assert.Contains("IKE SA up as initiator with C=US, O=Certgate Demo, OU=VPN, CN=gw2.demo.example", output);
+        Assert.Contains("IKE SA up as responder with C=US, O=Certgate Demo, OU=VPN, CN=gw1.demo.example", output);
         Assert.Contains("3 packets transmitted, 3 received", output);
-        Assert.Contains("AuthenticationFailed 0", output);
+        // Both daemons list one matured IKE SA and the two ESP SAs with the ping's packets counted.
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(output, @"^10\.99\.0\.\d\s+Matured\s+[0-9a-f]{8}\s+[0-9a-f]{8}\s+IKEv2", System.Text.RegularExpressions.RegexOptions.Multiline).Count);
+        Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(output, @"^\s+(inbound|outbound)\s+\d+\s+0\s+tunnel\s+dynamic\s+ESP\s+[1-9]\d*\s", System.Text.RegularExpressions.RegexOptions.Multiline).Count);
     }
 
     [Fact]
@@ -63,7 +66,7 @@ public sealed class DemoTests
         // Wait until the namespaces exist and the tunnel processes are started, then stop the demo as Ctrl-C or
         // systemd would.
         DateTime until = DateTime.UtcNow.AddMinutes(2);
-        while (!Output().Contains("debug ike-tunnel", StringComparison.Ordinal) && !p.HasExited && DateTime.UtcNow < until)
+        while (!Output().Contains("gw2# ip netns exec", StringComparison.Ordinal) && !p.HasExited && DateTime.UtcNow < until)
         {
             await Task.Delay(100);
         }
@@ -93,7 +96,7 @@ public sealed class DemoTests
             {
                 continue;
             }
-            Assert.False(cmdline.Contains(work, StringComparison.Ordinal) && cmdline.Contains("ike-tunnel", StringComparison.Ordinal), $"tunnel process {pid} was left running");
+            Assert.False(cmdline.Contains(work, StringComparison.Ordinal) && cmdline.Contains("gateway", StringComparison.Ordinal), $"gateway daemon {pid} was left running");
         }
     }
 }

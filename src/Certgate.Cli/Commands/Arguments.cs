@@ -84,6 +84,21 @@ public sealed class Arguments
         return found ?? fallback;
     }
 
+    /// <summary>The words nobody consumed yet, marked used (positional operands such as a peer address).</summary>
+    public IReadOnlyList<string> TakeRest()
+    {
+        var rest = new List<string>();
+        for (int i = 0; i < _words.Count; i++)
+        {
+            if (!_used[i])
+            {
+                _used[i] = true;
+                rest.Add(_words[i]);
+            }
+        }
+        return rest;
+    }
+
     /// <summary>Fails on any word nobody consumed.</summary>
     public void EnsureAllUsed()
     {

@@ -14,8 +14,9 @@ namespace Certgate.Cli.Demo;
 /// <summary>
 /// <c>certgate demo</c>: the seed's story on this machine. A certificate authority starts (SQLite, SCEP over HTTP on
 /// loopback); two gateways configure a CA profile, enroll the CA certificate and their own certificates by SCEP
-/// with one-time challenge passwords, load the CRL and verify; then, in two network namespaces joined by a veth
-/// pair, they authenticate each other with IKEv2 and those certificates and a ping crosses the userspace ESP tunnel.
+/// with one-time challenge passwords, load the CRL and verify; then each commits a next-hop service set and runs
+/// <c>certgate gateway run</c> in its own network namespace (joined by a veth pair): the daemons bring the tunnel up
+/// with IKEv2 and those certificates, a ping crosses the userspace ESP tunnel, and the show commands list the SAs.
 /// Every step is printed as an operator would type it. Needs root (namespaces, TUN) for the tunnel part.
 /// </summary>
 internal sealed class DemoCommand : ICommandModule
@@ -130,7 +131,7 @@ internal sealed class DemoCommand : ICommandModule
                 return 1;
             }
 
-            demo.Step("3. The tunnel: two namespaces, IKEv2 with those certificates, ESP in UDP over TUN devices, and a ping.");
+            demo.Step("3. The tunnel: a next-hop service set committed on each gateway; 'certgate gateway run' in two namespaces brings it up.");
             string tag = Guid.NewGuid().ToString("N")[..5];
             string ns1 = $"cgd{tag}1", ns2 = $"cgd{tag}2";
             foreach (string ns in new[] { ns1, ns2 })
@@ -144,21 +145,21 @@ internal sealed class DemoCommand : ICommandModule
             demo.Shell("ip", "-n", ns2, "addr", "add", "10.99.0.2/24", "dev", $"v{tag}b");
             demo.Shell("ip", "-n", ns1, "link", "set", $"v{tag}a", "up");
             demo.Shell("ip", "-n", ns2, "link", "set", $"v{tag}b", "up");
+            for (int i = 0; i < 2; i++)
+            {
+                string gw = gateways[i];
+                demo.Configure(gw, Path.Combine(work, gw), ServiceSet(gw, local: $"10.99.0.{i + 1}", remote: $"10.99.0.{2 - i}",
+                    inside: $"172.31.{i + 1}.1/24", near: $"172.31.{i + 1}.0/24", far: $"172.31.{2 - i}.0/24"));
+            }
             string dll = typeof(DemoCommand).Assembly.Location;
             string dotnet = Environment.ProcessPath ?? "dotnet";
-            Process Start(string ns, string gw, string local, string remote, string localNet, string remoteNet, bool initiate)
+            Process Start(string ns, string gw)
             {
                 var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-                foreach (string a in new[] { "netns", "exec", ns, dotnet, dll, "--state", Path.Combine(work, gw), "debug", "ike-tunnel", "tun", "cg0",
-                             "local", local, "remote", remote, "certificate-id", gw, "local-subnet", localNet, "remote-subnet", remoteNet })
+                foreach (string a in new[] { "netns", "exec", ns, dotnet, dll, "--state", Path.Combine(work, gw), "gateway", "run" })
                 {
                     psi.ArgumentList.Add(a);
                 }
-                if (initiate)
-                {
-                    psi.ArgumentList.Add("initiate");
-                }
-                demo.Say($"{gw}# certgate debug ike-tunnel tun cg0 local {local} remote {remote} certificate-id {gw} local-subnet {localNet} remote-subnet {remoteNet}{(initiate ? " initiate" : "")}");
                 var p = new Process { StartInfo = psi };
                 var output = new StringBuilder();
                 p.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } ctx.Out.WriteLine($"  [{gw}] {e.Data}"); } };
@@ -168,29 +169,29 @@ internal sealed class DemoCommand : ICommandModule
                 p.BeginErrorReadLine();
                 processes.Add(p);
                 tunnelOutputs[p] = output;
+                // Printed once the process is in the cleanup list: a SIGTERM from here on stops it too.
+                demo.Say($"{gw}# ip netns exec {ns} certgate --state {Path.Combine(work, gw)} gateway run");
                 return p;
             }
-            Process responder = Start(ns2, "gw2", "10.99.0.2", "10.99.0.1", "172.31.2.0/24", "172.31.1.0/24", initiate: false);
-            Thread.Sleep(1500);
-            Process initiator = Start(ns1, "gw1", "10.99.0.1", "10.99.0.2", "172.31.1.0/24", "172.31.2.0/24", initiate: true);
-            if (!WaitFor(initiator, "tunnel up") || !WaitFor(responder, "tunnel up"))
+            Process daemon1 = Start(ns1, "gw1");
+            Process daemon2 = Start(ns2, "gw2");
+            if (!WaitFor(daemon1, "IKE SA up") || !WaitFor(daemon2, "IKE SA up"))
             {
                 demo.Say("The tunnel did not come up within 20 s (see the lines above).");
                 return 1;
             }
-            foreach ((string ns, string address, string route) in new[] { (ns1, "172.31.1.1/24", "172.31.2.0/24"), (ns2, "172.31.2.1/24", "172.31.1.0/24") })
-            {
-                demo.Shell("ip", "-n", ns, "addr", "add", address, "dev", "cg0");
-                demo.Shell("ip", "-n", ns, "link", "set", "cg0", "up");
-                demo.Shell("ip", "-n", ns, "route", "add", route, "dev", "cg0");
-            }
             int ping = demo.Shell("ip", "netns", "exec", ns1, "ping", "-c", "3", "-W", "2", "-I", "172.31.1.1", "172.31.2.1");
+            foreach (string gw in gateways)
+            {
+                demo.Run(gw, Path.Combine(work, gw), "show", "services", "ipsec-vpn", "ike", "security-associations");
+                demo.Run(gw, Path.Combine(work, gw), "show", "services", "ipsec-vpn", "ipsec", "security-associations");
+            }
             foreach (Process p in processes)
             {
                 Signal(p);
             }
             demo.Say(ping == 0 && demo.Failures == 0
-                ? "Demo finished: two gateways enrolled by SCEP, authenticated each other with IKEv2 and their certificates, and a ping crossed the ESP tunnel."
+                ? "Demo finished: two gateways enrolled by SCEP, brought their committed service set up with IKEv2 and their certificates, and a ping crossed the ESP tunnel."
                 : "Demo finished with failures (see above).");
             return ping == 0 && demo.Failures == 0 ? 0 : 1;
         }
@@ -217,6 +218,39 @@ internal sealed class DemoCommand : ICommandModule
     }
 
     private static readonly Dictionary<Process, StringBuilder> tunnelOutputs = [];
+
+    /// <summary>docs/examples/ipsec-next-hop.set for the demo's namespaces: the CA profile of step 2, the certificate
+    /// enrolled there, the inside unit's address and the static route into it.</summary>
+    private static string[] ServiceSet(string gw, string local, string remote, string inside, string near, string far) =>
+    [
+        "set services ipsec-vpn ike proposal ike-cert authentication-method rsa-signatures",
+        "set services ipsec-vpn ike proposal ike-cert dh-group group19",
+        "set services ipsec-vpn ike proposal ike-cert authentication-algorithm sha-256",
+        "set services ipsec-vpn ike proposal ike-cert encryption-algorithm aes-256-gcm",
+        "set services ipsec-vpn ike policy ike-cert-pol version 2",
+        "set services ipsec-vpn ike policy ike-cert-pol proposals ike-cert",
+        $"set services ipsec-vpn ike policy ike-cert-pol local-certificate {gw}",
+        "set services ipsec-vpn ipsec proposal esp-gcm protocol esp",
+        "set services ipsec-vpn ipsec proposal esp-gcm encryption-algorithm aes-256-gcm",
+        "set services ipsec-vpn ipsec policy esp-pol proposals esp-gcm",
+        $"set services ipsec-vpn rule rule-ike term t1 from source-address {near}",
+        $"set services ipsec-vpn rule rule-ike term t1 from destination-address {far}",
+        $"set services ipsec-vpn rule rule-ike term t1 then remote-gateway {remote}",
+        "set services ipsec-vpn rule rule-ike term t1 then dynamic ike-policy ike-cert-pol",
+        "set services ipsec-vpn rule rule-ike term t1 then dynamic ipsec-policy esp-pol",
+        "set services ipsec-vpn rule rule-ike match-direction input",
+        $"set interfaces ms-0/0/0 unit 1 family inet address {inside}",
+        "set interfaces ms-0/0/0 unit 1 service-domain inside",
+        "set interfaces ms-0/0/0 unit 2 family inet",
+        "set interfaces ms-0/0/0 unit 2 service-domain outside",
+        "set services service-set ipsec-1 next-hop-service inside-service-interface ms-0/0/0.1",
+        "set services service-set ipsec-1 next-hop-service outside-service-interface ms-0/0/0.2",
+        $"set services service-set ipsec-1 ipsec-vpn-options local-gateway {local}",
+        "set services service-set ipsec-1 ipsec-vpn-options trusted-ca demo-ca",
+        "set services service-set ipsec-1 ipsec-vpn-rules rule-ike",
+        $"set routing-options static route {far} next-hop ms-0/0/0.1",
+        "commit",
+    ];
 
     private static bool WaitFor(Process p, string text)
     {

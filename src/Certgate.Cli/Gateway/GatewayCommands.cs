@@ -29,11 +29,13 @@ internal sealed class GatewayCommands : ICommandModule
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         GatewayDaemon daemon;
+        // Commands arrive only once Start returned and the variable is set; show/clear of SAs read the daemon.
+        GatewayDaemon? running = null;
         try
         {
             daemon = GatewayDaemon.Start(ctx.StateDirectory, (a, i, o, e) =>
             {
-                int code = CertgateCli.RunInDaemon(a, i, o, e);
+                int code = CertgateCli.RunInDaemon(running, a, i, o, e);
                 lock (ctx.Out)
                 {
                     ctx.Out.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss'Z'} command (exit {code}): {Redacted(a)}");
@@ -46,6 +48,7 @@ internal sealed class GatewayCommands : ICommandModule
         {
             throw new UserException($"gateway run: {e.Message}");
         }
+        running = daemon;
         try
         {
             daemon.RunAsync(stop.Token).GetAwaiter().GetResult();

@@ -1,0 +1,405 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Config;
+using Certgate.Config.Ipsec;
+using Certgate.Config.Pki;
+using Certgate.Config.Storage;
+using Certgate.Config.Tree;
+using Certgate.Esp.Dataplane;
+using Certgate.Esp.Tun;
+using Certgate.Ike.Sessions;
+using Certgate.Ike.Wire;
+using Certgate.Pki.Encoding;
+using Certgate.Pki.Keys;
+using Certgate.Pki.Revocation;
+using Certgate.Pki.Store;
+using Certgate.Pki.Validation;
+using Certgate.ServiceSets;
+using Certgate.ServiceSets.Plan;
+using Certgate.ServiceSets.Registry;
+
+namespace Certgate.Gateway.Tunnels;
+
+/// <summary>
+/// Runs the committed IPsec configuration (issues 5 and 6): the service-set plan of the active configuration,
+/// applied on start and after every commit.
+/// </summary>
+/// <remarks>
+/// Order of work for a new plan (<see cref="PlanDiff"/> against the running one): stop removed and changed tunnels
+/// (and those whose device is re-created) → remove the routes and TUN devices the plan drops → create new TUN
+/// devices with their addresses and one ESP data plane per local-gateway address (UDP 4500) → install the plan's
+/// routes into them → start the new and changed tunnels. Tunnels the commit leaves unchanged keep their SAs.
+/// Interface-style service sets get their steering device but no tunnel yet (#6).
+/// </remarks>
+public sealed class TunnelRuntime : IAsyncDisposable
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
+    private readonly string _state;
+    private readonly PkiStore _store;
+    private readonly Action<string> _log;
+    private readonly TimeProvider _time;
+    private readonly ILinkConfigurator _links;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Dictionary<string, Device> _devices = new(StringComparer.Ordinal);
+    private readonly Dictionary<TunnelId, Tunnel> _tunnels = [];
+    private ServiceSetPlan _plan = ServiceSetPlan.Empty;
+    private volatile PkiConfiguration? _pki;
+    private (DateTime Written, long Length)? _applied;
+    private uint _nextReqId = 1;
+
+    /// <summary>A TUN device of the plan and, when a tunnel uses it, the data plane that owns it.</summary>
+    private sealed class Device(TunDevicePlan plan, TunDevice tun)
+    {
+        public TunDevicePlan Plan { get; } = plan;
+
+        public TunDevice Tun { get; } = tun;
+
+        public EspDataPlane? DataPlane { get; set; }
+
+        /// <summary>Deletes the interface first: the data plane's reader thread sits in a blocking read(2) on the TUN
+        /// descriptor, which closing the descriptor does not interrupt (the interface would live on until the next
+        /// packet); unregistering the interface ends that read.</summary>
+        public void Dispose(ILinkConfigurator links)
+        {
+            links.DeleteLink(Plan.Name);
+            if (DataPlane is not null)
+            {
+                DataPlane.Dispose();
+            }
+            else
+            {
+                Tun.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The runtime of the gateway on <paramref name="stateDirectory"/>; nothing runs before <see cref="RunAsync"/>.</summary>
+    public TunnelRuntime(string stateDirectory, Action<string> log, TimeProvider? time = null)
+        : this(stateDirectory, log, time ?? TimeProvider.System, new IpCommand())
+    {
+    }
+
+    internal TunnelRuntime(string stateDirectory, Action<string> log, TimeProvider time, ILinkConfigurator links)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
+        _state = stateDirectory;
+        _store = new PkiStore(stateDirectory);
+        _log = log ?? throw new ArgumentNullException(nameof(log));
+        _time = time;
+        _links = links;
+    }
+
+    /// <summary>The plan running now.</summary>
+    public ServiceSetPlan Plan => _plan;
+
+    /// <summary>Applies the committed configuration now and again whenever a commit changes it, until cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var store = new ConfigurationStore(_state);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            // A stat per second: the plan is compiled only when the committed file changed.
+            var file = new FileInfo(store.ActivePath);
+            (DateTime, long)? stamp = file.Exists ? (file.LastWriteTimeUtc, file.Length) : null;
+            if (stamp != _applied || _applied is null)
+            {
+                try
+                {
+                    await ApplyAsync(store.LoadActive(), cancellationToken).ConfigureAwait(false);
+                    _applied = stamp ?? (DateTime.MinValue, 0);
+                }
+                catch (Exception e) when (e is IOException or ConfigException or UnauthorizedAccessException)
+                {
+                    // A configuration being written: try again on the next poll.
+                    _log($"tunnels: the committed configuration cannot be read yet ({e.Message})");
+                }
+            }
+            try
+            {
+                await Task.Delay(Poll, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>Compiles <paramref name="active"/> and makes the running tunnels, devices and routes match it.</summary>
+    public async Task ApplyAsync(ConfigNode active, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(active);
+        ServiceSetPlan next;
+        try
+        {
+            PkiConfiguration pki = PkiConfiguration.From(active);
+            next = ServiceSetCompiler.Compile(IpsecVpnConfiguration.From(active), pki);
+            _pki = pki;
+        }
+        catch (Exception e) when (e is InvalidOperationException or ConfigException)
+        {
+            _log($"tunnels: the committed configuration gives no plan ({e.Message}); the running tunnels stay as they are");
+            return;
+        }
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ApplyPlanAsync(next).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task ApplyPlanAsync(ServiceSetPlan next)
+    {
+        PlanDiff diff = PlanDiff.Compute(_plan, next);
+        if (diff.IsEmpty)
+        {
+            _log($"tunnels: committed configuration read; the plan is unchanged ({_tunnels.Count} tunnel(s) keep running)");
+            return;
+        }
+        _log($"tunnels: new plan: {diff.Unchanged.Count} tunnel(s) unchanged, {diff.Changed.Count} changed, {diff.Added.Count} added, {diff.Removed.Count} removed");
+        var recreated = new HashSet<string>(diff.DevicesRemoved.Select(d => d.Name), StringComparer.Ordinal);
+        var stop = new List<TunnelId>(diff.Removed);
+        stop.AddRange(diff.Changed.Select(c => c.Id));
+        stop.AddRange(diff.Unchanged.Where(id => recreated.Contains(next.Find(id)!.Child.Device)));
+        foreach (TunnelId id in stop)
+        {
+            if (_tunnels.Remove(id, out Tunnel? t))
+            {
+                await t.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        foreach (RoutePlan r in diff.RoutesRemoved.Where(r => !recreated.Contains(r.Device)))
+        {
+            if (_links.DeleteRoute(r.Destination.ToString(), r.Device))
+            {
+                _log($"tunnels: route {r.Destination} dev {r.Device} removed");
+            }
+        }
+        foreach (TunDevicePlan d in diff.DevicesRemoved)
+        {
+            if (_devices.Remove(d.Name, out Device? old))
+            {
+                old.Dispose(_links);
+                _log($"tunnels: TUN device {d.Name} ({d.JunosName}) removed");
+            }
+        }
+        foreach (TunDevicePlan d in diff.DevicesAdded)
+        {
+            CreateDevice(d, next);
+        }
+        foreach (RoutePlan r in next.Routes.Where(r => diff.RoutesAdded.Contains(r) || diff.DevicesAdded.Any(d => d.Name == r.Device)))
+        {
+            InstallRoute(r);
+        }
+        _plan = next;
+        foreach (TunnelPlan t in next.Tunnels.Where(t => !_tunnels.ContainsKey(t.Id)))
+        {
+            StartTunnel(t);
+        }
+    }
+
+    private void CreateDevice(TunDevicePlan d, ServiceSetPlan plan)
+    {
+        TunDevice tun;
+        try
+        {
+            tun = TunDevice.Open(d.Name);
+            foreach (string address in d.Addresses)
+            {
+                _links.AddAddress(d.Name, address);
+            }
+            _links.SetUp(d.Name);
+        }
+        catch (Exception e) when (e is IOException or ArgumentException)
+        {
+            _log($"tunnels: TUN device {d.Name} ({d.JunosName}) of service-set {d.ServiceSet} cannot be created: {e.Message}");
+            return;
+        }
+        var device = new Device(d, tun);
+        _devices[d.Name] = device;
+        _log($"tunnels: TUN device {d.Name} ({d.JunosName}) of service-set {d.ServiceSet} up{(d.Addresses.Count > 0 ? " with " + string.Join(", ", d.Addresses) : "")}");
+        if (d.RoutingInstance is not null)
+        {
+            _log($"tunnels: warning: {d.Name} belongs to routing-instance {d.RoutingInstance}, which the gateway does not create yet (#6); it stays in the main table");
+        }
+        IPAddress? local = plan.Tunnels.FirstOrDefault(t => t.Child.Device == d.Name && t.Style == ServiceSetStyle.NextHop)?.Peer.LocalAddress;
+        if (local is null)
+        {
+            return;
+        }
+        EspDataPlane? other = _devices.Values.FirstOrDefault(x => x != device && x.DataPlane is not null && plan.Tunnels.Any(t => t.Child.Device == x.Plan.Name && t.Peer.LocalAddress.Equals(local)))?.DataPlane;
+        if (other is not null)
+        {
+            _log($"tunnels: service-set {d.ServiceSet}: local-gateway {local} already carries another service set's tunnels; one data plane per address serves one inside device (#6)");
+            return;
+        }
+        try
+        {
+            device.DataPlane = new EspDataPlane(tun, new IPEndPoint(local, 4500), _time);
+            device.DataPlane.Start();
+            _log($"tunnels: ESP data plane for local-gateway {local} on UDP 4500, inside device {d.Name}");
+        }
+        catch (SocketException e)
+        {
+            _log($"tunnels: service-set {d.ServiceSet}: local-gateway {local}: UDP 4500 cannot be bound ({e.Message}); is the address configured on this host?");
+        }
+    }
+
+    private void InstallRoute(RoutePlan r)
+    {
+        if (r.RoutingInstance is not null)
+        {
+            _log($"tunnels: warning: route {r.Destination} of routing-instance {r.RoutingInstance} goes to the main table (routing instances are #6)");
+        }
+        try
+        {
+            _links.ReplaceRoute(r.Destination.ToString(), r.Device);
+            _log($"tunnels: route {r.Destination} dev {r.Device} installed (service-set {r.ServiceSet})");
+        }
+        catch (IOException e)
+        {
+            _log($"tunnels: route {r.Destination} dev {r.Device} cannot be installed: {e.Message}");
+        }
+    }
+
+    private void StartTunnel(TunnelPlan t)
+    {
+        if (t.Style != ServiceSetStyle.NextHop)
+        {
+            _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: interface-style service sets are planned but not run yet (#6)");
+            return;
+        }
+        if (!_devices.TryGetValue(t.Child.Device, out Device? device) || device.DataPlane is null)
+        {
+            _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: no data plane on {t.Child.Device} (see above); not started");
+            return;
+        }
+        var tunnel = new Tunnel(t, device.DataPlane, _nextReqId++, PeerConfig, _log, _time);
+        _tunnels[t.Id] = tunnel;
+        _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: starting as {Tunnel.DefaultRole(t).ToString().ToLowerInvariant()} (the lower address initiates)");
+        tunnel.Start();
+    }
+
+    /// <summary>The IKE side of a tunnel from the plan and the PKI store, read anew for every attempt (a renewed
+    /// certificate or a new CRL is used by the next negotiation).</summary>
+    /// <exception cref="IOException">A certificate, key or CA certificate the plan names is not in the store.</exception>
+    internal IkePeerConfig PeerConfig(TunnelPlan t)
+    {
+        PeerConfig p = t.Peer;
+        (System.Net.IPAddress lf, System.Net.IPAddress ll) = Tunnel.Range(t.Child.LocalTrafficSelectors[0]);
+        (System.Net.IPAddress rf, System.Net.IPAddress rl) = Tunnel.Range(t.Child.RemoteTrafficSelectors[0]);
+        var localTs = new Payloads.TrafficSelector(0, 0, 65535, lf, ll);
+        var remoteTs = new Payloads.TrafficSelector(0, 0, 65535, rf, rl);
+        if (p.PreSharedKey is { } psk)
+        {
+            return new IkePeerConfig(null, [], null, localTs, remoteTs)
+            {
+                PreSharedKey = psk.GetKey(),
+                LocalFqdn = p.LocalId.Type == IdType.ID_FQDN ? p.LocalId.Value : null,
+                RemoteFqdn = p.RemoteIds.FirstOrDefault(r => r.Type == IdType.ID_FQDN)?.Value,
+            };
+        }
+        string id = p.LocalCertificate ?? throw new IOException($"tunnel {t.Id}: the ike policy names no local-certificate");
+        X509Certificate2 cert = _store.LoadLocalCertificate(id) ?? throw new IOException($"tunnel {t.Id}: local certificate {id} is not in the PKI store");
+        using KeyPair key = _store.LoadKeyPair(id) ?? throw new IOException($"tunnel {t.Id}: local certificate {id} has no key pair in the PKI store");
+        X509Certificate2 withKey = key.Rsa is { } rsa ? cert.CopyWithPrivateKey(rsa) : cert.CopyWithPrivateKey(key.Ecdsa!);
+        cert.Dispose();
+        var anchors = new List<X509Certificate2>();
+        var crls = new CrlCollection();
+        bool checkRevocation = false;
+        foreach (string profile in p.TrustedCas)
+        {
+            if (_store.LoadCaCertificate(profile) is { } ca)
+            {
+                anchors.Add(ca);
+            }
+            // revocation-check disable: this CA's CRL is neither needed nor used (reference §3.3).
+            if (_pki?.CaProfiles.FirstOrDefault(c => c.Name == profile)?.Revocation == Certgate.Config.Pki.RevocationMode.Disabled)
+            {
+                continue;
+            }
+            checkRevocation = true;
+            if (_store.LoadCrl(profile) is { } der)
+            {
+                crls.Add(CertificateRevocationList.Load(der));
+            }
+        }
+        if (anchors.Count == 0)
+        {
+            withKey.Dispose();
+            throw new IOException($"tunnel {t.Id}: none of the trusted CA profiles ({string.Join(", ", p.TrustedCas)}) has a CA certificate loaded");
+        }
+        X500DistinguishedName? remoteDn = p.RemoteIds.FirstOrDefault(r => r.Type == IdType.ID_DER_ASN1_DN && r.Value is not null) is { } dn
+            ? new X500DistinguishedName(dn.Value!)
+            : null;
+        // IKE checks revocation strictly for every CA or not at all (#5: per-profile modes and on-download-failure
+        // are not expressible yet), so one profile with revocation checking makes the CRLs required.
+        return new IkePeerConfig(withKey, anchors, checkRevocation ? crls : null, localTs, remoteTs) { RemoteIdentity = remoteDn };
+    }
+
+    /// <summary>Every tunnel of the plan that runs, in plan order.</summary>
+    public IReadOnlyList<TunnelStatus> Snapshot()
+    {
+        _gate.Wait();
+        try
+        {
+            return _plan.Tunnels.Where(t => _tunnels.ContainsKey(t.Id)).Select(t => _tunnels[t.Id].Status()).ToList();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Tears down the SAs of the tunnels to <paramref name="remote"/> (all when null) and negotiates them
+    /// again; returns how many.</summary>
+    public int Clear(IPAddress? remote = null)
+    {
+        _gate.Wait();
+        try
+        {
+            int n = 0;
+            foreach (Tunnel t in _tunnels.Values.Where(t => remote is null || t.Plan.Peer.RemoteAddress.Equals(remote)))
+            {
+                t.Reset();
+                n++;
+            }
+            return n;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Stops every tunnel (SAs removed) and removes the TUN devices (their routes go with them).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            foreach (Tunnel t in _tunnels.Values)
+            {
+                await t.DisposeAsync().ConfigureAwait(false);
+            }
+            _tunnels.Clear();
+            foreach (Device d in _devices.Values)
+            {
+                d.Dispose(_links);
+                _log($"tunnels: TUN device {d.Plan.Name} removed");
+            }
+            _devices.Clear();
+            _plan = ServiceSetPlan.Empty;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}

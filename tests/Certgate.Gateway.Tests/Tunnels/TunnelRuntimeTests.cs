@@ -1,0 +1,165 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Config;
+using Certgate.Config.Ipsec;
+using Certgate.Config.Pki;
+using Certgate.Config.Text;
+using Certgate.Config.Tree;
+using Certgate.Gateway.Tunnels;
+using Certgate.Ike.Sessions;
+using Certgate.Pki.Keys;
+using Certgate.Pki.Revocation;
+using Certgate.Pki.Store;
+using Certgate.ServiceSets;
+using Certgate.ServiceSets.Plan;
+
+namespace Certgate.Gateway.Tests.Tunnels;
+
+/// <summary>The runtime's decisions that need no namespace: who initiates, what IKE gets from the store, empty plans.
+/// Tunnels that come up are in the scenario tests (ServiceSetTunnelTests).</summary>
+public sealed class TunnelRuntimeTests : IDisposable
+{
+    private readonly string _state = Directory.CreateTempSubdirectory("certgate-rt-").FullName;
+    private readonly List<string> _log = [];
+
+    public void Dispose() => Directory.Delete(_state, recursive: true);
+
+    private sealed class RecordingLinks : ILinkConfigurator
+    {
+        public List<string> Calls { get; } = [];
+
+        public void AddAddress(string device, string cidr) => Calls.Add($"addr {cidr} {device}");
+
+        public void SetUp(string device) => Calls.Add($"up {device}");
+
+        public void ReplaceRoute(string destination, string device) => Calls.Add($"route {destination} {device}");
+
+        public bool DeleteLink(string device)
+        {
+            Calls.Add($"link del {device}");
+            return true;
+        }
+
+        public bool DeleteRoute(string destination, string device)
+        {
+            Calls.Add($"del {destination} {device}");
+            return true;
+        }
+    }
+
+    private static string Config(string local, string remote) => $"""
+        set security pki ca-profile test ca-identity test
+        set services ipsec-vpn ike proposal p authentication-method rsa-signatures
+        set services ipsec-vpn ike policy ip version 2
+        set services ipsec-vpn ike policy ip proposals p
+        set services ipsec-vpn ike policy ip local-certificate gw-cert
+        set services ipsec-vpn rule r term t then remote-gateway {remote}
+        set services ipsec-vpn rule r term t then dynamic ike-policy ip
+        set services ipsec-vpn rule r match-direction input
+        set interfaces ms-0/0/0 unit 1 family inet address 172.30.1.1/24
+        set interfaces ms-0/0/0 unit 1 service-domain inside
+        set interfaces ms-0/0/0 unit 2 family inet
+        set interfaces ms-0/0/0 unit 2 service-domain outside
+        set services service-set s next-hop-service inside-service-interface ms-0/0/0.1
+        set services service-set s next-hop-service outside-service-interface ms-0/0/0.2
+        set services service-set s ipsec-vpn-options local-gateway {local}
+        set services service-set s ipsec-vpn-rules r
+        """;
+
+    private static ConfigNode Root(string local, string remote, string more = "")
+    {
+        ConfigNode root = ConfigText.ParseSet(GatewaySchema.Instance, Config(local, remote));
+        ConfigText.ApplySet(root, more);
+        return root;
+    }
+
+    private static TunnelPlan Plan(string local, string remote)
+    {
+        ConfigNode root = Root(local, remote);
+        Assert.Empty(GatewaySchema.Instance.Check(root));
+        return Assert.Single(ServiceSetCompiler.Compile(IpsecVpnConfiguration.From(root), PkiConfiguration.From(root)).Tunnels);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.9", "10.0.0.10", IkeRole.Initiator)]
+    [InlineData("10.0.0.10", "10.0.0.9", IkeRole.Responder)]
+    [InlineData("192.0.2.200", "198.51.100.1", IkeRole.Initiator)]
+    public void LowerAddressInitiates_ComparedAsNumbersNotText(string local, string remote, IkeRole expected) =>
+        Assert.Equal(expected, Tunnel.DefaultRole(Plan(local, remote)));
+
+    [Fact]
+    public void PeerConfig_LocalCertificateMissing_NamesTheCertificateId()
+    {
+        var runtime = new TunnelRuntime(_state, _log.Add, TimeProvider.System, new RecordingLinks());
+        IOException e = Assert.Throws<IOException>(() => runtime.PeerConfig(Plan("10.0.0.1", "10.0.0.2")));
+        Assert.Contains("local certificate gw-cert is not in the PKI store", e.Message);
+        Assert.Contains("s/r/t", e.Message);
+    }
+
+    /// <summary>A CA, its CRL and a local certificate gw-cert with its key in the state directory.</summary>
+    private X509Certificate2 StoreMaterial()
+    {
+        using RSA caKey = RSA.Create(2048);
+        var caReq = new CertificateRequest("CN=Test CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        caReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        caReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        X509Certificate2 ca = caReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        using RSA key = RSA.Create(2048);
+        var req = new CertificateRequest("CN=gw.test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using X509Certificate2 cert = req.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
+            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10), [7]);
+        var crl = new CrlBuilder(ca) { ThisUpdate = DateTimeOffset.UtcNow.AddMinutes(-1), NextUpdate = DateTimeOffset.UtcNow.AddDays(1), CrlNumber = 1 };
+        using KeyPair pair = KeyPair.FromKey(key);
+        new PkiStore(_state).Apply(new PkiStoreChange()
+            .WriteCertificate(PkiObjectType.CaCertificate, "test", ca)
+            .Write(PkiObjectType.Crl, "test", crl.Sign(caKey, HashAlgorithmName.SHA256))
+            .WriteKeyPair("gw-cert", pair)
+            .WriteCertificate(PkiObjectType.LocalCertificate, "gw-cert", cert));
+        return ca;
+    }
+
+    [Fact]
+    public async Task PeerConfig_FromTheStore_CertificateWithKey_TrustedCa_CrlsUnlessRevocationCheckIsDisabled()
+    {
+        using X509Certificate2 ca = StoreMaterial();
+        await using var runtime = new TunnelRuntime(_state, _log.Add, TimeProvider.System, new RecordingLinks());
+        TunnelPlan plan = Plan("10.0.0.1", "10.0.0.2");
+        await runtime.ApplyAsync(ConfigText.ParseSet(GatewaySchema.Instance, "set security pki ca-profile test ca-identity test\n"));
+        IkePeerConfig config = runtime.PeerConfig(plan);
+        using (config.Certificate)
+        {
+            Assert.True(config.Certificate!.HasPrivateKey);
+            Assert.Equal("CN=gw.test", config.Certificate.Subject);
+            Assert.Equal(ca.Thumbprint, Assert.Single(config.TrustAnchors).Thumbprint);
+            Assert.NotNull(config.Crls);
+            Assert.Equal(IPAddress.Parse("0.0.0.0"), config.LocalTs.Start);
+        }
+        await runtime.ApplyAsync(ConfigText.ParseSet(GatewaySchema.Instance, "set security pki ca-profile test ca-identity test\nset security pki ca-profile test revocation-check disable\n"));
+        IkePeerConfig noRevocation = runtime.PeerConfig(plan);
+        using (noRevocation.Certificate)
+        {
+            Assert.Null(noRevocation.Crls);
+        }
+    }
+
+    [Fact]
+    public void Selectors_FromTheTermPrefixes()
+    {
+        Certgate.Ipsec.TrafficSelector ts = Tunnel.Selector(Certgate.Net.Addressing.IpPrefix.Parse("172.30.1.0/24"));
+        Assert.Equal(IPAddress.Parse("172.30.1.0"), ts.Start);
+        Assert.Equal(IPAddress.Parse("172.30.1.255"), ts.End);
+    }
+
+    [Fact]
+    public async Task Apply_ConfigurationWithoutServiceSets_CreatesNothing_AndSaysThePlanIsUnchanged()
+    {
+        var links = new RecordingLinks();
+        await using var runtime = new TunnelRuntime(_state, _log.Add, TimeProvider.System, links);
+        await runtime.ApplyAsync(ConfigText.ParseSet(GatewaySchema.Instance, "set security pki ca-profile test ca-identity test\n"));
+        Assert.Empty(links.Calls);
+        Assert.Empty(runtime.Snapshot());
+        Assert.Equal(0, runtime.Clear());
+        Assert.Contains(_log, l => l.Contains("the plan is unchanged", StringComparison.Ordinal));
+    }
+}
