@@ -98,7 +98,9 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
     {
         Assert.Null(_daemon);
         TextWriter log = TextWriter.Synchronized(new LockedWriter(_log));
-        _daemon = GatewayDaemon.Start(State, CertgateCli.RunInDaemon, log);
+        GatewayDaemon? running = null;
+        _daemon = GatewayDaemon.Start(State, (a, i, o, e) => CertgateCli.RunInDaemon(running, a, i, o, e), log);
+        running = _daemon;
         _stop = new CancellationTokenSource();
         GatewayDaemon d = _daemon;
         _run = Task.Run(() => d.RunAsync(_stop.Token));
