@@ -105,6 +105,11 @@ public sealed class EspSa : IDisposable
     private ulong _sequence;
     private IncrementalHash? _hmac;
 
+    // CBC IVs (RFC 3602 §2.1: random and unpredictable) drawn from the system CSPRNG in batches: one call per 256
+    // packets instead of one per packet (a call costs about as much as encrypting the packet).
+    private byte[]? _ivPool;
+    private int _ivPoolOffset;
+
     public EspSa(EspSaParameters parameters, int replayWindow = 1024)
     {
         _p = parameters ?? throw new ArgumentNullException(nameof(parameters));
@@ -214,11 +219,24 @@ public sealed class EspSa : IDisposable
         }
         else
         {
-            RandomNumberGenerator.Fill(iv);
+            NextIv(iv);
             _aes!.EncryptCbc(body, iv, body, PaddingMode.None);
             ComputeHmac(output[..(HeaderLength + _ivLength + plainLength)], seq, icv);
         }
         return total;
+    }
+
+    private void NextIv(Span<byte> iv)
+    {
+        _ivPool ??= new byte[256 * 16];
+        if (_ivPoolOffset == 0)
+        {
+            RandomNumberGenerator.Fill(_ivPool);
+        }
+        _ivPool.AsSpan(_ivPoolOffset, iv.Length).CopyTo(iv);
+        // Each IV is used once: the pooled bytes are cleared as they are handed out.
+        _ivPool.AsSpan(_ivPoolOffset, iv.Length).Clear();
+        _ivPoolOffset = (_ivPoolOffset + iv.Length) % _ivPool.Length;
     }
 
     /// <summary>

@@ -155,6 +155,24 @@ public sealed class EspSaTests
     }
 
     [Fact]
+    public void CbcIvs_AreFreshForEveryPacket_AcrossThePoolRefill()
+    {
+        (EspSa tx, EspSa rx) = Pair(EspCipher.AesCbcHmacSha256, 128, false);
+        using (tx)
+        using (rx)
+        {
+            var ivs = new HashSet<string>();
+            byte[] packet = new byte[tx.MaxPacketLength(40)];
+            for (int i = 0; i < 1000; i++)
+            {
+                tx.Encapsulate(new byte[40], 4, packet);
+                Assert.True(ivs.Add(Convert.ToHexString(packet, 8, 16)), $"IV of packet {i} repeated");
+                Assert.False(packet.AsSpan(8, 16).SequenceEqual(new byte[16]), "an all-zero IV");
+            }
+        }
+    }
+
+    [Fact]
     public void SequenceExhaustion_RequiresRekey()
     {
         (EspSa tx, EspSa rx) = Pair(EspCipher.AesGcm16, 128, false);
