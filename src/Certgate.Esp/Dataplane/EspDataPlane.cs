@@ -194,9 +194,13 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         _stopping = true;
         _socket.Dispose();
         _tun.Dispose();
-        if (_fromPeer.IsAlive)
+        // The TUN reader notices the disposed device within one idle poll (TunDevice), the socket reader at once.
+        foreach (Thread t in (Thread[])[_toPeer, _fromPeer])
         {
-            _fromPeer.Join(TimeSpan.FromSeconds(2));
+            if (t.IsAlive)
+            {
+                t.Join(TimeSpan.FromSeconds(2));
+            }
         }
         Path.Dispose();
     }

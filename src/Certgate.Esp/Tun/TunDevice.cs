@@ -9,22 +9,32 @@ namespace Certgate.Esp.Tun;
 /// interface, every write injects one. Opened with <c>TUNSETIFF</c> on <c>/dev/net/tun</c>; needs CAP_NET_ADMIN.
 /// The interface disappears when the device is disposed (it is not made persistent).
 /// </summary>
+/// <remarks>
+/// Why non-blocking: closing a descriptor does not wake a thread blocked in read(2) on it, so a blocking reader kept
+/// a disposed device (and its interface) alive until the next packet arrived. Reads are read(2) while packets are
+/// queued and poll(2) with a short timeout when none are, so <see cref="Dispose"/> ends a waiting reader within
+/// <see cref="IdlePollMilliseconds"/>; the handle's reference count keeps the descriptor open during a call.
+/// </remarks>
 public sealed partial class TunDevice : IDisposable
 {
     private const uint TunSetIff = 0x400454ca;
     private const short IffTun = 0x0001;
     private const short IffNoPi = 0x1000;
     private const int OpenReadWrite = 2;
+    private const int OpenNonBlocking = 0x800;
     private const int OpenCloseOnExec = 0x80000;
+    private const int EAgain = 11;
+    private const int EIntr = 4;
+    private const short PollIn = 0x1;
+    private const short PollOut = 0x4;
+    private const int IdlePollMilliseconds = 200;
     private readonly SafeFileHandle _handle;
-    private readonly FileStream _stream;
+    private volatile bool _closed;
 
     private TunDevice(SafeFileHandle handle, string name)
     {
         _handle = handle;
         Name = name;
-        // bufferSize 0: every Read/Write is one read(2)/write(2), i.e. one packet.
-        _stream = new FileStream(handle, FileAccess.ReadWrite, 0, isAsync: false);
     }
 
     /// <summary>The interface name the kernel gave (the one asked for, or tunN).</summary>
@@ -40,7 +50,7 @@ public sealed partial class TunDevice : IDisposable
         {
             throw new ArgumentException("interface names are at most 15 characters", nameof(name));
         }
-        int fd = OpenNative("/dev/net/tun", OpenReadWrite | OpenCloseOnExec);
+        int fd = OpenNative("/dev/net/tun", OpenReadWrite | OpenNonBlocking | OpenCloseOnExec);
         if (fd < 0)
         {
             throw new IOException($"cannot open /dev/net/tun: {Marshal.GetLastPInvokeErrorMessage()}");
@@ -60,27 +70,104 @@ public sealed partial class TunDevice : IDisposable
         return new TunDevice(handle, Encoding.ASCII.GetString(ifreq, 0, end < 0 ? 16 : end));
     }
 
-    /// <summary>Blocks until a packet arrives; returns its length (0 when the device is closed).</summary>
+    /// <summary>Blocks until a packet arrives; returns its length (0 once the device is disposed).</summary>
+    /// <exception cref="IOException">The read failed (the interface was deleted, for example).</exception>
     public int Read(Span<byte> buffer)
     {
-        try
+        while (!_closed)
         {
-            return _stream.Read(buffer);
+            bool added = false;
+            try
+            {
+                _handle.DangerousAddRef(ref added);
+                int fd = (int)_handle.DangerousGetHandle();
+                nint n = ReadNative(fd, ref MemoryMarshal.GetReference(buffer), buffer.Length);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno is not (EAgain or EIntr))
+                {
+                    throw new IOException($"reading TUN interface {Name}: {Marshal.GetPInvokeErrorMessage(errno)}");
+                }
+                var wait = new PollFd { Fd = fd, Events = PollIn };
+                PollNative(ref wait, 1, IdlePollMilliseconds);
+            }
+            catch (ObjectDisposedException)
+            {
+                return 0;
+            }
+            finally
+            {
+                if (added)
+                {
+                    _handle.DangerousRelease();
+                }
+            }
         }
-        catch (ObjectDisposedException)
-        {
-            return 0;
-        }
+        return 0;
     }
 
     /// <summary>Injects one IP packet.</summary>
-    public void Write(ReadOnlySpan<byte> packet) => _stream.Write(packet);
+    /// <exception cref="IOException">The write failed.</exception>
+    /// <exception cref="ObjectDisposedException">The device is disposed.</exception>
+    public void Write(ReadOnlySpan<byte> packet)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        bool added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            int fd = (int)_handle.DangerousGetHandle();
+            for (int attempt = 0; ; attempt++)
+            {
+                nint n = WriteNative(fd, ref MemoryMarshal.GetReference(packet), packet.Length);
+                if (n >= 0)
+                {
+                    return;
+                }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno is not (EAgain or EIntr) || attempt >= 10)
+                {
+                    throw new IOException($"writing TUN interface {Name}: {Marshal.GetPInvokeErrorMessage(errno)}");
+                }
+                var wait = new PollFd { Fd = fd, Events = PollOut };
+                PollNative(ref wait, 1, IdlePollMilliseconds);
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
 
     public void Dispose()
     {
-        _stream.Dispose();
+        _closed = true;
+        // Closes the descriptor now, or when a reader or writer inside a call releases it (within one poll).
         _handle.Dispose();
     }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static partial nint ReadNative(int fd, ref byte buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static partial nint WriteNative(int fd, ref byte buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int PollNative(ref PollFd fds, nuint count, int timeoutMilliseconds);
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenNative(string path, int flags);
