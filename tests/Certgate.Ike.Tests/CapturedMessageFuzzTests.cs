@@ -66,7 +66,8 @@ public sealed class CapturedMessageFuzzTests
         Assert.True(parsed > Mutants / 10, $"only {parsed} of {Mutants} mutants parsed");
     }
 
-    private static void ReadBody(RawPayload p)
+    /// <summary>Runs every reader that applies to the payload's type (shared with WireTests' mutation test).</summary>
+    internal static void ReadBody(RawPayload p)
     {
         switch (p.Type)
         {

@@ -8,13 +8,7 @@ public sealed class DemoTests
     [Fact]
     public async Task Demo_EnrollsByScep_BuildsTheTunnel_AndThePingCrosses()
     {
-        string? root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "Certgate.slnx")))
-        {
-            root = Path.GetDirectoryName(root.TrimEnd('/'));
-        }
-        Assert.NotNull(root);
-        string dll = Path.Combine(root, "src", "Certgate.Cli", "bin", "Release", "net10.0", "certgate.dll");
+        string dll = NetNamespaces.CertgateDll();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         psi.ArgumentList.Add("demo");
@@ -46,13 +40,7 @@ public sealed class DemoTests
     [Fact]
     public async Task Demo_StoppedBySigterm_RemovesItsNamespacesAndTunnelProcesses()
     {
-        string? root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "Certgate.slnx")))
-        {
-            root = Path.GetDirectoryName(root.TrimEnd('/'));
-        }
-        Assert.NotNull(root);
-        string dll = Path.Combine(root, "src", "Certgate.Cli", "bin", "Release", "net10.0", "certgate.dll");
+        string dll = NetNamespaces.CertgateDll();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         psi.ArgumentList.Add("demo");

@@ -19,18 +19,6 @@ public sealed class EspDataPlaneTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    private static string CertgateDll()
-    {
-        string? root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "Certgate.slnx")))
-        {
-            root = Path.GetDirectoryName(root.TrimEnd('/'));
-        }
-        Assert.NotNull(root);
-        string dll = Path.Combine(root, "src", "Certgate.Cli", "bin", "Release", "net10.0", "certgate.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing (build the solution in Release)");
-        return dll;
-    }
 
     private string Keys(string name, string inbound, string outbound)
     {
@@ -48,7 +36,7 @@ public sealed class EspDataPlaneTests : IDisposable
         string k1 = Convert.ToHexString(RandomNumberGenerator.GetBytes(keymatLength));
         string k2 = Convert.ToHexString(RandomNumberGenerator.GetBytes(keymatLength));
         string k1ForB = corruptB ? Convert.ToHexString(RandomNumberGenerator.GetBytes(keymatLength)) : k1;
-        string dll = CertgateDll();
+        string dll = NetNamespaces.CertgateDll();
         Process a = _net.Start(nsA, "dotnet", dll, "debug", "esp-tunnel", "tun", "cg0", "local", "10.251.0.1:4500", "remote", "10.251.0.2:4500",
             "spi-in", "1001", "spi-out", "2002", "keys", Keys("a.keys", k2, k1), "cipher", cipher);
         Process b = _net.Start(nsB, "dotnet", dll, "debug", "esp-tunnel", "tun", "cg0", "local", "10.251.0.2:4500", "remote", "10.251.0.1:4500",

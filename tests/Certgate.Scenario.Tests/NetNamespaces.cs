@@ -12,6 +12,20 @@ public sealed class NetNamespaces : IDisposable
     private readonly List<string> _namespaces = [];
     private readonly List<Process> _processes = [];
 
+    /// <summary>The Release build of the <c>certgate</c> executable in this checkout (the tests run it as users do).</summary>
+    public static string CertgateDll()
+    {
+        string? root = AppContext.BaseDirectory;
+        while (root is not null && !File.Exists(Path.Combine(root, "Certgate.slnx")))
+        {
+            root = Path.GetDirectoryName(root.TrimEnd('/'));
+        }
+        Assert.NotNull(root);
+        string dll = Path.Combine(root, "src", "Certgate.Cli", "bin", "Release", "net10.0", "certgate.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing (build the solution in Release)");
+        return dll;
+    }
+
     /// <summary>A short random tag so parallel or leftover runs never collide.</summary>
     public string Tag { get; } = Guid.NewGuid().ToString("N")[..6];
 

@@ -25,16 +25,6 @@ public sealed class OspfOverTunnelTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    private static string CertgateDll()
-    {
-        string? root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "Certgate.slnx")))
-        {
-            root = Path.GetDirectoryName(root.TrimEnd('/'));
-        }
-        Assert.NotNull(root);
-        return Path.Combine(root, "src", "Certgate.Cli", "bin", "Release", "net10.0", "certgate.dll");
-    }
 
     private string Write(string name, string text, bool secret = false)
     {
@@ -75,7 +65,7 @@ public sealed class OspfOverTunnelTests : IDisposable
         NetNamespaces.Run("ip", "-n", nsB, "addr", "add", "10.10.2.1/24", "dev", "lo");
         string k1 = Convert.ToHexString(RandomNumberGenerator.GetBytes(36));
         string k2 = Convert.ToHexString(RandomNumberGenerator.GetBytes(36));
-        string dll = CertgateDll();
+        string dll = NetNamespaces.CertgateDll();
         Process a = _net.Start(nsA, "dotnet", dll, "debug", "esp-tunnel", "tun", "cg0", "local", "10.252.0.1:4500", "remote", "10.252.0.2:4500",
             "spi-in", "1001", "spi-out", "2002", "keys", Write("a.keys", k2 + "\n" + k1 + "\n", secret: true), "cipher", "aes-256-gcm");
         Process b = _net.Start(nsB, "dotnet", dll, "debug", "esp-tunnel", "tun", "cg0", "local", "10.252.0.2:4500", "remote", "10.252.0.1:4500",

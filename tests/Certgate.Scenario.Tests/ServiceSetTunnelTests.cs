@@ -25,7 +25,7 @@ public sealed partial class ServiceSetTunnelTests
     [Fact]
     public void NextHopServiceSet_Committed_TunnelUp_PingCrosses_ShowsMatchingSas_KeepsSasAcrossCommit_SigtermRemovesDevices()
     {
-        string dll = CertgateDll();
+        string dll = NetNamespaces.CertgateDll();
         string dir = Directory.CreateTempSubdirectory("certgate-sset-").FullName;
         using var net = new NetNamespaces();
         try
@@ -106,7 +106,7 @@ public sealed partial class ServiceSetTunnelTests
     [Fact]
     public void RevokedPeerCertificate_TunnelStaysDown_WithTheReason_ThenACommitWithoutTheServiceSetRemovesDeviceAndRoute()
     {
-        string dll = CertgateDll();
+        string dll = NetNamespaces.CertgateDll();
         string dir = Directory.CreateTempSubdirectory("certgate-sset-").FullName;
         using var net = new NetNamespaces();
         try
@@ -251,16 +251,4 @@ public sealed partial class ServiceSetTunnelTests
 
     private static string Cli(string dll, string state, params string[] args) => NetNamespaces.Run("dotnet", [dll, "--state", state, "--yes", .. args]);
 
-    private static string CertgateDll()
-    {
-        string? root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "Certgate.slnx")))
-        {
-            root = Path.GetDirectoryName(root.TrimEnd('/'));
-        }
-        Assert.NotNull(root);
-        string dll = Path.Combine(root, "src", "Certgate.Cli", "bin", "Release", "net10.0", "certgate.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing (build the solution in Release)");
-        return dll;
-    }
 }

@@ -36,7 +36,7 @@ public sealed class StrongswanFixture : IDisposable
             NsGate = Net.Create("g");
             Net.Link(NsCharon, CharonOuter + "/24", NsGate, GateOuter + "/24");
             NetNamespaces.Run("ip", "-n", NsCharon, "addr", "add", CharonInner + "/32", "dev", "lo");
-            Dll = CertgateDll();
+            Dll = NetNamespaces.CertgateDll();
 
             Ca = MakeCa("Certgate Test Root CA", _caKey);
             using var otherKey = RSA.Create(2048);
@@ -163,18 +163,6 @@ public sealed class StrongswanFixture : IDisposable
     /// <summary>Runs a certgate command on the gateway's state directory (outside the namespaces: files only).</summary>
     public string Certgate(params string[] args) => NetNamespaces.Run("dotnet", [Dll, "--state", State, "--yes", .. args]);
 
-    private static string CertgateDll()
-    {
-        string? root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "Certgate.slnx")))
-        {
-            root = Path.GetDirectoryName(root.TrimEnd('/'));
-        }
-        Assert.NotNull(root);
-        string dll = Path.Combine(root, "src", "Certgate.Cli", "bin", "Release", "net10.0", "certgate.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing (build the solution in Release)");
-        return dll;
-    }
 
     public void Dispose()
     {
