@@ -55,9 +55,10 @@ public sealed class Charon : IDisposable
     /// strongswan.conf: an explicit plugin list (openssl first: the software gcm plugin is 8x slower; kdf is needed;
     /// kernel-libipsec before kernel-netlink), file log with IKE and config details. With
     /// <paramref name="signatureAuthentication"/> off charon neither sends nor uses RFC 7427, so the peer must use
-    /// the classic AUTH methods (RSA 1, ECDSA 9/10/11).
+    /// the classic AUTH methods (RSA 1, ECDSA 9/10/11). <paramref name="charonSettings"/> are further
+    /// <c>charon { }</c> lines, such as <c>fragment_size = 576</c>.
     /// </summary>
-    public void WriteSettings(bool signatureAuthentication)
+    public void WriteSettings(bool signatureAuthentication, string charonSettings = "")
     {
         File.WriteAllText(ConfPath, $$"""
             charon {
@@ -65,6 +66,7 @@ public sealed class Charon : IDisposable
               signature_authentication = {{(signatureAuthentication ? "yes" : "no")}}
               retransmit_tries = 3
               retransmit_timeout = 1.0
+              {{charonSettings}}
               filelog {
                 log {
                   path = {{LogPath}}

@@ -190,7 +190,7 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
     private const string PskCharon = "charon.test";
     private const string PskGate = "certgate.test";
 
-    private void Configure(string ike, string esp, string charonCert, string gateCert, bool rfc7427) =>
+    private void Configure(string ike, string esp, string charonCert, string gateCert, bool rfc7427, string charonSettings = "") =>
         Configure(ike, esp, rfc7427, $$"""
                 local {
                   auth = pubkey
@@ -201,7 +201,7 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
                   auth = pubkey
                   id = "{{StrongswanFixture.StrongswanDn(f.Subjects[gateCert])}}"
                 }
-            """, "");
+            """, "", charonSettings);
 
     /// <summary>charon with AUTH method 2 and <paramref name="secret"/> between charon.test and certgate.test.</summary>
     private void ConfigurePsk(string secret) =>
@@ -224,9 +224,9 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
             }
             """);
 
-    private void Configure(string ike, string esp, bool rfc7427, string authRounds, string secrets)
+    private void Configure(string ike, string esp, bool rfc7427, string authRounds, string secrets, string charonSettings = "")
     {
-        Charon.WriteSettings(rfc7427);
+        Charon.WriteSettings(rfc7427, charonSettings);
         Charon.Swanctl("--reload-settings");
         Charon.WriteSwanctlConf($$"""
             connections {
@@ -254,10 +254,10 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
         Charon.Load();
     }
 
-    private Process StartGate(string certId, bool initiate, string? remoteIdentity = null) =>
-        StartGate(["certificate-id", certId], initiate, remoteIdentity);
+    private Process StartGate(string certId, bool initiate, string? remoteIdentity = null, params string[] options) =>
+        StartGate(["certificate-id", certId], initiate, remoteIdentity, options);
 
-    private Process StartGate(string[] auth, bool initiate, string? remoteIdentity)
+    private Process StartGate(string[] auth, bool initiate, string? remoteIdentity, params string[] options)
     {
         List<string> args = ["dotnet", f.Dll, "--state", f.State, "debug", "ike-tunnel", "tun", "cg0", "local", StrongswanFixture.GateOuter,
             "remote", StrongswanFixture.CharonOuter, .. auth, "local-subnet", "10.77.2.0/24", "remote-subnet", "10.77.1.0/24"];
@@ -265,6 +265,7 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
         {
             args.AddRange(["remote-identity", remoteIdentity]);
         }
+        args.AddRange(options);
         if (initiate)
         {
             args.Add("initiate");
@@ -495,5 +496,64 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
         string gateOut = f.Net.OutputOf(gate);
         Assert.Contains("shared-key AUTH does not verify", gateOut, StringComparison.Ordinal);
         Assert.Contains("parsed IKE_AUTH response 1 [ N(AUTH_FAILED) ]", Charon.Log()[logStart..], StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// RFC 7383 both ways: charon's <c>fragment_size</c> and Certgate's at 576 octets, so each side's IKE_AUTH
+    /// (~1.3 kB with an RSA-2048 certificate) must go as three or more Encrypted Fragments; the SA comes up and a ping
+    /// crosses. charon's log and Certgate's counters show that fragments were sent and reassembled on both sides.
+    /// </summary>
+    [Theory]
+    [InlineData(CharonInitiates)]
+    [InlineData(CertgateInitiates)]
+    public void Fragmentation_IkeAuthIsFragmentedBothWays_TunnelComesUp_AndPingsCross(string role)
+    {
+        Configure("aes256-sha256-ecp256", "aes256gcm16", "charon-rsa", "cg-rsa", rfc7427: true, charonSettings: "fragment_size = 576");
+        int logStart = Charon.Log().Length;
+        Process gate = StartGate("cg-rsa", initiate: role == CertgateInitiates, null, "fragment-size", "576");
+        try
+        {
+            if (role == CharonInitiates)
+            {
+                (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
+                Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
+            }
+            try
+            {
+                f.Net.WaitFor(gate, "tunnel up");
+            }
+            catch (TimeoutException e)
+            {
+                Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
+            }
+            string gateOut = f.Net.OutputOf(gate);
+            string log = Charon.Log()[logStart..];
+            string why = $"\n--- certgate ---\n{gateOut}\n{Charon.LogTail(120)}";
+            // charon split its IKE_AUTH and reassembled ours.
+            Match split = Regex.Match(log, @"splitting IKE message \((\d+) bytes\) into (\d+) fragments");
+            Match reassembled = Regex.Match(log, @"received fragment #(\d+) of (\d+), reassembled fragmented IKE message \((\d+) bytes\)");
+            Assert.True(split.Success && int.Parse(split.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) >= 3, "charon did not split its IKE_AUTH into 3+ fragments" + why);
+            Assert.True(reassembled.Success && int.Parse(reassembled.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) >= 3, "charon did not reassemble Certgate's fragments" + why);
+            // Certgate's side of the same: one message sent as fragments, one reassembled, nothing dropped.
+            Match counters = Regex.Match(gateOut, @"IKE: fragments sent (\d+) \((\d+) messages\), received (\d+) \((\d+) reassembled, (\d+) dropped\)");
+            Assert.True(counters.Success, "Certgate printed no fragment counters" + why);
+            Assert.Equal(reassembled.Groups[2].Value, counters.Groups[1].Value);
+            Assert.Equal("1", counters.Groups[2].Value);
+            Assert.Equal(split.Groups[2].Value, counters.Groups[3].Value);
+            Assert.Equal("1", counters.Groups[4].Value);
+            Assert.Equal("0", counters.Groups[5].Value);
+
+            NetNamespaces.Run("ip", "-n", f.NsGate, "addr", "add", StrongswanFixture.GateInner + "/32", "dev", "cg0");
+            NetNamespaces.Run("ip", "-n", f.NsGate, "link", "set", "cg0", "up");
+            NetNamespaces.Run("ip", "-n", f.NsGate, "route", "add", "10.77.1.0/24", "dev", "cg0", "src", StrongswanFixture.GateInner);
+            string sas = Charon.Swanctl("--list-sas", "--ike", "cg");
+            Assert.True(sas.Contains("ESTABLISHED", StringComparison.Ordinal) && sas.Contains("INSTALLED", StringComparison.Ordinal), "charon has no established IKE SA with an installed child" + why);
+            Assert.Contains("3 received", Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
+            Assert.Contains("3 received", Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
+        }
+        finally
+        {
+            StopGate(gate);
+        }
     }
 }

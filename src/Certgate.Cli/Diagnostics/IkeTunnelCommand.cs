@@ -26,7 +26,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
 {
     public void Register(CommandTable table) =>
         table.Add("debug ike-tunnel",
-            "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR remote-subnet CIDR [remote-identity DN|FQDN] [initiate] (IKEv2 + ESP)", Run);
+            "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR remote-subnet CIDR [remote-identity DN|FQDN] [fragment-size OCTETS] [no-fragmentation] [initiate] (IKEv2 + ESP)", Run);
 
     private static int Run(CommandContext ctx, Arguments args)
     {
@@ -41,6 +41,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
         IpPrefix remoteNet = Prefix(args, "remote-subnet");
         string? remoteIdentity = args.Optional("remote-identity");
         bool initiate = args.Flag("initiate");
+        int fragmentSize = Number(args, "fragment-size", 512, 65535) ?? 1280;
+        bool fragmentation = !args.Flag("no-fragmentation");
         args.EnsureAllUsed();
         if ((id is null) == (pskFile is null))
         {
@@ -49,6 +51,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
         IkePeerConfig config = pskFile is not null
             ? PreSharedKeyConfig(pskFile, localIdentity, remoteIdentity, Selector(localNet), Selector(remoteNet))
             : CertificateConfig(pki, id!, remoteIdentity, Selector(localNet), Selector(remoteNet));
+        var counters = new IkeCounters();
+        config = config with { FragmentSize = fragmentSize, Fragmentation = fragmentation, Counters = counters };
         string me = config.Certificate?.Subject ?? config.LocalFqdn!;
 
         using var stop = new CancellationTokenSource();
@@ -80,6 +84,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
         }
         ctx.Out.WriteLine($"IKE: SA established with {child.PeerIdentity}{(child.PeerCertificate is { } pc ? $" (issuer {pc.Issuer})" : " (pre-shared key)")}; ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.CipherName}");
         ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({child.LocalAuthMethod}), peer {(byte)child.PeerAuthMethod} ({child.PeerAuthMethod})");
+        ctx.Out.WriteLine($"IKE: {counters}");
         EspCipher cipher = child.Esp.IsAead ? EspCipher.AesGcm16 : EspCipher.AesCbcHmacSha256;
         using var inbound = new EspSa(EspSaParameters.FromKeymat(child.InboundSpi, cipher, child.Esp.KeyBits, child.InboundKeymat));
         using var outbound = new EspSa(EspSaParameters.FromKeymat(child.OutboundSpi, cipher, child.Esp.KeyBits, child.OutboundKeymat));
@@ -99,6 +104,18 @@ internal sealed class IkeTunnelCommand : ICommandModule
         stop.Token.WaitHandle.WaitOne();
         ctx.Out.WriteLine($"tunnel stopped: {tunnel.Counters}");
         return 0;
+    }
+
+    private static int? Number(Arguments args, string keyword, int min, int max)
+    {
+        string? text = args.Optional(keyword);
+        if (text is null)
+        {
+            return null;
+        }
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= min && n <= max
+            ? n
+            : throw new UserException($"debug ike-tunnel: {keyword} '{text}': expected a whole number from {min} to {max}", 2);
     }
 
     private static IkePeerConfig CertificateConfig(PkiContext pki, string id, string? remoteIdentity, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)

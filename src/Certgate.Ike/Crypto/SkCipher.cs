@@ -57,18 +57,94 @@ public sealed class SkCipher : IDisposable
     public byte[] Seal(IkeHeader header, IReadOnlyList<(PayloadType Type, ReadOnlyMemory<byte> Body)> inner)
     {
         ArgumentNullException.ThrowIfNull(inner);
-        // Inner chain as plain payload octets (generic headers included), then padding and Pad Length.
-        byte[] chain = IkeMessage.Build(header, inner)[IkeHeader.Size..];
-        int block = _gcm is not null ? 1 : 16;
+        return SealPayload(header, PayloadType.Encrypted, inner.Count > 0 ? inner[0].Type : PayloadType.None, default, InnerChain(header, inner));
+    }
+
+    /// <summary>
+    /// The message as one SK message when it is at most <paramref name="maxMessageLength"/> octets, else as Encrypted
+    /// Fragment messages (RFC 7383 §2.5): the inner chain split into chunks, each fragment a whole IKE message with
+    /// the same header fields, its own IV, padding and ICV, numbered 1..Total; the first fragment's SKF Next Payload
+    /// names the first inner payload, the others' is 0.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="maxMessageLength"/> leaves no room for a chunk.</exception>
+    public IReadOnlyList<byte[]> SealFragments(IkeHeader header, IReadOnlyList<(PayloadType Type, ReadOnlyMemory<byte> Body)> inner, int maxMessageLength)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        byte[] chain = InnerChain(header, inner);
+        PayloadType first = inner.Count > 0 ? inner[0].Type : PayloadType.None;
+        byte[] whole = SealPayload(header, PayloadType.Encrypted, first, default, chain);
+        if (whole.Length <= maxMessageLength)
+        {
+            return [whole];
+        }
+        int chunk = EncryptedFragment.ChunkSize(maxMessageLength, IvLength, _icvLength, BlockSize);
+        if (chunk < 1)
+        {
+            throw new ArgumentException($"a fragment of at most {maxMessageLength} octets has no room for data", nameof(maxMessageLength));
+        }
+        IReadOnlyList<ReadOnlyMemory<byte>> chunks = EncryptedFragment.Split(chain, chunk);
+        var fragments = new List<byte[]>(chunks.Count);
+        Span<byte> counters = stackalloc byte[EncryptedFragment.CounterSize];
+        for (int i = 0; i < chunks.Count; i++)
+        {
+            EncryptedFragment.WriteCounters(counters, (ushort)(i + 1), (ushort)chunks.Count);
+            fragments.Add(SealPayload(header, PayloadType.EncryptedFragment, i == 0 ? first : PayloadType.None, counters, chunks[i].Span));
+        }
+        return fragments;
+    }
+
+    /// <summary>Verifies and decrypts the SK payload of <paramref name="message"/>; returns the inner payload chain.</summary>
+    /// <exception cref="IkeFormatException">Malformed SK payload or inner chain.</exception>
+    /// <exception cref="CryptographicException">The ICV does not verify.</exception>
+    public IReadOnlyList<RawPayload> Open(IkeMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        RawPayload sk = message.Payloads.LastOrDefault(p => p.Type == PayloadType.Encrypted)
+            ?? throw new IkeFormatException("the message has no Encrypted payload");
+        byte[] plain = OpenPayload(message, sk, 0, out int length);
+        return IkeMessage.ParseChain(plain.AsMemory(0, length), 0, message.EncryptedFirstInner(sk), allowEncrypted: false);
+    }
+
+    /// <summary>
+    /// Verifies and decrypts the Encrypted Fragment payload of <paramref name="message"/> (RFC 7383 §2.6: each
+    /// fragment's ICV is checked on its own, before it is kept). The chunk is not parsed: that waits for reassembly.
+    /// </summary>
+    /// <exception cref="IkeFormatException">No or a malformed SKF payload, or bad fragment numbers.</exception>
+    /// <exception cref="CryptographicException">The ICV does not verify.</exception>
+    public DecryptedFragment OpenFragment(IkeMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        RawPayload skf = message.Payloads.LastOrDefault(p => p.Type == PayloadType.EncryptedFragment)
+            ?? throw new IkeFormatException("the message has no Encrypted Fragment payload");
+        (ushort number, ushort total) = EncryptedFragment.ReadCounters(skf.Body.Span);
+        byte[] plain = OpenPayload(message, skf, EncryptedFragment.CounterSize, out int length);
+        return new DecryptedFragment(message.Header.MessageId, number, total, message.EncryptedFirstInner(skf), plain.AsMemory(0, length));
+    }
+
+    private int BlockSize => _gcm is not null ? 1 : 16;
+
+    private static byte[] InnerChain(IkeHeader header, IReadOnlyList<(PayloadType Type, ReadOnlyMemory<byte> Body)> inner) =>
+        // Inner chain as plain payload octets (generic headers included).
+        IkeMessage.Build(header, inner)[IkeHeader.Size..];
+
+    /// <summary>
+    /// One protected payload (SK, or SKF with its counters as <paramref name="prefix"/>) as a whole message: header,
+    /// generic header, prefix, IV, the encrypted chunk with padding and Pad Length, ICV. The AAD / integrity input is
+    /// everything before the IV, so the SKF counters are protected too (RFC 7383 §2.5).
+    /// </summary>
+    private byte[] SealPayload(IkeHeader header, PayloadType payloadType, PayloadType nextPayload, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> chain)
+    {
+        int block = BlockSize;
         int padded = (chain.Length + 1 + block - 1) / block * block;
         int padLength = padded - chain.Length - 1;
-        int skLength = 4 + IvLength + padded + _icvLength;
-        int total = IkeHeader.Size + skLength;
+        int payloadLength = 4 + prefix.Length + IvLength + padded + _icvLength;
+        int total = IkeHeader.Size + payloadLength;
         byte[] message = new byte[total];
-        (header with { Length = total, NextPayload = PayloadType.Encrypted }).Write(message);
-        message[IkeHeader.Size] = (byte)(inner.Count > 0 ? inner[0].Type : PayloadType.None);
-        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(IkeHeader.Size + 2), (ushort)skLength);
-        int ivAt = IkeHeader.Size + 4;
+        (header with { Length = total, NextPayload = payloadType }).Write(message);
+        message[IkeHeader.Size] = (byte)nextPayload;
+        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(IkeHeader.Size + 2), (ushort)payloadLength);
+        prefix.CopyTo(message.AsSpan(IkeHeader.Size + 4));
+        int ivAt = IkeHeader.Size + 4 + prefix.Length;
         Span<byte> iv = message.AsSpan(ivAt, IvLength);
         Span<byte> plain = message.AsSpan(ivAt + IvLength, padded);
         chain.CopyTo(plain);
@@ -92,20 +168,15 @@ public sealed class SkCipher : IDisposable
         return message;
     }
 
-    /// <summary>Verifies and decrypts the SK payload of <paramref name="message"/>; returns the inner payload chain.</summary>
-    /// <exception cref="IkeFormatException">Malformed SK payload or inner chain.</exception>
-    /// <exception cref="CryptographicException">The ICV does not verify.</exception>
-    public IReadOnlyList<RawPayload> Open(IkeMessage message)
+    /// <summary>Checks the ICV of <paramref name="payload"/> and decrypts it; <paramref name="length"/> is the plaintext without padding.</summary>
+    private byte[] OpenPayload(IkeMessage message, RawPayload payload, int prefixLength, out int length)
     {
-        ArgumentNullException.ThrowIfNull(message);
-        RawPayload sk = message.Payloads.LastOrDefault(p => p.Type == PayloadType.Encrypted)
-            ?? throw new IkeFormatException("the message has no Encrypted payload");
         ReadOnlySpan<byte> raw = message.Raw.Span;
-        int ivAt = sk.Offset + 4;
-        int cipherLength = sk.Body.Length - IvLength - _icvLength;
+        int ivAt = payload.Offset + 4 + prefixLength;
+        int cipherLength = payload.Body.Length - prefixLength - IvLength - _icvLength;
         if (cipherLength < 1 || (_gcm is null && cipherLength % 16 != 0))
         {
-            throw new IkeFormatException($"the Encrypted payload's {sk.Body.Length} octets cannot hold an IV, a ciphertext and a {_icvLength}-octet ICV");
+            throw new IkeFormatException($"the {payload.Type} payload's {payload.Body.Length} octets cannot hold an IV, a ciphertext and a {_icvLength}-octet ICV");
         }
         ReadOnlySpan<byte> iv = raw.Slice(ivAt, IvLength);
         ReadOnlySpan<byte> cipher = raw.Slice(ivAt + IvLength, cipherLength);
@@ -124,7 +195,7 @@ public sealed class SkCipher : IDisposable
             Mac(raw[..(ivAt + IvLength + cipherLength)], expected[.._icvLength]);
             if (!CryptographicOperations.FixedTimeEquals(expected[.._icvLength], icv))
             {
-                throw new CryptographicException("the Encrypted payload's ICV does not verify");
+                throw new CryptographicException($"the {payload.Type} payload's ICV does not verify");
             }
             _aes!.DecryptCbc(cipher, iv, plain, PaddingMode.None);
         }
@@ -133,7 +204,8 @@ public sealed class SkCipher : IDisposable
         {
             throw new IkeFormatException($"pad length {padLength} is longer than the decrypted {plain.Length} octets");
         }
-        return IkeMessage.ParseChain(plain.AsMemory(0, plain.Length - 1 - padLength), 0, message.EncryptedFirstInner(sk), allowEncrypted: false);
+        length = plain.Length - 1 - padLength;
+        return plain;
     }
 
     private void Mac(ReadOnlySpan<byte> data, Span<byte> icv)

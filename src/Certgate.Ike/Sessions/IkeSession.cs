@@ -37,6 +37,24 @@ public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<
 
     /// <summary>The ID_FQDN the peer must identify as with a pre-shared key (null: any).</summary>
     public string? RemoteFqdn { get; init; }
+
+    /// <summary>
+    /// Whether to announce IKE fragmentation (RFC 7383, N(IKEV2_FRAGMENTATION_SUPPORTED) in IKE_SA_INIT) and, when
+    /// the peer announces it too, send encrypted messages larger than <see cref="FragmentSize"/> as Encrypted
+    /// Fragments. On by default, as in strongSwan (<c>fragmentation = yes</c>).
+    /// </summary>
+    public bool Fragmentation { get; init; } = true;
+
+    /// <summary>
+    /// The largest IP datagram an IKE message may make before it is fragmented, IP and UDP headers (and the non-ESP
+    /// marker on port 4500) included, in octets. 1280 like strongSwan's <c>charon.fragment_size</c>, for IPv4 and
+    /// IPv6 alike: the IPv6 minimum MTU, which IPv4 paths also carry in practice (RFC 7383 §2.5.1 recommends 576 for
+    /// IPv4 when nothing is known about the path). At least 512.
+    /// </summary>
+    public int FragmentSize { get; init; } = 1280;
+
+    /// <summary>Where the session counts fragments and cookies (null: not counted).</summary>
+    public IkeCounters? Counters { get; init; }
 }
 
 /// <summary>
@@ -65,20 +83,23 @@ public sealed class IkeException(string message) : Exception(message);
 /// <summary>
 /// A minimal IKEv2 (RFC 7296) initiator and responder for certificate authentication, one child SA.
 /// <code>
-/// IKE_SA_INIT  I: SA(offer), KE, Ni, N(NAT_DETECTION_*)?, N(SIGNATURE_HASH_ALGORITHMS)
-///              R: SA(choice), KE, Nr, N(NAT_DETECTION_*)?, N(SIGNATURE_HASH_ALGORITHMS), CERTREQ
+/// IKE_SA_INIT  I: SA(offer), KE, Ni, N(NAT_DETECTION_*)?, N(SIGNATURE_HASH_ALGORITHMS), N(IKEV2_FRAGMENTATION_SUPPORTED)?
+///              R: SA(choice), KE, Nr, N(NAT_DETECTION_*)?, N(SIGNATURE_HASH_ALGORITHMS), N(IKEV2_FRAGMENTATION_SUPPORTED)?, CERTREQ
 ///                 (or N(INVALID_KE_PAYLOAD): the initiator retries once with the group named there)
 ///   NAT detected and a 4500 socket given: IKE moves to UDP 4500 with the non-ESP marker (§2.23)
 /// IKE_AUTH     I: IDi, CERT, CERTREQ, AUTH, SA(ESP offer), TSi, TSr
 ///              R: IDr, CERT, AUTH, SA(ESP choice), TSi, TSr      (or N(AUTHENTICATION_FAILED))
 /// </code>
-/// Algorithms are those of <see cref="Negotiation"/>. The peer's certificate is validated (chain, validity,
+/// When both announced fragmentation, an IKE_AUTH message larger than <see cref="IkePeerConfig.FragmentSize"/> goes as
+/// Encrypted Fragments (RFC 7383), each with its own ICV, and incoming fragments are reassembled (bounded) before the
+/// payloads are checked. Algorithms are those of <see cref="Negotiation"/>. The peer's certificate is validated (chain, validity,
 /// revocation, identity) before its AUTH is checked. Retransmits requests, answers a retransmitted IKE_SA_INIT.
 /// </summary>
 public static class IkeSession
 {
     private const byte CertX509Signature = 4;
     private const int NonceLength = 32;
+    private const int MinFragmentSize = 512;
 
     /// <summary>Initiates to <paramref name="remote"/> from <paramref name="socket"/> (no NAT traversal) and returns the child SA.</summary>
     public static Task<ChildSa> InitiateAsync(UdpClient socket, IPEndPoint remote, IkePeerConfig config, CancellationToken cancellationToken = default) =>
@@ -130,8 +151,12 @@ public static class IkeSession
                     payloads.Add(Notify(NotifyType.NAT_DETECTION_DESTINATION_IP, IkeTransport.NatHash(spiI, 0, remote)));
                 }
                 payloads.Add(SignatureHashes());
+                if (config.Fragmentation)
+                {
+                    payloads.Add(Notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED, ReadOnlyMemory<byte>.Empty));
+                }
                 msg1 = IkeMessage.Build(new IkeHeader(spiI, 0, PayloadType.None, ExchangeType.IkeSaInit, false, true, 0, 0), payloads);
-                (reply1, _) = await RequestAsync(transport, remote, false, msg1, spiI, 0, config, cancellationToken).ConfigureAwait(false);
+                reply1 = await RequestAsync(transport, remote, false, [msg1], spiI, 0, config, m => m, cancellationToken).ConfigureAwait(false);
                 // RFC 7296 §1.2: "the responder will indicate the correct group in the response and the initiator SHOULD
                 // pick an element of that group for its KE value when retrying the first message". Once only.
                 if (FindNotify(reply1.Payloads, NotifyType.INVALID_KE_PAYLOAD) is { } invalidKe && dh.Group == Negotiation.Groups[0])
@@ -163,6 +188,8 @@ public static class IkeSession
             bool nat = transport.CanFloat && NatDetected(reply1.Payloads, spiI, spiR, remote, transport.LocalIke);
             IPEndPoint peer = nat ? new IPEndPoint(remote.Address, 4500) : remote;
             IReadOnlyCollection<SignatureHash>? peerHashes = SignatureHashesOf(reply1.Payloads);
+            // RFC 7383 §2.3: fragmentation is used only when both sides announced it in IKE_SA_INIT.
+            bool fragment = config.Fragmentation && FindNotify(reply1.Payloads, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not null;
 
             var kd = new KeyDerivation(HashAlgorithmName.SHA256);
             IkeSaKeys keys = kd.DeriveIkeSa(ni, nr, dh.SharedSecret(keData.Span), spiI, spiR, ike.IntegrityKeyLength, ike.EncryptionKeyLength);
@@ -172,7 +199,7 @@ public static class IkeSession
             uint inboundSpi = NewEspSpi();
             byte[] idi = LocalId(config);
             (AuthMethod method, byte[] auth) = Authenticate(config, kd, AuthPayload.SignedOctets(kd, msg1, nr, keys.Skpi, idi), peerHashes);
-            byte[] msg3 = toResponder.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, false, true, 1, 0), [
+            IReadOnlyList<byte[]> msg3 = Protect(toResponder, fragment, config, peer, nat, new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, false, true, 1, 0), [
                 (PayloadType.IdInitiator, idi),
                 .. config.Certificate is null ? [] : new (PayloadType, ReadOnlyMemory<byte>)[]
                 {
@@ -184,8 +211,9 @@ public static class IkeSession
                 (PayloadType.TsInitiator, Payloads.WriteTs([config.LocalTs])),
                 (PayloadType.TsResponder, Payloads.WriteTs([config.RemoteTs])),
             ]);
-            (IkeMessage reply3, _) = await RequestAsync(transport, peer, nat, msg3, spiI, 1, config, cancellationToken).ConfigureAwait(false);
-            IReadOnlyList<RawPayload> inner = Open(fromResponder, reply3);
+            var fragments = new FragmentReassembler();
+            IReadOnlyList<RawPayload> inner = await RequestAsync(transport, peer, nat, msg3, spiI, 1, config,
+                m => ReceiveResponse(fromResponder, fragment ? fragments : null, m, config.Counters), cancellationToken).ConfigureAwait(false);
             FailOnErrorNotify(inner, "IKE_AUTH");
             PeerProof proof;
             try
@@ -308,6 +336,8 @@ public static class IkeSession
         (_, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(Find(msg1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT request").Body);
         IReadOnlyCollection<SignatureHash>? peerHashes = SignatureHashesOf(msg1.Payloads);
         bool peerDoesNatT = transport.CanFloat && FindNotify(msg1.Payloads, NotifyType.NAT_DETECTION_SOURCE_IP) is not null;
+        // RFC 7383 §2.3: the responder announces fragmentation only to an initiator that announced it.
+        bool fragment = config.Fragmentation && FindNotify(msg1.Payloads, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not null;
         byte[] nr = RandomNumberGenerator.GetBytes(NonceLength);
         using KeyExchange dh = KeyExchange.Create(ike.Group);
         List<(PayloadType, ReadOnlyMemory<byte>)> payloads =
@@ -322,6 +352,10 @@ public static class IkeSession
             payloads.Add(Notify(NotifyType.NAT_DETECTION_DESTINATION_IP, IkeTransport.NatHash(spiI, spiR, from)));
         }
         payloads.Add(SignatureHashes());
+        if (fragment)
+        {
+            payloads.Add(Notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED, ReadOnlyMemory<byte>.Empty));
+        }
         if (config.Certificate is not null)
         {
             payloads.Add((PayloadType.CertificateRequest, CertificateRequest(config)));
@@ -336,7 +370,8 @@ public static class IkeSession
         IkeMessage msg3;
         IPEndPoint peer;
         bool nat;
-        IReadOnlyList<RawPayload> inner;
+        IReadOnlyList<RawPayload>? inner;
+        var fragments = new FragmentReassembler();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(config.RetransmitTimeout * 4);
         while (true)
@@ -355,11 +390,16 @@ public static class IkeSession
             {
                 try
                 {
-                    inner = fromInitiator.Open(m);
+                    inner = Receive(fromInitiator, fragment ? fragments : null, m, config.Counters, "initiator");
                 }
                 catch (Exception e) when (e is CryptographicException or IkeFormatException)
                 {
                     // §3.14: a message whose integrity check fails "MUST be discarded"; the real one may still come.
+                    continue;
+                }
+                if (inner is null)
+                {
+                    // A fragment kept (or dropped) while the others are awaited.
                     continue;
                 }
                 (msg3, peer, nat) = (m, f, encapsulated);
@@ -393,7 +433,7 @@ public static class IkeSession
         uint inboundSpi = NewEspSpi();
         byte[] idr = LocalId(config);
         (AuthMethod method, byte[] auth) = Authenticate(config, kd, AuthPayload.SignedOctets(kd, msg2, ni, keys.Skpr, idr), peerHashes);
-        byte[] msg4 = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0), [
+        IReadOnlyList<byte[]> msg4 = Protect(toInitiator, fragment, config, peer, nat, new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0), [
             (PayloadType.IdResponder, idr),
             .. config.Certificate is null ? [] : new (PayloadType, ReadOnlyMemory<byte>)[] { (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)) },
             (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
@@ -401,7 +441,10 @@ public static class IkeSession
             (PayloadType.TsInitiator, Payloads.WriteTs([config.RemoteTs])),
             (PayloadType.TsResponder, Payloads.WriteTs([config.LocalTs])),
         ]);
-        await transport.SendAsync(msg4, peer, nat, cancellationToken).ConfigureAwait(false);
+        foreach (byte[] datagram in msg4)
+        {
+            await transport.SendAsync(datagram, peer, nat, cancellationToken).ConfigureAwait(false);
+        }
         int half = esp.EncryptionKeyLength + esp.IntegrityKeyLength;
         byte[] keymat = kd.ChildKeymat(keys.Skd, [], ni, nr, 2 * half);
         return new ChildSa(inboundSpi, outboundSpi, keymat[..half], keymat[half..], proof.Certificate, esp, ike)
@@ -421,6 +464,10 @@ public static class IkeSession
         if (config.PreSharedKey is null ? config.Certificate is null : config.LocalFqdn is null)
         {
             throw new ArgumentException("an IKE peer needs a certificate with its key, or a pre-shared key and a local FQDN", nameof(config));
+        }
+        if (config.FragmentSize is < MinFragmentSize or > ushort.MaxValue)
+        {
+            throw new ArgumentException($"the IKE fragment size is {config.FragmentSize} octets; it must be {MinFragmentSize} to 65535 (IP datagram size, headers included)", nameof(config));
         }
     }
 
@@ -522,22 +569,34 @@ public static class IkeSession
         }
     }
 
-    private static async Task<(IkeMessage Message, IPEndPoint From)> RequestAsync(IkeTransport transport, IPEndPoint remote, bool encapsulated, byte[] request,
-        ulong spiI, uint messageId, IkePeerConfig config, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends <paramref name="request"/> (all its datagrams: one message, or all fragments of one, RFC 7383 §2.5) and
+    /// waits for the response; retransmits it whole up to 3 times. <paramref name="accept"/> gets each response with
+    /// this SPI and Message ID and returns null to keep waiting (a fragment while others are missing).
+    /// </summary>
+    private static async Task<T> RequestAsync<T>(IkeTransport transport, IPEndPoint remote, bool encapsulated, IReadOnlyList<byte[]> request,
+        ulong spiI, uint messageId, IkePeerConfig config, Func<IkeMessage, T?> accept, CancellationToken cancellationToken) where T : class
     {
         for (int attempt = 0; attempt < 3; attempt++)
         {
-            await transport.SendAsync(request, remote, encapsulated, cancellationToken).ConfigureAwait(false);
+            foreach (byte[] datagram in request)
+            {
+                await transport.SendAsync(datagram, remote, encapsulated, cancellationToken).ConfigureAwait(false);
+            }
+            if (attempt > 0 && request.Count > 1)
+            {
+                config.Counters?.FragmentsResent(request.Count);
+            }
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             wait.CancelAfter(config.RetransmitTimeout);
             try
             {
                 while (true)
                 {
-                    (IkeMessage m, IPEndPoint from, _) = await transport.ReceiveAsync(wait.Token).ConfigureAwait(false);
-                    if (m.Header.IsResponse && m.Header.InitiatorSpi == spiI && m.Header.MessageId == messageId)
+                    (IkeMessage m, _, _) = await transport.ReceiveAsync(wait.Token).ConfigureAwait(false);
+                    if (m.Header.IsResponse && m.Header.InitiatorSpi == spiI && m.Header.MessageId == messageId && accept(m) is { } answer)
                     {
-                        return (m, from);
+                        return answer;
                     }
                 }
             }
@@ -547,6 +606,78 @@ public static class IkeSession
             }
         }
         throw new IkeException($"no answer from {remote} after 3 tries");
+    }
+
+    /// <summary>
+    /// The message as datagrams: one SK message, or — fragmentation negotiated and the message larger than the
+    /// configured fragment size allows — its Encrypted Fragments (RFC 7383 §2.5).
+    /// </summary>
+    private static IReadOnlyList<byte[]> Protect(SkCipher cipher, bool fragment, IkePeerConfig config, IPEndPoint to, bool encapsulated,
+        IkeHeader header, IReadOnlyList<(PayloadType, ReadOnlyMemory<byte>)> inner)
+    {
+        if (!fragment)
+        {
+            return [cipher.Seal(header, inner)];
+        }
+        // The fragment size counts the whole IP datagram, as strongSwan's does: IP header, UDP header, non-ESP marker.
+        int ipHeader = to.Address.AddressFamily == AddressFamily.InterNetworkV6 && !to.Address.IsIPv4MappedToIPv6 ? 40 : 20;
+        int maxMessage = config.FragmentSize - ipHeader - 8 - (encapsulated ? 4 : 0);
+        IReadOnlyList<byte[]> datagrams = cipher.SealFragments(header, inner, maxMessage);
+        if (datagrams.Count > 1)
+        {
+            config.Counters?.Fragmented(datagrams.Count);
+        }
+        return datagrams;
+    }
+
+    /// <summary>
+    /// The inner payloads of a protected message: an SK message is opened at once; an Encrypted Fragment (only with
+    /// fragmentation negotiated, else dropped) has its own ICV checked and is kept until all of its message's
+    /// fragments are there (RFC 7383 §2.6) — null until then. A fragment whose ICV fails is dropped, not fatal.
+    /// </summary>
+    /// <exception cref="CryptographicException">An SK message's ICV does not verify.</exception>
+    /// <exception cref="IkeFormatException">An SK message or a reassembled chain is malformed.</exception>
+    private static IReadOnlyList<RawPayload>? Receive(SkCipher cipher, FragmentReassembler? fragments, IkeMessage message, IkeCounters? counters, string role)
+    {
+        if (!message.Payloads.Any(p => p.Type == PayloadType.EncryptedFragment))
+        {
+            return cipher.Open(message);
+        }
+        if (fragments is null)
+        {
+            // RFC 7383 §2.3: without both announcements no fragments are exchanged; one that comes anyway is ignored.
+            counters?.FragmentDropped();
+            return null;
+        }
+        DecryptedFragment piece;
+        try
+        {
+            piece = cipher.OpenFragment(message);
+        }
+        catch (Exception e) when (e is CryptographicException or IkeFormatException)
+        {
+            // §2.6: a fragment that fails its integrity check is discarded; the genuine one may still come.
+            counters?.FragmentDropped();
+            return null;
+        }
+        counters?.FragmentReceived();
+        if (fragments.Add(piece, out FragmentOutcome outcome) is not { } whole)
+        {
+            if (outcome is not FragmentOutcome.Stored)
+            {
+                counters?.FragmentDropped();
+            }
+            return null;
+        }
+        counters?.Reassembled();
+        try
+        {
+            return IkeMessage.ParseChain(whole.Chain, 0, whole.FirstInner, allowEncrypted: false);
+        }
+        catch (IkeFormatException e)
+        {
+            throw new IkeFormatException($"the {role}'s reassembled message: {e.Message}");
+        }
     }
 
     private static bool NatDetected(IReadOnlyList<RawPayload> payloads, ulong spiI, ulong spiR, IPEndPoint peer, IPEndPoint local)
@@ -623,11 +754,12 @@ public static class IkeSession
         }
     }
 
-    private static IReadOnlyList<RawPayload> Open(SkCipher cipher, IkeMessage message)
+    /// <summary><see cref="Receive"/> for the initiator: a response whose SK payload does not verify ends the exchange.</summary>
+    private static IReadOnlyList<RawPayload>? ReceiveResponse(SkCipher cipher, FragmentReassembler? fragments, IkeMessage message, IkeCounters? counters)
     {
         try
         {
-            return cipher.Open(message);
+            return Receive(cipher, fragments, message, counters, "responder");
         }
         catch (CryptographicException)
         {
