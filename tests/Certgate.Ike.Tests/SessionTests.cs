@@ -263,4 +263,21 @@ public sealed class SessionTests : IDisposable
         Assert.True(cr.FragmentsDropped >= 1, $"responder: {cr}");
         Assert.Equal(1, cr.MessagesReassembled);
     }
+
+    [Fact]
+    public async Task ResponderDemandsACookie_TheInitiatorRepeatsWithIt_AndTheSaComesUp()
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        var ci = new IkeCounters();
+        var cr = new IkeCounters();
+        var cookies = new IkeCookies(threshold: 0);
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2), null, "10.2.0.0", "10.1.0.0") with { Cookies = cookies, Counters = cr });
+        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 1)) with { Counters = ci });
+        ChildSa r = await responder;
+        Assert.Equal(i.OutboundKeymat, r.InboundKeymat);
+        Assert.Equal(1, cr.CookiesSent);
+        Assert.Equal(1, ci.CookiesRetried);
+        Assert.Equal(0, cookies.HalfOpen);
+    }
 }

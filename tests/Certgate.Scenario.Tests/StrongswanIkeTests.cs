@@ -556,4 +556,53 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
             StopGate(gate);
         }
     }
+
+    /// <summary>
+    /// RFC 7296 §2.6 with charon as the initiator: Certgate's responder at cookie-threshold 0 answers the first
+    /// IKE_SA_INIT with N(COOKIE); charon repeats it with the cookie and the SA comes up. With charon's ECP-384 guess
+    /// against Certgate's ECP-256 preference the cookie is followed by INVALID_KE_PAYLOAD, and charon's third request
+    /// must still carry the cookie.
+    /// </summary>
+    [Theory]
+    [InlineData("aes256gcm16-prfsha256-ecp256", false)]
+    [InlineData("aes256-sha256-ecp384-ecp256", true)]
+    public void Cookie_CharonInitiatesToAResponderAtThresholdZero_RepeatsWithTheCookie_AndTheTunnelComesUp(string ike, bool invalidKe)
+    {
+        Configure(ike, "aes256gcm16", "charon-rsa", "cg-rsa", rfc7427: true);
+        int logStart = Charon.Log().Length;
+        Process gate = StartGate("cg-rsa", initiate: false, null, "cookie-threshold", "0");
+        try
+        {
+            (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
+            Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
+            try
+            {
+                f.Net.WaitFor(gate, "tunnel up");
+            }
+            catch (TimeoutException e)
+            {
+                Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
+            }
+            string gateOut = f.Net.OutputOf(gate);
+            string log = Charon.Log()[logStart..];
+            string why = $"\n--- certgate ---\n{gateOut}\n{Charon.LogTail(120)}";
+            Assert.True(log.Contains("parsed IKE_SA_INIT response 0 [ N(COOKIE) ]", StringComparison.Ordinal), "charon got no COOKIE" + why);
+            // Every request after the cookie carries it first: "generating IKE_SA_INIT request 0 [ N(COOKIE) SA KE No ...".
+            int repeats = Regex.Matches(log, @"generating IKE_SA_INIT request 0 \[ N\(COOKIE\) SA KE No").Count;
+            Assert.True(repeats == (invalidKe ? 2 : 1), $"charon repeated IKE_SA_INIT with the cookie {repeats} times" + why);
+            Assert.Equal(invalidKe, log.Contains("N(INVAL_KE)", StringComparison.Ordinal));
+            Assert.Contains("cookies sent 1,", gateOut, StringComparison.Ordinal);
+
+            NetNamespaces.Run("ip", "-n", f.NsGate, "addr", "add", StrongswanFixture.GateInner + "/32", "dev", "cg0");
+            NetNamespaces.Run("ip", "-n", f.NsGate, "link", "set", "cg0", "up");
+            NetNamespaces.Run("ip", "-n", f.NsGate, "route", "add", "10.77.1.0/24", "dev", "cg0", "src", StrongswanFixture.GateInner);
+            string sas = Charon.Swanctl("--list-sas", "--ike", "cg");
+            Assert.True(sas.Contains("ESTABLISHED", StringComparison.Ordinal) && sas.Contains("INSTALLED", StringComparison.Ordinal), "charon has no established IKE SA with an installed child" + why);
+            Assert.Contains("3 received", Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
+        }
+        finally
+        {
+            StopGate(gate);
+        }
+    }
 }

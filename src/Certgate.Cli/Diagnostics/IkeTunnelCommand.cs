@@ -26,7 +26,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
 {
     public void Register(CommandTable table) =>
         table.Add("debug ike-tunnel",
-            "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR remote-subnet CIDR [remote-identity DN|FQDN] [fragment-size OCTETS] [no-fragmentation] [initiate] (IKEv2 + ESP)", Run);
+            "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR remote-subnet CIDR [remote-identity DN|FQDN] [fragment-size OCTETS] [no-fragmentation] [cookie-threshold N] [initiate] (IKEv2 + ESP)", Run);
 
     private static int Run(CommandContext ctx, Arguments args)
     {
@@ -43,6 +43,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
         bool initiate = args.Flag("initiate");
         int fragmentSize = Number(args, "fragment-size", 512, 65535) ?? 1280;
         bool fragmentation = !args.Flag("no-fragmentation");
+        int? cookieThreshold = Number(args, "cookie-threshold", 0, 1_000_000);
         args.EnsureAllUsed();
         if ((id is null) == (pskFile is null))
         {
@@ -53,6 +54,10 @@ internal sealed class IkeTunnelCommand : ICommandModule
             : CertificateConfig(pki, id!, remoteIdentity, Selector(localNet), Selector(remoteNet));
         var counters = new IkeCounters();
         config = config with { FragmentSize = fragmentSize, Fragmentation = fragmentation, Counters = counters };
+        if (cookieThreshold is int threshold)
+        {
+            config = config with { Cookies = new IkeCookies(threshold) };
+        }
         string me = config.Certificate?.Subject ?? config.LocalFqdn!;
 
         using var stop = new CancellationTokenSource();

@@ -55,6 +55,12 @@ public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<
 
     /// <summary>Where the session counts fragments and cookies (null: not counted).</summary>
     public IkeCounters? Counters { get; init; }
+
+    /// <summary>
+    /// The responder's half-open count and cookie secret (RFC 7296 §2.6); by default the process-wide
+    /// <see cref="IkeCookies.Shared"/> (threshold <see cref="IkeCookies.DefaultThreshold"/>).
+    /// </summary>
+    public IkeCookies Cookies { get; init; } = IkeCookies.Shared;
 }
 
 /// <summary>
@@ -86,6 +92,8 @@ public sealed class IkeException(string message) : Exception(message);
 /// IKE_SA_INIT  I: SA(offer), KE, Ni, N(NAT_DETECTION_*)?, N(SIGNATURE_HASH_ALGORITHMS), N(IKEV2_FRAGMENTATION_SUPPORTED)?
 ///              R: SA(choice), KE, Nr, N(NAT_DETECTION_*)?, N(SIGNATURE_HASH_ALGORITHMS), N(IKEV2_FRAGMENTATION_SUPPORTED)?, CERTREQ
 ///                 (or N(INVALID_KE_PAYLOAD): the initiator retries once with the group named there)
+///                 (or, with IkeCookies.Threshold half-open SAs, N(COOKIE): the initiator repeats its request with the
+///                 cookie first, RFC 7296 §2.6; the responder keeps no state until a valid cookie comes)
 ///   NAT detected and a 4500 socket given: IKE moves to UDP 4500 with the non-ESP marker (§2.23)
 /// IKE_AUTH     I: IDi, CERT, CERTREQ, AUTH, SA(ESP offer), TSi, TSr
 ///              R: IDr, CERT, AUTH, SA(ESP choice), TSi, TSr      (or N(AUTHENTICATION_FAILED))
@@ -135,6 +143,8 @@ public static class IkeSession
         KeyExchange dh = KeyExchange.Create(group);
         byte[] msg1;
         IkeMessage reply1;
+        byte[]? cookie = null;
+        int cookies = 0;
         try
         {
             while (true)
@@ -145,6 +155,12 @@ public static class IkeSession
                     (PayloadType.KeyExchange, Payloads.WriteKe((ushort)group, dh.PublicValue)),
                     (PayloadType.Nonce, ni),
                 ];
+                if (cookie is not null)
+                {
+                    // §2.6: the retry carries N(COOKIE) with the responder's cookie data as its first payload and all
+                    // other payloads unchanged (same SPIi, Ni, and KE unless INVALID_KE_PAYLOAD changed the group).
+                    payloads.Insert(0, Notify(NotifyType.COOKIE, cookie));
+                }
                 if (transport.CanFloat)
                 {
                     payloads.Add(Notify(NotifyType.NAT_DETECTION_SOURCE_IP, IkeTransport.NatHash(spiI, 0, transport.LocalIke)));
@@ -157,7 +173,21 @@ public static class IkeSession
                 }
                 msg1 = IkeMessage.Build(new IkeHeader(spiI, 0, PayloadType.None, ExchangeType.IkeSaInit, false, true, 0, 0), payloads);
                 reply1 = await RequestAsync(transport, remote, false, [msg1], spiI, 0, config, m => m, cancellationToken).ConfigureAwait(false);
-                // RFC 7296 §1.2: "the responder will indicate the correct group in the response and the initiator SHOULD
+                if (FindNotify(reply1.Payloads, NotifyType.COOKIE) is { } cookieNotify)
+                {
+                    if (cookieNotify.Data.Length is < 1 or > 64)
+                    {
+                        throw new IkeException($"the responder's COOKIE has {cookieNotify.Data.Length} octets; RFC 7296 §3.10.1 allows 1 to 64");
+                    }
+                    // Bounded: a responder that keeps refusing its own cookies is not going to let this initiator in.
+                    if (++cookies > 3)
+                    {
+                        throw new IkeException("the responder asked for a new COOKIE 4 times; it does not accept the ones it made (RFC 7296 §2.6)");
+                    }
+                    cookie = cookieNotify.Data.ToArray();
+                    config.Counters?.CookieRetried();
+                    continue;
+                }                // RFC 7296 §1.2: "the responder will indicate the correct group in the response and the initiator SHOULD
                 // pick an element of that group for its KE value when retrying the first message". Once only.
                 if (FindNotify(reply1.Payloads, NotifyType.INVALID_KE_PAYLOAD) is { } invalidKe && dh.Group == Negotiation.Groups[0])
                 {
@@ -309,6 +339,15 @@ public static class IkeSession
                 await transport.SendAsync(Refusal(msg1.Header, NotifyType.INVALID_SYNTAX, ReadOnlyMemory<byte>.Empty), from, false, cancellationToken).ConfigureAwait(false);
                 continue;
             }
+            if (config.Cookies.Required && !HasValidCookie(msg1, from, config.Cookies))
+            {
+                // §2.6: under half-open load the responder answers with a cookie made from the request alone and keeps
+                // nothing; only a repeat that carries it, as its first payload, creates state.
+                byte[] fresh = config.Cookies.Generate(Find(msg1.Payloads, PayloadType.Nonce, "IKE_SA_INIT request").Body.Span, from.Address, msg1.Header.InitiatorSpi);
+                await transport.SendAsync(Refusal(msg1.Header, NotifyType.COOKIE, fresh), from, false, cancellationToken).ConfigureAwait(false);
+                config.Counters?.CookieSent();
+                continue;
+            }
             if (Negotiation.Choose(offered, Proposal.Ike) is not { } choice)
             {
                 await transport.SendAsync(Refusal(msg1.Header, NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty), from, false, cancellationToken).ConfigureAwait(false);
@@ -361,6 +400,8 @@ public static class IkeSession
             payloads.Add((PayloadType.CertificateRequest, CertificateRequest(config)));
         }
         byte[] msg2 = IkeMessage.Build(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeSaInit, true, false, 0, 0), payloads);
+        // Half-open from here (state kept, the peer not yet authenticated) until this method ends.
+        using IDisposable halfOpen = config.Cookies.Enter();
         await transport.SendAsync(msg2, from, false, cancellationToken).ConfigureAwait(false);
         var kd = new KeyDerivation(HashAlgorithmName.SHA256);
         IkeSaKeys keys = kd.DeriveIkeSa(ni, nr, dh.SharedSecret(keData.Span), spiI, spiR, ike.IntegrityKeyLength, ike.EncryptionKeyLength);
@@ -454,6 +495,18 @@ public static class IkeSession
             LocalAuthMethod = method,
             PeerAuthMethod = proof.Method,
         };
+    }
+
+    /// <summary>Whether the request's first payload is N(COOKIE) with a cookie this responder made for it (RFC 7296 §2.6).</summary>
+    private static bool HasValidCookie(IkeMessage request, IPEndPoint from, IkeCookies cookies)
+    {
+        if (request.Payloads[0].Type != PayloadType.Notify)
+        {
+            return false;
+        }
+        Payloads.Notify first = Payloads.ReadNotify(request.Payloads[0].Body);
+        return first.Type == (ushort)NotifyType.COOKIE
+            && cookies.Verify(first.Data.Span, Find(request.Payloads, PayloadType.Nonce, "IKE_SA_INIT request").Body.Span, from.Address, request.Header.InitiatorSpi);
     }
 
     private sealed record PeerProof(X509Certificate2? Certificate, AuthMethod Method, string Identity);
