@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# IKE_SA + CHILD_SA setups, side by side: two strongSwan charons (5.9, kernel-libipsec) in two namespaces, and two
-# Certgate endpoints (bench harness ike-setups, one process, loopback). Same suite on both: AES-GCM-16-256,
-# PRF-HMAC-SHA-256, ECP-256, RSA-2048 certificates from one CA, RFC 7427 signatures, one AES-GCM child.
+# IKE_SA + CHILD_SA setups, side by side in the same two namespaces over the same veth: two strongSwan charons (5.9,
+# kernel-libipsec), then (charons stopped) two Certgate endpoints, each its own process (bench harness ike-setups
+# --role initiator|responder, UDP 500 on the same addresses, the same certificate files). Same suite on both:
+# AES-GCM-16-256, PRF-HMAC-SHA-256, ECP-256, RSA-2048 certificates from one CA, RFC 7427 signatures, one AES-GCM
+# child. Also prints the machine's load average before each half, since the machine is shared.
 #
 # usage: sudo bench/ike-setups.sh [SETUPS]     (root; Debian strongswan-charon strongswan-swanctl strongswan-pki)
 # strongSwan's time per setup is read from charon's own log (first IKE_SA_INIT sent to CHILD_SA established), so
@@ -82,6 +84,7 @@ for side in a:"$NA" b:"$NB"; do
   STRONGSWAN_CONF=$D/strongswan.conf SWANCTL_DIR=$D/swanctl swanctl --load-all --noprompt >/dev/null
 done
 export STRONGSWAN_CONF=$W/a/strongswan.conf
+load_ss=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s.%N)
 for i in $(seq "$N"); do
   swanctl --initiate --child net --ike gw >/dev/null || { echo "strongSwan setup $i failed" >&2; cat "$W/a/charon.log" "$W/b/charon.log" | tail -n 40 >&2; exit 1; }
@@ -95,10 +98,25 @@ ss_ms=$(awk '/initiating IKE_SA gw/ { t=$1 } /CHILD_SA net\{[0-9]+\} established
 ss_n=$(grep -c "CHILD_SA net{[0-9]*} established" "$W/a/charon.log" || true)
 wall=$(python3 -c "print(round(($end-$start)/$N*1000,1))")
 
+# The charons go (they hold UDP 500 on the same addresses); then Certgate's two ends, one per namespace.
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+PIDS=()
 cd "$ROOT"
 dotnet build bench/Certgate.Bench -c Release -nologo -clp:ErrorsOnly -v:q >/dev/null
-cg=$(dotnet bench/Certgate.Bench/bin/Release/net10.0/Certgate.Bench.dll ike-setups --setups "$N")
+DLL=$ROOT/bench/Certgate.Bench/bin/Release/net10.0/Certgate.Bench.dll
+P=$W/pki
+ip netns exec "$NB" dotnet "$DLL" ike-setups --role responder --local 10.98.0.2 --cert "$P/b.crt" --key "$P/b.key" --ca "$P/ca.crt" --setups "$N" > "$W/cg-b.out" 2>&1 &
+PIDS+=($!)
+for i in $(seq 200); do grep -q ready "$W/cg-b.out" 2>/dev/null && break; sleep 0.05; done
+grep -q ready "$W/cg-b.out" || { echo "Certgate responder did not start:" >&2; cat "$W/cg-b.out" >&2; exit 1; }
+load_cg=$(cut -d' ' -f1-3 /proc/loadavg)
+cg=$(ip netns exec "$NA" dotnet "$DLL" ike-setups --role initiator --local 10.98.0.1 --remote 10.98.0.2 --cert "$P/a.crt" --key "$P/a.key" --ca "$P/ca.crt" --setups "$N" 2>"$W/cg-a.err") \
+  || { echo "Certgate initiator failed:" >&2; cat "$W/cg-b.out" >&2; exit 1; }
+wait "${PIDS[0]}" || { echo "Certgate responder failed:" >&2; cat "$W/cg-b.out" >&2; exit 1; }
+PIDS=()
 cg_ms=$(sed -n 's/.*, \([0-9.]*\) ms per setup/\1/p' <<<"$cg")
-echo "strongSwan <-> strongSwan: $ss_n setups, ${ss_ms} ms per setup inside charon ($(python3 -c "print(round(1000/$ss_ms,1))") setups/s); ${wall} ms per setup with swanctl initiate+terminate"
-echo "Certgate   <-> Certgate:   $cg"
+echo "strongSwan <-> strongSwan: $ss_n setups, ${ss_ms} ms per setup inside charon ($(python3 -c "print(round(1000/$ss_ms,1))") setups/s); ${wall} ms per setup with swanctl initiate+terminate (load average before: $load_ss)"
+echo "Certgate   <-> Certgate:   $cg, two processes in the same namespaces (load average before: $load_cg)"
+echo "                           $(cat "$W/cg-a.err")"
 echo "ratio (setups/s, Certgate / strongSwan): $(python3 -c "print(round($ss_ms/$cg_ms,2))")x"

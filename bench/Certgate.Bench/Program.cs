@@ -22,7 +22,8 @@ static int Usage()
     Console.Error.WriteLine("  crl [--entries N]   write an N-entry CRL (default 1,000,000), then time our load/verify/lookups against openssl crl");
     Console.Error.WriteLine("  ca-crl [--entries N] [--clients 1,8,32] [--seconds S]   our CA: build an N-entry CRL (default 1,000,000) and serve it (ca serve)");
     Console.Error.WriteLine("  scep [--enrollments N]   SCEP enrollments/s with 1, 8, 32 clients: our CA vs micromdm scepserver (root: namespace)");
-    Console.Error.WriteLine("  ike-setups [--setups N]   sequential IKE_SA + CHILD_SA setups between two Certgate endpoints on loopback (bench/ike-setups.sh adds strongSwan)");
+    Console.Error.WriteLine("  ike-setups [--setups N]   sequential IKE_SA + CHILD_SA setups between two Certgate endpoints on loopback");
+    Console.Error.WriteLine("  ike-setups --role initiator|responder --local IP [--remote IP] --cert PEM --key PEM --ca PEM [--setups N]   one end, own process (bench/ike-setups.sh: two namespaces, beside strongSwan)");
     Console.Error.WriteLine("  esp [--seconds N]   the ESP packet path (Protect + Unprotect) on one core: packets/s, Gbit/s, allocation per packet");
     return 2;
 }
