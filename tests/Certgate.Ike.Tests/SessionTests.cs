@@ -192,7 +192,8 @@ public sealed class SessionTests : IDisposable
         Assert.Equal(1, ci.MessagesFragmented);
         Assert.Equal(1, cr.MessagesFragmented);
         Assert.True(ci.FragmentsSent >= 3 && cr.FragmentsSent >= 3, $"initiator: {ci}; responder: {cr}");
-        Assert.Equal(ci.FragmentsSent, cr.FragmentsReceived);
+        // (A retransmission on a slow machine may add copies the responder never reads, so at least, not equal.)
+        Assert.InRange(cr.FragmentsReceived, 3, ci.FragmentsSent);
         Assert.Equal(cr.FragmentsSent, ci.FragmentsReceived);
         Assert.Equal(1, ci.MessagesReassembled);
         Assert.Equal(1, cr.MessagesReassembled);
@@ -223,6 +224,8 @@ public sealed class SessionTests : IDisposable
         var initiatorEnd = (IPEndPoint)a.Client.LocalEndPoint!;
         var responderEnd = (IPEndPoint)b.Client.LocalEndPoint!;
         int lost = 0;
+        int tries = 0;
+        int total = 0;
         // A relay between the two that loses the first copy of IKE_AUTH request fragment 2.
         Task relaying = Task.Run(async () =>
         {
@@ -233,7 +236,13 @@ public sealed class SessionTests : IDisposable
                     UdpReceiveResult d = await relay.ReceiveAsync(stop.Token);
                     bool toResponder = d.RemoteEndPoint.Equals(initiatorEnd);
                     byte[] m = d.Buffer;
-                    bool fragment2 = m.Length > 32 && m[16] == (byte)PayloadType.EncryptedFragment && (m[19] & 0x20) == 0 && m[32] == 0 && m[33] == 2;
+                    bool request = m.Length > 36 && m[16] == (byte)PayloadType.EncryptedFragment && (m[19] & 0x20) == 0;
+                    bool fragment2 = request && m[32] == 0 && m[33] == 2;
+                    if (toResponder && request && m[32] == 0 && m[33] == 1)
+                    {
+                        Interlocked.Increment(ref tries);
+                        total = m[35];
+                    }
                     if (toResponder && fragment2 && Interlocked.Exchange(ref lost, 1) == 0)
                     {
                         continue;
@@ -255,11 +264,11 @@ public sealed class SessionTests : IDisposable
         Assert.Equal(i.OutboundKeymat, r.InboundKeymat);
         // RFC 7383 §2.6.1: the retransmission is all fragments again; the responder drops the copies it holds.
         Assert.Equal(1, ci.MessagesFragmented);
-        Assert.True(ci.FragmentsSent >= 6 && ci.FragmentsSent % 2 == 0, $"initiator: {ci}");
-        long count = ci.FragmentsSent / 2;
+        Assert.True(tries >= 2 && total >= 3, $"tries {tries}, fragments {total}");
+        Assert.Equal(tries * total, ci.FragmentsSent);
         // The responder has all once the resent fragment 2 is in (after a duplicate fragment 1, dropped); it stops
         // reading there, so what follows in the retransmission is not counted.
-        Assert.InRange(cr.FragmentsReceived, count + 1, 2 * count - 1);
+        Assert.InRange(cr.FragmentsReceived, total + 1, tries * total - 1);
         Assert.True(cr.FragmentsDropped >= 1, $"responder: {cr}");
         Assert.Equal(1, cr.MessagesReassembled);
     }
