@@ -413,13 +413,18 @@ public sealed class TunnelRuntime : IAsyncDisposable
         _gate.Wait();
         try
         {
-            return _plan.Tunnels.Where(t => _tunnels.ContainsKey(t.Id)).Select(t => _tunnels[t.Id].Status()).ToList();
+            return _plan.Tunnels.Where(t => _tunnels.ContainsKey(t.Id)).Select(t => _tunnels[t.Id].Status() with { Drops = Drops(t) }).ToList();
         }
         finally
         {
             _gate.Release();
         }
     }
+
+    private IReadOnlyList<(string, long)> Drops(TunnelPlan t) =>
+        _devices.TryGetValue(t.Child.Device, out Device? d) && d.DataPlane is { } plane
+            ? [.. Enum.GetValues<EspDrop>().Select(r => (r.ToString(), plane.Counters.Dropped(r)))]
+            : [];
 
     /// <summary>Tears down the SAs of the tunnels to <paramref name="remote"/> (all when null) and negotiates them
     /// again; returns how many.</summary>

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace Certgate.Scenario.Tests;
+
+/// <summary>
+/// Issue 6: an interface service set (reference §1.7 C) between two Certgate gateways, hosts behind them.
+/// <code>
+///   h1 172.30.1.10 (+ .100) ─ gw1 ─────────────────────────────── gw2 ─ h2 172.30.2.10
+///      default via .1        172.30.1.1  10.88.0.1 ══ 10.88.0.2  172.30.2.1
+///   gw1: term 172.30.1.0/28 → 172.30.2.0/28, set applied on its WAN veth (service input and output);
+///   gw2 the mirror. Plain routes between the sites in both gateways: what the selectors do not match goes in clear.
+/// </code>
+/// </summary>
+public sealed partial class ServiceSetTunnelTests
+{
+    private const string SteeringDevice = "sp0-0-0-0";
+
+    /// <summary>Two gateways, two hosts, the tunnel up; the caller owns <paramref name="net"/> and deletes
+    /// <paramref name="dir"/>.</summary>
+    private static (string Ns1, string Ns2, string H1, string H2, string Wan1, string Wan2, Process Gw1, Process Gw2, string[] States) InterfaceScenario(
+        NetNamespaces net, string dll, string dir)
+    {
+        string ns1 = net.Create("1");
+        string ns2 = net.Create("2");
+        string h1 = net.Create("h1");
+        string h2 = net.Create("h2");
+        (string wan1, string wan2) = net.Link(ns1, "10.88.0.1/24", ns2, "10.88.0.2/24");
+        net.Link(h1, "172.30.1.10/24", ns1, "172.30.1.1/24");
+        net.Link(ns2, "172.30.2.1/24", h2, "172.30.2.10/24");
+        NetNamespaces.Run("ip", "-n", h1, "addr", "add", "172.30.1.100/24", "dev", $"v{net.Tag}a2");
+        NetNamespaces.Run("ip", "-n", h1, "route", "add", "default", "via", "172.30.1.1");
+        NetNamespaces.Run("ip", "-n", h2, "route", "add", "default", "via", "172.30.2.1");
+        NetNamespaces.Run("ip", "-n", ns1, "route", "add", "172.30.2.0/24", "via", "10.88.0.2");
+        NetNamespaces.Run("ip", "-n", ns2, "route", "add", "172.30.1.0/24", "via", "10.88.0.1");
+        foreach (string ns in new[] { ns1, ns2 })
+        {
+            NetNamespaces.Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+        }
+        string[] states = [Path.Combine(dir, "gw1"), Path.Combine(dir, "gw2")];
+        string[] wans = [wan1, wan2];
+        Provision(dll, dir, states, configuration: i => Policies($"gw{i + 1}") + $"""
+            set services ipsec-vpn rule rule-if term t1 from source-address 172.30.{i + 1}.0/28
+            set services ipsec-vpn rule rule-if term t1 from destination-address 172.30.{2 - i}.0/28
+            set services ipsec-vpn rule rule-if term t1 then remote-gateway 10.88.0.{2 - i}
+            set services ipsec-vpn rule rule-if term t1 then dynamic ike-policy ike-cert-pol
+            set services ipsec-vpn rule rule-if term t1 then dynamic ipsec-policy esp-pol
+            set services ipsec-vpn rule rule-if match-direction output
+            set interfaces {wans[i]} unit 0 family inet address 10.88.0.{i + 1}/24
+            set interfaces {wans[i]} unit 0 family inet service input service-set ss-if
+            set interfaces {wans[i]} unit 0 family inet service output service-set ss-if
+            set interfaces sp-0/0/0 unit 0 family inet
+            set services service-set ss-if interface-service service-interface sp-0/0/0
+            set services service-set ss-if ipsec-vpn-options local-gateway 10.88.0.{i + 1}
+            set services service-set ss-if ipsec-vpn-options trusted-ca test
+            set services service-set ss-if ipsec-vpn-rules rule-if
+            commit
+
+            """);
+        Process gw1 = net.Start(ns1, "dotnet", dll, "--state", states[0], "gateway", "run");
+        Process gw2 = net.Start(ns2, "dotnet", dll, "--state", states[1], "gateway", "run");
+        net.WaitFor(gw1, "IKE SA up as initiator", 90);
+        net.WaitFor(gw2, "IKE SA up as responder", 30);
+        return (ns1, ns2, h1, h2, wan1, wan2, gw1, gw2, states);
+    }
+
+    /// <summary>(inbound, outbound) packets of gw's only IPsec tunnel, from the show command.</summary>
+    private static (ulong In, ulong Out) EspPackets(string dll, string state)
+    {
+        JsonNode json = JsonNode.Parse(Cli(dll, state, "show", "services", "ipsec-vpn", "ipsec", "security-associations", "|", "display", "json"))!;
+        JsonArray sas = json["ipsec-security-associations"]![0]!["security-associations"]!.AsArray();
+        ulong Of(string direction) => sas.Single(s => (string)s!["direction"]! == direction)!["packets"]!.GetValue<ulong>();
+        return (Of("inbound"), Of("outbound"));
+    }
+
+    private static string Ping(string ns, string from, string to) =>
+        NetNamespaces.Run("ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", from, to);
+
+    /// <summary>iperf3 sends 2 MB from <paramref name="from"/> in h1 to h2 and must finish.</summary>
+    private static void Tcp(NetNamespaces net, string h1, string h2, string from)
+    {
+        Process server = net.Start(h2, "iperf3", "-s", "-1", "--forceflush", "-B", "172.30.2.10", "-p", "5201");
+        net.WaitFor(server, "Server listening", 10);
+        string client = NetNamespaces.Run("ip", "netns", "exec", h1, "timeout", "20", "iperf3", "-c", "172.30.2.10", "-B", from, "-p", "5201", "-n", "2M");
+        Assert.Contains("sender", client);
+        Assert.True(server.WaitForExit(10_000), "iperf3 server did not end after its one test");
+    }
+
+    [Fact]
+    public void InterfaceServiceSet_SelectedTrafficCrossesTheTunnel_OtherTrafficInClear_CommitRemovesExactlyItsRulesAndTable()
+    {
+        string dll = NetNamespaces.CertgateDll();
+        string dir = Directory.CreateTempSubdirectory("certgate-ifss-").FullName;
+        using var net = new NetNamespaces();
+        try
+        {
+            (string ns1, string ns2, string h1, string h2, string wan1, _, Process gw1, Process gw2, string[] states) = InterfaceScenario(net, dll, dir);
+            string rules = NetNamespaces.Run("ip", "-n", ns1, "rule", "show");
+            Assert.Contains("10000:\tfrom 172.30.1.0/28 to 172.30.2.0/28 lookup 30000", rules);
+            Assert.Contains("9990:\tfrom all to 10.88.0.2 ipproto udp dport 4500 lookup main", rules);
+            Assert.Contains($"172.30.2.0/28 dev {SteeringDevice}", NetNamespaces.Run("ip", "-n", ns1, "route", "show", "table", "30000"));
+
+            // Forwarded traffic between the selected hosts.
+            (ulong In, ulong Out) before = EspPackets(dll, states[0]);
+            string first = Ping(h1, "172.30.1.10", "172.30.2.10");
+            Assert.True(first.Contains("3 packets transmitted, 3 received", StringComparison.Ordinal), first + "\ngw1:\n" + net.OutputOf(gw1) + "\ngw2:\n" + net.OutputOf(gw2));
+            (ulong In, ulong Out) pinged = EspPackets(dll, states[0]);
+            Assert.True(pinged.Out >= before.Out + 3 && pinged.In >= before.In + 3, $"ESP packets {before} -> {pinged} after 3 pings");
+
+            // Host-originated: gw1 itself, from its address inside the local selector.
+            Assert.Contains("3 received", Ping(ns1, "172.30.1.1", "172.30.2.10"));
+            (ulong In, ulong Out) hostPinged = EspPackets(dll, states[0]);
+            Assert.True(hostPinged.Out >= pinged.Out + 3 && hostPinged.In >= pinged.In + 3, $"ESP packets {pinged} -> {hostPinged} after 3 pings from gw1");
+
+            Tcp(net, h1, h2, "172.30.1.10");
+            Thread.Sleep(500); // the last ACKs and FINs of the connection, so the counts below are at rest
+            (ulong In, ulong Out) tcp = EspPackets(dll, states[0]);
+            Assert.True(tcp.Out > hostPinged.Out + 100, $"ESP packets {hostPinged} -> {tcp} after 2 MB of TCP");
+            Assert.True(tcp.In > hostPinged.In, $"no ACK came back through the tunnel: {hostPinged} -> {tcp}");
+
+            // 172.30.1.100 is outside 172.30.1.0/28: in clear, the SA counters do not move.
+            (ulong In, ulong Out) peer = EspPackets(dll, states[1]);
+            Assert.Contains("3 received", Ping(h1, "172.30.1.100", "172.30.2.10"));
+            Tcp(net, h1, h2, "172.30.1.100");
+            Assert.Equal(tcp, EspPackets(dll, states[0]));
+            Assert.Equal(peer, EspPackets(dll, states[1]));
+
+            // The commit that removes the service set removes its rules and table, nothing else.
+            File.WriteAllText(Path.Combine(dir, "delete.set"), $"delete services service-set ss-if\ndelete interfaces {wan1} unit 0 family inet service\ncommit\n");
+            Cli(dll, states[0], "configure", "-f", Path.Combine(dir, "delete.set"));
+            net.WaitFor(gw1, $"TUN device {SteeringDevice} (sp-0/0/0.0) removed", 20);
+            string after = NetNamespaces.Run("ip", "-n", ns1, "rule", "show");
+            Assert.DoesNotContain("9990:", after);
+            Assert.DoesNotContain("10000:", after);
+            Assert.Contains("32766:\tfrom all lookup main", after);
+            Assert.Empty(NetNamespaces.Run("ip", "-n", ns1, "route", "show", "table", "30000").Trim());
+            Assert.Contains("172.30.2.0/24 via 10.88.0.2", NetNamespaces.Run("ip", "-n", ns1, "route", "show"));
+            Assert.Contains("3 received", Ping(h1, "172.30.1.100", "172.30.2.10"));
+
+            NetNamespaces.Stop(gw1);
+            NetNamespaces.Stop(gw2);
+            Assert.True(gw2.ExitCode == 0, $"gw2 exited {gw2.ExitCode}: {net.OutputOf(gw2)}");
+            Assert.DoesNotContain("10000:", NetNamespaces.Run("ip", "-n", ns2, "rule", "show"));
+            Assert.DoesNotContain(SteeringDevice, NetNamespaces.Run("ip", "-n", ns2, "link", "show"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
