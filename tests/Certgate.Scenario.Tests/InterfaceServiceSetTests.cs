@@ -149,3 +149,88 @@ public sealed partial class ServiceSetTunnelTests
         }
     }
 }
+
+/// <summary>Replay and tamper on the outer link (RFC 4303 §3.4.3, §3.4.4): an ESP packet from gw1 to gw2 captured with
+/// tcpdump, sent again, and sent with one bit of its sequence number flipped.</summary>
+public sealed partial class ServiceSetTunnelTests
+{
+    /// <summary>The dropped-packet counts gw reports for its tunnel, by reason.</summary>
+    private static Dictionary<string, long> Drops(string dll, string state)
+    {
+        JsonNode json = JsonNode.Parse(Cli(dll, state, "show", "services", "ipsec-vpn", "ipsec", "security-associations", "|", "display", "json"))!;
+        return json["ipsec-security-associations"]![0]!["dropped-packets"]!.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<long>());
+    }
+
+    /// <summary>The UDP payload of the only packet in a pcap file of an Ethernet link.</summary>
+    private static byte[] UdpPayload(byte[] pcap)
+    {
+        const int GlobalHeader = 24, RecordHeader = 16, Ethernet = 14;
+        Assert.True(pcap.Length > GlobalHeader + RecordHeader + Ethernet + 28, $"the capture holds no packet ({pcap.Length} octets)");
+        Assert.Equal(1u, BitConverter.ToUInt32(pcap, 20)); // LINKTYPE_ETHERNET
+        int captured = BitConverter.ToInt32(pcap, GlobalHeader + 8);
+        int ip = GlobalHeader + RecordHeader + Ethernet;
+        int udp = ip + (pcap[ip] & 0x0F) * 4;
+        Assert.Equal(17, pcap[ip + 9]);
+        int end = GlobalHeader + RecordHeader + captured;
+        return pcap[(udp + 8)..end];
+    }
+
+    [Fact]
+    public void InterfaceServiceSet_ReplayedAndTamperedEspFromTheOuterLink_Dropped_CountedByReason_Shown()
+    {
+        string dll = NetNamespaces.CertgateDll();
+        string dir = Directory.CreateTempSubdirectory("certgate-replay-").FullName;
+        using var net = new NetNamespaces();
+        try
+        {
+            (string ns1, string ns2, string h1, _, _, string wan2, _, _, string[] states) = InterfaceScenario(net, dll, dir);
+            string pcap = Path.Combine(dir, "esp.pcap");
+            // Only ESP in UDP from gw1 (ESP has a non-zero SPI where IKE has the non-ESP marker; keepalives are 1 octet).
+            Process capture = net.Start(ns2, "tcpdump", "-i", wan2, "-n", "-U", "-c", "1", "-w", pcap,
+                "udp and src host 10.88.0.1 and dst port 4500 and udp[8:4] != 0 and greater 100");
+            net.WaitFor(capture, "listening on", 10);
+            Assert.Contains("1 received", NetNamespaces.Run("ip", "netns", "exec", h1, "ping", "-c", "1", "-W", "2", "-I", "172.30.1.10", "172.30.2.10"));
+            Assert.True(capture.WaitForExit(10_000), $"tcpdump captured no ESP packet: {net.OutputOf(capture)}");
+            byte[] esp = UdpPayload(File.ReadAllBytes(pcap));
+            Assert.True(esp.Length > 8 + 16, $"captured {esp.Length} octets, too short for ESP");
+
+            Dictionary<string, long> before = Drops(dll, states[1]);
+            (ulong In, ulong Out) packets = EspPackets(dll, states[1]);
+            string replay = Path.Combine(dir, "replay.bin");
+            string tamper = Path.Combine(dir, "tamper.bin");
+            File.WriteAllBytes(replay, esp);
+            byte[] flipped = (byte[])esp.Clone();
+            // The sequence number's top bit: the packet is new to the replay window (right of it), so it reaches the
+            // integrity check, which the ICV (covering the ESP header) must fail.
+            flipped[4] ^= 0x80;
+            File.WriteAllBytes(tamper, flipped);
+            foreach (string file in new[] { replay, tamper })
+            {
+                // bash writes the file with one write(2) on a connected UDP socket: one datagram, from gw1's address.
+                NetNamespaces.Run("ip", "netns", "exec", ns1, "bash", "-c", $"cat '{file}' > /dev/udp/10.88.0.2/4500");
+            }
+            Dictionary<string, long> after = before;
+            for (int i = 0; i < 100 && (after["Replayed"] == before["Replayed"] || after["AuthenticationFailed"] == before["AuthenticationFailed"]); i++)
+            {
+                Thread.Sleep(50);
+                after = Drops(dll, states[1]);
+            }
+            Assert.Equal(before["Replayed"] + 1, after["Replayed"]);
+            Assert.Equal(before["AuthenticationFailed"] + 1, after["AuthenticationFailed"]);
+            foreach (string reason in after.Keys.Where(r => r is not "Replayed" and not "AuthenticationFailed"))
+            {
+                Assert.True(before[reason] == after[reason], $"{reason}: {before[reason]} -> {after[reason]}");
+            }
+            Assert.Equal(packets.In, EspPackets(dll, states[1]).In);
+            string detail = Cli(dll, states[1], "show", "services", "ipsec-vpn", "ipsec", "security-associations", "detail");
+            Assert.Contains($"Replayed {after["Replayed"]}", detail);
+            Assert.Contains($"AuthenticationFailed {after["AuthenticationFailed"]}", detail);
+            // The SA survives both: the next packets cross.
+            Assert.Contains("3 received", Ping(h1, "172.30.1.10", "172.30.2.10"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
