@@ -103,6 +103,20 @@ internal sealed record PolicyRouting(IReadOnlyList<PolicyRule> Rules, IReadOnlyL
         return new PolicyRouting([.. exempt, .. rules], routes);
     }
 
+    /// <summary>What turns the running policy routing (this) into <paramref name="next"/>: rules and routes compared by
+    /// value, so a commit touches exactly what differs. Routes into a device the commit re-creates
+    /// (<paramref name="recreated"/>) vanished with the old device and are added again; they are not deleted first.</summary>
+    public PolicyChanges To(PolicyRouting next, IReadOnlySet<string> recreated)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        ArgumentNullException.ThrowIfNull(recreated);
+        return new PolicyChanges(
+            [.. Rules.Where(r => !next.Rules.Contains(r))],
+            [.. Routes.Where(r => !next.Routes.Contains(r) && !recreated.Contains(r.Device))],
+            [.. next.Routes.Where(r => !Routes.Contains(r) || recreated.Contains(r.Device))],
+            [.. next.Rules.Where(r => !Rules.Contains(r))]);
+    }
+
     private static string Any(Certgate.Net.Addressing.IpPrefix p) => p.Length == 0 ? "all" : p.ToString();
 
     private static void Add<T>(List<T> list, T item)
@@ -113,6 +127,12 @@ internal sealed record PolicyRouting(IReadOnlyList<PolicyRule> Rules, IReadOnlyL
         }
     }
 }
+
+/// <summary>The changes of one commit, in the order they are applied: rules and routes removed (before the devices
+/// go), then routes added (after new devices exist) before the rules that point at them, so a rule never sends
+/// packets into an empty table where they would fall through to main and leave in clear.</summary>
+internal sealed record PolicyChanges(IReadOnlyList<PolicyRule> RulesRemoved, IReadOnlyList<TableRoute> RoutesRemoved,
+    IReadOnlyList<TableRoute> RoutesAdded, IReadOnlyList<PolicyRule> RulesAdded);
 
 /// <summary>Hands out the slot (table and rule priority offset) of each interface service set, stable for as long as the
 /// set exists, so a commit that changes another set never renumbers this one's table.</summary>

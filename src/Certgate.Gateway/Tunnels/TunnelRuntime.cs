@@ -180,14 +180,15 @@ public sealed class TunnelRuntime : IAsyncDisposable
             }
         }
         PolicyRouting policy = NextPolicy(next);
-        foreach (PolicyRule r in _policy.Rules.Where(r => !policy.Rules.Contains(r)))
+        PolicyChanges changes = _policy.To(policy, recreated);
+        foreach (PolicyRule r in changes.RulesRemoved)
         {
             if (_links.DeleteRule(r))
             {
                 _log($"tunnels: {r} removed");
             }
         }
-        foreach (TableRoute r in _policy.Routes.Where(r => !policy.Routes.Contains(r) && !recreated.Contains(r.Device)))
+        foreach (TableRoute r in changes.RoutesRemoved)
         {
             if (_links.DeleteRoute(r))
             {
@@ -217,14 +218,11 @@ public sealed class TunnelRuntime : IAsyncDisposable
         {
             InstallRoute(r);
         }
-        // Routes before rules: a rule must never point into an empty table (the packets would fall through to main
-        // and leave in clear). A re-created device lost its routes with it.
-        var added = new HashSet<string>(diff.DevicesAdded.Select(d => d.Name), StringComparer.Ordinal);
-        foreach (TableRoute r in policy.Routes.Where(r => !_policy.Routes.Contains(r) || added.Contains(r.Device)))
+        foreach (TableRoute r in changes.RoutesAdded)
         {
             Apply(() => _links.ReplaceRoute(r), r.ToString());
         }
-        foreach (PolicyRule r in policy.Rules.Where(r => !_policy.Rules.Contains(r)))
+        foreach (PolicyRule r in changes.RulesAdded)
         {
             Apply(() => _links.AddRule(r), r.ToString());
         }

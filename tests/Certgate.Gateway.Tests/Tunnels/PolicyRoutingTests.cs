@@ -114,4 +114,70 @@ public sealed class PolicyRoutingTests
             """;
         Assert.Equal(PolicyRouting.Empty.Rules, PolicyRouting.Compute(Compile(text), new PolicySlots().Of).Rules);
     }
+
+    private const string SecondSet = """
+        set interfaces eth2 unit 0 family inet address 10.99.0.1/24
+        set interfaces sp-0/0/1 unit 0 family inet
+        set services service-set ss-b interface-service service-interface sp-0/0/1
+        set services service-set ss-b ipsec-vpn-options local-gateway 10.99.0.1
+        set services service-set ss-b ipsec-vpn-rules rule-b
+        set services ipsec-vpn rule rule-b term t from source-address 192.168.1.0/24
+        set services ipsec-vpn rule rule-b term t from destination-address 192.168.2.0/24
+        set services ipsec-vpn rule rule-b term t then remote-gateway 10.99.0.2
+        set services ipsec-vpn rule rule-b term t then dynamic ike-policy ip
+        set services ipsec-vpn rule rule-b match-direction output
+        set interfaces eth2 unit 0 family inet service output service-set ss-b
+
+        """;
+
+    private static readonly HashSet<string> NoDevice = [];
+
+    [Fact]
+    public void Commit_ChangedTerm_ReplacesExactlyThatRuleAndRoute_TheOtherSetAndTheExemptionsStay()
+    {
+        var slots = new PolicySlots();
+        string before = Base + SecondSet + "set services ipsec-vpn rule rule-if match-direction output\n";
+        PolicyRouting running = PolicyRouting.Compute(Compile(before), slots.Of);
+        PolicyRouting next = PolicyRouting.Compute(Compile(before.Replace("destination-address 172.30.2.0/24", "destination-address 172.30.3.0/24", StringComparison.Ordinal)), slots.Of);
+        PolicyChanges c = running.To(next, NoDevice);
+        Assert.Equal(["ip rule priority 10000 from 172.30.1.0/24 to 172.30.2.0/24 lookup 30000"], c.RulesRemoved.Select(r => r.ToString()));
+        Assert.Equal(["ip route 172.30.2.0/24 dev sp0-0-0-0 table 30000"], c.RoutesRemoved.Select(r => r.ToString()));
+        Assert.Equal(["ip route 172.30.3.0/24 dev sp0-0-0-0 table 30000"], c.RoutesAdded.Select(r => r.ToString()));
+        Assert.Equal(["ip rule priority 10000 from 172.30.1.0/24 to 172.30.3.0/24 lookup 30000"], c.RulesAdded.Select(r => r.ToString()));
+    }
+
+    [Fact]
+    public void Commit_SetRemoved_RemovesItsRulesRoutesAndExemptions_TheOtherSetKeepsItsSlot()
+    {
+        var slots = new PolicySlots();
+        string both = Base + SecondSet + "set services ipsec-vpn rule rule-if match-direction output\n";
+        PolicyRouting running = PolicyRouting.Compute(Compile(both), slots.Of);
+        string onlyB = both.Replace("set interfaces eth0 unit 0 family inet service output service-set ss-if\n", "", StringComparison.Ordinal)
+            .Replace("set services service-set ss-if ", "# ", StringComparison.Ordinal);
+        slots.Retain(["ss-b"]);
+        PolicyRouting next = PolicyRouting.Compute(Compile(onlyB), slots.Of);
+        PolicyChanges c = running.To(next, new HashSet<string>(["sp0-0-0-0"]));
+        Assert.Equal(
+        [
+            "ip rule priority 9990 from all to 10.88.0.2/32 ipproto udp dport 500 lookup main",
+            "ip rule priority 9990 from all to 10.88.0.2/32 ipproto udp dport 4500 lookup main",
+            "ip rule priority 10000 from 172.30.1.0/24 to 172.30.2.0/24 lookup 30000",
+        ], c.RulesRemoved.Select(r => r.ToString()));
+        // The removed device took its table's route with it.
+        Assert.Empty(c.RoutesRemoved);
+        Assert.Empty(c.RoutesAdded);
+        Assert.Empty(c.RulesAdded);
+        Assert.Contains("ip rule priority 10001 from 192.168.1.0/24 to 192.168.2.0/24 lookup 30001", next.Rules.Select(r => r.ToString()));
+    }
+
+    [Fact]
+    public void Commit_DeviceRecreated_ItsRoutesAreAddedAgain()
+    {
+        PolicyRouting p = PolicyRouting.Compute(Compile(Base + "set services ipsec-vpn rule rule-if match-direction output\n"), new PolicySlots().Of);
+        PolicyChanges c = p.To(p, new HashSet<string>(["sp0-0-0-0"]));
+        Assert.Empty(c.RulesRemoved);
+        Assert.Empty(c.RulesAdded);
+        Assert.Empty(c.RoutesRemoved);
+        Assert.Equal(["ip route 172.30.2.0/24 dev sp0-0-0-0 table 30000"], c.RoutesAdded.Select(r => r.ToString()));
+    }
 }
