@@ -57,6 +57,8 @@ public sealed partial class ServiceSetTunnelTests
             commit
 
             """);
+        // What a gateway killed without cleaning up would leave: the next one removes it.
+        NetNamespaces.Run("ip", "-n", ns1, "rule", "add", "priority", "10005", "from", "192.0.2.1", "lookup", "30005");
         Process gw1 = net.Start(ns1, "dotnet", dll, "--state", states[0], "gateway", "run");
         Process gw2 = net.Start(ns2, "dotnet", dll, "--state", states[1], "gateway", "run");
         net.WaitFor(gw1, "IKE SA up as initiator", 90);
@@ -99,6 +101,8 @@ public sealed partial class ServiceSetTunnelTests
             Assert.Contains("10000:\tfrom 172.30.1.0/28 to 172.30.2.0/28 lookup 30000", rules);
             Assert.Contains("9990:\tfrom all to 10.88.0.2 ipproto udp dport 4500 lookup main", rules);
             Assert.Contains($"172.30.2.0/28 dev {SteeringDevice}", NetNamespaces.Run("ip", "-n", ns1, "route", "show", "table", "30000"));
+            Assert.DoesNotContain("10005:", rules);
+            Assert.Contains("1 stale policy-routing rule(s) of an earlier run removed", net.OutputOf(gw1));
 
             // Forwarded traffic between the selected hosts.
             (ulong In, ulong Out) before = EspPackets(dll, states[0]);
