@@ -68,8 +68,9 @@ public sealed class NetNamespaces : IDisposable
         return name;
     }
 
-    /// <summary>Connects two namespaces with a veth pair and gives each end an address (CIDR).</summary>
-    public void Link(string nsA, string addressA, string nsB, string addressB)
+    /// <summary>Connects two namespaces with a veth pair and gives each end an address (CIDR); returns the two
+    /// device names.</summary>
+    public (string A, string B) Link(string nsA, string addressA, string nsB, string addressB)
     {
         string a = $"v{Tag}a{_namespaces.IndexOf(nsA)}";
         string b = $"v{Tag}b{_namespaces.IndexOf(nsB)}";
@@ -78,6 +79,7 @@ public sealed class NetNamespaces : IDisposable
         Run("ip", "-n", nsB, "addr", "add", addressB, "dev", b);
         Run("ip", "-n", nsA, "link", "set", a, "up");
         Run("ip", "-n", nsB, "link", "set", b, "up");
+        return (a, b);
     }
 
     /// <summary>Starts <paramref name="args"/> inside <paramref name="ns"/>; output is collected in <see cref="Output"/>.</summary>

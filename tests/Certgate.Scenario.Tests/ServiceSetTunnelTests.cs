@@ -166,7 +166,7 @@ public sealed partial class ServiceSetTunnelTests
     }
 
     /// <summary>A test CA, and for each gateway: configuration, CA certificate, its own certificate and key, the CRL.</summary>
-    private static void Provision(string dll, string dir, string[] states, bool revokeGw2 = false)
+    private static void Provision(string dll, string dir, string[] states, bool revokeGw2 = false, Func<int, string>? configuration = null)
     {
         using RSA caKey = RSA.Create(2048);
         var caReq = new CertificateRequest(Dn("Certgate Test Root CA"), caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -189,7 +189,7 @@ public sealed partial class ServiceSetTunnelTests
             string gw = $"gw{i + 1}";
             string state = states[i];
             string setFile = Path.Combine(dir, gw + ".set");
-            File.WriteAllText(setFile, Configuration(gw, local: $"10.88.0.{i + 1}", remote: $"10.88.0.{2 - i}", inside: $"172.30.{i + 1}.1/24", far: $"172.30.{2 - i}.0/24",
+            File.WriteAllText(setFile, configuration?.Invoke(i) ?? Configuration(gw, local: $"10.88.0.{i + 1}", remote: $"10.88.0.{2 - i}", inside: $"172.30.{i + 1}.1/24", far: $"172.30.{2 - i}.0/24",
                 near: $"172.30.{i + 1}.0/24"));
             Cli(dll, state, "configure", "-f", setFile);
             Cli(dll, state, "request", "security", "pki", "ca-certificate", "load", "ca-profile", "test", "filename", caFile);
@@ -213,21 +213,7 @@ public sealed partial class ServiceSetTunnelTests
     private static X500DistinguishedName Dn(string cn) => new($"CN={cn}, O=Certgate Test, C=CH");
 
     /// <summary>docs/examples/ipsec-next-hop.set adapted to the namespaces (no SCEP: the certificates are loaded).</summary>
-    private static string Configuration(string gw, string local, string remote, string inside, string far, string near) => $"""
-        set security pki ca-profile test ca-identity test
-        set services ipsec-vpn ike proposal ike-cert authentication-method rsa-signatures
-        set services ipsec-vpn ike proposal ike-cert dh-group group19
-        set services ipsec-vpn ike proposal ike-cert authentication-algorithm sha-256
-        set services ipsec-vpn ike proposal ike-cert encryption-algorithm aes-256-gcm
-        set services ipsec-vpn ike proposal ike-cert lifetime-seconds 28800
-        set services ipsec-vpn ike policy ike-cert-pol version 2
-        set services ipsec-vpn ike policy ike-cert-pol proposals ike-cert
-        set services ipsec-vpn ike policy ike-cert-pol local-certificate {gw}
-        set services ipsec-vpn ipsec proposal esp-gcm protocol esp
-        set services ipsec-vpn ipsec proposal esp-gcm encryption-algorithm aes-256-gcm
-        set services ipsec-vpn ipsec proposal esp-gcm lifetime-seconds 3600
-        set services ipsec-vpn ipsec policy esp-pol perfect-forward-secrecy keys group19
-        set services ipsec-vpn ipsec policy esp-pol proposals esp-gcm
+    private static string Configuration(string gw, string local, string remote, string inside, string far, string near) => Policies(gw) + $"""
         set services ipsec-vpn rule rule-ike term t1 from source-address {near}
         set services ipsec-vpn rule rule-ike term t1 from destination-address {far}
         set services ipsec-vpn rule rule-ike term t1 then remote-gateway {remote}
@@ -246,6 +232,25 @@ public sealed partial class ServiceSetTunnelTests
         set services service-set ipsec-1 ipsec-vpn-rules rule-ike
         set routing-options static route {far} next-hop ms-0/0/0.1
         commit
+
+        """;
+
+    /// <summary>The CA profile, IKE and ESP proposals and policies both service-set styles use.</summary>
+    private static string Policies(string gw) => $"""
+        set security pki ca-profile test ca-identity test
+        set services ipsec-vpn ike proposal ike-cert authentication-method rsa-signatures
+        set services ipsec-vpn ike proposal ike-cert dh-group group19
+        set services ipsec-vpn ike proposal ike-cert authentication-algorithm sha-256
+        set services ipsec-vpn ike proposal ike-cert encryption-algorithm aes-256-gcm
+        set services ipsec-vpn ike proposal ike-cert lifetime-seconds 28800
+        set services ipsec-vpn ike policy ike-cert-pol version 2
+        set services ipsec-vpn ike policy ike-cert-pol proposals ike-cert
+        set services ipsec-vpn ike policy ike-cert-pol local-certificate {gw}
+        set services ipsec-vpn ipsec proposal esp-gcm protocol esp
+        set services ipsec-vpn ipsec proposal esp-gcm encryption-algorithm aes-256-gcm
+        set services ipsec-vpn ipsec proposal esp-gcm lifetime-seconds 3600
+        set services ipsec-vpn ipsec policy esp-pol perfect-forward-secrecy keys group19
+        set services ipsec-vpn ipsec policy esp-pol proposals esp-gcm
 
         """;
 

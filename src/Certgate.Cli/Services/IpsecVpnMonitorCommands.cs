@@ -112,7 +112,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             }
             text.AppendLine();
         }
-        Write(ctx, "ike-security-associations", items, tunnels.Count == 0 ? "No IKE SAs (no next-hop tunnel is configured)" + Environment.NewLine : text.ToString());
+        Write(ctx, "ike-security-associations", items, tunnels.Count == 0 ? "No IKE SAs (no IPsec service set is configured)" + Environment.NewLine : text.ToString());
         return 0;
     }
 
@@ -165,6 +165,11 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
                     text.AppendLine(CultureInfo.InvariantCulture, $"    Algorithms: {t.EspAlgorithms}, lifetime {(long)t.IpsecLifetime.TotalSeconds} seconds, remaining {Remaining(t.EstablishedAt, t.IpsecLifetime)} seconds (no rekey yet: #5)");
                 }
             }
+            if (detail && t.Drops.Count > 0)
+            {
+                // Counted by the data plane of the local-gateway address, which all its tunnels share.
+                text.AppendLine(CultureInfo.InvariantCulture, $"    Dropped packets (local-gateway {t.LocalAddress}): {string.Join(", ", t.Drops.Select(d => $"{d.Reason} {d.Packets}"))}");
+            }
             text.AppendLine();
             items.Add(new JsonObject
             {
@@ -180,9 +185,10 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
                 ["algorithms"] = t.EspAlgorithms,
                 ["lifetime-seconds"] = (long)t.IpsecLifetime.TotalSeconds,
                 ["security-associations"] = sas,
+                ["dropped-packets"] = new JsonObject(t.Drops.Select(d => KeyValuePair.Create(d.Reason, (JsonNode?)d.Packets))),
             });
         }
-        Write(ctx, "ipsec-security-associations", items, tunnels.Count == 0 ? "No IPsec SAs (no next-hop tunnel is configured)" + Environment.NewLine : text.ToString());
+        Write(ctx, "ipsec-security-associations", items, tunnels.Count == 0 ? "No IPsec SAs (no IPsec service set is configured)" + Environment.NewLine : text.ToString());
         return 0;
     }
 

@@ -31,6 +31,8 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         _socket = new Socket(local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
+            // IKE may open a socket on this port connected to one peer while it negotiates (NAT traversal).
+            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             _socket.Bind(local);
         }
         catch

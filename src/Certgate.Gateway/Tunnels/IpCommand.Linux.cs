@@ -20,6 +20,22 @@ internal interface ILinkConfigurator
 
     /// <summary>Removes the route to <paramref name="destination"/> through <paramref name="device"/>; false when there was none.</summary>
     bool DeleteRoute(string destination, string device);
+
+    /// <summary>Adds the policy-routing rule <paramref name="rule"/> (<c>ip rule add</c>).</summary>
+    void AddRule(PolicyRule rule);
+
+    /// <summary>Deletes exactly <paramref name="rule"/>; false when there was none.</summary>
+    bool DeleteRule(PolicyRule rule);
+
+    /// <summary>Routes into a service set's table (replacing an existing route).</summary>
+    void ReplaceRoute(TableRoute route);
+
+    /// <summary>Removes <paramref name="route"/>; false when there was none.</summary>
+    bool DeleteRoute(TableRoute route);
+
+    /// <summary>Deletes every rule (both families) whose priority lies in [<paramref name="first"/>, <paramref name="last"/>]:
+    /// those a gateway that ended without cleaning up left behind. Returns how many.</summary>
+    int DeleteRules(int first, int last);
 }
 
 /// <summary>
@@ -61,8 +77,49 @@ internal sealed class IpCommand : ILinkConfigurator
         }
     }
 
+    public void AddRule(PolicyRule rule) => Run([.. Family(rule.IPv6), "rule", "add", .. rule.Arguments()]);
+
+    public bool DeleteRule(PolicyRule rule) => TryRun([.. Family(rule.IPv6), "rule", "del", .. rule.Arguments()]);
+
+    public void ReplaceRoute(TableRoute route) => Run([.. Family(route.IPv6), "route", "replace", .. route.Arguments()]);
+
+    public bool DeleteRoute(TableRoute route) => TryRun([.. Family(route.IPv6), "route", "del", .. route.Arguments()]);
+
+    public int DeleteRules(int first, int last)
+    {
+        int n = 0;
+        foreach (string family in new[] { "-4", "-6" })
+        {
+            using var rules = System.Text.Json.JsonDocument.Parse(Run(family, "-j", "rule", "show"));
+            foreach (System.Text.Json.JsonElement r in rules.RootElement.EnumerateArray())
+            {
+                if (r.TryGetProperty("priority", out System.Text.Json.JsonElement p) && p.GetInt32() is int priority && priority >= first && priority <= last
+                    && TryRun(family, "rule", "del", "priority", priority.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+                {
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    private static string[] Family(bool v6) => v6 ? ["-6"] : [];
+
+    private static bool TryRun(params string[] args)
+    {
+        try
+        {
+            Run(args);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <exception cref="IOException">ip is missing or refused the change (its message included).</exception>
-    private static void Run(params string[] args)
+    private static string Run(params string[] args)
     {
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in args)
@@ -81,7 +138,7 @@ internal sealed class IpCommand : ILinkConfigurator
         using (p)
         {
             Task<string> stderr = p.StandardError.ReadToEndAsync();
-            p.StandardOutput.ReadToEnd();
+            string stdout = p.StandardOutput.ReadToEnd();
             if (!p.WaitForExit(10_000))
             {
                 p.Kill();
@@ -91,6 +148,7 @@ internal sealed class IpCommand : ILinkConfigurator
             {
                 throw new IOException($"ip {string.Join(' ', args)}: {stderr.GetAwaiter().GetResult().Trim()}");
             }
+            return stdout;
         }
     }
 }

@@ -19,9 +19,9 @@ namespace Certgate.Gateway.Tunnels;
 /// "Who initiates a tunnel"), so two Certgate gateways never collide with two simultaneous IKE_SA_INITs. A responder
 /// that hears nothing for <see cref="ResponderPatience"/> initiates once itself, so a peer that lost its SAs (it
 /// restarted while this side kept them) is not waited for forever. Failures are retried after 1, 2, 4 … seconds,
-/// never more than <see cref="MaxBackoff"/> apart. IKE uses UDP 500 only (no NAT traversal: the data plane owns
-/// 4500), a socket per attempt, so one tunnel per local-gateway address negotiates at a time (#5: an IKE
-/// dispatcher by peer is needed for several).
+/// never more than <see cref="MaxBackoff"/> apart. IKE uses UDP 500 and, while no SA runs, 4500 for NAT traversal
+/// (<see cref="NattSocket"/>), a socket per attempt, so one tunnel per local-gateway address negotiates at a time
+/// (#5: an IKE dispatcher by peer is needed for several).
 /// <code>
 ///   Down --initiate/respond ok--> Up (listening on 500) --peer negotiates again--> Up (new SAs replace the old)
 ///    ^  \--fails--> wait backoff --/                    \--clear--> Down, initiate at once
@@ -155,7 +155,8 @@ internal sealed class Tunnel : IAsyncDisposable
                 {
                     _log($"{Name}: initiating IKE_SA_INIT from {Plan.Peer.LocalAddress}:{IkePort}");
                     using var socket = new UdpClient(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
-                    child = await IkeSession.InitiateAsync(socket, null, new IPEndPoint(Plan.Peer.RemoteAddress, IkePort), config, attempt.Token).ConfigureAwait(false);
+                    using UdpClient? natt = established ? null : NattSocket();
+                    child = await IkeSession.InitiateAsync(socket, natt, new IPEndPoint(Plan.Peer.RemoteAddress, IkePort), config, attempt.Token).ConfigureAwait(false);
                 }
                 else
                 {
@@ -165,7 +166,10 @@ internal sealed class Tunnel : IAsyncDisposable
                         attempt.CancelAfter(ResponderPatience);
                     }
                     using var socket = new UdpClient(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
-                    child = await IkeSession.RespondAsync(socket, null, config, attempt.Token).ConfigureAwait(false);
+                    // While SAs run, the peer's ESP must reach the data plane, so no NAT-T socket then (#5: IKE on
+                    // 4500 through the data plane once the IKE SA lives on).
+                    using UdpClient? natt = established ? null : NattSocket();
+                    child = await IkeSession.RespondAsync(socket, natt, config, attempt.Token).ConfigureAwait(false);
                 }
                 Install(child, initiate ? IkeRole.Initiator : IkeRole.Responder, config);
                 failures = 0;
@@ -211,6 +215,29 @@ internal sealed class Tunnel : IAsyncDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// IKE's port 4500 for NAT traversal (RFC 7296 §2.23; strongSwan's kernel-libipsec always claims a NAT and floats).
+    /// The data plane owns local:4500; both sockets set SO_REUSEADDR and this one is connected to the peer's 4500, so
+    /// the kernel gives it the peer's datagrams (a connected socket is the better match) until the negotiation ends
+    /// and it is closed.
+    /// </summary>
+    private UdpClient NattSocket()
+    {
+        var s = new Socket(Plan.Peer.LocalAddress.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            s.Bind(new IPEndPoint(Plan.Peer.LocalAddress, NattPort));
+            s.Connect(new IPEndPoint(Plan.Peer.RemoteAddress, NattPort));
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+        return new UdpClient(Plan.Peer.LocalAddress.AddressFamily) { Client = s };
     }
 
     /// <summary>

@@ -31,7 +31,9 @@ namespace Certgate.Gateway.Tunnels;
 /// (and those whose device is re-created) → remove the routes and TUN devices the plan drops → create new TUN
 /// devices with their addresses and one ESP data plane per local-gateway address (UDP 4500) → install the plan's
 /// routes into them → start the new and changed tunnels. Tunnels the commit leaves unchanged keep their SAs.
-/// Interface-style service sets get their steering device but no tunnel yet (#6).
+/// Interface-style service sets run the same way, their TUN device (the service interface) carrying the traffic that
+/// policy routing selects (<see cref="PolicyRouting"/>: a table per service set, <c>ip rule</c>s from the rule terms);
+/// a commit replaces exactly the rules and table routes that changed.
 /// </remarks>
 public sealed class TunnelRuntime : IAsyncDisposable
 {
@@ -45,6 +47,9 @@ public sealed class TunnelRuntime : IAsyncDisposable
     private readonly Dictionary<string, Device> _devices = new(StringComparer.Ordinal);
     private readonly Dictionary<TunnelId, Tunnel> _tunnels = [];
     private ServiceSetPlan _plan = ServiceSetPlan.Empty;
+    private PolicyRouting _policy = PolicyRouting.Empty;
+    private readonly PolicySlots _slots = new();
+    private bool _staleRulesRemoved;
     private volatile PkiConfiguration? _pki;
     private (DateTime Written, long Length)? _applied;
     private uint _nextReqId = 1;
@@ -174,6 +179,22 @@ public sealed class TunnelRuntime : IAsyncDisposable
                 await t.DisposeAsync().ConfigureAwait(false);
             }
         }
+        PolicyRouting policy = NextPolicy(next);
+        PolicyChanges changes = _policy.To(policy, recreated);
+        foreach (PolicyRule r in changes.RulesRemoved)
+        {
+            if (_links.DeleteRule(r))
+            {
+                _log($"tunnels: {r} removed");
+            }
+        }
+        foreach (TableRoute r in changes.RoutesRemoved)
+        {
+            if (_links.DeleteRoute(r))
+            {
+                _log($"tunnels: {r} removed");
+            }
+        }
         foreach (RoutePlan r in diff.RoutesRemoved.Where(r => !recreated.Contains(r.Device)))
         {
             if (_links.DeleteRoute(r.Destination.ToString(), r.Device))
@@ -197,10 +218,56 @@ public sealed class TunnelRuntime : IAsyncDisposable
         {
             InstallRoute(r);
         }
+        foreach (TableRoute r in changes.RoutesAdded)
+        {
+            Apply(() => _links.ReplaceRoute(r), r.ToString());
+        }
+        foreach (PolicyRule r in changes.RulesAdded)
+        {
+            Apply(() => _links.AddRule(r), r.ToString());
+        }
+        _policy = policy;
         _plan = next;
         foreach (TunnelPlan t in next.Tunnels.Where(t => !_tunnels.ContainsKey(t.Id)))
         {
             StartTunnel(t);
+        }
+    }
+
+    /// <summary>The policy routing of <paramref name="next"/>; the first time, rules a gateway that ended without cleaning
+    /// up left in the priorities the runtime owns are removed.</summary>
+    private PolicyRouting NextPolicy(ServiceSetPlan next)
+    {
+        if (!_staleRulesRemoved && next.Selectors.Count > 0)
+        {
+            _staleRulesRemoved = true;
+            try
+            {
+                int stale = _links.DeleteRules(PolicyRouting.ExemptPriority, PolicyRouting.FirstSelectorPriority + PolicyRouting.MaxSlots - 1);
+                if (stale > 0)
+                {
+                    _log($"tunnels: {stale} stale policy-routing rule(s) of an earlier run removed");
+                }
+            }
+            catch (IOException e)
+            {
+                _log($"tunnels: the policy-routing rules cannot be listed: {e.Message}");
+            }
+        }
+        _slots.Retain(next.Selectors.Select(s => s.Tunnel.ServiceSet));
+        return PolicyRouting.Compute(next, _slots.Of);
+    }
+
+    private void Apply(Action change, string what)
+    {
+        try
+        {
+            change();
+            _log($"tunnels: {what} installed");
+        }
+        catch (IOException e)
+        {
+            _log($"tunnels: {what} cannot be installed: {e.Message}");
         }
     }
 
@@ -228,7 +295,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
         {
             _log($"tunnels: warning: {d.Name} belongs to routing-instance {d.RoutingInstance}, which the gateway does not create yet (#6); it stays in the main table");
         }
-        IPAddress? local = plan.Tunnels.FirstOrDefault(t => t.Child.Device == d.Name && t.Style == ServiceSetStyle.NextHop)?.Peer.LocalAddress;
+        IPAddress? local = plan.Tunnels.FirstOrDefault(t => t.Child.Device == d.Name)?.Peer.LocalAddress;
         if (local is null)
         {
             return;
@@ -270,11 +337,6 @@ public sealed class TunnelRuntime : IAsyncDisposable
 
     private void StartTunnel(TunnelPlan t)
     {
-        if (t.Style != ServiceSetStyle.NextHop)
-        {
-            _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: interface-style service sets are planned but not run yet (#6)");
-            return;
-        }
         if (!_devices.TryGetValue(t.Child.Device, out Device? device) || device.DataPlane is null)
         {
             _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: no data plane on {t.Child.Device} (see above); not started");
@@ -349,13 +411,18 @@ public sealed class TunnelRuntime : IAsyncDisposable
         _gate.Wait();
         try
         {
-            return _plan.Tunnels.Where(t => _tunnels.ContainsKey(t.Id)).Select(t => _tunnels[t.Id].Status()).ToList();
+            return _plan.Tunnels.Where(t => _tunnels.ContainsKey(t.Id)).Select(t => _tunnels[t.Id].Status() with { Drops = Drops(t) }).ToList();
         }
         finally
         {
             _gate.Release();
         }
     }
+
+    private IReadOnlyList<(string, long)> Drops(TunnelPlan t) =>
+        _devices.TryGetValue(t.Child.Device, out Device? d) && d.DataPlane is { } plane
+            ? [.. Enum.GetValues<EspDrop>().Select(r => (r.ToString(), plane.Counters.Dropped(r)))]
+            : [];
 
     /// <summary>Tears down the SAs of the tunnels to <paramref name="remote"/> (all when null) and negotiates them
     /// again; returns how many.</summary>
@@ -378,7 +445,8 @@ public sealed class TunnelRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops every tunnel (SAs removed) and removes the TUN devices (their routes go with them).</summary>
+    /// <summary>Stops every tunnel (SAs removed), removes the policy-routing rules and the TUN devices (their routes go
+    /// with them).</summary>
     public async ValueTask DisposeAsync()
     {
         await _gate.WaitAsync().ConfigureAwait(false);
@@ -389,6 +457,14 @@ public sealed class TunnelRuntime : IAsyncDisposable
                 await t.DisposeAsync().ConfigureAwait(false);
             }
             _tunnels.Clear();
+            foreach (PolicyRule r in _policy.Rules)
+            {
+                if (_links.DeleteRule(r))
+                {
+                    _log($"tunnels: {r} removed");
+                }
+            }
+            _policy = PolicyRouting.Empty;
             foreach (Device d in _devices.Values)
             {
                 d.Dispose(_links);

@@ -91,4 +91,8 @@ public sealed record TunnelStatus
 
     /// <summary>The outbound SA, when installed.</summary>
     public IpsecSaStatus? Outbound { get; init; }
+
+    /// <summary>Packets the data plane of this tunnel's local-gateway dropped, by reason (every reason, zeros included);
+    /// the data plane is shared by the tunnels of one local-gateway address, so are these counts.</summary>
+    public IReadOnlyList<(string Reason, long Packets)> Drops { get; init; } = [];
 }

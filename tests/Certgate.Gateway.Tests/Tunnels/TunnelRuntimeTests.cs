@@ -46,6 +46,28 @@ public sealed class TunnelRuntimeTests : IDisposable
             Calls.Add($"del {destination} {device}");
             return true;
         }
+
+        public void AddRule(PolicyRule rule) => Calls.Add(rule.ToString());
+
+        public bool DeleteRule(PolicyRule rule)
+        {
+            Calls.Add($"del {rule}");
+            return true;
+        }
+
+        public void ReplaceRoute(TableRoute route) => Calls.Add(route.ToString());
+
+        public bool DeleteRoute(TableRoute route)
+        {
+            Calls.Add($"del {route}");
+            return true;
+        }
+
+        public int DeleteRules(int first, int last)
+        {
+            Calls.Add($"flush rules {first}-{last}");
+            return 0;
+        }
     }
 
     private static string Config(string local, string remote) => $"""
