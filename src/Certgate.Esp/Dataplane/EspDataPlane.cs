@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using Certgate.Esp.Io;
 using Certgate.Esp.Tun;
 using Certgate.Ipsec;
 
@@ -16,8 +17,12 @@ namespace Certgate.Esp.Dataplane;
 public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
 {
     private const int MaxPacket = 65535;
+
+    /// <summary>Packets read from the device before the batch is sent (latency stays one burst's worth of work).</summary>
+    private const int MaxBurst = 128;
     private readonly TunDevice _tun;
     private readonly Socket _socket;
+    private UdpBatchSocket _io = null!;
     private readonly Thread _toPeer;
     private readonly Thread _fromPeer;
     private volatile bool _stopping;
@@ -48,6 +53,9 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
 
     public EspCounters Counters => Path.Counters;
 
+    /// <summary>How packets move (batching and which kernel offloads are on), for the log; after <see cref="Start"/>.</summary>
+    public string IoDescription => _io.Describe() + (_tun.Offloads ? ", TUN TSO/GRO on" : ", TUN offloads off");
+
     /// <summary>Receives IKE messages that arrive on this port (non-ESP marker stripped), when set.</summary>
     public Action<ReadOnlyMemory<byte>, IPEndPoint>? IkeHandler { get; init; }
 
@@ -63,8 +71,15 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         remove => Path.Acquire -= value;
     }
 
+    /// <summary>
+    /// Use UDP GSO/GRO on the socket where the kernel has them (default); off measures or works around them. The
+    /// TUN device's offloads are chosen when it is opened (<see cref="TunDevice.Open(string, bool)"/>).
+    /// </summary>
+    public bool UdpOffloads { get; init; } = true;
+
     public void Start()
     {
+        _io = new UdpBatchSocket(_socket, UdpOffloads);
         _toPeer.Start();
         _fromPeer.Start();
     }
@@ -89,45 +104,46 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
 
     public bool DeletePolicy(uint reqId) => Path.DeletePolicy(reqId);
 
+    /// <summary>
+    /// TUN → peer. A burst is one blocking read and then whatever else the device has queued (up to
+    /// <see cref="MaxBurst"/> packets); each packet is protected straight into the send batch, and the batch goes out
+    /// in one <c>sendmmsg</c> (runs to one peer as one UDP GSO message where the kernel allows).
+    /// </summary>
     private void TunToPeer()
     {
-        byte[] inner = new byte[MaxPacket];
-        byte[] packet = new byte[MaxPacket + EspPacketPath.MaxOverhead];
-        // The peer's address serialized once, not per packet (SendTo with an EndPoint serializes it every call).
-        IPEndPoint? lastRemote = null;
-        SocketAddress? lastAddress = null;
+        byte[] inner = GC.AllocateArray<byte>(VirtioNetHeader.Length + MaxPacket, pinned: true);
+        byte[] segment = _tun.Offloads ? GC.AllocateArray<byte>(MaxPacket, pinned: true) : [];
+        EspDataPlane self = this;
         while (!_stopping)
         {
-            int n;
             try
             {
-                n = _tun.Read(inner);
+                int n = _tun.Read(inner);
+                if (n <= 0 || _stopping)
+                {
+                    return;
+                }
+                int burst = 0;
+                do
+                {
+                    if (!_tun.Offloads)
+                    {
+                        ProtectOne(inner.AsSpan(0, n));
+                    }
+                    else if (n <= VirtioNetHeader.Length ||
+                             !TcpSegmentation.Split(VirtioNetHeader.Read(inner), inner.AsSpan(VirtioNetHeader.Length, n - VirtioNetHeader.Length), segment, ref self,
+                                 static (ref EspDataPlane plane, Span<byte> packet) => plane.ProtectOne(packet)))
+                    {
+                        Counters.CountDrop(EspDrop.NotIp);
+                    }
+                }
+                while (++burst < MaxBurst && (n = _tun.ReadQueued(inner)) > 0);
+                // Refused datagrams (an ICMP error pending for the peer, say) are lost like any packet on a bad path.
+                _io.Flush();
             }
             catch (IOException)
             {
                 return;
-            }
-            if (n <= 0 || _stopping)
-            {
-                return;
-            }
-            try
-            {
-                int length = Path.Protect(inner.AsSpan(0, n), packet, out IPEndPoint? remote, out _);
-                if (length == 0)
-                {
-                    continue;
-                }
-                if (!ReferenceEquals(remote, lastRemote))
-                {
-                    lastRemote = remote;
-                    lastAddress = remote!.Serialize();
-                }
-                _socket.SendTo(packet.AsSpan(0, length), SocketFlags.None, lastAddress!);
-            }
-            catch (SocketException)
-            {
-                // The peer is unreachable for now (ICMP errors surface here); ESP is best effort like IP.
             }
             catch (ObjectDisposedException)
             {
@@ -136,51 +152,84 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         }
     }
 
+    private void ProtectOne(ReadOnlySpan<byte> inner)
+    {
+        Span<byte> room = _io.SendBuffer(inner.Length + EspPacketPath.MaxOverhead);
+        int length = Path.Protect(inner, room, out IPEndPoint? remote, out _);
+        if (length > 0)
+        {
+            _io.Commit(length, remote!);
+        }
+    }
+
+    /// <summary>
+    /// Peer → TUN. One <c>recvmmsg</c> returns up to <see cref="UdpBatchSocket.ReceiveSlots"/> messages; with UDP GRO a
+    /// message is a run of equal-sized datagrams, cut here. Each datagram is classified (RFC 3948 §2.2) and ESP is
+    /// unprotected and written to the device.
+    /// </summary>
     private void PeerToTun()
     {
-        byte[] datagram = new byte[MaxPacket];
-        byte[] inner = new byte[MaxPacket];
-        var any = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        // Received into one SocketAddress: no endpoint object per packet; one is made only for IKE messages.
-        var from = new SocketAddress(_socket.AddressFamily);
+        byte[] inner = GC.AllocateArray<byte>(VirtioNetHeader.Length + MaxPacket, pinned: true);
+        // With offloads the decrypted packet lands behind room for its virtio header, so it is written without a copy.
+        int at0 = _tun.Offloads ? VirtioNetHeader.Length : 0;
+        TcpCoalescer? gro = _tun.Offloads ? new TcpCoalescer(_tun.Write) : null;
         while (!_stopping)
         {
-            int n;
+            int messages;
             try
             {
-                n = _socket.ReceiveFrom(datagram, SocketFlags.None, from);
+                messages = _io.Receive();
             }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused)
-            {
-                continue;
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (SocketException)
             {
                 return;
             }
-            ReadOnlySpan<byte> d = datagram.AsSpan(0, n);
-            if (n == 1 && d[0] == 0xFF)
+            if (messages == 0)
             {
-                Counters.CountKeepalive();
-                continue;
-            }
-            if (n >= 4 && BinaryPrimitives.ReadUInt32BigEndian(d) == 0)
-            {
-                Counters.CountIke();
-                IkeHandler?.Invoke(d[4..].ToArray(), (IPEndPoint)any.Create(from));
-                continue;
+                return;
             }
             try
             {
-                int length = Path.Unprotect(d, inner, out _);
-                if (length > 0)
+                for (int i = 0; i < messages; i++)
                 {
-                    _tun.Write(inner.AsSpan(0, length));
+                    ReadOnlySpan<byte> run = _io.Received(i, out int segment);
+                    if (run.IsEmpty)
+                    {
+                        continue;
+                    }
+                    for (int at = 0; at < run.Length; at += segment)
+                    {
+                        ReadOnlySpan<byte> d = run.Slice(at, Math.Min(segment, run.Length - at));
+                        if (d.Length == 1 && d[0] == 0xFF)
+                        {
+                            Counters.CountKeepalive();
+                            continue;
+                        }
+                        if (d.Length >= 4 && BinaryPrimitives.ReadUInt32BigEndian(d) == 0)
+                        {
+                            Counters.CountIke();
+                            IkeHandler?.Invoke(d[4..].ToArray(), _io.ReceivedFrom(i));
+                            continue;
+                        }
+                        int length = Path.Unprotect(d, inner.AsSpan(at0), out _);
+                        if (length > 0)
+                        {
+                            if (gro is null)
+                            {
+                                _tun.Write(inner.AsSpan(0, length));
+                            }
+                            else
+                            {
+                                gro.Add(inner.AsSpan(0, at0 + length));
+                            }
+                        }
+                    }
                 }
+                gro?.Flush();
             }
             catch (IOException)
             {
-                // The interface is down; the packet is lost like any other on a down link.
+                // The interface is down; the packets are lost like any others on a down link.
             }
             catch (ObjectDisposedException)
             {
