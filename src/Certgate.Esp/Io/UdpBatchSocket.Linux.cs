@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Certgate.Esp.Io;
 
@@ -48,8 +49,10 @@ internal sealed partial class UdpBatchSocket : IDisposable
     private const int IdlePollMilliseconds = 200;
     private const ushort AfInet = 2;
     private const ushort AfInet6 = 10;
+    private const int SockRaw = 3;
+    private const int SockCloexec = 0x80000;
 
-    private readonly Socket _socket;
+    private readonly SafeHandle _handle;
     private readonly bool _ipv6;
 
     // Receive side: ReceiveSlots buffers of 64 KiB (a GRO run can fill one), each with its address and control room.
@@ -73,10 +76,16 @@ internal sealed partial class UdpBatchSocket : IDisposable
     private int _pendingCount;
 
     public UdpBatchSocket(Socket socket, bool allowOffloads = true)
+        : this((socket ?? throw new ArgumentNullException(nameof(socket))).SafeHandle, socket.AddressFamily, allowOffloads)
     {
-        _socket = socket ?? throw new ArgumentNullException(nameof(socket));
-        _ipv6 = socket.AddressFamily == AddressFamily.InterNetworkV6;
-        int fd = (int)socket.SafeHandle.DangerousGetHandle();
+    }
+
+    /// <summary>Over any bound datagram descriptor (a raw ESP socket, say); UDP offloads are probed and fail there.</summary>
+    public UdpBatchSocket(SafeHandle handle, AddressFamily family, bool allowOffloads)
+    {
+        _handle = handle ?? throw new ArgumentNullException(nameof(handle));
+        _ipv6 = family == AddressFamily.InterNetworkV6;
+        int fd = (int)handle.DangerousGetHandle();
         if (allowOffloads)
         {
             // Probed, not assumed: getsockopt(UDP_SEGMENT) fails on kernels before 4.18; UDP_GRO needs 5.0.
@@ -119,8 +128,8 @@ internal sealed partial class UdpBatchSocket : IDisposable
             bool added = false;
             try
             {
-                _socket.SafeHandle.DangerousAddRef(ref added);
-                int fd = (int)_socket.SafeHandle.DangerousGetHandle();
+                _handle.DangerousAddRef(ref added);
+                int fd = (int)_handle.DangerousGetHandle();
                 for (int i = 0; i < ReceiveSlots; i++)
                 {
                     ref MsgHdr h = ref _rxMsgs[i].Header;
@@ -160,7 +169,7 @@ internal sealed partial class UdpBatchSocket : IDisposable
             {
                 if (added)
                 {
-                    _socket.SafeHandle.DangerousRelease();
+                    _handle.DangerousRelease();
                 }
             }
         }
@@ -255,8 +264,8 @@ internal sealed partial class UdpBatchSocket : IDisposable
         bool added = false;
         try
         {
-            _socket.SafeHandle.DangerousAddRef(ref added);
-            int fd = (int)_socket.SafeHandle.DangerousGetHandle();
+            _handle.DangerousAddRef(ref added);
+            int fd = (int)_handle.DangerousGetHandle();
             IPEndPoint? lastTo = null;
             int lastName = -1;
             for (int i = 0; i < _pendingCount; i++)
@@ -333,7 +342,7 @@ internal sealed partial class UdpBatchSocket : IDisposable
         {
             if (added)
             {
-                _socket.SafeHandle.DangerousRelease();
+                _handle.DangerousRelease();
             }
             _pendingCount = 0;
             _txUsed = 0;
@@ -397,6 +406,46 @@ internal sealed partial class UdpBatchSocket : IDisposable
         return new IPEndPoint(new IPAddress(name[4..8]), port);
     }
 
+    /// <summary>
+    /// Opens a raw socket for IP protocol <paramref name="protocol"/> bound to <paramref name="local"/>'s address
+    /// (through libc: .NET's Socket maps only a few protocol numbers for raw sockets). Null, with the reason, where
+    /// the process may not (no CAP_NET_RAW).
+    /// </summary>
+    public static SafeFileHandle? OpenRaw(IPAddress local, int protocol, out string? error)
+    {
+        bool v6 = local.AddressFamily == AddressFamily.InterNetworkV6;
+        int fd = SocketNative(v6 ? AfInet6 : AfInet, SockRaw | SockCloexec, protocol);
+        if (fd < 0)
+        {
+            error = Marshal.GetLastPInvokeErrorMessage();
+            return null;
+        }
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        byte[] name = new byte[NameLength];
+        int length;
+        if (v6)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(name, AfInet6);
+            local.TryWriteBytes(name.AsSpan(8, 16), out _);
+            BinaryPrimitives.WriteUInt32LittleEndian(name.AsSpan(24), (uint)local.ScopeId);
+            length = 28;
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(name, AfInet);
+            local.TryWriteBytes(name.AsSpan(4, 4), out _);
+            length = 16;
+        }
+        if (BindNative(fd, name, length) < 0)
+        {
+            error = Marshal.GetLastPInvokeErrorMessage();
+            handle.Dispose();
+            return null;
+        }
+        error = null;
+        return handle;
+    }
+
     private static nint Address<T>(T[] array, int index) where T : unmanaged => Marshal.UnsafeAddrOfPinnedArrayElement(array, index);
 
     /// <summary>The socket belongs to the data plane, which disposes it; this object holds only managed buffers.</summary>
@@ -447,6 +496,12 @@ internal sealed partial class UdpBatchSocket : IDisposable
         public short Events;
         public short Revents;
     }
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    private static partial int SocketNative(int family, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    private static partial int BindNative(int fd, byte[] address, int length);
 
     [LibraryImport("libc", EntryPoint = "recvmmsg", SetLastError = true)]
     private static partial int RecvMMsg(int fd, ref MMsgHdr messages, uint count, int flags, nint timeout);
