@@ -15,11 +15,12 @@ namespace Certgate.Esp.Io;
 /// without them every message is one datagram.
 /// </summary>
 /// <remarks>
-/// One thread receives and one thread sends (each side owns its buffers). The socket stays blocking for other
+/// One thread receives and one thread sends (each side owns its buffers). The descriptor belongs to the caller, who
+/// closes it; this object holds only buffers. The socket stays blocking for other
 /// users (IKE's <c>SendTo</c>); the receive side asks with <c>MSG_DONTWAIT</c> and waits in <c>poll(2)</c> with a
 /// short timeout, so disposing the socket ends a waiting receiver within <see cref="IdlePollMilliseconds"/>.
 /// </remarks>
-internal sealed partial class UdpBatchSocket : IDisposable
+internal sealed partial class UdpBatchSocket
 {
     /// <summary>Datagrams (or GRO runs) one receive call can return.</summary>
     public const int ReceiveSlots = 32;
@@ -45,6 +46,10 @@ internal sealed partial class UdpBatchSocket : IDisposable
     private const int MsgDontWait = 0x40;
     private const int EAgain = 11;
     private const int EIntr = 4;
+    private const int EInval = 22;
+    private const int EOpNotSupp = 95;
+    private const int EConnReset = 104;
+    private const int EConnRefused = 111;
     private const short PollIn = 0x1;
     private const int IdlePollMilliseconds = 200;
     private const ushort AfInet = 2;
@@ -155,7 +160,7 @@ internal sealed partial class UdpBatchSocket : IDisposable
                     continue;
                 }
                 // ICMP port unreachable for an earlier send surfaces on the next receive: not this socket's failure.
-                if (errno is 111 or 104)
+                if (errno is EConnRefused or EConnReset)
                 {
                     continue;
                 }
@@ -321,7 +326,7 @@ internal sealed partial class UdpBatchSocket : IDisposable
                 {
                     // The kernel would not cut this run (GSO refused on the route, or a segment above the path MTU):
                     // send its datagrams one by one, and stop asking for GSO if the socket refuses it altogether.
-                    if (errno == 22 || errno == 95)
+                    if (errno is EInval or EOpNotSupp)
                     {
                         Gso = false;
                     }
@@ -447,9 +452,6 @@ internal sealed partial class UdpBatchSocket : IDisposable
     }
 
     private static nint Address<T>(T[] array, int index) where T : unmanaged => Marshal.UnsafeAddrOfPinnedArrayElement(array, index);
-
-    /// <summary>The socket belongs to the data plane, which disposes it; this object holds only managed buffers.</summary>
-    public void Dispose() => _pendingCount = 0;
 
     private struct TxMessage
     {
