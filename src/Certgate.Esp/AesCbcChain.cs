@@ -12,7 +12,7 @@ namespace Certgate.Esp;
 /// its chaining value, and enciphers P1 as E(P1 ⊕ L). Feeding P1 ⊕ IV ⊕ L instead gives E(P1 ⊕ IV), the first block
 /// of CBC under IV; every later block chains as usual. Decrypting, the transform outputs D(C1) ⊕ L, and ⊕ L ⊕ IV
 /// turns that into D(C1) ⊕ IV. L is the last ciphertext block of the previous call on that transform, kept here.
-/// One thread per direction (an ESP SA's send side and receive side each have one owner).
+/// One thread per direction (an ESP SA's send side and receive side each have one owner); the two may differ.
 /// </remarks>
 internal sealed class AesCbcChain : IDisposable
 {
@@ -21,8 +21,11 @@ internal sealed class AesCbcChain : IDisposable
     private readonly ICryptoTransform _decryptor;
     private readonly byte[] _lastOut = new byte[Block];
     private readonly byte[] _lastIn = new byte[Block];
-    private byte[] _a = new byte[2048];
-    private byte[] _b = new byte[2048];
+    // Scratch per direction, so a send thread and a receive thread may share one instance.
+    private byte[] _encIn = new byte[2048];
+    private byte[] _encOut = new byte[2048];
+    private byte[] _decIn = new byte[2048];
+    private byte[] _decOut = new byte[2048];
 
     public AesCbcChain(Aes aes)
     {
@@ -42,15 +45,15 @@ internal sealed class AesCbcChain : IDisposable
         {
             throw new ArgumentException("CBC needs whole 16-octet blocks", nameof(data));
         }
-        Ensure(n);
-        data.CopyTo(_a);
+        Ensure(ref _encIn, ref _encOut, n);
+        data.CopyTo(_encIn);
         for (int i = 0; i < Block; i++)
         {
-            _a[i] ^= (byte)(iv[i] ^ _lastOut[i]);
+            _encIn[i] ^= (byte)(iv[i] ^ _lastOut[i]);
         }
-        _encryptor.TransformBlock(_a, 0, n, _b, 0);
-        _b.AsSpan(n - Block, Block).CopyTo(_lastOut);
-        _b.AsSpan(0, n).CopyTo(data);
+        _encryptor.TransformBlock(_encIn, 0, n, _encOut, 0);
+        _encOut.AsSpan(n - Block, Block).CopyTo(_lastOut);
+        _encOut.AsSpan(0, n).CopyTo(data);
     }
 
     /// <summary>Decrypts <paramref name="cipher"/> (whole blocks) under <paramref name="iv"/> into <paramref name="plain"/>.</summary>
@@ -61,23 +64,23 @@ internal sealed class AesCbcChain : IDisposable
         {
             throw new ArgumentException("CBC needs whole 16-octet blocks", nameof(cipher));
         }
-        Ensure(n);
-        cipher.CopyTo(_a);
-        _decryptor.TransformBlock(_a, 0, n, _b, 0);
+        Ensure(ref _decIn, ref _decOut, n);
+        cipher.CopyTo(_decIn);
+        _decryptor.TransformBlock(_decIn, 0, n, _decOut, 0);
         for (int i = 0; i < Block; i++)
         {
-            _b[i] ^= (byte)(iv[i] ^ _lastIn[i]);
+            _decOut[i] ^= (byte)(iv[i] ^ _lastIn[i]);
         }
         cipher[(n - Block)..].CopyTo(_lastIn);
-        _b.AsSpan(0, n).CopyTo(plain);
+        _decOut.AsSpan(0, n).CopyTo(plain);
     }
 
-    private void Ensure(int n)
+    private static void Ensure(ref byte[] input, ref byte[] output, int n)
     {
-        if (_a.Length < n)
+        if (input.Length < n)
         {
-            _a = new byte[n];
-            _b = new byte[n];
+            input = new byte[n];
+            output = new byte[n];
         }
     }
 
@@ -85,7 +88,10 @@ internal sealed class AesCbcChain : IDisposable
     {
         _encryptor.Dispose();
         _decryptor.Dispose();
-        CryptographicOperations.ZeroMemory(_a);
-        CryptographicOperations.ZeroMemory(_b);
+        // Plaintext passed through these.
+        CryptographicOperations.ZeroMemory(_encIn);
+        CryptographicOperations.ZeroMemory(_encOut);
+        CryptographicOperations.ZeroMemory(_decIn);
+        CryptographicOperations.ZeroMemory(_decOut);
     }
 }
