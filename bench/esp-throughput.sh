@@ -58,15 +58,15 @@ print(round((e["packets"]-e["lost_packets"])/e["seconds"]))')
   echo "$tcp $udp" > "$W/result"
 }
 
-certgate_run() {  # CIPHER KEYBYTES
+certgate_run() {  # CIPHER KEYBYTES OFFLOADS(on|off)
   topology
-  local cipher=$1 len=$2
+  local cipher=$1 len=$2 offloads=$3
   local ab ba
   ab=$(head -c "$len" /dev/urandom | xxd -p -c 256); ba=$(head -c "$len" /dev/urandom | xxd -p -c 256)
   printf '%s\n%s\n' "$ba" "$ab" > "$W/a.keys"; printf '%s\n%s\n' "$ab" "$ba" > "$W/b.keys"; chmod 600 "$W"/*.keys
-  ip netns exec "$NA" "${CLI[@]}" debug esp-tunnel tun cg0 local 10.99.0.1:4500 remote 10.99.0.2:4500 spi-in 2002 spi-out 1001 keys "$W/a.keys" cipher "$cipher" > "$W/cga.log" 2>&1 &
+  ip netns exec "$NA" "${CLI[@]}" debug esp-tunnel tun cg0 local 10.99.0.1:4500 remote 10.99.0.2:4500 spi-in 2002 spi-out 1001 keys "$W/a.keys" cipher "$cipher" offloads "$offloads" > "$W/cga.log" 2>&1 &
   PIDS+=($!)
-  ip netns exec "$NB" "${CLI[@]}" debug esp-tunnel tun cg0 local 10.99.0.2:4500 remote 10.99.0.1:4500 spi-in 1001 spi-out 2002 keys "$W/b.keys" cipher "$cipher" > "$W/cgb.log" 2>&1 &
+  ip netns exec "$NB" "${CLI[@]}" debug esp-tunnel tun cg0 local 10.99.0.2:4500 remote 10.99.0.1:4500 spi-in 1001 spi-out 2002 keys "$W/b.keys" cipher "$cipher" offloads "$offloads" > "$W/cgb.log" 2>&1 &
   PIDS+=($!)
   for i in $(seq 100); do ip -n "$NA" link show cg0 >/dev/null 2>&1 && ip -n "$NB" link show cg0 >/dev/null 2>&1 && break; sleep 0.1; done
   ip -n "$NA" link set cg0 mtu 1400 up; ip -n "$NB" link set cg0 mtu 1400 up
@@ -74,6 +74,7 @@ certgate_run() {  # CIPHER KEYBYTES
   ip netns exec "$NA" ping -c 2 -i 0.2 -W 2 10.99.2.1 -I 10.99.1.1 >/dev/null || { echo "certgate tunnel does not carry ping" >&2; cat "$W"/cg*.log >&2; exit 1; }
   measure
   kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; PIDS=()
+  io=$(sed -n 's/^esp-tunnel on .*; //p' "$W/cga.log")
 }
 
 strongswan_conf() {  # NAME LOCAL REMOTE LTS RTS ESP
@@ -128,13 +129,15 @@ strongswan_run() {  # ESP_PROPOSAL
 topology
 ip -n "$NA" route add 10.99.2.1/32 via 10.99.0.2; ip -n "$NB" route add 10.99.1.1/32 via 10.99.0.1
 measure; plain=$(cat "$W/result")
-printf '%-28s %14s %14s %10s %10s\n' "cipher (${SECS}s per run)" "Certgate TCP" "strongSwan TCP" "ratio" "pps ratio"
 printf '%-28s %9s Mbit/s (plain veth, no tunnel; UDP %s pkt/s)\n' "-" "${plain% *}" "${plain#* }"
+printf '%-28s %16s %16s %16s %8s %8s\n' "cipher (${SECS}s per run)" "Certgate TCP" "(offloads off)" "strongSwan TCP" "ratio" "pps ratio"
 for pair in "aes-256-gcm:36:aes256gcm16" "aes-256-cbc-hmac-sha256:64:aes256-sha256"; do
   IFS=: read -r ours len theirs <<<"$pair"
-  certgate_run "$ours" "$len"; c=$(cat "$W/result")
+  certgate_run "$ours" "$len" on; c=$(cat "$W/result"); io_on=$io
+  certgate_run "$ours" "$len" off; c0=$(cat "$W/result")
   strongswan_run "$theirs"; s=$(cat "$W/result")
-  ct=${c% *} cu=${c#* } st=${s% *} su=${s#* }
-  printf '%-28s %7s Mbit/s %7s Mbit/s %9sx %9sx   (UDP 64 B: Certgate %s pkt/s, strongSwan %s pkt/s)\n' "$ours" "$ct" "$st" \
-    "$(python3 -c "print(round($ct/max($st,1),2))")" "$(python3 -c "print(round($cu/max($su,1),2))")" "$cu" "$su"
+  ct=${c% *} cu=${c#* } c0t=${c0% *} c0u=${c0#* } st=${s% *} su=${s#* }
+  printf '%-28s %9s Mbit/s %9s Mbit/s %9s Mbit/s %7sx %7sx   (UDP 64 B pkt/s: Certgate %s, offloads off %s, strongSwan %s)\n' "$ours" "$ct" "$c0t" "$st" \
+    "$(python3 -c "print(round($ct/max($st,1),2))")" "$(python3 -c "print(round($cu/max($su,1),2))")" "$cu" "$c0u" "$su"
 done
+echo "Certgate I/O: $io_on"

@@ -97,6 +97,7 @@ public sealed class EspSa : IDisposable
     private readonly EspSaParameters _p;
     private readonly AesGcm? _gcm;
     private readonly Aes? _aes;
+    private readonly AesCbcChain? _cbc;
     private readonly byte[] _nonce = new byte[12];
     private readonly int _ivLength;
     private readonly int _icvLength;
@@ -141,6 +142,7 @@ public sealed class EspSa : IDisposable
             }
             _aes = Aes.Create();
             _aes.Key = parameters.EncryptionKey;
+            _cbc = new AesCbcChain(_aes);
             _ivLength = 16;
             _icvLength = IntegrityKeyLength(parameters.Cipher) / 2;
             _block = 16;
@@ -220,7 +222,7 @@ public sealed class EspSa : IDisposable
         else
         {
             NextIv(iv);
-            _aes!.EncryptCbc(body, iv, body, PaddingMode.None);
+            _cbc!.Encrypt(iv, body);
             ComputeHmac(output[..(HeaderLength + _ivLength + plainLength)], seq, icv);
         }
         return total;
@@ -301,7 +303,7 @@ public sealed class EspSa : IDisposable
             {
                 return EspResult.AuthenticationFailed;
             }
-            _aes!.DecryptCbc(cipher, iv, plain, PaddingMode.None);
+            _cbc!.Decrypt(iv, cipher, plain);
         }
         int padLength = plain[^2];
         if (padLength + 2 > plain.Length)
@@ -380,6 +382,7 @@ public sealed class EspSa : IDisposable
     public void Dispose()
     {
         _gcm?.Dispose();
+        _cbc?.Dispose();
         _aes?.Dispose();
         _hmac?.Dispose();
     }

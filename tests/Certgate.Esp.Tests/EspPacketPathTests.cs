@@ -215,9 +215,37 @@ public sealed class EspPacketPathTests : IDisposable
         };
         Assert.Contains("not supported", Assert.Throws<ArgumentException>(() => _a.AddSa(spec)).Message);
         Assert.Contains("20 octets", Assert.Throws<ArgumentException>(() => _a.AddSa(spec with { Integrity = IntegrityAlgorithm.NONE, Keymat = new byte[19] })).Message);
-        Assert.Contains("raw ESP", Assert.Throws<ArgumentException>(() => _a.AddSa(spec with { Integrity = IntegrityAlgorithm.NONE, UdpEncapsulation = false })).Message);
         Assert.Contains("replay window", Assert.Throws<ArgumentException>(() => _a.AddSa(spec with { Integrity = IntegrityAlgorithm.NONE, ReplayWindow = 8 })).Message);
         _a.AddSa(spec with { Integrity = IntegrityAlgorithm.NONE });
         Assert.Contains("installed already", Assert.Throws<ArgumentException>(() => _a.AddSa(spec with { Integrity = IntegrityAlgorithm.NONE })).Message);
+    }
+
+    [Fact]
+    public void EncapsulationIsPartOfTheSa_RawEspForAUdpSaIsDropped_AndTheOtherWayRound()
+    {
+        Child(0x1001, 0x2002);
+        byte[] packet = new byte[84 + EspPacketPath.MaxOverhead];
+        int n = _a.Protect(Ping("10.1.0.5", "10.2.0.9"), packet, out _, out bool udp, out _);
+        Assert.True(udp);
+        byte[] plain = new byte[n];
+        Assert.Equal(0, _b.Unprotect(packet.AsSpan(0, n), plain, udpEncapsulated: false, out EspDrop drop));
+        Assert.Equal(EspDrop.WrongEncapsulation, drop);
+        Assert.Equal(84, _b.Unprotect(packet.AsSpan(0, n), plain, udpEncapsulated: true, out _));
+
+        SaSpec raw = new()
+        {
+            Spi = 0x3003, Direction = SaDirection.Outbound, Local = AOuter, Remote = BOuter, Encryption = EncryptionAlgorithm.ENCR_AES_GCM_16,
+            KeyBits = 128, Keymat = RandomNumberGenerator.GetBytes(20), LocalSelectors = ANet, RemoteSelectors = BNet, ReqId = 2, UdpEncapsulation = false,
+        };
+        using var a = new EspPacketPath();
+        using var b = new EspPacketPath();
+        a.AddSa(raw);
+        a.AddPolicy(new IpsecPolicy(2, ANet, BNet));
+        b.AddSa(raw with { Direction = SaDirection.Inbound, Local = BOuter, Remote = AOuter, LocalSelectors = BNet, RemoteSelectors = ANet });
+        n = a.Protect(Ping("10.1.0.5", "10.2.0.9"), packet, out _, out udp, out _);
+        Assert.False(udp);
+        Assert.Equal(0, b.Unprotect(packet.AsSpan(0, n), plain, udpEncapsulated: true, out drop));
+        Assert.Equal(EspDrop.WrongEncapsulation, drop);
+        Assert.Equal(84, b.Unprotect(packet.AsSpan(0, n), plain, udpEncapsulated: false, out _));
     }
 }

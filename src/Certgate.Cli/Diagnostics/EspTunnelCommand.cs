@@ -30,8 +30,8 @@ internal sealed class EspTunnelCommand : ICommandModule
 
     public void Register(CommandTable table) =>
         table.Add("debug esp-tunnel",
-            "tun NAME local IP:PORT remote IP:PORT spi-in HEX spi-out HEX keys FILE [cipher aes-128-gcm|aes-256-gcm|aes-128-cbc-hmac-sha256|…] " +
-            "(manual SAs; FILE holds the inbound and outbound KEYMAT in hex, one per line)", Run);
+            "tun NAME local IP:PORT remote IP:PORT spi-in HEX spi-out HEX keys FILE [cipher aes-128-gcm|aes-256-gcm|aes-128-cbc-hmac-sha256|…] [offloads on|off] [encap udp|raw] " +
+            "(manual SAs; FILE holds the inbound and outbound KEYMAT in hex, one per line; offloads: TUN TSO/GRO and UDP GSO/GRO where the kernel has them; encap raw: ESP as IP protocol 50)", Run);
 
     private static int Run(CommandContext ctx, Arguments args)
     {
@@ -42,7 +42,21 @@ internal sealed class EspTunnelCommand : ICommandModule
         uint spiOut = Spi(args, "spi-out");
         string keyFile = args.Required("keys");
         string cipherName = args.Optional("cipher") ?? "aes-128-gcm";
+        string offloadText = args.Optional("offloads") ?? "on";
+        string encapText = args.Optional("encap") ?? "udp";
         args.EnsureAllUsed();
+        bool offloads = offloadText switch
+        {
+            "on" => true,
+            "off" => false,
+            _ => throw new UserException($"debug esp-tunnel: offloads '{offloadText}': expected on or off", 2),
+        };
+        bool udpEncapsulation = encapText switch
+        {
+            "udp" => true,
+            "raw" => false,
+            _ => throw new UserException($"debug esp-tunnel: encap '{encapText}': expected udp (ESP in UDP, RFC 3948) or raw (IP protocol 50)", 2),
+        };
         if (!Ciphers.TryGetValue(cipherName, out (EncryptionAlgorithm Encryption, IntegrityAlgorithm Integrity, int Bits) cipher))
         {
             throw new UserException($"debug esp-tunnel: cipher '{cipherName}': expected {string.Join(", ", Ciphers.Keys)}", 2);
@@ -60,12 +74,12 @@ internal sealed class EspTunnelCommand : ICommandModule
         {
             throw new UserException($"debug esp-tunnel: keys {keyFile}: expected two lines of hex KEYMAT (inbound, then outbound)");
         }
-        SaSpec inbound = MakeSa(spiIn, SaDirection.Inbound, cipher, lines[0], keyFile, local, remote);
-        SaSpec outbound = MakeSa(spiOut, SaDirection.Outbound, cipher, lines[1], keyFile, local, remote);
+        SaSpec inbound = MakeSa(spiIn, SaDirection.Inbound, cipher, lines[0], keyFile, local, remote) with { UdpEncapsulation = udpEncapsulation };
+        SaSpec outbound = MakeSa(spiOut, SaDirection.Outbound, cipher, lines[1], keyFile, local, remote) with { UdpEncapsulation = udpEncapsulation };
         TunDevice tun;
         try
         {
-            tun = TunDevice.Open(tunName);
+            tun = TunDevice.Open(tunName, offloads);
         }
         catch (IOException e)
         {
@@ -77,7 +91,7 @@ internal sealed class EspTunnelCommand : ICommandModule
         EspDataPlane plane;
         try
         {
-            plane = new EspDataPlane(tun, local);
+            plane = new EspDataPlane(tun, local) { UdpOffloads = offloads };
         }
         catch (System.Net.Sockets.SocketException e)
         {
@@ -99,7 +113,7 @@ internal sealed class EspTunnelCommand : ICommandModule
             }
             plane.AddPolicy(new IpsecPolicy(1, Everything, Everything));
             plane.Start();
-            ctx.Out.WriteLine($"esp-tunnel on {tun.Name}: {local} <-> {remote}, SPI in 0x{spiIn:x8} out 0x{spiOut:x8}, {cipherName}");
+            ctx.Out.WriteLine($"esp-tunnel on {tun.Name}: {local} <-> {remote}, SPI in 0x{spiIn:x8} out 0x{spiOut:x8}, {cipherName}, ESP in {(udpEncapsulation ? "UDP" : "IP (protocol 50)")}; {plane.IoDescription}");
             ctx.Out.Flush();
             stop.Wait();
             ctx.Out.WriteLine($"esp-tunnel stopped: {plane.Counters}");

@@ -41,4 +41,10 @@ public enum EspDrop
 
     /// <summary>The packet does not fit the buffers (larger than 64 KiB with ESP overhead).</summary>
     TooBig,
+
+    /// <summary>
+    /// Inbound: raw ESP (IP protocol 50) for an SA negotiated in UDP, or UDP-encapsulated ESP for a raw one
+    /// (RFC 3948 §3.1: the encapsulation is part of the SA).
+    /// </summary>
+    WrongEncapsulation,
 }

@@ -8,13 +8,13 @@ namespace Certgate.Esp.Dataplane;
 /// <summary>
 /// The userspace ESP data plane without its I/O: the SA and policy tables behind the <see cref="IIpsecDataPlane"/>
 /// contract, and the per-packet work.
-/// <para>Outbound (<see cref="Protect"/>): read the inner header → first policy whose selectors cover it → that
+/// <para>Outbound (<c>Protect</c>): read the inner header → first policy whose selectors cover it → that
 /// policy's newest outbound SA (none: count NoSa and raise Acquire) → sequence number and encrypt → count traffic
 /// against the lifetime → the peer's endpoint for the caller to send to.</para>
-/// <para>Inbound (<see cref="Unprotect"/>): SPI → SA → replay pre-check → ICV → decrypt → window update (all in
+/// <para>Inbound (<c>Unprotect</c>): SPI → SA → replay pre-check → ICV → decrypt → window update (all in
 /// <see cref="EspSa"/>) → inner version check → the inner packet must lie inside the SA's selectors → count.</para>
 /// Tables are immutable snapshots replaced whole under a lock, so the two packet threads read them without locking.
-/// One thread may call <see cref="Protect"/> and one <see cref="Unprotect"/> at a time (an EspSa's send side and
+/// One thread may call <c>Protect</c> and one <c>Unprotect</c> at a time (an EspSa's send side and
 /// receive side each have one owner).
 /// </summary>
 public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
@@ -41,10 +41,6 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
     public void AddSa(SaSpec sa)
     {
         ArgumentNullException.ThrowIfNull(sa);
-        if (!sa.UdpEncapsulation)
-        {
-            throw new ArgumentException("raw ESP (IP protocol 50) is not carried by this data plane yet; use UDP encapsulation (#6)", nameof(sa));
-        }
         var installed = new InstalledSa(sa, new EspSa(ToParameters(sa), sa.ReplayWindow));
         lock (_writeLock)
         {
@@ -125,9 +121,17 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
     /// Protects one inner packet into <paramref name="packet"/> (at least inner length + <see cref="MaxOverhead"/>).
     /// On success returns the ESP packet's length and the peer to send it to; otherwise 0 and the counted reason.
     /// </summary>
-    public int Protect(ReadOnlySpan<byte> inner, Span<byte> packet, out IPEndPoint? remote, out EspDrop drop)
+    public int Protect(ReadOnlySpan<byte> inner, Span<byte> packet, out IPEndPoint? remote, out EspDrop drop) =>
+        Protect(inner, packet, out remote, out _, out drop);
+
+    /// <summary>
+    /// <see cref="Protect(ReadOnlySpan{byte}, Span{byte}, out IPEndPoint?, out EspDrop)"/>, and whether the SA sends
+    /// ESP in UDP (<paramref name="udpEncapsulation"/>) or as IP protocol 50.
+    /// </summary>
+    public int Protect(ReadOnlySpan<byte> inner, Span<byte> packet, out IPEndPoint? remote, out bool udpEncapsulation, out EspDrop drop)
     {
         remote = null;
+        udpEncapsulation = true;
         drop = default;
         if (!InnerPacket.TryRead(inner, out InnerPacket header))
         {
@@ -168,6 +172,7 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
         }
         Account(sa, inner.Length);
         remote = sa.Spec.Remote;
+        udpEncapsulation = sa.Spec.UdpEncapsulation;
         Counters.CountSent();
         return length;
     }
@@ -176,7 +181,14 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
     /// Verifies and decrypts one ESP packet (SPI first) into <paramref name="inner"/> (at least the packet's length).
     /// Returns the inner packet's length, or 0 and the counted reason.
     /// </summary>
-    public int Unprotect(ReadOnlySpan<byte> packet, Span<byte> inner, out EspDrop drop)
+    public int Unprotect(ReadOnlySpan<byte> packet, Span<byte> inner, out EspDrop drop) => Unprotect(packet, inner, null, out drop);
+
+    /// <summary>
+    /// <see cref="Unprotect(ReadOnlySpan{byte}, Span{byte}, out EspDrop)"/> for a packet that arrived in UDP
+    /// (<paramref name="udpEncapsulated"/> true) or as IP protocol 50 (false): the SA must have been set up that way.
+    /// This also keeps each SA's receive side on one thread when a data plane reads the two sockets on two threads.
+    /// </summary>
+    public int Unprotect(ReadOnlySpan<byte> packet, Span<byte> inner, bool? udpEncapsulated, out EspDrop drop)
     {
         drop = default;
         if (packet.Length < 8)
@@ -187,6 +199,10 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
         if (!t.Inbound.TryGetValue(BinaryPrimitives.ReadUInt32BigEndian(packet), out InstalledSa? sa) || sa.HardExpired)
         {
             return Drop(EspDrop.UnknownSpi, out drop);
+        }
+        if (udpEncapsulated is bool udp && udp != sa.Spec.UdpEncapsulation)
+        {
+            return Drop(EspDrop.WrongEncapsulation, out drop);
         }
         if (inner.Length < packet.Length)
         {
