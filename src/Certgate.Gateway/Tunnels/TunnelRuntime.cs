@@ -276,7 +276,10 @@ public sealed class TunnelRuntime : IAsyncDisposable
         TunDevice tun;
         try
         {
-            tun = TunDevice.Open(d.Name);
+            // TCP segmentation offload: the kernel hands over TCP super-packets, which the data plane cuts into
+            // segments before ESP (3x the TCP throughput of one packet per read, bench/README.md); a kernel that
+            // refuses it gets a plain device.
+            tun = TunDevice.Open(d.Name, offloads: true);
             foreach (string address in d.Addresses)
             {
                 _links.AddAddress(d.Name, address);
