@@ -180,7 +180,7 @@ public sealed class StrongswanFixture : IDisposable
 /// ways; certificates Certgate must refuse are refused with the reason on the Certgate side while charon sees
 /// AUTHENTICATION_FAILED.
 /// </summary>
-public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<StrongswanFixture>
+public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<StrongswanFixture>
 {
     private const string CharonInitiates = "charon-initiates";
     private const string CertgateInitiates = "certgate-initiates";
@@ -257,10 +257,10 @@ public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<Stro
     private Process StartGate(string certId, bool initiate, string? remoteIdentity = null) =>
         StartGate(["certificate-id", certId], initiate, remoteIdentity);
 
-    private Process StartGate(string[] auth, bool initiate, string? remoteIdentity)
+    private Process StartGate(string[] auth, bool initiate, string? remoteIdentity, params string[] extra)
     {
         List<string> args = ["dotnet", f.Dll, "--state", f.State, "debug", "ike-tunnel", "tun", "cg0", "local", StrongswanFixture.GateOuter,
-            "remote", StrongswanFixture.CharonOuter, .. auth, "local-subnet", "10.77.2.0/24", "remote-subnet", "10.77.1.0/24"];
+            "remote", StrongswanFixture.CharonOuter, .. auth, "local-subnet", "10.77.2.0/24", "remote-subnet", "10.77.1.0/24", .. extra];
         if (remoteIdentity is not null)
         {
             args.AddRange(["remote-identity", remoteIdentity]);
