@@ -76,6 +76,17 @@ public sealed partial class ServiceSetTunnelTests
             Assert.Equal(renewed, IkeSpis(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.1"));
             Assert.Contains("3 received", NetNamespaces.Run("ip", "netns", "exec", ns1, "ping", "-c", "3", "-W", "2", "-I", "172.30.1.1", "172.30.2.1"));
 
+            // clear ipsec on gw1: new IPsec SAs by a CREATE_CHILD_SA rekey in the IKE SA that stays (#5); both agree.
+            int ikeSasGone = Regex.Matches(net.OutputOf(gw1), "IKE SA gone").Count;
+            Assert.Contains("negotiating new IPsec SAs in the IKE SA", Cli(dll, states[0], "clear", "services", "ipsec-vpn", "ipsec", "security-associations"));
+            net.WaitFor(gw1, "rekeyed to CHILD_SA", 10);
+            WaitUntil(() => Regex.IsMatch(net.OutputOf(gw1), @"CHILD_SA \w+_i \w+_o: deleted\n"), "gw1 did not delete the old CHILD_SA", net.OutputOf(gw1));
+            (string I, string R) rekeyed = IkeSpis(Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.2");
+            Assert.NotEqual(renewed, rekeyed);
+            Assert.Equal(rekeyed, IkeSpis(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.1"));
+            Assert.Equal(ikeSasGone, Regex.Matches(net.OutputOf(gw1), "IKE SA gone").Count);
+            Assert.Contains("3 received", NetNamespaces.Run("ip", "netns", "exec", ns2, "ping", "-c", "3", "-W", "2", "-I", "172.30.2.1", "172.30.1.1"));
+
             NetNamespaces.Stop(gw1);
             NetNamespaces.Stop(gw2);
             Console.WriteLine("gw1:\n" + net.OutputOf(gw1) + "\ngw2:\n" + net.OutputOf(gw2));

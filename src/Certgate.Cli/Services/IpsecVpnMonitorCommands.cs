@@ -21,7 +21,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
         table.Add("show services ipsec-vpn ike security-associations", "[brief|detail] [PEER-ADDRESS]", ShowIke);
         table.Add("show services ipsec-vpn ipsec security-associations", "[brief|detail] [SERVICE-SET]", ShowIpsec);
         table.Add("clear services ipsec-vpn ike security-associations", "[PEER-ADDRESS] (tear down and negotiate again)", (c, a) => Clear(c, a, "ike"));
-        table.Add("clear services ipsec-vpn ipsec security-associations", "[remote-gateway IP] (tear down and negotiate again)", (c, a) => Clear(c, a, "ipsec"));
+        table.Add("clear services ipsec-vpn ipsec security-associations", "[remote-gateway IP] (new IPsec SAs in the IKE SA, CREATE_CHILD_SA)", (c, a) => Clear(c, a, "ipsec"));
     }
 
     private static TunnelRuntime Runtime(CommandContext ctx, string command) =>
@@ -198,10 +198,10 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
         peer ??= rest.FirstOrDefault();
         IPAddress? only = peer is null ? null : IPAddress.TryParse(peer, out IPAddress? a) ? a
             : throw new UserException($"{command}: '{peer}': expected the peer's IP address", 2);
-        int n = Runtime(ctx, command).Clear(only);
+        int n = Runtime(ctx, command).Clear(only, ipsecOnly: kind == "ipsec");
         ctx.Out.WriteLine(n == 0
             ? $"{command}: no tunnel{(only is null ? "" : " to " + only)} to clear"
-            : $"{command}: {n} tunnel(s) cleared; negotiating again");
+            : $"{command}: {n} tunnel(s) cleared; negotiating {(kind == "ipsec" ? "new IPsec SAs in the IKE SA" : "again")}");
         return 0;
     }
 

@@ -100,6 +100,25 @@ internal sealed class Tunnel : IAsyncDisposable
         _log($"{Name}: SAs cleared, negotiating again");
     }
 
+    /// <summary>
+    /// <c>clear services ipsec-vpn ipsec security-associations</c>: new IPsec SAs in the IKE SA that stays (a
+    /// CREATE_CHILD_SA rekey: the old SAs go once the new ones are in, nothing is lost); without an IKE SA, as
+    /// <see cref="Reset"/>.
+    /// </summary>
+    public void ResetIpsec()
+    {
+        lock (_lock)
+        {
+            if (_connection is { IsClosed: false } c && c.Children.Count > 0)
+            {
+                c.RekeyChild();
+                _log($"{Name}: IPsec SAs cleared, negotiating new ones in the IKE SA");
+                return;
+            }
+        }
+        Reset();
+    }
+
     public TunnelStatus Status()
     {
         lock (_lock)

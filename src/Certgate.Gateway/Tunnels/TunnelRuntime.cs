@@ -358,8 +358,8 @@ public sealed class TunnelRuntime : IAsyncDisposable
     }
 
     /// <summary>Tears down the SAs of the tunnels to <paramref name="remote"/> (all when null) and negotiates them
-    /// again; returns how many.</summary>
-    public int Clear(IPAddress? remote = null)
+    /// again; with <paramref name="ipsecOnly"/> only the IPsec SAs, renegotiated in the IKE SA; returns how many.</summary>
+    public int Clear(IPAddress? remote = null, bool ipsecOnly = false)
     {
         _gate.Wait();
         try
@@ -367,7 +367,14 @@ public sealed class TunnelRuntime : IAsyncDisposable
             int n = 0;
             foreach (Tunnel t in _tunnels.Values.Where(t => remote is null || t.Plan.Peer.RemoteAddress.Equals(remote)))
             {
-                t.Reset();
+                if (ipsecOnly)
+                {
+                    t.ResetIpsec();
+                }
+                else
+                {
+                    t.Reset();
+                }
                 n++;
             }
             return n;
