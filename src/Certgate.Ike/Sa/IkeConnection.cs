@@ -342,6 +342,20 @@ public sealed class IkeConnection : IDisposable
     /// <summary>§2.25: retry "after some time" — jittered between one and two delays, so two peers that refused each other do not meet again.</summary>
     private TimeSpan RetryDelay() => Options.TemporaryFailureDelay * (1 + Fraction());
 
+    /// <summary>The peer replaced <paramref name="child"/>; if its DELETE does not come within the grace, this side deletes it.</summary>
+    internal void AwaitPeerDelete(ChildSaEntry child)
+    {
+        child.StopTimers();
+        child.ExpireTimer = Time.CreateTimer(_ => Run(() =>
+        {
+            if (child.State == ChildSaState.Rekeyed && !IsClosed)
+            {
+                Log($"{child.Name}: the peer replaced it but did not delete it; deleting");
+                Current.Tasks.Queue(new ChildDelete(this, child));
+            }
+        }), null, Options.RekeyedGrace, Timeout.InfiniteTimeSpan);
+    }
+
     /// <summary>A new IKE SA from a rekey of <paramref name="from"/> (same peer and port); not current yet.</summary>
     internal IkeSa AddSa(ulong spiI, ulong spiR, bool isOriginalInitiator, SaSuite suite, IkeSaKeys keys, IkeSa from)
     {
@@ -360,6 +374,11 @@ public sealed class IkeConnection : IDisposable
         old.StopTimers();
         successor.State = IkeSaState.Established;
         Current = successor;
+        if (old.State == IkeSaState.Rekeyed)
+        {
+            // The rekey initiator deletes the old SA (§2.18); should its DELETE be lost, the old SA goes anyway.
+            old.ExpireTimer = Time.CreateTimer(_ => Run(() => CloseSa(old, "replaced, and not deleted by the peer in time")), null, Options.RekeyedGrace, Timeout.InfiniteTimeSpan);
+        }
         foreach (IkeTask task in old.Tasks.TakeMovable())
         {
             successor.Tasks.Queue(task);

@@ -49,6 +49,12 @@ public sealed record IkeSaOptions
     /// <summary>How long to wait before retrying an exchange the peer answered with TEMPORARY_FAILURE (§2.25).</summary>
     public TimeSpan TemporaryFailureDelay { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long an SA the peer replaced waits for the peer's DELETE (§2.8: "the initiator of the rekey ... deletes the
+    /// old SA") before this side deletes it itself, so a lost DELETE leaves no SA behind.
+    /// </summary>
+    public TimeSpan RekeyedGrace { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Diffie-Hellman group for PFS when this side rekeys a CHILD_SA (NONE: no KE payload).</summary>
     public DhGroup PfsGroup { get; init; } = DhGroup.NONE;
 

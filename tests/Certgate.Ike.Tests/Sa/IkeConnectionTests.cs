@@ -22,6 +22,7 @@ public sealed class IkeConnectionTests : IDisposable
     private readonly ManualTime _time = new();
     private readonly Side _a;
     private readonly Side _b;
+    private byte[] _skei = [];
 
     public IkeConnectionTests() : this(DhGroup.NONE)
     {
@@ -75,11 +76,12 @@ public sealed class IkeConnectionTests : IDisposable
         }
     }
 
-    private void Connect(DhGroup pfs, TimeSpan? dpd = null)
+    private void Connect(DhGroup pfs, TimeSpan? dpd = null, TimeSpan? grace = null)
     {
         _a.Connection?.Dispose();
         _b.Connection?.Dispose();
         byte[] skd = RandomNumberGenerator.GetBytes(32), skei = RandomNumberGenerator.GetBytes(36), sker = RandomNumberGenerator.GetBytes(36);
+        _skei = (byte[])skei.Clone();
         IkeSaKeys Keys() => new((byte[])skd.Clone(), [], [], (byte[])skei.Clone(), (byte[])sker.Clone(), new byte[32], new byte[32]);
         byte[] ni = RandomNumberGenerator.GetBytes(32), nr = RandomNumberGenerator.GetBytes(32);
         byte[] i2r = RandomNumberGenerator.GetBytes(36), r2i = RandomNumberGenerator.GetBytes(36);
@@ -93,8 +95,8 @@ public sealed class IkeConnectionTests : IDisposable
         {
             IkeSa = new EstablishedIkeSa(0x1111, 0x2222, false, IkeSuite, Keys(), ni, nr, _b.Endpoint, _a.Endpoint, false, 0, 2, null, tsB, tsA),
         };
-        _a.Connection = new IkeConnection(a, _a.Plane, _a, Options(_a, _b, pfs, dpd), _time);
-        _b.Connection = new IkeConnection(b, _b.Plane, _b, Options(_b, _a, pfs, dpd), _time);
+        _a.Connection = new IkeConnection(a, _a.Plane, _a, Options(_a, _b, pfs, dpd) with { RekeyedGrace = grace ?? TimeSpan.FromSeconds(30) }, _time);
+        _b.Connection = new IkeConnection(b, _b.Plane, _b, Options(_b, _a, pfs, dpd) with { RekeyedGrace = grace ?? TimeSpan.FromSeconds(30) }, _time);
     }
 
     private static IkeSaOptions Options(Side self, Side peer, DhGroup pfs, TimeSpan? dpd) => new()
@@ -334,6 +336,58 @@ public sealed class IkeConnectionTests : IDisposable
         Assert.True(_b.Connection.Receive(dpd, _a.Endpoint));
         Assert.Single(_b.Outbox);
         Assert.False(_b.Connection.Receive(new byte[10], _a.Endpoint));
+    }
+
+    [Theory]
+    [InlineData("no nonce")]
+    [InlineData("a CERT")]
+    [InlineData("two SAs")]
+    public void RequestBreakingThePayloadTable_IsAnsweredInvalidSyntax_BeforeAnyTaskRuns_AndClosesTheSa(string fault)
+    {
+        // A CREATE_CHILD_SA request as A would seal it (SK_ei), with one rule of the table broken.
+        byte[] sa = Payloads.WriteSa(Negotiation.EspOffer(new byte[] { 0, 0, 0x20, 0 }));
+        List<(PayloadType, ReadOnlyMemory<byte>)> payloads = fault switch
+        {
+            "no nonce" => [(PayloadType.SecurityAssociation, sa)],
+            "a CERT" => [(PayloadType.SecurityAssociation, sa), (PayloadType.Nonce, new byte[32]), (PayloadType.Certificate, new byte[] { 4, 1, 2 })],
+            _ => [(PayloadType.SecurityAssociation, sa), (PayloadType.SecurityAssociation, sa), (PayloadType.Nonce, new byte[32])],
+        };
+        using SkCipher cipher = SkCipher.Gcm(_skei);
+        byte[] request = cipher.Seal(new IkeHeader(0x1111, 0x2222, PayloadType.None, ExchangeType.CreateChildSa, false, true, 2, 0), payloads);
+        Assert.True(_b.Connection.Receive(request, _a.Endpoint));
+        IkeMessage response = IkeMessage.Parse(Assert.Single(_b.Outbox));
+        Assert.True(response.Header.IsResponse);
+        Assert.Equal(2u, response.Header.MessageId);
+        Assert.True(_b.Connection.IsClosed);
+        Assert.Empty(_b.Plane.Sas);
+        Assert.Contains(_b.Log, l => l.Contains("INVALID_SYNTAX", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void PeerReplacesAChild_ButItsDeleteIsLost_TheOldSaGoesAfterTheGrace()
+    {
+        Connect(DhGroup.NONE, grace: TimeSpan.FromSeconds(2));
+        _a.Connection.RekeyChild();
+        Deliver(_a);
+        Deliver(_b);
+        _a.Take();                                             // A's DELETE of the old SA is lost …
+        _time.Advance(TimeSpan.FromSeconds(1.5));
+        _a.Take();                                             // … and so is its first retransmit
+        Assert.Equal(4, _b.Plane.Sas.Count);
+        _time.Advance(TimeSpan.FromSeconds(0.6));              // B's grace runs out: B deletes the old SA itself
+        Assert.Contains(_b.Log, l => l.Contains("did not delete it", StringComparison.Ordinal));
+        Deliver(_b);                                           // A is deleting it too: answers without a Delete (§1.4.1)
+        using (SkCipher fromA = SkCipher.Gcm(_skei))
+        {
+            IkeMessage answer = IkeMessage.Parse(_a.Outbox[0]);
+            Assert.True(answer.Header.IsResponse);
+            Assert.DoesNotContain(fromA.Open(answer), p => p.Type == PayloadType.Delete);
+        }
+        Pump();
+        _time.Advance(TimeSpan.FromSeconds(1));                // A's next retransmit: B no longer has the SA
+        Pump();
+        AssertOneAgreedChild();
+        Assert.False(_a.Connection.IsClosed || _b.Connection.IsClosed);
     }
 
     [Fact]

@@ -247,6 +247,7 @@ internal sealed class ChildCreate : IkeTask
             {
                 // The rekey initiator deletes the old SA (§2.8).
                 target.State = ChildSaState.Rekeyed;
+                Connection.AwaitPeerDelete(target);
                 Connection.Log($"{target.Name}: rekeyed by the peer to {created.Name}");
             }
         }
