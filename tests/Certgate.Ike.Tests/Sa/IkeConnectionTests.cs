@@ -364,6 +364,20 @@ public sealed class IkeConnectionTests : IDisposable
     }
 
     [Fact]
+    public void AuthenticationFailedFromTheInitiator_ClosesTheSa()
+    {
+        // §2.21.2: the initiator rejected the responder's AUTH after IKE_AUTH and says so in INFORMATIONAL (Message ID 2).
+        using SkCipher cipher = SkCipher.Gcm(_skei);
+        byte[] notify = Payloads.WriteNotify(new Payloads.Notify(0, (ushort)NotifyType.AUTHENTICATION_FAILED, ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty));
+        byte[] request = cipher.Seal(new IkeHeader(0x1111, 0x2222, PayloadType.None, ExchangeType.Informational, false, true, 2, 0), [(PayloadType.Notify, notify)]);
+        Assert.True(_b.Connection.Receive(request, _a.Endpoint));
+        Assert.Single(_b.Outbox);
+        Assert.True(_b.Connection.IsClosed);
+        Assert.Contains("AUTHENTICATION_FAILED", _b.Connection.CloseReason, StringComparison.Ordinal);
+        Assert.Empty(_b.Plane.Sas);
+    }
+
+    [Fact]
     public void PeerReplacesAChild_ButItsDeleteIsLost_TheOldSaGoesAfterTheGrace()
     {
         Connect(DhGroup.NONE, grace: TimeSpan.FromSeconds(2));
