@@ -443,6 +443,61 @@ public sealed class IkeConnectionTests : IDisposable
         AssertOneAgreedChild();
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SimultaneousIkeRekey_ThePeerFinishesFirst_ItsSaStands_WhateverOrderItsAnswersCome(bool deleteBeforeRefusal)
+    {
+        _a.Connection.RekeyIke();
+        _b.Connection.RekeyIke();
+        Deliver(_a);                                           // A's request reaches B, whose own rekey is out: B answers
+        byte[] bRequest = _b.Take();
+        Deliver(_b);                                           // B's answer reaches A first: A's rekey is done, A deletes the old SA
+        Assert.True(_a.Connection.Receive(bRequest, _b.Endpoint));   // B's late request on the old SA: TEMPORARY_FAILURE (§2.8.2)
+        Assert.Equal(2, _a.Outbox.Count);
+        if (deleteBeforeRefusal)
+        {
+            Deliver(_a);                                       // the DELETE of the old SA overtakes the refusal: B adopts A's SA
+            Assert.False(_b.Connection.Receive(_a.Take(), _a.Endpoint));   // the refusal is for an SA B no longer has
+        }
+        else
+        {
+            (_a.Outbox[0], _a.Outbox[1]) = (_a.Outbox[1], _a.Outbox[0]);
+            Deliver(_a);
+            Deliver(_a);
+        }
+        Pump();
+        AssertOneAgreedIkeSa();
+        Assert.True(_a.Connection.IkeSa.IsOriginalInitiator);  // A's rekey stands
+        AssertOneAgreedChild();
+        _b.Connection.RekeyChild();
+        Pump();
+        AssertOneAgreedChild();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SimultaneousChildRekey_ThePeerFinishesFirst_ItsSaStands_WhateverOrderItsAnswersCome(bool deleteBeforeRefusal)
+    {
+        _a.Connection.RekeyChild();
+        _b.Connection.RekeyChild();
+        Deliver(_a);                                           // A's request reaches B, whose own rekey is out: B answers
+        byte[] bRequest = _b.Take();
+        Deliver(_b);                                           // B's answer reaches A first: A's rekey is done, A deletes the old SA
+        Assert.True(_a.Connection.Receive(bRequest, _b.Endpoint));   // B's late rekey of the replaced SA: TEMPORARY_FAILURE (§2.25)
+        Assert.Equal(2, _a.Outbox.Count);
+        if (!deleteBeforeRefusal)
+        {
+            (_a.Outbox[0], _a.Outbox[1]) = (_a.Outbox[1], _a.Outbox[0]);
+        }
+        Pump();
+        AssertOneAgreedChild();
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Empty(_a.Outbox.Concat(_b.Outbox));             // nothing left to retry or delete
+        AssertOneAgreedChild();
+    }
+
     [Fact]
     public void RekeyOfAChildBeingDeleted_IsAnsweredTemporaryFailure_AndNotRetried()
     {

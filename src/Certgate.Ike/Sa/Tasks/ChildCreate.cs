@@ -122,6 +122,13 @@ internal sealed class ChildCreate : IkeTask
         {
             return;
         }
+        if (old.State == ChildSaState.Deleted)
+        {
+            // The peer deleted the old SA meanwhile (its simultaneous rekey finished first): nothing to retire.
+            old.PeerRekey = null;
+            Connection.Log($"{old.Name}: rekeyed to {created.Name} (the old SA is gone already)");
+            return;
+        }
         old.State = ChildSaState.Rekeyed;
         if (old.PeerRekey is { } peer)
         {
@@ -131,6 +138,7 @@ internal sealed class ChildCreate : IkeTask
                 // §2.8.1: ours holds the lowest nonce: ours goes (we delete it), the peer deletes the old SA.
                 Connection.Log($"{old.Name}: simultaneous rekey lost on nonces; deleting the redundant {created.Name}");
                 sa.Tasks.Queue(new ChildDelete(Connection, created));
+                Connection.AwaitPeerDelete(old);
                 return;
             }
             Connection.Log($"{old.Name}: simultaneous rekey won on nonces; the peer deletes its redundant {peer.Child.Name}");
@@ -145,8 +153,7 @@ internal sealed class ChildCreate : IkeTask
         // A simultaneous rekey by the peer that this side answered stands in for ours.
         if (old is { State: ChildSaState.Rekeying })
         {
-            old.State = old.PeerRekey is null ? ChildSaState.Installed : ChildSaState.Rekeyed;
-            old.PeerRekey = null;
+            Settle(old);
         }
         Connection.Log($"{Name}{(old is null ? "" : " of " + old.Name)} refused with {SaPayloads.Name(error.Type)}");
         switch ((NotifyType)error.Type)
@@ -171,9 +178,20 @@ internal sealed class ChildCreate : IkeTask
         _dh?.Dispose();
         if (_rekeyed is { State: ChildSaState.Rekeying } old)
         {
-            old.State = old.PeerRekey is null ? ChildSaState.Installed : ChildSaState.Rekeyed;
-            old.PeerRekey = null;
+            Settle(old);
         }
+    }
+
+    /// <summary>This side's rekey of <paramref name="old"/> failed: back to installed, or — when the peer's simultaneous
+    /// rekey was answered — replaced by the peer's SA, waiting for the peer's DELETE.</summary>
+    private void Settle(ChildSaEntry old)
+    {
+        old.State = old.PeerRekey is null ? ChildSaState.Installed : ChildSaState.Rekeyed;
+        if (old.PeerRekey is not null)
+        {
+            Connection.AwaitPeerDelete(old);
+        }
+        old.PeerRekey = null;
     }
 
     private void ProcessRequest(IkeSa sa, IReadOnlyList<RawPayload> message)

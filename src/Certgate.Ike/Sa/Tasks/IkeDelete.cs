@@ -33,6 +33,15 @@ internal sealed class IkeDelete(IkeConnection connection, bool initiator) : IkeT
         if (IsInitiator)
         {
             Connection.CloseSa(sa, "deleted");
+            return;
+        }
+        if (sa == Connection.Current && sa.PeerRekey is { } peer)
+        {
+            // Both sides rekeyed and the peer, done first, deletes the old SA (§2.8.2): its new SA, which this side
+            // answered, stands; this side's own rekey is moot.
+            sa.PeerRekey = null;
+            Connection.Log($"{sa.Name}: the peer finished its simultaneous rekey first; {peer.Sa.Name} takes over");
+            Connection.SwitchTo(sa, peer.Sa);
         }
     }
 
