@@ -81,6 +81,13 @@ public sealed partial class StrongswanIkeTests
             child = AssertChildAgrees(gate, child);
             PingBothWays();
 
+            // A liveness check (empty INFORMATIONAL, RFC 7296 §2.4) that charon answers.
+            int logStart = Charon.Log().Length;
+            Control(gate, "dpd");
+            Eventually(() => Regex.IsMatch(Charon.Log()[logStart..], @"parsed INFORMATIONAL request \d+ \[ \]"), gate, "charon did not get the DPD");
+            Eventually(() => Regex.IsMatch(f.Net.OutputOf(gate), "sending IKE_DPD request"), gate, "Certgate did not send the DPD");
+            Assert.DoesNotContain("retransmit", f.Net.OutputOf(gate), StringComparison.Ordinal);
+
             Control(gate, "delete-child");
             Eventually(() => f.Net.OutputOf(gate).Contains($"CHILD_SA {child.Out}_i {child.In}_o: deleted", StringComparison.Ordinal), gate, "Certgate's CHILD_SA delete was not answered");
             Eventually(() => !Charon.Swanctl("--list-sas", "--ike", "cg").Contains("INSTALLED", StringComparison.Ordinal), gate, "charon still has the CHILD_SA");
