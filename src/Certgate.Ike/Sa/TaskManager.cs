@@ -25,18 +25,13 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
     private byte[]? _activeMessage;
     private int _retransmits;
     private ITimer? _retransmitTimer;
-    private byte[]? _lastResponse;
 
     public uint NextRequestId { get; set; }
 
     public uint ExpectedRequestId { get; set; }
 
     /// <summary>The response to resend when the request of <see cref="ExpectedRequestId"/> − 1 comes again.</summary>
-    public byte[]? LastResponse
-    {
-        get => _lastResponse;
-        set => _lastResponse = value;
-    }
+    public byte[]? LastResponse { get; set; }
 
     /// <summary>This side's outstanding exchange.</summary>
     public IkeTask? Active => _active;
@@ -131,10 +126,10 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         if (ExpectedRequestId > 0 && id == ExpectedRequestId - 1)
         {
             // §2.1: a retransmitted request is answered with the same response, and nothing else is done.
-            if (_lastResponse is not null && Open(message) is not null)
+            if (LastResponse is not null && Open(message) is not null)
             {
                 Connection.Log($"{sa.Name}: retransmitted request (message ID {id}): resending the response");
-                Connection.Sender.Send(_lastResponse, sa.Remote, sa.Encapsulated);
+                Connection.Sender.Send(LastResponse, sa.Remote, sa.Encapsulated);
             }
             return;
         }
@@ -170,9 +165,9 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
             response.Add(SaPayloads.Notify(NotifyType.INVALID_SYNTAX));
             fatal = true;
         }
-        _lastResponse = sa.Out.Seal(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, message.Header.Exchange, true, sa.IsOriginalInitiator, id, 0), response);
+        LastResponse = sa.Out.Seal(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, message.Header.Exchange, true, sa.IsOriginalInitiator, id, 0), response);
         ExpectedRequestId++;
-        Send(_lastResponse);
+        Send(LastResponse);
         if (fatal)
         {
             Connection.CloseSa(sa, "the peer sent a malformed request");
