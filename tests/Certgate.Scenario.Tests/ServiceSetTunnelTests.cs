@@ -88,6 +88,8 @@ public sealed partial class ServiceSetTunnelTests
             Assert.Contains("3 received", NetNamespaces.Run("ip", "netns", "exec", ns2, "ping", "-c", "3", "-W", "2", "-I", "172.30.2.1", "172.30.1.1"));
 
             NetNamespaces.Stop(gw1);
+            // gw1 told gw2 on its way out (one IKE DELETE): gw2 drops the SAs instead of keeping them for a dead peer.
+            WaitUntil(() => net.OutputOf(gw2).Contains("IKE SA gone (deleted by the peer)", StringComparison.Ordinal), "gw2 did not hear gw1's DELETE", net.OutputOf(gw2));
             NetNamespaces.Stop(gw2);
             Console.WriteLine("gw1:\n" + net.OutputOf(gw1) + "\ngw2:\n" + net.OutputOf(gw2));
             foreach ((Process p, string ns) in new[] { (gw1, ns1), (gw2, ns2) })

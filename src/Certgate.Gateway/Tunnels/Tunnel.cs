@@ -378,6 +378,12 @@ internal sealed class Tunnel : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        lock (_lock)
+        {
+            // The peer is told (one DELETE, not waited for, sent while the socket is still open) so that it does not
+            // keep SAs nobody answers for.
+            _connection?.Delete();
+        }
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -389,8 +395,6 @@ internal sealed class Tunnel : IAsyncDisposable
         }
         lock (_lock)
         {
-            // The peer is told (one DELETE, not waited for) so that it does not keep SAs nobody answers for.
-            _connection?.Delete();
             RemoveSas();
         }
         _stop.Dispose();
