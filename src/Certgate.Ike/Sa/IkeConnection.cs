@@ -64,6 +64,7 @@ public sealed class IkeConnection : IDisposable
             InstallChild(firstChild.InboundSpi, firstChild.OutboundSpi, firstChild.Esp, false, firstChild.InboundKeymat, firstChild.OutboundKeymat);
             Plane.AddPolicy(new IpsecPolicy(Options.ReqId, _localSelectors, _remoteSelectors));
             StartIkeTimers(first);
+            Plane.Expired += OnExpired;
             if (Options.DpdDelay is { } dpd)
             {
                 _dpdTimer = Time.CreateTimer(_ => Run(CheckLiveness), null, dpd, dpd);
@@ -419,6 +420,7 @@ public sealed class IkeConnection : IDisposable
             RemoveChild(child, "removed with the IKE SA");
         }
         Plane.DeletePolicy(Options.ReqId);
+        Plane.Expired -= OnExpired;
         foreach (IkeSa s in _sas)
         {
             s.State = IkeSaState.Closed;
@@ -429,6 +431,36 @@ public sealed class IkeConnection : IDisposable
         _dpdTimer?.Dispose();
         Log($"{Current.Name}: closed: {reason}");
         _deferred.Add(() => Closed?.Invoke(reason));
+    }
+
+    /// <summary>
+    /// The data plane's traffic limits (RFC 4301 §4.4.2.1): a soft expiry of one of this connection's SAs rekeys its
+    /// CHILD_SA, a hard one (also: sequence numbers used up) deletes it; other connections' SAs are not ours.
+    /// </summary>
+    private void OnExpired(SaExpiry expiry)
+    {
+        if (expiry.ReqId != Options.ReqId)
+        {
+            return;
+        }
+        Run(() =>
+        {
+            ChildSaEntry? child = _children.FirstOrDefault(c => expiry.Direction == SaDirection.Inbound ? c.InboundSpi == expiry.Spi : c.OutboundSpi == expiry.Spi);
+            if (child is null || IsClosed)
+            {
+                return;
+            }
+            if (expiry.Kind == ExpiryKind.Soft && child.State == ChildSaState.Installed)
+            {
+                Log($"{child.Name}: {expiry.Reason}; rekeying");
+                Current.Tasks.Queue(new ChildCreate(this, child, Options.PfsGroup));
+            }
+            else if (expiry.Kind == ExpiryKind.Hard && child.State is not (ChildSaState.Deleting or ChildSaState.Deleted))
+            {
+                Log($"{child.Name}: {expiry.Reason}; deleting");
+                Current.Tasks.Queue(new ChildDelete(this, child));
+            }
+        });
     }
 
     private void CheckLiveness()

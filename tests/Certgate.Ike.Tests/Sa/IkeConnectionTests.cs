@@ -51,6 +51,8 @@ public sealed class IkeConnectionTests : IDisposable
 
         public MemoryDataPlane Plane { get; } = new();
 
+        public ExpiringPlane DataPlane => field ??= new ExpiringPlane(Plane);
+
         public List<byte[]> Outbox { get; } = [];
 
         public List<string> Log { get; } = [];
@@ -95,8 +97,8 @@ public sealed class IkeConnectionTests : IDisposable
         {
             IkeSa = new EstablishedIkeSa(0x1111, 0x2222, false, IkeSuite, Keys(), ni, nr, _b.Endpoint, _a.Endpoint, false, 0, 2, null, tsB, tsA),
         };
-        _a.Connection = new IkeConnection(a, _a.Plane, _a, Options(_a, _b, pfs, dpd) with { RekeyedGrace = grace ?? TimeSpan.FromSeconds(30) }, _time);
-        _b.Connection = new IkeConnection(b, _b.Plane, _b, Options(_b, _a, pfs, dpd) with { RekeyedGrace = grace ?? TimeSpan.FromSeconds(30) }, _time);
+        _a.Connection = new IkeConnection(a, _a.DataPlane, _a, Options(_a, _b, pfs, dpd) with { RekeyedGrace = grace ?? TimeSpan.FromSeconds(30) }, _time);
+        _b.Connection = new IkeConnection(b, _b.DataPlane, _b, Options(_b, _a, pfs, dpd) with { RekeyedGrace = grace ?? TimeSpan.FromSeconds(30) }, _time);
     }
 
     private static IkeSaOptions Options(Side self, Side peer, DhGroup pfs, TimeSpan? dpd) => new()
@@ -288,6 +290,48 @@ public sealed class IkeConnectionTests : IDisposable
         Assert.True(_a.Connection.IsClosed);
         Assert.Contains("did not answer IKE_DPD", _a.Connection.CloseReason, StringComparison.Ordinal);
         Assert.Empty(_a.Plane.Sas);
+    }
+
+    [Fact]
+    public void DataPlaneSoftExpiry_Rekeys_HardExpiry_Deletes_OtherPoliciesIgnored()
+    {
+        _a.DataPlane.Raise(new SaExpiry(0x1000a, SaDirection.Inbound, 7, ExpiryKind.Soft, "soft limit reached after 1000 bytes, 1 packets"));
+        Pump();
+        (uint aIn, _) = AssertOneAgreedChild();
+        Assert.NotEqual(0x1000au, aIn);
+        _a.DataPlane.Raise(new SaExpiry(aIn, SaDirection.Inbound, 8, ExpiryKind.Hard, "another tunnel's policy"));
+        Assert.Empty(_a.Outbox);
+        _a.DataPlane.Raise(new SaExpiry(aIn, SaDirection.Inbound, 7, ExpiryKind.Hard, "its sequence numbers are used up"));
+        Pump();
+        Assert.Empty(_a.Connection.Children);
+        Assert.Empty(_b.Connection.Children);
+        Assert.Empty(_a.Plane.Sas);
+    }
+
+    /// <summary>The in-memory data plane with expiry events the test raises (the IKE-installed SAs carry no traffic limits).</summary>
+    private sealed class ExpiringPlane(MemoryDataPlane inner) : IIpsecDataPlane
+    {
+        public event Action<SaExpiry>? Expired;
+
+        public event Action<SaAcquire>? Acquire
+        {
+            add => inner.Acquire += value;
+            remove => inner.Acquire -= value;
+        }
+
+        public void Raise(SaExpiry expiry) => Expired?.Invoke(expiry);
+
+        public uint AllocateSpi() => inner.AllocateSpi();
+
+        public void AddSa(SaSpec sa) => inner.AddSa(sa);
+
+        public bool DeleteSa(uint spi, SaDirection direction) => inner.DeleteSa(spi, direction);
+
+        public SaUsage? QuerySa(uint spi, SaDirection direction) => inner.QuerySa(spi, direction);
+
+        public void AddPolicy(IpsecPolicy policy) => inner.AddPolicy(policy);
+
+        public bool DeletePolicy(uint reqId) => inner.DeletePolicy(reqId);
     }
 
     [Fact]
