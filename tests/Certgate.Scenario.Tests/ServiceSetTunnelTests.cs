@@ -50,6 +50,9 @@ public sealed partial class ServiceSetTunnelTests
             string detail = Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail");
             Assert.Contains("Remote identity: CN=gw2.test, O=Certgate Test, C=CH", detail);
             Assert.Contains("Role: Initiator", detail);
+            string ikeSa = Regex.Match(detail, @"IKE SA SPIs: ([0-9a-f]{16}_i [0-9a-f]{16}_r)").Groups[1].Value;
+            Assert.NotEmpty(ikeSa);
+            Assert.Contains($"IKE SA SPIs: {ikeSa}", Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail"));
 
             string ipsec = Cli(dll, states[1], "show", "services", "ipsec-vpn", "ipsec", "security-associations");
             Assert.Contains("Rule: rule-ike, Term: t1", ipsec);

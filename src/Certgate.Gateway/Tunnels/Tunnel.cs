@@ -125,6 +125,7 @@ internal sealed class Tunnel : IAsyncDisposable
         {
             ChildSa? c = _child;
             ChildSaInfo? now = _connection?.Children.LastOrDefault(x => x.State == ChildSaState.Installed) ?? _connection?.Children.LastOrDefault();
+            IkeSaInfo? ike = _connection is { IsClosed: false } connection ? connection.IkeSa : null;
             bool initiator = _role == IkeRole.Initiator;
             return new TunnelStatus
             {
@@ -140,6 +141,10 @@ internal sealed class Tunnel : IAsyncDisposable
                 IkeLifetime = Plan.Peer.Lifetime,
                 IpsecLifetime = Plan.Child.Lifetime,
                 EstablishedAt = _establishedAt,
+                IkeSaSince = ike?.EstablishedAt,
+                ChildSaSince = now?.InstalledAt,
+                IkeInitiatorSpi = ike?.InitiatorSpi ?? 0,
+                IkeResponderSpi = ike?.ResponderSpi ?? 0,
                 InitiatorSpi = now is null ? 0 : initiator ? now.InboundSpi : now.OutboundSpi,
                 ResponderSpi = now is null ? 0 : initiator ? now.OutboundSpi : now.InboundSpi,
                 PeerIdentity = c?.PeerIdentity,
