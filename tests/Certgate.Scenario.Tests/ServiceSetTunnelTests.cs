@@ -50,6 +50,9 @@ public sealed partial class ServiceSetTunnelTests
             string detail = Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail");
             Assert.Contains("Remote identity: CN=gw2.test, O=Certgate Test, C=CH", detail);
             Assert.Contains("Role: Initiator", detail);
+            string ikeSa = Regex.Match(detail, @"IKE SA SPIs: ([0-9a-f]{16}_i [0-9a-f]{16}_r)").Groups[1].Value;
+            Assert.NotEmpty(ikeSa);
+            Assert.Contains($"IKE SA SPIs: {ikeSa}", Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail"));
 
             string ipsec = Cli(dll, states[1], "show", "services", "ipsec-vpn", "ipsec", "security-associations");
             Assert.Contains("Rule: rule-ike, Term: t1", ipsec);
@@ -76,7 +79,20 @@ public sealed partial class ServiceSetTunnelTests
             Assert.Equal(renewed, IkeSpis(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.1"));
             Assert.Contains("3 received", NetNamespaces.Run("ip", "netns", "exec", ns1, "ping", "-c", "3", "-W", "2", "-I", "172.30.1.1", "172.30.2.1"));
 
+            // clear ipsec on gw1: new IPsec SAs by a CREATE_CHILD_SA rekey in the IKE SA that stays (#5); both agree.
+            int ikeSasGone = Regex.Matches(net.OutputOf(gw1), "IKE SA gone").Count;
+            Assert.Contains("negotiating new IPsec SAs in the IKE SA", Cli(dll, states[0], "clear", "services", "ipsec-vpn", "ipsec", "security-associations"));
+            net.WaitFor(gw1, "rekeyed to CHILD_SA", 10);
+            WaitUntil(() => Regex.IsMatch(net.OutputOf(gw1), @"CHILD_SA \w+_i \w+_o: deleted\n"), "gw1 did not delete the old CHILD_SA", net.OutputOf(gw1));
+            (string I, string R) rekeyed = IkeSpis(Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.2");
+            Assert.NotEqual(renewed, rekeyed);
+            Assert.Equal(rekeyed, IkeSpis(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.1"));
+            Assert.Equal(ikeSasGone, Regex.Matches(net.OutputOf(gw1), "IKE SA gone").Count);
+            Assert.Contains("3 received", NetNamespaces.Run("ip", "netns", "exec", ns2, "ping", "-c", "3", "-W", "2", "-I", "172.30.2.1", "172.30.1.1"));
+
             NetNamespaces.Stop(gw1);
+            // gw1 told gw2 on its way out (one IKE DELETE): gw2 drops the SAs instead of keeping them for a dead peer.
+            WaitUntil(() => net.OutputOf(gw2).Contains("IKE SA gone (deleted by the peer)", StringComparison.Ordinal), "gw2 did not hear gw1's DELETE", net.OutputOf(gw2));
             NetNamespaces.Stop(gw2);
             Console.WriteLine("gw1:\n" + net.OutputOf(gw1) + "\ngw2:\n" + net.OutputOf(gw2));
             foreach ((Process p, string ns) in new[] { (gw1, ns1), (gw2, ns2) })

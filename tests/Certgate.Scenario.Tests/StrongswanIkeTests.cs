@@ -180,7 +180,7 @@ public sealed class StrongswanFixture : IDisposable
 /// ways; certificates Certgate must refuse are refused with the reason on the Certgate side while charon sees
 /// AUTHENTICATION_FAILED.
 /// </summary>
-public sealed class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<StrongswanFixture>
+public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<StrongswanFixture>
 {
     private const string CharonInitiates = "charon-initiates";
     private const string CertgateInitiates = "certgate-initiates";

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -5,9 +6,10 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Cli.Commands;
 using Certgate.Cli.Pki;
-using Certgate.Esp;
+using Certgate.Esp.Dataplane;
 using Certgate.Esp.Tun;
-using Certgate.Esp.Tunnel;
+using Certgate.Ike.Registry;
+using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Net.Addressing;
@@ -20,13 +22,21 @@ namespace Certgate.Cli.Diagnostics;
 /// UDP 500 (floating to 4500 when a NAT is detected, as strongSwan's libipsec always makes it) with the local
 /// certificate of the state directory (trusting every loaded CA certificate, checking revocation against the
 /// loaded CRLs) or a pre-shared key, then the userspace ESP data plane on UDP 4500 over a TUN device, keyed with the
-/// negotiated suite. Runs until SIGTERM. The service-set configuration (issue 6) will drive the same parts.
+/// negotiated suite. The IKE SA stays alive (#5): it answers the peer's CREATE_CHILD_SA and INFORMATIONAL exchanges
+/// arriving on 500 or 4500, rekeys the CHILD_SA and itself before their lifetimes run out, and checks liveness. A
+/// <c>control FILE</c> takes one command per line whenever the file appears (it is read, then deleted):
+/// <c>rekey-child</c>, <c>rekey-ike</c>, <c>delete-child</c>, <c>delete-ike</c>, <c>dpd</c>. Runs until SIGTERM or
+/// until the IKE SA is gone (the peer deleted it, or stopped answering).
 /// </summary>
 internal sealed class IkeTunnelCommand : ICommandModule
 {
+    private static readonly TimeSpan ControlPoll = TimeSpan.FromMilliseconds(200);
+
     public void Register(CommandTable table) =>
         table.Add("debug ike-tunnel",
-            "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR remote-subnet CIDR [remote-identity DN|FQDN] [fragment-size OCTETS] [no-fragmentation] [cookie-threshold N] [initiate] (IKEv2 + ESP)", Run);
+            "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR remote-subnet CIDR [remote-identity DN|FQDN] [initiate] "
+            + "[fragment-size OCTETS] [no-fragmentation] [cookie-threshold N] "
+            + "[ike-lifetime S] [ipsec-lifetime S] [dpd S] [pfs-group 14|19|20] [control FILE] (IKEv2 + ESP)", Run);
 
     private static int Run(CommandContext ctx, Arguments args)
     {
@@ -41,6 +51,11 @@ internal sealed class IkeTunnelCommand : ICommandModule
         IpPrefix remoteNet = Prefix(args, "remote-subnet");
         string? remoteIdentity = args.Optional("remote-identity");
         bool initiate = args.Flag("initiate");
+        TimeSpan? ikeLifetime = Seconds(args, "ike-lifetime", 10);
+        TimeSpan? ipsecLifetime = Seconds(args, "ipsec-lifetime", 10);
+        TimeSpan? dpd = Seconds(args, "dpd", 1);
+        DhGroup pfs = Group(args);
+        string? control = args.Optional("control");
         int fragmentSize = Number(args, "fragment-size", 512, 65535) ?? 1280;
         bool fragmentation = !args.Flag("no-fragmentation");
         int? cookieThreshold = Number(args, "cookie-threshold", 0, 1_000_000);
@@ -64,9 +79,9 @@ internal sealed class IkeTunnelCommand : ICommandModule
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, s => { s.Cancel = true; stop.Cancel(); });
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, s => { s.Cancel = true; stop.Cancel(); });
         ChildSa child;
-        // IKE listens on 500 and, for NAT traversal (RFC 7296 §2.23), on 4500 until the SA is up; the data plane then
-        // takes 4500 for ESP-in-UDP.
-        using (var ike = new UdpClient(new IPEndPoint(local, 500)))
+        // IKE listens on 500 for the SA's life and, for NAT traversal (RFC 7296 §2.23), on 4500 until the SA is up;
+        // the data plane then takes 4500 for ESP-in-UDP and hands IKE messages there (non-ESP marker) to the SA.
+        using var ike = new UdpClient(new IPEndPoint(local, 500));
         using (var natt = new UdpClient(new IPEndPoint(local, 4500)))
         {
             try
@@ -90,9 +105,6 @@ internal sealed class IkeTunnelCommand : ICommandModule
         ctx.Out.WriteLine($"IKE: SA established with {child.PeerIdentity}{(child.PeerCertificate is { } pc ? $" (issuer {pc.Issuer})" : " (pre-shared key)")}; ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.CipherName}");
         ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({child.LocalAuthMethod}), peer {(byte)child.PeerAuthMethod} ({child.PeerAuthMethod})");
         ctx.Out.WriteLine($"IKE: {counters}");
-        EspCipher cipher = child.Esp.IsAead ? EspCipher.AesGcm16 : EspCipher.AesCbcHmacSha256;
-        using var inbound = new EspSa(EspSaParameters.FromKeymat(child.InboundSpi, cipher, child.Esp.KeyBits, child.InboundKeymat));
-        using var outbound = new EspSa(EspSaParameters.FromKeymat(child.OutboundSpi, cipher, child.Esp.KeyBits, child.OutboundKeymat));
         TunDevice tun;
         try
         {
@@ -102,13 +114,151 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             throw new UserException($"debug ike-tunnel: {e.Message}");
         }
-        using var tunnel = new EspUdpTunnel(tun, new IPEndPoint(local, 4500), new IPEndPoint(remote, 4500), outbound, inbound);
-        tunnel.Start();
-        ctx.Out.WriteLine($"tunnel up on {tun.Name}: {localNet} <-> {remoteNet} via {remote}");
-        ctx.Out.Flush();
-        stop.Token.WaitHandle.WaitOne();
-        ctx.Out.WriteLine($"tunnel stopped: {tunnel.Counters}");
+        IkeConnection? connection = null;
+        using var plane = new EspDataPlane(tun, new IPEndPoint(local, 4500))
+        {
+            IkeHandler = (message, from) => Volatile.Read(ref connection)?.Receive(message, from),
+        };
+        var output = new Lock();
+        void Say(string line)
+        {
+            lock (output)
+            {
+                ctx.Out.WriteLine(line);
+                ctx.Out.Flush();
+            }
+        }
+        var options = new IkeSaOptions
+        {
+            ReqId = 1,
+            EspLocal = new IPEndPoint(local, 4500),
+            EspRemote = new IPEndPoint(remote, 4500),
+            IkeLifetime = ikeLifetime,
+            ChildLifetime = ipsecLifetime,
+            DpdDelay = dpd,
+            PfsGroup = pfs,
+            Log = line => Say("IKE: " + line),
+        };
+        using (IkeConnection sa = new(child, plane, new Sender(ike, plane), options))
+        {
+            Volatile.Write(ref connection, sa);
+            sa.Closed += reason => stop.Cancel();
+            plane.Start();
+            Task listener = ListenAsync(ike, sa, stop.Token);
+            Say($"tunnel up on {tun.Name}: {localNet} <-> {remoteNet} via {remote}");
+            while (!stop.Token.WaitHandle.WaitOne(ControlPoll))
+            {
+                if (control is not null)
+                {
+                    Control(control, sa, Say);
+                }
+            }
+            ike.Dispose();
+            listener.Wait(TimeSpan.FromSeconds(2));
+            if (sa.CloseReason is { } why)
+            {
+                Say($"IKE: SA gone: {why}");
+            }
+        }
+        Say($"tunnel stopped: {plane.Counters}");
         return 0;
+    }
+
+    /// <summary>Feeds the IKE SA what arrives on UDP 500 (what arrives on 4500 comes through the data plane).</summary>
+    private static async Task ListenAsync(UdpClient ike, IkeConnection sa, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            UdpReceiveResult r;
+            try
+            {
+                r = await ike.ReceiveAsync(stop).ConfigureAwait(false);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused)
+            {
+                continue;
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+            sa.Receive(r.Buffer, r.RemoteEndPoint);
+        }
+    }
+
+    /// <summary>Runs the commands of the control file, if it is there, and deletes it.</summary>
+    private static void Control(string file, IkeConnection sa, Action<string> say)
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(file);
+            File.Delete(file);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            say($"control: {file} cannot be read: {e.Message}");
+            return;
+        }
+        foreach (string command in lines.Select(l => l.Trim()).Where(l => l.Length > 0))
+        {
+            try
+            {
+                switch (command)
+                {
+                    case "rekey-child":
+                        sa.RekeyChild();
+                        break;
+                    case "rekey-ike":
+                        sa.RekeyIke();
+                        break;
+                    case "delete-child":
+                        sa.DeleteChild();
+                        break;
+                    case "delete-ike":
+                        sa.Delete();
+                        break;
+                    case "dpd":
+                        sa.Dpd();
+                        break;
+                    default:
+                        say($"control: unknown command '{command}' (expected rekey-child, rekey-ike, delete-child, delete-ike or dpd)");
+                        continue;
+                }
+                say($"control: {command}");
+            }
+            catch (InvalidOperationException e)
+            {
+                say($"control: {command}: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>IKE leaves from UDP 500, or — once it floated — from the data plane's 4500 socket with the non-ESP marker.</summary>
+    private sealed class Sender(UdpClient ike, EspDataPlane plane) : IIkeSender
+    {
+        public void Send(ReadOnlyMemory<byte> message, IPEndPoint to, bool encapsulated)
+        {
+            try
+            {
+                if (encapsulated)
+                {
+                    plane.SendIke(message.Span, to);
+                }
+                else
+                {
+                    ike.Send(message.Span, to);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Lost like any datagram; the retransmit timer tries again.
+            }
+        }
     }
 
     private static int? Number(Arguments args, string keyword, int min, int max)
@@ -118,9 +268,34 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             return null;
         }
-        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= min && n <= max
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= min && n <= max
             ? n
             : throw new UserException($"debug ike-tunnel: {keyword} '{text}': expected a whole number from {min} to {max}", 2);
+    }
+
+    private static TimeSpan? Seconds(Arguments args, string keyword, int minimum)
+    {
+        string? text = args.Optional(keyword);
+        if (text is null)
+        {
+            return null;
+        }
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int s) && s >= minimum && s <= 86400
+            ? TimeSpan.FromSeconds(s)
+            : throw new UserException($"debug ike-tunnel: {keyword} '{text}': expected seconds, {minimum} to 86400", 2);
+    }
+
+    private static DhGroup Group(Arguments args)
+    {
+        string? text = args.Optional("pfs-group");
+        return text switch
+        {
+            null => DhGroup.NONE,
+            "14" => DhGroup.MODP_2048,
+            "19" => DhGroup.ECP_256,
+            "20" => DhGroup.ECP_384,
+            _ => throw new UserException($"debug ike-tunnel: pfs-group '{text}': expected 14, 19 or 20", 2),
+        };
     }
 
     private static IkePeerConfig CertificateConfig(PkiContext pki, string id, string? remoteIdentity, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)

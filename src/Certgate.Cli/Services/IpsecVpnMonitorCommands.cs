@@ -12,7 +12,7 @@ namespace Certgate.Cli.Services;
 /// <c>show|clear services ipsec-vpn ike|ipsec security-associations</c> (reference §2.9). The SAs live in the
 /// daemon (<c>certgate gateway run</c>), so these commands run there over the control socket; without a daemon
 /// they say so. The Initiator/Responder SPI columns are the Child SA's SPIs as each side chose them (the same pair
-/// on both gateways): the IKE SA's own SPIs are not exposed by the IKE session yet (#5).
+/// on both gateways); the IKE SA's own SPIs, which change with every IKE rekey, are in the detail view and the JSON.
 /// </summary>
 internal sealed class IpsecVpnMonitorCommands : ICommandModule
 {
@@ -21,7 +21,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
         table.Add("show services ipsec-vpn ike security-associations", "[brief|detail] [PEER-ADDRESS]", ShowIke);
         table.Add("show services ipsec-vpn ipsec security-associations", "[brief|detail] [SERVICE-SET]", ShowIpsec);
         table.Add("clear services ipsec-vpn ike security-associations", "[PEER-ADDRESS] (tear down and negotiate again)", (c, a) => Clear(c, a, "ike"));
-        table.Add("clear services ipsec-vpn ipsec security-associations", "[remote-gateway IP] (tear down and negotiate again)", (c, a) => Clear(c, a, "ipsec"));
+        table.Add("clear services ipsec-vpn ipsec security-associations", "[remote-gateway IP] (new IPsec SAs in the IKE SA, CREATE_CHILD_SA)", (c, a) => Clear(c, a, "ipsec"));
     }
 
     private static TunnelRuntime Runtime(CommandContext ctx, string command) =>
@@ -87,7 +87,9 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
                 ["peer-authentication-method"] = t.PeerAuthMethod,
                 ["nat-traversal"] = t.NatDetected,
                 ["lifetime-seconds"] = (long)t.IkeLifetime.TotalSeconds,
-                ["lifetime-remaining-seconds"] = Remaining(t.EstablishedAt, t.IkeLifetime),
+                ["ike-initiator-spi"] = t.IkeInitiatorSpi.ToString("x16", CultureInfo.InvariantCulture),
+                ["ike-responder-spi"] = t.IkeResponderSpi.ToString("x16", CultureInfo.InvariantCulture),
+                ["lifetime-remaining-seconds"] = Remaining(t.IkeSaSince, t.IkeLifetime),
                 ["last-error"] = t.LastError,
             });
             if (!detail)
@@ -98,6 +100,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             text.AppendLine(CultureInfo.InvariantCulture, $"IKE peer {t.RemoteAddress}, service set: {t.Id.ServiceSet}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Role: {t.Role}, State: {state}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Initiator SPI: {Hex(t.InitiatorSpi)}, Responder SPI: {Hex(t.ResponderSpi)}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  IKE SA SPIs: {t.IkeInitiatorSpi:x16}_i {t.IkeResponderSpi:x16}_r");
             text.AppendLine("  Exchange type: IKEv2");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Local: {t.LocalAddress}:500, Remote: {t.RemoteAddress}:500");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Local identity: {t.LocalIdentity ?? "-"}");
@@ -105,7 +108,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             text.AppendLine(CultureInfo.InvariantCulture, $"  Authentication method: {t.LocalAuthMethod ?? "-"} (peer: {t.PeerAuthMethod ?? "-"})");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Algorithms: {t.IkeAlgorithms ?? "-"}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  NAT traversal: {(t.NatDetected ? "NAT detected, UDP 4500" : "no NAT")}");
-            text.AppendLine(CultureInfo.InvariantCulture, $"  Lifetime: {(long)t.IkeLifetime.TotalSeconds} seconds, remaining: {Remaining(t.EstablishedAt, t.IkeLifetime)?.ToString(CultureInfo.InvariantCulture) ?? "-"} seconds (no rekey yet: #5)");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  Lifetime: {(long)t.IkeLifetime.TotalSeconds} seconds, remaining: {Remaining(t.IkeSaSince, t.IkeLifetime)?.ToString(CultureInfo.InvariantCulture) ?? "-"} seconds (rekeyed before)");
             if (t.LastError is not null)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"  Last error: {t.LastError}");
@@ -162,7 +165,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
                 }
                 if (detail)
                 {
-                    text.AppendLine(CultureInfo.InvariantCulture, $"    Algorithms: {t.EspAlgorithms}, lifetime {(long)t.IpsecLifetime.TotalSeconds} seconds, remaining {Remaining(t.EstablishedAt, t.IpsecLifetime)} seconds (no rekey yet: #5)");
+                    text.AppendLine(CultureInfo.InvariantCulture, $"    Algorithms: {t.EspAlgorithms}, lifetime {(long)t.IpsecLifetime.TotalSeconds} seconds, remaining {Remaining(t.ChildSaSince, t.IpsecLifetime)} seconds (rekeyed before)");
                 }
             }
             if (detail && t.Drops.Count > 0)
@@ -204,10 +207,10 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
         peer ??= rest.FirstOrDefault();
         IPAddress? only = peer is null ? null : IPAddress.TryParse(peer, out IPAddress? a) ? a
             : throw new UserException($"{command}: '{peer}': expected the peer's IP address", 2);
-        int n = Runtime(ctx, command).Clear(only);
+        int n = Runtime(ctx, command).Clear(only, ipsecOnly: kind == "ipsec");
         ctx.Out.WriteLine(n == 0
             ? $"{command}: no tunnel{(only is null ? "" : " to " + only)} to clear"
-            : $"{command}: {n} tunnel(s) cleared; negotiating again");
+            : $"{command}: {n} tunnel(s) cleared; negotiating {(kind == "ipsec" ? "new IPsec SAs in the IKE SA" : "again")}");
         return 0;
     }
 

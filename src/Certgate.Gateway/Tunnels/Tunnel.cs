@@ -1,30 +1,35 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using Certgate.Ike.Registry;
+using Certgate.Esp.Dataplane;
+using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
+using Certgate.Ike.Wire;
 using Certgate.Ipsec;
-using Certgate.Ipsec.Registry;
 using Certgate.Pki.Encoding;
 using Certgate.ServiceSets.Plan;
 
 namespace Certgate.Gateway.Tunnels;
 
 /// <summary>
-/// One next-hop tunnel: brings its IKE SA up, installs the two ESP SAs and the policy in the data plane, and keeps
-/// listening for the peer's next negotiation (after a restart or a <c>clear</c> on the other side).
+/// One next-hop tunnel: brings its IKE SA up, hands it to an <see cref="IkeConnection"/> that installs the ESP SAs
+/// and the policy in the data plane and keeps the SA alive (the peer's CREATE_CHILD_SA and INFORMATIONAL exchanges,
+/// rekeys before the ike and ipsec proposals' lifetime-seconds run out, #5), and negotiates anew when it is gone.
 /// </summary>
 /// <remarks>
 /// Who starts: the gateway whose local address is numerically lower initiates, the other responds (docs/decisions.md,
 /// "Who initiates a tunnel"), so two Certgate gateways never collide with two simultaneous IKE_SA_INITs. A responder
 /// that hears nothing for <see cref="ResponderPatience"/> initiates once itself, so a peer that lost its SAs (it
 /// restarted while this side kept them) is not waited for forever. Failures are retried after 1, 2, 4 … seconds,
-/// never more than <see cref="MaxBackoff"/> apart. IKE uses UDP 500 and, while no SA runs, 4500 for NAT traversal
-/// (<see cref="NattSocket"/>), a socket per attempt, so one tunnel per local-gateway address negotiates at a time
-/// (#5: an IKE dispatcher by peer is needed for several).
+/// never more than <see cref="MaxBackoff"/> apart. IKE uses UDP 500, kept for the IKE SA's life, and while no SA
+/// runs, 4500 for NAT traversal (<see cref="NattSocket"/>); once the SA is up, IKE on 4500 reaches it through the
+/// data plane (<see cref="ReceiveIke"/>). One tunnel per local-gateway address negotiates at a time (#5: an IKE
+/// dispatcher by peer is needed for several).
 /// <code>
-///   Down --initiate/respond ok--> Up (listening on 500) --peer negotiates again--> Up (new SAs replace the old)
-///    ^  \--fails--> wait backoff --/                    \--clear--> Down, initiate at once
+///   Down --initiate/respond ok--> Up (IKE SA on 500: rekeys, DPD) --peer deleted it--> Down, respond (with patience)
+///    ^  \--fails--> wait backoff --/        |   \--peer dead / our delete--> Down, default role
+///    |                                      |   \--peer sends a new IKE_SA_INIT (it restarted)--> Down, respond
+///    \------------- clear (DELETE sent) ----/
 /// </code>
 /// </remarks>
 internal sealed class Tunnel : IAsyncDisposable
@@ -44,6 +49,7 @@ internal sealed class Tunnel : IAsyncDisposable
     private CancellationTokenSource? _attempt;
     private bool _initiateNext;
     private ChildSa? _child;
+    private IkeConnection? _connection;
     private IkeRole _role;
     private DateTimeOffset? _establishedAt;
     private string? _localIdentity;
@@ -81,11 +87,13 @@ internal sealed class Tunnel : IAsyncDisposable
 
     public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
 
-    /// <summary><c>clear services ipsec-vpn … security-associations</c>: remove the SAs and negotiate anew, as initiator.</summary>
+    /// <summary><c>clear services ipsec-vpn … security-associations</c>: delete the IKE SA (the peer is told), remove the SAs and negotiate anew, as initiator.</summary>
     public void Reset()
     {
         lock (_lock)
         {
+            // One DELETE (§1.4.1) so that the peer drops its SAs too and waits for the new negotiation; not waited for.
+            _connection?.Delete();
             RemoveSas();
             _initiateNext = true;
             _attempt?.Cancel();
@@ -93,11 +101,32 @@ internal sealed class Tunnel : IAsyncDisposable
         _log($"{Name}: SAs cleared, negotiating again");
     }
 
+    /// <summary>
+    /// <c>clear services ipsec-vpn ipsec security-associations</c>: new IPsec SAs in the IKE SA that stays (a
+    /// CREATE_CHILD_SA rekey: the old SAs go once the new ones are in, nothing is lost); without an IKE SA, as
+    /// <see cref="Reset"/>.
+    /// </summary>
+    public void ResetIpsec()
+    {
+        lock (_lock)
+        {
+            if (_connection is { IsClosed: false } c && c.Children.Count > 0)
+            {
+                c.RekeyChild();
+                _log($"{Name}: IPsec SAs cleared, negotiating new ones in the IKE SA");
+                return;
+            }
+        }
+        Reset();
+    }
+
     public TunnelStatus Status()
     {
         lock (_lock)
         {
             ChildSa? c = _child;
+            ChildSaInfo? now = _connection?.Children.LastOrDefault(x => x.State == ChildSaState.Installed) ?? _connection?.Children.LastOrDefault();
+            IkeSaInfo? ike = _connection is { IsClosed: false } connection ? connection.IkeSa : null;
             bool initiator = _role == IkeRole.Initiator;
             return new TunnelStatus
             {
@@ -105,7 +134,7 @@ internal sealed class Tunnel : IAsyncDisposable
                 LocalAddress = Plan.Peer.LocalAddress,
                 RemoteAddress = Plan.Peer.RemoteAddress,
                 Role = _role,
-                Established = c is not null,
+                Established = now is not null,
                 LastError = _lastError,
                 Device = Plan.Child.Device,
                 LocalSelector = Plan.Child.LocalTrafficSelectors[0].ToString(),
@@ -113,17 +142,21 @@ internal sealed class Tunnel : IAsyncDisposable
                 IkeLifetime = Plan.Peer.Lifetime,
                 IpsecLifetime = Plan.Child.Lifetime,
                 EstablishedAt = _establishedAt,
-                InitiatorSpi = c is null ? 0 : initiator ? c.InboundSpi : c.OutboundSpi,
-                ResponderSpi = c is null ? 0 : initiator ? c.OutboundSpi : c.InboundSpi,
+                IkeSaSince = ike?.EstablishedAt,
+                ChildSaSince = now?.InstalledAt,
+                IkeInitiatorSpi = ike?.InitiatorSpi ?? 0,
+                IkeResponderSpi = ike?.ResponderSpi ?? 0,
+                InitiatorSpi = now is null ? 0 : initiator ? now.InboundSpi : now.OutboundSpi,
+                ResponderSpi = now is null ? 0 : initiator ? now.OutboundSpi : now.InboundSpi,
                 PeerIdentity = c?.PeerIdentity,
                 LocalIdentity = _localIdentity,
                 IkeAlgorithms = c?.Ike.IkeName,
-                EspAlgorithms = c is null ? null : c.Esp.CipherName,
+                EspAlgorithms = now?.Esp.CipherName,
                 LocalAuthMethod = c?.LocalAuthMethod.ToString(),
                 PeerAuthMethod = c?.PeerAuthMethod.ToString(),
                 NatDetected = c?.NatDetected ?? false,
-                Inbound = c is null ? null : Usage(c.InboundSpi, SaDirection.Inbound),
-                Outbound = c is null ? null : Usage(c.OutboundSpi, SaDirection.Outbound),
+                Inbound = now is null ? null : Usage(now.InboundSpi, SaDirection.Inbound),
+                Outbound = now is null ? null : Usage(now.OutboundSpi, SaDirection.Outbound),
             };
         }
     }
@@ -147,14 +180,15 @@ internal sealed class Tunnel : IAsyncDisposable
                 established = _child is not null;
             }
             IkePeerConfig? config = null;
+            UdpClient? socket = null;
             try
             {
                 config = _config(Plan);
                 ChildSa child;
+                socket = new UdpClient(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
                 if (initiate)
                 {
                     _log($"{Name}: initiating IKE_SA_INIT from {Plan.Peer.LocalAddress}:{IkePort}");
-                    using var socket = new UdpClient(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
                     using UdpClient? natt = established ? null : NattSocket();
                     child = await IkeSession.InitiateAsync(socket, natt, new IPEndPoint(Plan.Peer.RemoteAddress, IkePort), config, attempt.Token).ConfigureAwait(false);
                 }
@@ -165,15 +199,15 @@ internal sealed class Tunnel : IAsyncDisposable
                         _log($"{Name}: waiting for the peer's IKE_SA_INIT on {Plan.Peer.LocalAddress}:{IkePort}");
                         attempt.CancelAfter(ResponderPatience);
                     }
-                    using var socket = new UdpClient(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
-                    // While SAs run, the peer's ESP must reach the data plane, so no NAT-T socket then (#5: IKE on
-                    // 4500 through the data plane once the IKE SA lives on).
+                    // While SAs run, the peer's ESP must reach the data plane, so no NAT-T socket then.
                     using UdpClient? natt = established ? null : NattSocket();
                     child = await IkeSession.RespondAsync(socket, natt, config, attempt.Token).ConfigureAwait(false);
                 }
-                Install(child, initiate ? IkeRole.Initiator : IkeRole.Responder, config);
+                // Up: no more patience; the IKE SA lives until it is deleted, dies, or is cleared.
+                attempt.CancelAfter(Timeout.InfiniteTimeSpan);
+                IkeConnection connection = Install(child, initiate ? IkeRole.Initiator : IkeRole.Responder, config, socket);
                 failures = 0;
-                initiate = false;
+                initiate = await KeepAsync(socket, connection, attempt.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!stop.IsCancellationRequested)
             {
@@ -208,6 +242,7 @@ internal sealed class Tunnel : IAsyncDisposable
             }
             finally
             {
+                socket?.Dispose();
                 config?.Certificate?.Dispose();
                 lock (_lock)
                 {
@@ -240,25 +275,32 @@ internal sealed class Tunnel : IAsyncDisposable
         return new UdpClient(Plan.Peer.LocalAddress.AddressFamily) { Client = s };
     }
 
+    /// <summary>IKE that arrived on the data plane's UDP 4500 (non-ESP marker stripped); false when it is not this tunnel's IKE SA's.</summary>
+    public bool ReceiveIke(ReadOnlyMemory<byte> message, IPEndPoint from) =>
+        from.Address.Equals(Plan.Peer.RemoteAddress) && Volatile.Read(ref _connection) is { } connection && connection.Receive(message, from);
+
     /// <summary>
-    /// Inbound first, then outbound (RFC 4301 §4.4.2.1 order of a strongSwan child: the peer may send as soon as it
-    /// has its outbound SA), then the policy; the SAs of an earlier negotiation go last, so nothing in flight is lost.
+    /// Hands the negotiated SA to an <see cref="IkeConnection"/>, which installs inbound first, then outbound, then the
+    /// policy (the peer may send as soon as it has its outbound SA); an earlier connection of this tunnel goes first.
     /// </summary>
-    private void Install(ChildSa child, IkeRole role, IkePeerConfig config)
+    private IkeConnection Install(ChildSa child, IkeRole role, IkePeerConfig config, UdpClient socket)
     {
-        IReadOnlyList<TrafficSelector> local = [Selector(Plan.Child.LocalTrafficSelectors[0])];
-        IReadOnlyList<TrafficSelector> remote = [Selector(Plan.Child.RemoteTrafficSelectors[0])];
+        var options = new IkeSaOptions
+        {
+            ReqId = _reqId,
+            // ESP in UDP 4500 (RFC 3948 framing, as libipsec).
+            EspLocal = new IPEndPoint(Plan.Peer.LocalAddress, NattPort),
+            EspRemote = new IPEndPoint(Plan.Peer.RemoteAddress, NattPort),
+            IkeLifetime = Plan.Peer.Lifetime > TimeSpan.Zero ? Plan.Peer.Lifetime : null,
+            ChildLifetime = Plan.Child.Lifetime > TimeSpan.Zero ? Plan.Child.Lifetime : null,
+            Log = line => _log($"{Name}: {line}"),
+        };
+        IkeConnection connection;
         lock (_lock)
         {
-            ChildSa? old = _child;
-            _plane.AddSa(Spec(child.InboundSpi, SaDirection.Inbound, child, child.InboundKeymat, local, remote));
-            _plane.AddSa(Spec(child.OutboundSpi, SaDirection.Outbound, child, child.OutboundKeymat, local, remote));
-            _plane.AddPolicy(new IpsecPolicy(_reqId, local, remote));
-            if (old is not null)
-            {
-                _plane.DeleteSa(old.InboundSpi, SaDirection.Inbound);
-                _plane.DeleteSa(old.OutboundSpi, SaDirection.Outbound);
-            }
+            RemoveSas();
+            connection = new IkeConnection(child, _plane, new Sender(socket, _plane), options, _time);
+            _connection = connection;
             _child = child;
             _role = role;
             _establishedAt = _time.GetUtcNow();
@@ -267,23 +309,81 @@ internal sealed class Tunnel : IAsyncDisposable
         }
         _log($"{Name}: IKE SA up as {role.ToString().ToLowerInvariant()} with {child.PeerIdentity} ({child.Ike.IkeName}, AUTH {child.PeerAuthMethod}); "
             + $"ESP {child.Esp.CipherName} SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {Plan.Child.LocalTrafficSelectors[0]} <-> {Plan.Child.RemoteTrafficSelectors[0]} on {Plan.Child.Device}");
+        return connection;
     }
 
-    private SaSpec Spec(uint spi, SaDirection direction, ChildSa child, byte[] keymat, IReadOnlyList<TrafficSelector> local, IReadOnlyList<TrafficSelector> remote) => new()
+    /// <summary>
+    /// Feeds the IKE SA what arrives on its socket until it is gone; returns whether to initiate next: not when the
+    /// peer deleted it or starts a new IKE SA (it renegotiates; this side answers), else as the address rule says.
+    /// </summary>
+    private async Task<bool> KeepAsync(UdpClient socket, IkeConnection connection, CancellationToken cancellationToken)
     {
-        Spi = spi,
-        Direction = direction,
-        // ESP in UDP 4500 always: the userspace data plane has no raw ESP socket (RFC 3948 framing, as libipsec).
-        Local = new IPEndPoint(Plan.Peer.LocalAddress, NattPort),
-        Remote = new IPEndPoint(Plan.Peer.RemoteAddress, NattPort),
-        Encryption = (EncryptionAlgorithm)(ushort)child.Esp.Encryption,
-        KeyBits = child.Esp.KeyBits,
-        Integrity = child.Esp.Integrity == IntegId.NONE ? IntegrityAlgorithm.NONE : (IntegrityAlgorithm)(ushort)child.Esp.Integrity,
-        Keymat = keymat,
-        LocalSelectors = local,
-        RemoteSelectors = remote,
-        ReqId = _reqId,
-    };
+        var closed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.Closed += reason => closed.TrySetResult(reason);
+        if (connection.CloseReason is { } already)
+        {
+            closed.TrySetResult(already);
+        }
+        while (true)
+        {
+            Task<UdpReceiveResult> receive = socket.ReceiveAsync(cancellationToken).AsTask();
+            if (await Task.WhenAny(receive, closed.Task).ConfigureAwait(false) == closed.Task)
+            {
+                string reason = await closed.Task.ConfigureAwait(false);
+                _log($"{Name}: IKE SA gone ({reason})");
+                lock (_lock)
+                {
+                    RemoveSas();
+                }
+                return reason != "deleted by the peer" && DefaultRole(Plan) == IkeRole.Initiator;
+            }
+            UdpReceiveResult r;
+            try
+            {
+                r = await receive.ConfigureAwait(false);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused)
+            {
+                continue;
+            }
+            if (!connection.Receive(r.Buffer, r.RemoteEndPoint) && IsNewIkeSaInit(r.Buffer))
+            {
+                // The peer starts over (it restarted, or cleared without a DELETE we heard): answer its retransmission.
+                _log($"{Name}: the peer starts a new IKE SA; the old one goes");
+                lock (_lock)
+                {
+                    RemoveSas();
+                }
+                return false;
+            }
+        }
+    }
+
+    private static bool IsNewIkeSaInit(byte[] datagram) =>
+        IkeConnection.TryReadSpis(datagram, out _, out ulong responderSpi) && responderSpi == 0 && datagram[18] == (byte)ExchangeType.IkeSaInit && (datagram[19] & 0x20) == 0;
+
+    /// <summary>IKE leaves from the tunnel's UDP 500 socket (or, floated, from the data plane's 4500 with the non-ESP marker).</summary>
+    private sealed class Sender(UdpClient socket, IIpsecDataPlane plane) : IIkeSender
+    {
+        public void Send(ReadOnlyMemory<byte> message, IPEndPoint to, bool encapsulated)
+        {
+            try
+            {
+                if (encapsulated && plane is EspDataPlane esp)
+                {
+                    esp.SendIke(message.Span, to);
+                }
+                else
+                {
+                    socket.Send(message.Span, to);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Lost like any datagram; the retransmit timer tries again.
+            }
+        }
+    }
 
     internal static TrafficSelector Selector(Certgate.Net.Addressing.IpPrefix prefix)
     {
@@ -305,18 +405,21 @@ internal sealed class Tunnel : IAsyncDisposable
 
     private void RemoveSas()
     {
-        if (_child is { } c)
-        {
-            _plane.DeleteSa(c.InboundSpi, SaDirection.Inbound);
-            _plane.DeleteSa(c.OutboundSpi, SaDirection.Outbound);
-            _plane.DeletePolicy(_reqId);
-            _child = null;
-            _establishedAt = null;
-        }
+        // The connection takes its SAs and the policy out of the data plane.
+        _connection?.Dispose();
+        _connection = null;
+        _child = null;
+        _establishedAt = null;
     }
 
     public async ValueTask DisposeAsync()
     {
+        lock (_lock)
+        {
+            // The peer is told (one DELETE, not waited for, sent while the socket is still open) so that it does not
+            // keep SAs nobody answers for.
+            _connection?.Delete();
+        }
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {

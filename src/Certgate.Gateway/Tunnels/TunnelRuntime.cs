@@ -46,6 +46,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, Device> _devices = new(StringComparer.Ordinal);
     private readonly Dictionary<TunnelId, Tunnel> _tunnels = [];
+    private volatile Tunnel[] _running = [];
     private ServiceSetPlan _plan = ServiceSetPlan.Empty;
     private PolicyRouting _policy = PolicyRouting.Empty;
     private readonly PolicySlots _slots = new();
@@ -176,6 +177,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
         {
             if (_tunnels.Remove(id, out Tunnel? t))
             {
+                _running = [.. _tunnels.Values];
                 await t.DisposeAsync().ConfigureAwait(false);
             }
         }
@@ -311,13 +313,29 @@ public sealed class TunnelRuntime : IAsyncDisposable
         }
         try
         {
-            device.DataPlane = new EspDataPlane(tun, new IPEndPoint(local, 4500), _time);
+            device.DataPlane = new EspDataPlane(tun, new IPEndPoint(local, 4500), _time) { IkeHandler = DispatchIke };
             device.DataPlane.Start();
             _log($"tunnels: ESP data plane for local-gateway {local} on UDP 4500, inside device {d.Name}");
         }
         catch (SocketException e)
         {
             _log($"tunnels: service-set {d.ServiceSet}: local-gateway {local}: UDP 4500 cannot be bound ({e.Message}); is the address configured on this host?");
+        }
+    }
+
+    /// <summary>
+    /// IKE that reached a data plane's UDP 4500 (an IKE SA that floated for NAT traversal: its rekeys, deletes and
+    /// liveness checks) goes to the tunnel whose IKE SA it is. Runs on the data plane's receive thread, so it reads the
+    /// <see cref="_running"/> snapshot rather than the dictionary a commit changes.
+    /// </summary>
+    private void DispatchIke(ReadOnlyMemory<byte> message, IPEndPoint from)
+    {
+        foreach (Tunnel t in _running)
+        {
+            if (t.ReceiveIke(message, from))
+            {
+                return;
+            }
         }
     }
 
@@ -347,6 +365,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
         }
         var tunnel = new Tunnel(t, device.DataPlane, _nextReqId++, PeerConfig, _log, _time);
         _tunnels[t.Id] = tunnel;
+        _running = [.. _tunnels.Values];
         _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: starting as {Tunnel.DefaultRole(t).ToString().ToLowerInvariant()} (the lower address initiates)");
         tunnel.Start();
     }
@@ -428,8 +447,8 @@ public sealed class TunnelRuntime : IAsyncDisposable
             : [];
 
     /// <summary>Tears down the SAs of the tunnels to <paramref name="remote"/> (all when null) and negotiates them
-    /// again; returns how many.</summary>
-    public int Clear(IPAddress? remote = null)
+    /// again; with <paramref name="ipsecOnly"/> only the IPsec SAs, renegotiated in the IKE SA; returns how many.</summary>
+    public int Clear(IPAddress? remote = null, bool ipsecOnly = false)
     {
         _gate.Wait();
         try
@@ -437,7 +456,14 @@ public sealed class TunnelRuntime : IAsyncDisposable
             int n = 0;
             foreach (Tunnel t in _tunnels.Values.Where(t => remote is null || t.Plan.Peer.RemoteAddress.Equals(remote)))
             {
-                t.Reset();
+                if (ipsecOnly)
+                {
+                    t.ResetIpsec();
+                }
+                else
+                {
+                    t.Reset();
+                }
                 n++;
             }
             return n;
@@ -460,6 +486,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
                 await t.DisposeAsync().ConfigureAwait(false);
             }
             _tunnels.Clear();
+            _running = [];
             foreach (PolicyRule r in _policy.Rules)
             {
                 if (_links.DeleteRule(r))

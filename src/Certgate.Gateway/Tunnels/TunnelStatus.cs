@@ -59,6 +59,18 @@ public sealed record TunnelStatus
     /// <summary>When the SAs were installed.</summary>
     public DateTimeOffset? EstablishedAt { get; init; }
 
+    /// <summary>When the current IKE SA was set up (IKE_AUTH or its latest rekey).</summary>
+    public DateTimeOffset? IkeSaSince { get; init; }
+
+    /// <summary>When the current Child SA was installed (IKE_AUTH or its latest rekey).</summary>
+    public DateTimeOffset? ChildSaSince { get; init; }
+
+    /// <summary>The current IKE SA's SPIi (0 while down).</summary>
+    public ulong IkeInitiatorSpi { get; init; }
+
+    /// <summary>The current IKE SA's SPIr (0 while down).</summary>
+    public ulong IkeResponderSpi { get; init; }
+
     /// <summary>The Child SA SPI chosen by the initiator (its inbound SPI).</summary>
     public uint InitiatorSpi { get; init; }
 

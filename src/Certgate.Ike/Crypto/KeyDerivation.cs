@@ -56,6 +56,22 @@ public sealed class KeyDerivation(HashAlgorithmName prfHash)
         int integrityKeyLength, int encryptionKeyLength)
     {
         byte[] skeyseed = Prf([.. ni, .. nr], sharedSecret);
+        return FromSkeySeed(skeyseed, ni, nr, spiI, spiR, integrityKeyLength, encryptionKeyLength);
+    }
+
+    /// <summary>
+    /// The keys of the IKE SA that replaces one (RFC 7296 §2.18): "SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr)",
+    /// then prf+ as in §2.14 with the new SPIs. Ni, Nr and SPIi belong to the initiator of the rekeying exchange.
+    /// </summary>
+    public IkeSaKeys DeriveRekeyedIkeSa(ReadOnlySpan<byte> oldSkd, ReadOnlySpan<byte> sharedSecret, ReadOnlySpan<byte> ni, ReadOnlySpan<byte> nr,
+        ulong spiI, ulong spiR, int integrityKeyLength, int encryptionKeyLength)
+    {
+        byte[] skeyseed = Prf(oldSkd, [.. sharedSecret, .. ni, .. nr]);
+        return FromSkeySeed(skeyseed, ni, nr, spiI, spiR, integrityKeyLength, encryptionKeyLength);
+    }
+
+    private IkeSaKeys FromSkeySeed(byte[] skeyseed, ReadOnlySpan<byte> ni, ReadOnlySpan<byte> nr, ulong spiI, ulong spiR, int integrityKeyLength, int encryptionKeyLength)
+    {
         byte[] spis = new byte[16];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(spis, spiI);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(spis.AsSpan(8), spiR);

@@ -81,6 +81,9 @@ public sealed record ChildSa(uint InboundSpi, uint OutboundSpi, byte[] InboundKe
 
     /// <summary>The AUTH method the peer used.</summary>
     public AuthMethod PeerAuthMethod { get; init; }
+
+    /// <summary>The IKE SA that carries this child, for CREATE_CHILD_SA and INFORMATIONAL after establishment.</summary>
+    public EstablishedIkeSa? IkeSa { get; init; }
 }
 
 /// <summary>IKE failed; the message says which step and why (e.g. the peer certificate is revoked).</summary>
@@ -275,6 +278,8 @@ public static class IkeSession
                 NatDetected = nat,
                 LocalAuthMethod = method,
                 PeerAuthMethod = proof.Method,
+                IkeSa = new EstablishedIkeSa(spiI, spiR, true, ike, keys, ni, nr, nat ? transport.LocalNatt! : transport.LocalIke, peer, nat, 2, 0, null,
+                    config.LocalTs, config.RemoteTs),
             };
         }
         finally
@@ -494,6 +499,8 @@ public static class IkeSession
             NatDetected = nat,
             LocalAuthMethod = method,
             PeerAuthMethod = proof.Method,
+            IkeSa = new EstablishedIkeSa(spiI, spiR, false, ike, keys, ni, nr, nat ? transport.LocalNatt! : transport.LocalIke, peer, nat, 0, 2, msg4,
+                config.LocalTs, config.RemoteTs),
         };
     }
 

@@ -1,0 +1,545 @@
+using System.Buffers.Binary;
+using System.Net;
+using Certgate.Ike.Crypto;
+using Certgate.Ike.Sa.Tasks;
+using Certgate.Ike.Sessions;
+using Certgate.Ike.Wire;
+using Certgate.Ipsec;
+
+namespace Certgate.Ike.Sa;
+
+/// <summary>An IKE SA of a connection as <c>show</c> and tests see it.</summary>
+/// <param name="InitiatorSpi">SPIi.</param>
+/// <param name="ResponderSpi">SPIr.</param>
+/// <param name="IsOriginalInitiator">Whether this side initiated it (IKE_SA_INIT or the rekey that made it).</param>
+/// <param name="State">Where it stands.</param>
+/// <param name="EstablishedAt">When it was set up.</param>
+/// <param name="Suite">Its algorithms.</param>
+public sealed record IkeSaInfo(ulong InitiatorSpi, ulong ResponderSpi, bool IsOriginalInitiator, IkeSaState State, DateTimeOffset EstablishedAt, SaSuite Suite);
+
+/// <summary>
+/// The long-lived IKE side of one tunnel after IKE_SA_INIT and IKE_AUTH: the current IKE SA, the ones a rekey is
+/// replacing or a collision left behind (each with its own Message IDs, §2.18), and the CHILD_SAs, which the data
+/// plane carries (<see cref="IIpsecDataPlane"/>: inbound SA first, then outbound; old SAs go after the exchange).
+/// Message-driven: <see cref="Receive"/> takes every IKE message for its SPIs (requests and responses, from UDP 500
+/// or 4500), timers come from the <see cref="TimeProvider"/> (retransmits, DPD, soft and hard lifetimes), messages
+/// leave through an <see cref="IIkeSender"/>. Thread-safe: one lock serialises messages, timers and commands.
+/// </summary>
+public sealed class IkeConnection : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly List<IkeSa> _sas = [];
+    private readonly List<ChildSaEntry> _children = [];
+    private readonly List<Action> _deferred = [];
+    private readonly IReadOnlyList<Ipsec.TrafficSelector> _localSelectors;
+    private readonly IReadOnlyList<Ipsec.TrafficSelector> _remoteSelectors;
+    private int _depth;
+    private ITimer? _dpdTimer;
+    private DateTimeOffset _lastHeard;
+
+    /// <summary>Takes over the IKE SA of <paramref name="firstChild"/> (<see cref="ChildSa.IkeSa"/>) with that first CHILD_SA, which it installs in <paramref name="plane"/> with the policy.</summary>
+    /// <exception cref="ArgumentException">The child has no IKE SA state, or the data plane refuses it.</exception>
+    public IkeConnection(ChildSa firstChild, IIpsecDataPlane plane, IIkeSender sender, IkeSaOptions options, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(firstChild);
+        EstablishedIkeSa established = firstChild.IkeSa ?? throw new ArgumentException("the CHILD_SA carries no IKE SA state", nameof(firstChild));
+        Plane = plane ?? throw new ArgumentNullException(nameof(plane));
+        Sender = sender ?? throw new ArgumentNullException(nameof(sender));
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+        Time = time ?? TimeProvider.System;
+        LocalTs = established.LocalTs;
+        RemoteTs = established.RemoteTs;
+        _localSelectors = [Selector(LocalTs)];
+        _remoteSelectors = [Selector(RemoteTs)];
+        _lastHeard = Time.GetUtcNow();
+        Run(() =>
+        {
+            var first = new IkeSa(this, established.InitiatorSpi, established.ResponderSpi, established.IsOriginalInitiator, established.Suite, established.Keys,
+                established.Remote, established.Encapsulated, Time.GetUtcNow());
+            first.Tasks.NextRequestId = established.NextRequestId;
+            first.Tasks.ExpectedRequestId = established.NextExpectedRequestId;
+            first.Tasks.LastResponse = established.LastResponse;
+            _sas.Add(first);
+            Current = first;
+            InstallChild(firstChild.InboundSpi, firstChild.OutboundSpi, firstChild.Esp, false, firstChild.InboundKeymat, firstChild.OutboundKeymat);
+            Plane.AddPolicy(new IpsecPolicy(Options.ReqId, _localSelectors, _remoteSelectors));
+            StartIkeTimers(first);
+            Plane.Expired += OnExpired;
+            if (Options.DpdDelay is { } dpd)
+            {
+                _dpdTimer = Time.CreateTimer(_ => Run(CheckLiveness), null, dpd, dpd);
+            }
+            Log($"{first.Name}: established as {(first.IsOriginalInitiator ? "initiator" : "responder")}, {first.Suite.IkeName}");
+        });
+    }
+
+    /// <summary>Raised (outside the lock) when the connection closes: the peer is dead, it deleted the IKE SA, or this side did.</summary>
+    public event Action<string>? Closed;
+
+    /// <summary>Raised (outside the lock) after a rekey or delete changed the SAs.</summary>
+    public event Action? Changed;
+
+    /// <summary>Why the connection closed, once it has.</summary>
+    public string? CloseReason { get; private set; }
+
+    public bool IsClosed => CloseReason is not null;
+
+    internal IkeSaOptions Options { get; }
+
+    internal IIpsecDataPlane Plane { get; }
+
+    internal IIkeSender Sender { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal Payloads.TrafficSelector LocalTs { get; }
+
+    internal Payloads.TrafficSelector RemoteTs { get; }
+
+    /// <summary>The IKE SA new exchanges run on.</summary>
+    internal IkeSa Current { get; private set; } = null!;
+
+    internal IReadOnlyList<IkeSa> Sas => _sas;
+
+    /// <summary>The current IKE SA.</summary>
+    public IkeSaInfo IkeSa
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return Info(Current);
+            }
+        }
+    }
+
+    /// <summary>Every IKE SA the connection still has (the current one, and those being retired).</summary>
+    public IReadOnlyList<IkeSaInfo> IkeSas
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _sas.Select(Info)];
+            }
+        }
+    }
+
+    /// <summary>The CHILD_SAs, oldest first.</summary>
+    public IReadOnlyList<ChildSaInfo> Children
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _children.Select(c => c.Info)];
+            }
+        }
+    }
+
+    /// <summary>The IKE SPIs of a message (header only), or false when it is too short to be IKE.</summary>
+    public static bool TryReadSpis(ReadOnlySpan<byte> message, out ulong initiatorSpi, out ulong responderSpi)
+    {
+        initiatorSpi = responderSpi = 0;
+        if (message.Length < IkeHeader.Size)
+        {
+            return false;
+        }
+        initiatorSpi = BinaryPrimitives.ReadUInt64BigEndian(message);
+        responderSpi = BinaryPrimitives.ReadUInt64BigEndian(message[8..]);
+        return true;
+    }
+
+    /// <summary>Whether one of this connection's IKE SAs has these SPIs.</summary>
+    public bool Owns(ulong initiatorSpi, ulong responderSpi)
+    {
+        lock (_gate)
+        {
+            return _sas.Any(s => s.SpiI == initiatorSpi && s.SpiR == responderSpi);
+        }
+    }
+
+    /// <summary>
+    /// Takes one IKE message (without the non-ESP marker) that arrived from <paramref name="from"/>; false when it is
+    /// for none of this connection's SAs. Broken, forged and stale messages are dropped (and logged), never thrown.
+    /// </summary>
+    public bool Receive(ReadOnlyMemory<byte> message, IPEndPoint from)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        IkeMessage parsed;
+        try
+        {
+            parsed = IkeMessage.Parse(message);
+        }
+        catch (IkeFormatException)
+        {
+            return false;
+        }
+        bool mine = false;
+        Run(() =>
+        {
+            IkeSa? sa = _sas.FirstOrDefault(s => s.SpiI == parsed.Header.InitiatorSpi && s.SpiR == parsed.Header.ResponderSpi);
+            if (sa is null)
+            {
+                return;
+            }
+            mine = true;
+            // The I flag names the original initiator (§3.1): a message from ourselves is a reflection.
+            if (parsed.Header.FromOriginalInitiator == sa.IsOriginalInitiator)
+            {
+                return;
+            }
+            sa.Tasks.OnMessage(parsed, from);
+        });
+        return mine;
+    }
+
+    /// <summary>Rekeys the CHILD_SA whose inbound SPI is <paramref name="inboundSpi"/> (default: the newest).</summary>
+    /// <exception cref="InvalidOperationException">The connection is closed or has no such CHILD_SA.</exception>
+    public void RekeyChild(uint? inboundSpi = null) => Run(() =>
+    {
+        ChildSaEntry child = FindChild(inboundSpi);
+        Current.Tasks.Queue(new ChildCreate(this, child, Options.PfsGroup));
+    });
+
+    /// <summary>Deletes the CHILD_SA whose inbound SPI is <paramref name="inboundSpi"/> (default: the newest).</summary>
+    /// <exception cref="InvalidOperationException">The connection is closed or has no such CHILD_SA.</exception>
+    public void DeleteChild(uint? inboundSpi = null) => Run(() => Current.Tasks.Queue(new ChildDelete(this, FindChild(inboundSpi))));
+
+    /// <summary>Rekeys the IKE SA.</summary>
+    /// <exception cref="InvalidOperationException">The connection is closed.</exception>
+    public void RekeyIke() => Run(() =>
+    {
+        ThrowIfClosed();
+        Current.Tasks.Queue(new IkeRekey(this, initiator: true));
+    });
+
+    /// <summary>Deletes the IKE SA and with it every CHILD_SA (§1.4.1); the connection closes when the peer answers or gives up.</summary>
+    public void Delete() => Run(() =>
+    {
+        if (!IsClosed)
+        {
+            Current.Tasks.Queue(new IkeDelete(this, initiator: true));
+        }
+    });
+
+    /// <summary>Sends a liveness check now (§2.4).</summary>
+    public void Dpd() => Run(() =>
+    {
+        ThrowIfClosed();
+        Current.Tasks.Queue(new IkeDpd(this, initiator: true));
+    });
+
+    /// <summary>Closes without telling the peer: every SA leaves the data plane.</summary>
+    public void Dispose() => Run(() => Close("stopped"));
+
+    // ---- for the tasks (under the lock) ----
+
+    internal void Log(string line) => Options.Log?.Invoke(line);
+
+    internal byte[] Nonce() => Options.Random(32);
+
+    internal ulong NewIkeSpi() => BinaryPrimitives.ReadUInt64BigEndian(Options.Random(8)) | 1;
+
+    internal void Heard(IkeSa sa) => _lastHeard = Time.GetUtcNow();
+
+    /// <summary>Runs <paramref name="action"/> under the lock; events it raised go out after the lock is released.</summary>
+    internal void Run(Action action)
+    {
+        List<Action>? events = null;
+        lock (_gate)
+        {
+            _depth++;
+            try
+            {
+                action();
+            }
+            finally
+            {
+                _depth--;
+                if (_depth == 0 && _deferred.Count > 0)
+                {
+                    events = [.. _deferred];
+                    _deferred.Clear();
+                }
+            }
+        }
+        events?.ForEach(e => e());
+    }
+
+    internal ChildSaEntry? ChildByOutbound(uint spi) => _children.FirstOrDefault(c => c.OutboundSpi == spi && c.State != ChildSaState.Deleted);
+
+    /// <summary>Installs a CHILD_SA: inbound first, then outbound (the data plane's order for a loss-free rekey).</summary>
+    internal ChildSaEntry InstallChild(uint inboundSpi, uint outboundSpi, SaSuite esp, bool pfs, byte[] inboundKeymat, byte[] outboundKeymat)
+    {
+        Plane.AddSa(Spec(inboundSpi, SaDirection.Inbound, esp, inboundKeymat));
+        Plane.AddSa(Spec(outboundSpi, SaDirection.Outbound, esp, outboundKeymat));
+        var child = new ChildSaEntry(inboundSpi, outboundSpi, esp, pfs, Time.GetUtcNow());
+        _children.Add(child);
+        if (Options.ChildLifetime is { } life)
+        {
+            child.RekeyTimer = Time.CreateTimer(_ => Run(() =>
+            {
+                if (child.State == ChildSaState.Installed && !IsClosed)
+                {
+                    Log($"{child.Name}: soft lifetime reached; rekeying");
+                    Current.Tasks.Queue(new ChildCreate(this, child, Options.PfsGroup));
+                }
+            }), null, Soft(life), Timeout.InfiniteTimeSpan);
+            child.ExpireTimer = Time.CreateTimer(_ => Run(() =>
+            {
+                if (child.State != ChildSaState.Deleted && !IsClosed)
+                {
+                    Log($"{child.Name}: hard lifetime reached; deleting");
+                    Current.Tasks.Queue(new ChildDelete(this, child));
+                }
+            }), null, life, Timeout.InfiniteTimeSpan);
+        }
+        Log($"{child.Name}: installed ({esp.CipherName}{(pfs ? ", PFS" : "")})");
+        _deferred.Add(() => Changed?.Invoke());
+        return child;
+    }
+
+    /// <summary>Both directions leave the data plane (after the exchange that deleted them, §1.4.1).</summary>
+    internal void RemoveChild(ChildSaEntry child, string reason)
+    {
+        if (child.State == ChildSaState.Deleted)
+        {
+            return;
+        }
+        child.State = ChildSaState.Deleted;
+        child.StopTimers();
+        Plane.DeleteSa(child.InboundSpi, SaDirection.Inbound);
+        Plane.DeleteSa(child.OutboundSpi, SaDirection.Outbound);
+        _children.Remove(child);
+        Log($"{child.Name}: {reason}");
+        _deferred.Add(() => Changed?.Invoke());
+    }
+
+    internal void RetryChildRekey(ChildSaEntry child)
+    {
+        child.RekeyTimer?.Dispose();
+        child.RekeyTimer = Time.CreateTimer(_ => Run(() =>
+        {
+            if (child.State == ChildSaState.Installed && !IsClosed)
+            {
+                Current.Tasks.Queue(new ChildCreate(this, child, Options.PfsGroup));
+            }
+        }), null, RetryDelay(), Timeout.InfiniteTimeSpan);
+    }
+
+    internal void RetryIkeRekey(IkeSa sa)
+    {
+        sa.RekeyTimer?.Dispose();
+        sa.RekeyTimer = Time.CreateTimer(_ => Run(() =>
+        {
+            if (sa == Current && sa.State == IkeSaState.Established)
+            {
+                sa.Tasks.Queue(new IkeRekey(this, initiator: true));
+            }
+        }), null, RetryDelay(), Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>§2.25: retry "after some time" — jittered between one and two delays, so two peers that refused each other do not meet again.</summary>
+    private TimeSpan RetryDelay() => Options.TemporaryFailureDelay * (1 + Fraction());
+
+    /// <summary>The peer replaced <paramref name="child"/>; if its DELETE does not come within the grace, this side deletes it.</summary>
+    internal void AwaitPeerDelete(ChildSaEntry child)
+    {
+        child.StopTimers();
+        child.ExpireTimer = Time.CreateTimer(_ => Run(() =>
+        {
+            if (child.State == ChildSaState.Rekeyed && !IsClosed)
+            {
+                Log($"{child.Name}: the peer replaced it but did not delete it; deleting");
+                Current.Tasks.Queue(new ChildDelete(this, child));
+            }
+        }), null, Options.RekeyedGrace, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>A new IKE SA from a rekey of <paramref name="from"/> (same peer and port); not current yet.</summary>
+    internal IkeSa AddSa(ulong spiI, ulong spiR, bool isOriginalInitiator, SaSuite suite, IkeSaKeys keys, IkeSa from)
+    {
+        var sa = new IkeSa(this, spiI, spiR, isOriginalInitiator, suite, keys, from.Remote, from.Encapsulated, Time.GetUtcNow());
+        _sas.Add(sa);
+        return sa;
+    }
+
+    /// <summary>§2.18: the CHILD_SAs and the queued exchanges move from <paramref name="old"/> to <paramref name="successor"/>.</summary>
+    internal void SwitchTo(IkeSa old, IkeSa successor)
+    {
+        if (old.State is not (IkeSaState.Deleting or IkeSaState.Closed))
+        {
+            old.State = IkeSaState.Rekeyed;
+        }
+        old.StopTimers();
+        successor.State = IkeSaState.Established;
+        Current = successor;
+        if (old.State == IkeSaState.Rekeyed)
+        {
+            // The rekey initiator deletes the old SA (§2.18); should its DELETE be lost, the old SA goes anyway.
+            old.ExpireTimer = Time.CreateTimer(_ => Run(() => CloseSa(old, "replaced, and not deleted by the peer in time")), null, Options.RekeyedGrace, Timeout.InfiniteTimeSpan);
+        }
+        foreach (IkeTask task in old.Tasks.TakeMovable())
+        {
+            successor.Tasks.Queue(task);
+        }
+        StartIkeTimers(successor);
+        Log($"{old.Name}: replaced by {successor.Name}; {_children.Count} CHILD_SA(s) moved");
+        _deferred.Add(() => Changed?.Invoke());
+    }
+
+    /// <summary>One IKE SA is gone; when it is the current one the connection closes with it (its CHILD_SAs go).</summary>
+    internal void CloseSa(IkeSa sa, string reason)
+    {
+        if (sa.State == IkeSaState.Closed)
+        {
+            return;
+        }
+        if (sa == Current)
+        {
+            Close(reason);
+            return;
+        }
+        sa.State = IkeSaState.Closed;
+        sa.Dispose();
+        _sas.Remove(sa);
+        Log($"{sa.Name}: {reason}");
+        _deferred.Add(() => Changed?.Invoke());
+    }
+
+    private void Close(string reason)
+    {
+        if (IsClosed)
+        {
+            return;
+        }
+        CloseReason = reason;
+        foreach (ChildSaEntry child in _children.ToList())
+        {
+            RemoveChild(child, "removed with the IKE SA");
+        }
+        Plane.DeletePolicy(Options.ReqId);
+        Plane.Expired -= OnExpired;
+        foreach (IkeSa s in _sas)
+        {
+            s.State = IkeSaState.Closed;
+            s.Dispose();
+        }
+        // Nothing more is taken: messages for these SPIs are no one's now.
+        _sas.Clear();
+        _dpdTimer?.Dispose();
+        Log($"{Current.Name}: closed: {reason}");
+        _deferred.Add(() => Closed?.Invoke(reason));
+    }
+
+    /// <summary>
+    /// The data plane's traffic limits (RFC 4301 §4.4.2.1): a soft expiry of one of this connection's SAs rekeys its
+    /// CHILD_SA, a hard one (also: sequence numbers used up) deletes it; other connections' SAs are not ours.
+    /// </summary>
+    private void OnExpired(SaExpiry expiry)
+    {
+        if (expiry.ReqId != Options.ReqId)
+        {
+            return;
+        }
+        Run(() =>
+        {
+            ChildSaEntry? child = _children.FirstOrDefault(c => expiry.Direction == SaDirection.Inbound ? c.InboundSpi == expiry.Spi : c.OutboundSpi == expiry.Spi);
+            if (child is null || IsClosed)
+            {
+                return;
+            }
+            if (expiry.Kind == ExpiryKind.Soft && child.State == ChildSaState.Installed)
+            {
+                Log($"{child.Name}: {expiry.Reason}; rekeying");
+                Current.Tasks.Queue(new ChildCreate(this, child, Options.PfsGroup));
+            }
+            else if (expiry.Kind == ExpiryKind.Hard && child.State is not (ChildSaState.Deleting or ChildSaState.Deleted))
+            {
+                Log($"{child.Name}: {expiry.Reason}; deleting");
+                Current.Tasks.Queue(new ChildDelete(this, child));
+            }
+        });
+    }
+
+    private void CheckLiveness()
+    {
+        if (IsClosed || Options.DpdDelay is not { } delay)
+        {
+            return;
+        }
+        DateTimeOffset now = Time.GetUtcNow();
+        // ESP from the peer proves it alive as well as IKE does (strongSwan checks the inbound SAs' use too).
+        DateTimeOffset last = _children.Select(c => Plane.QuerySa(c.InboundSpi, SaDirection.Inbound)?.LastUsed ?? DateTimeOffset.MinValue).Append(_lastHeard).Max();
+        if (now - last >= delay && Current.Tasks.Active is null && Current.Tasks.Queued.Count == 0)
+        {
+            Current.Tasks.Queue(new IkeDpd(this, initiator: true));
+        }
+    }
+
+    private void StartIkeTimers(IkeSa sa)
+    {
+        if (Options.IkeLifetime is not { } life)
+        {
+            return;
+        }
+        sa.RekeyTimer = Time.CreateTimer(_ => Run(() =>
+        {
+            if (sa == Current && sa.State == IkeSaState.Established)
+            {
+                Log($"{sa.Name}: soft lifetime reached; rekeying");
+                sa.Tasks.Queue(new IkeRekey(this, initiator: true));
+            }
+        }), null, Soft(life), Timeout.InfiniteTimeSpan);
+        sa.ExpireTimer = Time.CreateTimer(_ => Run(() =>
+        {
+            if (sa.State != IkeSaState.Closed)
+            {
+                Log($"{sa.Name}: hard lifetime reached; deleting");
+                sa.Tasks.Queue(new IkeDelete(this, initiator: true));
+            }
+        }), null, life, Timeout.InfiniteTimeSpan);
+    }
+
+    private TimeSpan Soft(TimeSpan hard)
+    {
+        return hard * (1 - Options.RekeyMargin - Options.RekeyJitter * Fraction());
+    }
+
+    private double Fraction() => BinaryPrimitives.ReadUInt32BigEndian(Options.Random(4)) / (double)uint.MaxValue;
+
+    private ChildSaEntry FindChild(uint? inboundSpi)
+    {
+        ThrowIfClosed();
+        return (inboundSpi is uint spi ? _children.FirstOrDefault(c => c.InboundSpi == spi) : _children.LastOrDefault(c => c.State == ChildSaState.Installed))
+            ?? throw new InvalidOperationException(inboundSpi is uint s ? $"no CHILD_SA with inbound SPI 0x{s:x8}" : "no installed CHILD_SA");
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (IsClosed)
+        {
+            throw new InvalidOperationException($"the IKE SA is closed ({CloseReason})");
+        }
+    }
+
+    private SaSpec Spec(uint spi, SaDirection direction, SaSuite esp, byte[] keymat) => new()
+    {
+        Spi = spi,
+        Direction = direction,
+        Local = Options.EspLocal,
+        Remote = Options.EspRemote,
+        Encryption = (Ipsec.Registry.EncryptionAlgorithm)(ushort)esp.Encryption,
+        KeyBits = esp.KeyBits,
+        Integrity = (Ipsec.Registry.IntegrityAlgorithm)(ushort)esp.Integrity,
+        Keymat = keymat,
+        LocalSelectors = _localSelectors,
+        RemoteSelectors = _remoteSelectors,
+        ReqId = Options.ReqId,
+    };
+
+    private static Ipsec.TrafficSelector Selector(Payloads.TrafficSelector ts) => new(ts.Start, ts.End, ts.IpProtocol, ts.StartPort, ts.EndPort);
+
+    private static IkeSaInfo Info(IkeSa sa) => new(sa.SpiI, sa.SpiR, sa.IsOriginalInitiator, sa.State, sa.EstablishedAt, sa.Suite);
+}

@@ -1,0 +1,38 @@
+using Certgate.Ike.Wire;
+
+namespace Certgate.Ike.Sa.Tasks;
+
+/// <summary>
+/// One exchange of an established IKE SA, in one role chosen at construction (strongSwan's task_t). The initiator
+/// builds the request and processes the response; the responder processes the request and builds the response.
+/// Runs under the connection's lock; a format or protocol error is thrown as <see cref="Sessions.IkeException"/> or
+/// <see cref="IkeFormatException"/> and answered or logged by the <see cref="TaskManager"/>.
+/// </summary>
+internal abstract class IkeTask(IkeConnection connection, bool initiator)
+{
+    protected IkeConnection Connection { get; } = connection;
+
+    /// <summary>Whether this side sends the request.</summary>
+    public bool IsInitiator { get; } = initiator;
+
+    public abstract ExchangeType Exchange { get; }
+
+    /// <summary>The task's name in logs (strongSwan's task names).</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Initiator: the request; false when the task has nothing to do any more. Responder: the response.</summary>
+    public abstract bool Build(IkeSa sa, List<(PayloadType Type, ReadOnlyMemory<byte> Body)> message);
+
+    /// <summary>Initiator: the response. Responder: the request.</summary>
+    public abstract void Process(IkeSa sa, IReadOnlyList<RawPayload> message);
+
+    /// <summary>Responder: the response has left (state that must wait for it changes here).</summary>
+    public virtual void Sent(IkeSa sa)
+    {
+    }
+
+    /// <summary>Initiator: the exchange failed (an invalid response, or no answer); undo what <see cref="Build"/> started.</summary>
+    public virtual void Fail(IkeSa sa, string reason)
+    {
+    }
+}
