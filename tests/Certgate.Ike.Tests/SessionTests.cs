@@ -273,6 +273,78 @@ public sealed class SessionTests : IDisposable
         Assert.Equal(1, cr.MessagesReassembled);
     }
 
+    /// <summary>IKE_AUTH request fragments as the initiator sent them, copied by a relay on their way.</summary>
+    private static async Task<List<byte[]>> RelayCopyingRequestFragments(UdpClient relay, IPEndPoint initiatorEnd, IPEndPoint responderEnd, CancellationToken stop)
+    {
+        var copies = new List<byte[]>();
+        try
+        {
+            while (true)
+            {
+                UdpReceiveResult d = await relay.ReceiveAsync(stop);
+                bool toResponder = d.RemoteEndPoint.Equals(initiatorEnd);
+                if (toResponder && d.Buffer.Length > 36 && d.Buffer[16] == (byte)PayloadType.EncryptedFragment)
+                {
+                    copies.Add(d.Buffer);
+                }
+                await relay.SendAsync(d.Buffer, toResponder ? responderEnd : initiatorEnd, stop);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return copies;
+        }
+    }
+
+    private sealed class CaptureSender : Certgate.Ike.Sa.IIkeSender
+    {
+        public List<byte[]> Outbox { get; } = [];
+
+        public void Send(ReadOnlyMemory<byte> message, IPEndPoint to, bool encapsulated) => Outbox.Add(message.ToArray());
+    }
+
+    [Fact]
+    public async Task RetransmittedFragmentedIkeAuth_OnTheEstablishedSa_GetsEveryResponseFragmentAgain_AndAForgedOneNothing()
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var relay = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Task<List<byte[]>> relaying = RelayCopyingRequestFragments(relay, (IPEndPoint)a.Client.LocalEndPoint!, (IPEndPoint)b.Client.LocalEndPoint!, stop.Token);
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Fragmenting(Issue("gw-b", 2), new IkeCounters(), "10.2.0.0", "10.1.0.0"));
+        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)relay.Client.LocalEndPoint!, Fragmenting(Issue("gw-a", 1), new IkeCounters(), "10.1.0.0", "10.2.0.0"));
+        ChildSa r = await responder;
+        await stop.CancelAsync();
+        List<byte[]> requestFragments = await relaying;
+        Assert.True(requestFragments.Count >= 3 && requestFragments[0][33] == 1, $"{requestFragments.Count} request fragments");
+        IReadOnlyList<byte[]> response = r.IkeSa!.LastResponse!;
+        Assert.True(response.Count >= 3, $"the IKE_AUTH response went as {response.Count} datagram(s)");
+
+        var sender = new CaptureSender();
+        var options = new Certgate.Ike.Sa.IkeSaOptions
+        {
+            ReqId = 1,
+            EspLocal = new IPEndPoint(IPAddress.Loopback, 4500),
+            EspRemote = new IPEndPoint(IPAddress.Loopback, 4500),
+        };
+        using var connection = new Certgate.Ike.Sa.IkeConnection(r, new Certgate.Ipsec.MemoryDataPlane(), sender, options);
+        byte[] first = requestFragments[0];
+        byte[] forged = (byte[])first.Clone();
+        forged[^1] ^= 0x01;
+        connection.Receive(forged, i.IkeSa!.Local);
+        Assert.Empty(sender.Outbox);
+        // RFC 7296 §2.1 and RFC 7383 §2.6.1: the retransmitted request (all its fragments) is answered with the
+        // same response, every fragment of it, once, on its first fragment.
+        // (Fragment Number and Total Fragments follow the header and the SKF generic header; a slow machine may
+        // have retransmitted, so only the first copy of the request is replayed.)
+        int total = (requestFragments[0][34] << 8) | requestFragments[0][35];
+        foreach (byte[] fragment in requestFragments.Take(total))
+        {
+            connection.Receive(fragment, i.IkeSa.Local);
+        }
+        Assert.Equal(response, sender.Outbox);
+    }
+
     [Fact]
     public async Task ResponderDemandsACookie_TheInitiatorRepeatsWithIt_AndTheSaComesUp()
     {
