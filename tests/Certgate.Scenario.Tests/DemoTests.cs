@@ -33,7 +33,7 @@ public sealed class DemoTests
         Assert.Contains("IKE SA up as responder with C=US, O=Certgate Demo, OU=VPN, CN=gw1.demo.example", output);
         Assert.Contains("3 packets transmitted, 3 received", output);
         // Both daemons list one matured IKE SA and the two ESP SAs with the ping's packets counted.
-        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(output, @"^10\.99\.0\.\d\s+Matured\s+[0-9a-f]{8}\s+[0-9a-f]{8}\s+IKEv2", System.Text.RegularExpressions.RegexOptions.Multiline).Count);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(output, @"^10\.99\.0\.\d\s+Matured\s+[0-9a-f]{16}\s+[0-9a-f]{16}\s+IKEv2", System.Text.RegularExpressions.RegexOptions.Multiline).Count);
         Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(output, @"^\s+(inbound|outbound)\s+\d+\s+0\s+tunnel\s+dynamic\s+ESP\s+[1-9]\d*\s", System.Text.RegularExpressions.RegexOptions.Multiline).Count);
     }
 

@@ -50,9 +50,9 @@ public sealed partial class ServiceSetTunnelTests
             string detail = Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail");
             Assert.Contains("Remote identity: CN=gw2.test, O=Certgate Test, C=CH", detail);
             Assert.Contains("Role: Initiator", detail);
-            string ikeSa = Regex.Match(detail, @"IKE SA SPIs: ([0-9a-f]{16}_i [0-9a-f]{16}_r)").Groups[1].Value;
-            Assert.NotEmpty(ikeSa);
-            Assert.Contains($"IKE SA SPIs: {ikeSa}", Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail"));
+            Assert.Contains($"Initiator cookie: {spis1.I}, Responder cookie: {spis1.R}", detail);
+            (string I, string R) child1 = ChildSpis(detail);
+            Assert.Equal(child1, ChildSpis(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail")));
 
             string ipsec = Cli(dll, states[1], "show", "services", "ipsec-vpn", "ipsec", "security-associations");
             Assert.Contains("Rule: rule-ike, Term: t1", ipsec);
@@ -60,7 +60,7 @@ public sealed partial class ServiceSetTunnelTests
             JsonArray sas = json["ipsec-security-associations"]![0]!["security-associations"]!.AsArray();
             Assert.Equal(2, sas.Count);
             Assert.All(sas, sa => Assert.True(sa!["packets"]!.GetValue<ulong>() >= 3, $"{sa["direction"]} SA counted {sa["packets"]} packets after 3 pings"));
-            Assert.Equal(spis2.R, sas.Single(s => (string)s!["direction"]! == "inbound")!["spi-hex"]!.GetValue<string>());
+            Assert.Equal(child1.R, sas.Single(s => (string)s!["direction"]! == "inbound")!["spi-hex"]!.GetValue<string>());
 
             // A commit that changes nothing the tunnel depends on: the runtime reads it and the SAs stay.
             int reads = Regex.Matches(net.OutputOf(gw1), "the plan is unchanged").Count;
@@ -77,6 +77,7 @@ public sealed partial class ServiceSetTunnelTests
             (string I, string R) renewed = IkeSpis(Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.2");
             Assert.NotEqual(spis1, renewed);
             Assert.Equal(renewed, IkeSpis(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.1"));
+            (string I, string R) childRenewed = ChildSpis(Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail"));
             Assert.Contains("3 received", NetNamespaces.Run("ip", "netns", "exec", ns1, "ping", "-c", "3", "-W", "2", "-I", "172.30.1.1", "172.30.2.1"));
 
             // clear ipsec on gw1: new IPsec SAs by a CREATE_CHILD_SA rekey in the IKE SA that stays (#5); both agree.
@@ -84,9 +85,12 @@ public sealed partial class ServiceSetTunnelTests
             Assert.Contains("negotiating new IPsec SAs in the IKE SA", Cli(dll, states[0], "clear", "services", "ipsec-vpn", "ipsec", "security-associations"));
             net.WaitFor(gw1, "rekeyed to CHILD_SA", 10);
             WaitUntil(() => Regex.IsMatch(net.OutputOf(gw1), @"CHILD_SA \w+_i \w+_o: deleted\n"), "gw1 did not delete the old CHILD_SA", net.OutputOf(gw1));
-            (string I, string R) rekeyed = IkeSpis(Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.2");
-            Assert.NotEqual(renewed, rekeyed);
-            Assert.Equal(rekeyed, IkeSpis(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.1"));
+            // The IKE SA stays (same cookies); the IPsec SAs are new and the same on both gateways.
+            Assert.Equal(renewed, IkeSpis(Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.2"));
+            (string I, string R) childBefore = childRenewed;
+            (string I, string R) rekeyed = ChildSpis(Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail"));
+            Assert.NotEqual(childBefore, rekeyed);
+            Assert.Equal(rekeyed, ChildSpis(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail")));
             Assert.Equal(ikeSasGone, Regex.Matches(net.OutputOf(gw1), "IKE SA gone").Count);
             Assert.Contains("3 received", NetNamespaces.Run("ip", "netns", "exec", ns2, "ping", "-c", "3", "-W", "2", "-I", "172.30.2.1", "172.30.1.1"));
 
@@ -162,9 +166,17 @@ public sealed partial class ServiceSetTunnelTests
     /// <summary>The (initiator, responder) SPI pair on the line of <paramref name="peer"/>, which must be Matured.</summary>
     private static (string, string) IkeSpis(string show, string peer)
     {
-        Match m = Regex.Match(show, $@"^{Regex.Escape(peer)}\s+Matured\s+([0-9a-f]{{8}})\s+([0-9a-f]{{8}})\s+IKEv2", RegexOptions.Multiline);
+        Match m = Regex.Match(show, $@"^{Regex.Escape(peer)}\s+Matured\s+([0-9a-f]{{16}})\s+([0-9a-f]{{16}})\s+IKEv2", RegexOptions.Multiline);
         Assert.True(m.Success, $"no matured IKE SA with {peer} in:\n{show}");
-        Assert.NotEqual("00000000", m.Groups[1].Value);
+        Assert.NotEqual("0000000000000000", m.Groups[1].Value);
+        return (m.Groups[1].Value, m.Groups[2].Value);
+    }
+
+    /// <summary>The IPsec SA's SPIs (initiator's, responder's) from the IKE detail view.</summary>
+    private static (string, string) ChildSpis(string detail)
+    {
+        Match m = Regex.Match(detail, @"IPsec SA SPIs: initiator ([0-9a-f]{8}), responder ([0-9a-f]{8})");
+        Assert.True(m.Success, $"no IPsec SA SPIs in:\n{detail}");
         return (m.Groups[1].Value, m.Groups[2].Value);
     }
 

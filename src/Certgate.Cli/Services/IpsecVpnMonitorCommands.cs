@@ -11,8 +11,9 @@ namespace Certgate.Cli.Services;
 /// <summary>
 /// <c>show|clear services ipsec-vpn ike|ipsec security-associations</c> (reference §2.9). The SAs live in the
 /// daemon (<c>certgate gateway run</c>), so these commands run there over the control socket; without a daemon
-/// they say so. The Initiator/Responder SPI columns are the Child SA's SPIs as each side chose them (the same pair
-/// on both gateways); the IKE SA's own SPIs, which change with every IKE rekey, are in the detail view and the JSON.
+/// they say so. The brief IKE view has Junos's shape: the Initiator/Responder cookie columns are the current IKE SA's
+/// SPIs (RFC 7296 §3.1; IKEv1 called them cookies), the same pair on both gateways and in <c>swanctl --list-sas</c>,
+/// new after each IKE rekey; the Child SA's SPIs are in the detail view, the IPsec view and the JSON.
 /// </summary>
 internal sealed class IpsecVpnMonitorCommands : ICommandModule
 {
@@ -65,7 +66,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
         var items = new JsonArray();
         if (!detail && tunnels.Count > 0)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"{"Remote Address",-16}{"State",-14}{"Initiator SPI",-18}{"Responder SPI",-18}Exchange type");
+            text.AppendLine(CultureInfo.InvariantCulture, $"{"Remote Address",-16}{"State",-14}{"Initiator cookie",-18}{"Responder cookie",-18}Exchange type");
         }
         foreach (TunnelStatus t in tunnels)
         {
@@ -94,13 +95,13 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             });
             if (!detail)
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"{t.RemoteAddress,-16}{state,-14}{Hex(t.InitiatorSpi),-18}{Hex(t.ResponderSpi),-18}IKEv2");
+                text.AppendLine(CultureInfo.InvariantCulture, $"{t.RemoteAddress,-16}{state,-14}{t.IkeInitiatorSpi.ToString("x16", CultureInfo.InvariantCulture),-18}{t.IkeResponderSpi.ToString("x16", CultureInfo.InvariantCulture),-18}IKEv2");
                 continue;
             }
             text.AppendLine(CultureInfo.InvariantCulture, $"IKE peer {t.RemoteAddress}, service set: {t.Id.ServiceSet}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Role: {t.Role}, State: {state}");
-            text.AppendLine(CultureInfo.InvariantCulture, $"  Initiator SPI: {Hex(t.InitiatorSpi)}, Responder SPI: {Hex(t.ResponderSpi)}");
-            text.AppendLine(CultureInfo.InvariantCulture, $"  IKE SA SPIs: {t.IkeInitiatorSpi:x16}_i {t.IkeResponderSpi:x16}_r");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  Initiator cookie: {t.IkeInitiatorSpi:x16}, Responder cookie: {t.IkeResponderSpi:x16}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  IPsec SA SPIs: initiator {Hex(t.InitiatorSpi)}, responder {Hex(t.ResponderSpi)}");
             text.AppendLine("  Exchange type: IKEv2");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Local: {t.LocalAddress}:500, Remote: {t.RemoteAddress}:500");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Local identity: {t.LocalIdentity ?? "-"}");
