@@ -154,7 +154,7 @@ internal sealed class Tunnel : IAsyncDisposable
                 if (initiate)
                 {
                     _log($"{Name}: initiating IKE_SA_INIT from {Plan.Peer.LocalAddress}:{IkePort}");
-                    using var socket = new UdpClient(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
+                    using UdpClient socket = IkeSocket();
                     using UdpClient? natt = established ? null : NattSocket();
                     child = await IkeSession.InitiateAsync(socket, natt, new IPEndPoint(Plan.Peer.RemoteAddress, IkePort), config, attempt.Token).ConfigureAwait(false);
                 }
@@ -165,7 +165,7 @@ internal sealed class Tunnel : IAsyncDisposable
                         _log($"{Name}: waiting for the peer's IKE_SA_INIT on {Plan.Peer.LocalAddress}:{IkePort}");
                         attempt.CancelAfter(ResponderPatience);
                     }
-                    using var socket = new UdpClient(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
+                    using UdpClient socket = IkeSocket();
                     // While SAs run, the peer's ESP must reach the data plane, so no NAT-T socket then (#5: IKE on
                     // 4500 through the data plane once the IKE SA lives on).
                     using UdpClient? natt = established ? null : NattSocket();
@@ -215,6 +215,29 @@ internal sealed class Tunnel : IAsyncDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// IKE's port 500 for this tunnel's peer. Several service sets on one local-gateway address run a tunnel each to
+    /// their own peer (#6): each binds local:500 with SO_REUSEADDR and connects to its peer's 500, so the kernel gives
+    /// every peer's datagrams to that peer's socket (a connected socket is the better match). Two tunnels to the same
+    /// peer address still need the IKE dispatcher by peer (#5).
+    /// </summary>
+    private UdpClient IkeSocket()
+    {
+        var s = new Socket(Plan.Peer.LocalAddress.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            s.Bind(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
+            s.Connect(new IPEndPoint(Plan.Peer.RemoteAddress, IkePort));
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+        return new UdpClient(Plan.Peer.LocalAddress.AddressFamily) { Client = s };
     }
 
     /// <summary>
