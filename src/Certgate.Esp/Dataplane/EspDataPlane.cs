@@ -233,8 +233,7 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         byte[] inner = GC.AllocateArray<byte>(VirtioNetHeader.Length + MaxPacket, pinned: true);
         byte[] segment = tun.Offloads ? GC.AllocateArray<byte>(MaxPacket, pinned: true) : [];
         // Each device sends through its own batch on the shared socket, so the readers of two devices never share one.
-        var sender = new Sender(this, device.Id, new UdpBatchSocket(_socket, UdpOffloads),
-            _raw is null ? null : new UdpBatchSocket(_raw, _socket.AddressFamily, allowOffloads: false));
+        var sender = new Sender(this, device.Id, new UdpBatchSocket(_socket, UdpOffloads, sendOnly: true));
         while (!_stopping && !device.Stopping)
         {
             try
@@ -274,12 +273,13 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         }
     }
 
-    /// <summary>One device's outbound state: its number and its send batches.</summary>
-    private sealed class Sender(EspDataPlane plane, int device, UdpBatchSocket io, UdpBatchSocket? rawIo)
+    /// <summary>One device's outbound state: its number and its send batches (the raw one made with its first packet:
+    /// raw ESP is rare next to UDP, and a data plane may serve many devices).</summary>
+    private sealed class Sender(EspDataPlane plane, int device, UdpBatchSocket io)
     {
         public UdpBatchSocket Io { get; } = io;
 
-        public UdpBatchSocket? RawIo { get; } = rawIo;
+        public UdpBatchSocket? RawIo { get; private set; }
 
         public void ProtectOne(ReadOnlySpan<byte> inner)
         {
@@ -294,8 +294,9 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
             {
                 Io.Commit(length, remote!);
             }
-            else if (RawIo is not null)
+            else if (plane._raw is not null)
             {
+                RawIo ??= new UdpBatchSocket(plane._raw, plane._socket.AddressFamily, allowOffloads: false, sendOnly: true);
                 room[..length].CopyTo(RawIo.SendBuffer(length));
                 RawIo.Commit(length, new IPEndPoint(remote!.Address, 0));
             }
