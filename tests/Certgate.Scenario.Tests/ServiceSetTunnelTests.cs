@@ -212,7 +212,7 @@ public sealed partial class ServiceSetTunnelTests
         }
         string crlFile = Path.Combine(dir, "ca.crl");
         File.WriteAllBytes(crlFile, crl.Sign(caKey, HashAlgorithmName.SHA256));
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < states.Length; i++)
         {
             string gw = $"gw{i + 1}";
             string state = states[i];

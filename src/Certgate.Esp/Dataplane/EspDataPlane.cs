@@ -9,17 +9,19 @@ using Certgate.Ipsec;
 namespace Certgate.Esp.Dataplane;
 
 /// <summary>
-/// The userspace ESP data plane of one gateway address: a TUN device (what is routed into it is protected) and one
-/// UDP socket on port 4500 shared with IKE (RFC 3948 §2.2: a lone 0xFF octet is a NAT keepalive, four zero octets
-/// start an IKE message, anything else is ESP), and, where the process may open one, a raw socket for ESP without
-/// UDP (IP protocol 50) for SAs with <see cref="SaSpec.UdpEncapsulation"/> false.
-/// <para>Outbound, one thread: read a burst from the TUN device (a TCP super-packet is cut into segments first when the
-/// device has offloads) → <c>EspPacketPath.Protect</c> each packet straight into the send batch → one
-/// <c>sendmmsg</c> per burst (runs to one peer as one UDP GSO message).</para>
+/// The userspace ESP data plane of one gateway address: one UDP socket on port 4500 shared with IKE (RFC 3948 §2.2: a
+/// lone 0xFF octet is a NAT keepalive, four zero octets start an IKE message, anything else is ESP), where the process
+/// may open one a raw socket for ESP without UDP (IP protocol 50) for SAs with <see cref="SaSpec.UdpEncapsulation"/>
+/// false, and the TUN devices it serves (what is routed into one is protected): one per service set on this address
+/// (<see cref="Attach"/>), each numbered, with its ReqIds bound to it (<see cref="Bind"/>).
+/// <para>Outbound, one thread per device: read a burst from the device (a TCP super-packet is cut into segments first
+/// when the device has offloads) → <c>EspPacketPath.Protect</c> against that device's policies, each packet straight
+/// into the device's own send batch → one <c>sendmmsg</c> per burst (runs to one peer as one UDP GSO message).</para>
 /// <para>Inbound, one thread per socket: <c>recvmmsg</c> (UDP GRO runs cut into datagrams) → classify →
-/// <c>EspPacketPath.Unprotect</c> → coalesce in-order TCP segments (device offloads) → write to the device.</para>
+/// <c>EspPacketPath.Unprotect</c> (which names the SA's device) → coalesce in-order TCP segments per device (device
+/// offloads) → write to that device.</para>
 /// SAs and policies come through the <see cref="IIpsecDataPlane"/> contract, which this class forwards to its
-/// <see cref="Path"/>.
+/// <see cref="Path"/>; ReqIds not bound to a device belong to device 0 (the first attached).
 /// </summary>
 public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
 {
@@ -27,22 +29,33 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
 
     /// <summary>Packets read from the device before the batch is sent (latency stays one burst's worth of work).</summary>
     private const int MaxBurst = 128;
-    private readonly TunDevice _tun;
     private readonly Socket _socket;
     private readonly SafeHandle? _raw;
     private readonly string? _rawError;
+    private readonly Thread _fromPeer;
     private readonly Thread? _fromPeerRaw;
+    private readonly Lock _devicesLock = new();
     private UdpBatchSocket _io = null!;
     private UdpBatchSocket? _rawIo;
-    private readonly Thread _toPeer;
-    private readonly Thread _fromPeer;
+
+    /// <summary>Attached devices by number (null: a free number); replaced whole, read by the inbound threads without locking.</summary>
+    private EspDevice?[] _devices = [];
+    private volatile bool _started;
     private volatile bool _stopping;
 
-    /// <summary>Binds <paramref name="local"/> (port 4500 normally) and serves <paramref name="tun"/>; call <see cref="Start"/>.</summary>
+    /// <summary>Binds <paramref name="local"/> (port 4500 normally) and serves <paramref name="tun"/> as device 0; call <see cref="Start"/>.</summary>
     /// <exception cref="SocketException">The address cannot be bound.</exception>
     public EspDataPlane(TunDevice tun, IPEndPoint local, TimeProvider? time = null)
+        : this(local, time)
     {
-        _tun = tun ?? throw new ArgumentNullException(nameof(tun));
+        ArgumentNullException.ThrowIfNull(tun);
+        Attach(tun);
+    }
+
+    /// <summary>Binds <paramref name="local"/> (port 4500 normally) with no device yet (<see cref="Attach"/>); call <see cref="Start"/>.</summary>
+    /// <exception cref="SocketException">The address cannot be bound.</exception>
+    public EspDataPlane(IPEndPoint local, TimeProvider? time = null)
+    {
         ArgumentNullException.ThrowIfNull(local);
         _socket = new Socket(local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
@@ -60,9 +73,9 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         // not open a raw socket (no CAP_NET_RAW) only UDP-encapsulated SAs can be installed.
         _raw = UdpBatchSocket.OpenRaw(local.Address, 50, out _rawError);
         Path = new EspPacketPath(time);
-        _toPeer = new Thread(TunToPeer) { IsBackground = true, Name = $"esp-out {tun.Name}" };
-        _fromPeer = new Thread(() => PeerToTun(_io, udp: true)) { IsBackground = true, Name = $"esp-in {tun.Name}" };
-        _fromPeerRaw = _raw is null ? null : new Thread(() => PeerToTun(_rawIo!, udp: false)) { IsBackground = true, Name = $"esp-raw-in {tun.Name}" };
+        Local = local;
+        _fromPeer = new Thread(() => PeerToTun(_io, udp: true)) { IsBackground = true, Name = $"esp-in {local}" };
+        _fromPeerRaw = _raw is null ? null : new Thread(() => PeerToTun(_rawIo!, udp: false)) { IsBackground = true, Name = $"esp-raw-in {local}" };
     }
 
     /// <summary>The tables and per-packet work.</summary>
@@ -70,8 +83,15 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
 
     public EspCounters Counters => Path.Counters;
 
+    /// <summary>The address and port the data plane is bound to.</summary>
+    public IPEndPoint Local { get; }
+
+    /// <summary>The devices attached now.</summary>
+    public IReadOnlyList<EspDevice> Devices => [.. Volatile.Read(ref _devices).OfType<EspDevice>()];
+
     /// <summary>How packets move (batching and which kernel offloads are on), for the log; after <see cref="Start"/>.</summary>
-    public string IoDescription => _io.Describe() + (_tun.Offloads ? ", TUN TSO/GRO on" : ", TUN offloads off") +
+    public string IoDescription => _io.Describe() +
+        (Devices.All(d => d.Tun.Offloads) ? ", TUN TSO/GRO on" : Devices.Any(d => d.Tun.Offloads) ? ", TUN TSO/GRO on some devices" : ", TUN offloads off") +
         (_raw is null ? $", no raw ESP ({_rawError})" : ", raw ESP socket open");
 
     /// <summary>Receives IKE messages that arrive on this port (non-ESP marker stripped), when set.</summary>
@@ -99,9 +119,78 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
     {
         _io = new UdpBatchSocket(_socket, UdpOffloads);
         _rawIo = _raw is null ? null : new UdpBatchSocket(_raw, _socket.AddressFamily, allowOffloads: false);
-        _toPeer.Start();
+        lock (_devicesLock)
+        {
+            _started = true;
+            foreach (EspDevice? d in _devices)
+            {
+                d?.Start(this);
+            }
+        }
         _fromPeer.Start();
         _fromPeerRaw?.Start();
+    }
+
+    /// <summary>
+    /// Serves <paramref name="tun"/> from now on (its reader starts at once when the data plane runs) under the lowest
+    /// free device number; the data plane owns the device until <see cref="Detach"/>.
+    /// </summary>
+    public EspDevice Attach(TunDevice tun)
+    {
+        ArgumentNullException.ThrowIfNull(tun);
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        lock (_devicesLock)
+        {
+            EspDevice?[] devices = _devices;
+            int id = Array.IndexOf(devices, null);
+            if (id < 0)
+            {
+                id = devices.Length;
+                Array.Resize(ref devices, id + 1);
+            }
+            else
+            {
+                devices = (EspDevice?[])devices.Clone();
+            }
+            var device = new EspDevice(id, tun);
+            devices[id] = device;
+            Volatile.Write(ref _devices, devices);
+            if (_started)
+            {
+                device.Start(this);
+            }
+            return device;
+        }
+    }
+
+    /// <summary>Makes <paramref name="reqId"/>'s policy and SAs belong to <paramref name="device"/> (see <see cref="EspPacketPath.BindDevice"/>).</summary>
+    public void Bind(uint reqId, EspDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        Path.BindDevice(reqId, device.Id);
+    }
+
+    /// <summary>
+    /// Stops serving <paramref name="device"/>: its ReqId bindings go, its reader ends and the TUN device is closed.
+    /// Delete the interface first (a blocking read(2) ends when the interface goes, not when the descriptor closes).
+    /// Packets still arriving for its SAs are counted as <see cref="EspDrop.NoDevice"/>.
+    /// </summary>
+    public void Detach(EspDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        lock (_devicesLock)
+        {
+            EspDevice?[] devices = _devices;
+            if (device.Id >= devices.Length || !ReferenceEquals(devices[device.Id], device))
+            {
+                return;
+            }
+            devices = (EspDevice?[])devices.Clone();
+            devices[device.Id] = null;
+            Volatile.Write(ref _devices, devices);
+            Path.UnbindDevice(device.Id);
+        }
+        device.Stop();
     }
 
     /// <summary>Sends an IKE message from this port with the non-ESP marker (RFC 3948 §2.2, RFC 7296 §2.23).</summary>
@@ -134,42 +223,44 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
     public bool DeletePolicy(uint reqId) => Path.DeletePolicy(reqId);
 
     /// <summary>
-    /// TUN → peer. A burst is one blocking read and then whatever else the device has queued (up to
-    /// <see cref="MaxBurst"/> packets); each packet is protected straight into the send batch, and the batch goes out
-    /// in one <c>sendmmsg</c> (runs to one peer as one UDP GSO message where the kernel allows).
+    /// TUN → peer for one device. A burst is one blocking read and then whatever else the device has queued (up to
+    /// <see cref="MaxBurst"/> packets); each packet is protected straight into the device's send batch, and the batch
+    /// goes out in one <c>sendmmsg</c> (runs to one peer as one UDP GSO message where the kernel allows).
     /// </summary>
-    private void TunToPeer()
+    internal void TunToPeer(EspDevice device)
     {
+        TunDevice tun = device.Tun;
         byte[] inner = GC.AllocateArray<byte>(VirtioNetHeader.Length + MaxPacket, pinned: true);
-        byte[] segment = _tun.Offloads ? GC.AllocateArray<byte>(MaxPacket, pinned: true) : [];
-        EspDataPlane self = this;
-        while (!_stopping)
+        byte[] segment = tun.Offloads ? GC.AllocateArray<byte>(MaxPacket, pinned: true) : [];
+        // Each device sends through its own batch on the shared socket, so the readers of two devices never share one.
+        var sender = new Sender(this, device.Id, new UdpBatchSocket(_socket, UdpOffloads, sendOnly: true));
+        while (!_stopping && !device.Stopping)
         {
             try
             {
-                int n = _tun.Read(inner);
-                if (n <= 0 || _stopping)
+                int n = tun.Read(inner);
+                if (n <= 0 || _stopping || device.Stopping)
                 {
                     return;
                 }
                 int burst = 0;
                 do
                 {
-                    if (!_tun.Offloads)
+                    if (!tun.Offloads)
                     {
-                        ProtectOne(inner.AsSpan(0, n));
+                        sender.ProtectOne(inner.AsSpan(0, n));
                     }
                     else if (n <= VirtioNetHeader.Length ||
-                             !TcpSegmentation.Split(VirtioNetHeader.Read(inner), inner.AsSpan(VirtioNetHeader.Length, n - VirtioNetHeader.Length), segment, ref self,
-                                 static (ref EspDataPlane plane, Span<byte> packet) => plane.ProtectOne(packet)))
+                             !TcpSegmentation.Split(VirtioNetHeader.Read(inner), inner.AsSpan(VirtioNetHeader.Length, n - VirtioNetHeader.Length), segment, ref sender,
+                                 static (ref Sender s, Span<byte> packet) => s.ProtectOne(packet)))
                     {
                         Counters.CountDrop(EspDrop.NotIp);
                     }
                 }
-                while (++burst < MaxBurst && (n = _tun.ReadQueued(inner)) > 0);
+                while (++burst < MaxBurst && (n = tun.ReadQueued(inner)) > 0);
                 // Refused datagrams (an ICMP error pending for the peer, say) are lost like any packet on a bad path.
-                _io.Flush();
-                _rawIo?.Flush();
+                sender.Io.Flush();
+                sender.RawIo?.Flush();
             }
             catch (IOException)
             {
@@ -182,37 +273,50 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         }
     }
 
-    private void ProtectOne(ReadOnlySpan<byte> inner)
+    /// <summary>One device's outbound state: its number and its send batches (the raw one made with its first packet:
+    /// raw ESP is rare next to UDP, and a data plane may serve many devices).</summary>
+    private sealed class Sender(EspDataPlane plane, int device, UdpBatchSocket io)
     {
-        // The room comes from the UDP batch; a raw-ESP packet (rare next to UDP, where NAT is the rule) is moved over.
-        Span<byte> room = _io.SendBuffer(inner.Length + EspPacketPath.MaxOverhead);
-        int length = Path.Protect(inner, room, out IPEndPoint? remote, out bool udp, out _);
-        if (length == 0)
+        public UdpBatchSocket Io { get; } = io;
+
+        public UdpBatchSocket? RawIo { get; private set; }
+
+        public void ProtectOne(ReadOnlySpan<byte> inner)
         {
-            return;
-        }
-        if (udp)
-        {
-            _io.Commit(length, remote!);
-        }
-        else if (_rawIo is not null)
-        {
-            room[..length].CopyTo(_rawIo.SendBuffer(length));
-            _rawIo.Commit(length, new IPEndPoint(remote!.Address, 0));
+            // The room comes from the UDP batch; a raw-ESP packet (rare next to UDP, where NAT is the rule) is moved over.
+            Span<byte> room = Io.SendBuffer(inner.Length + EspPacketPath.MaxOverhead);
+            int length = plane.Path.Protect(inner, device, room, out IPEndPoint? remote, out bool udp, out _);
+            if (length == 0)
+            {
+                return;
+            }
+            if (udp)
+            {
+                Io.Commit(length, remote!);
+            }
+            else if (plane._raw is not null)
+            {
+                RawIo ??= new UdpBatchSocket(plane._raw, plane._socket.AddressFamily, allowOffloads: false, sendOnly: true);
+                room[..length].CopyTo(RawIo.SendBuffer(length));
+                RawIo.Commit(length, new IPEndPoint(remote!.Address, 0));
+            }
         }
     }
 
     /// <summary>
     /// Peer → TUN. One <c>recvmmsg</c> returns up to <see cref="UdpBatchSocket.ReceiveSlots"/> messages; with UDP GRO a
     /// message is a run of equal-sized datagrams, cut here. Each datagram is classified (RFC 3948 §2.2) and ESP is
-    /// unprotected and written to the device.
+    /// unprotected and written to the device of its SA.
     /// </summary>
     private void PeerToTun(UdpBatchSocket io, bool udp)
     {
+        // The decrypted packet always lands behind room for a virtio header, so a device with offloads gets it
+        // without a copy; a device without them is written from behind that room.
         byte[] inner = GC.AllocateArray<byte>(VirtioNetHeader.Length + MaxPacket, pinned: true);
-        // With offloads the decrypted packet lands behind room for its virtio header, so it is written without a copy.
-        int at0 = _tun.Offloads ? VirtioNetHeader.Length : 0;
-        TcpCoalescer? gro = _tun.Offloads ? new TcpCoalescer(_tun.Write) : null;
+        const int at0 = VirtioNetHeader.Length;
+        // This thread's coalescers, one per device with offloads it wrote to (checked against the device now
+        // attached under that number, which a commit may have replaced).
+        var gro = new Dictionary<EspDevice, TcpCoalescer>();
         while (!_stopping)
         {
             int messages;
@@ -224,63 +328,91 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
             {
                 return;
             }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
             if (messages == 0)
             {
                 return;
             }
-            try
+            EspDevice?[] devices = Volatile.Read(ref _devices);
+            for (int i = 0; i < messages; i++)
             {
-                for (int i = 0; i < messages; i++)
+                ReadOnlySpan<byte> run = io.Received(i, out int segment);
+                if (!udp && _socket.AddressFamily == AddressFamily.InterNetwork)
                 {
-                    ReadOnlySpan<byte> run = io.Received(i, out int segment);
-                    if (!udp && _socket.AddressFamily == AddressFamily.InterNetwork)
+                    // A raw IPv4 socket hands over the IP header too (IPv6 raw sockets do not).
+                    int header = run.IsEmpty ? 0 : (run[0] & 0xF) * 4;
+                    run = run.Length > header ? run[header..] : [];
+                    segment = run.Length;
+                }
+                if (run.IsEmpty)
+                {
+                    continue;
+                }
+                for (int at = 0; at < run.Length; at += segment)
+                {
+                    ReadOnlySpan<byte> d = run.Slice(at, Math.Min(segment, run.Length - at));
+                    if (udp && d.Length == 1 && d[0] == 0xFF)
                     {
-                        // A raw IPv4 socket hands over the IP header too (IPv6 raw sockets do not).
-                        int header = run.IsEmpty ? 0 : (run[0] & 0xF) * 4;
-                        run = run.Length > header ? run[header..] : [];
-                        segment = run.Length;
+                        Counters.CountKeepalive();
+                        continue;
                     }
-                    if (run.IsEmpty)
+                    if (udp && d.Length >= 4 && BinaryPrimitives.ReadUInt32BigEndian(d) == 0)
+                    {
+                        Counters.CountIke();
+                        IkeHandler?.Invoke(d[4..].ToArray(), io.ReceivedFrom(i));
+                        continue;
+                    }
+                    int length = Path.Unprotect(d, inner.AsSpan(at0), udp, out int id, out _);
+                    if (length == 0)
                     {
                         continue;
                     }
-                    for (int at = 0; at < run.Length; at += segment)
+                    if (id >= devices.Length || devices[id] is not { Stopping: false } device)
                     {
-                        ReadOnlySpan<byte> d = run.Slice(at, Math.Min(segment, run.Length - at));
-                        if (udp && d.Length == 1 && d[0] == 0xFF)
+                        Counters.CountDrop(EspDrop.NoDevice);
+                        continue;
+                    }
+                    try
+                    {
+                        if (!device.Tun.Offloads)
                         {
-                            Counters.CountKeepalive();
-                            continue;
+                            device.Tun.Write(inner.AsSpan(at0, length));
                         }
-                        if (udp && d.Length >= 4 && BinaryPrimitives.ReadUInt32BigEndian(d) == 0)
+                        else
                         {
-                            Counters.CountIke();
-                            IkeHandler?.Invoke(d[4..].ToArray(), io.ReceivedFrom(i));
-                            continue;
-                        }
-                        int length = Path.Unprotect(d, inner.AsSpan(at0), udp, out _);
-                        if (length > 0)
-                        {
-                            if (gro is null)
+                            if (!gro.TryGetValue(device, out TcpCoalescer? c))
                             {
-                                _tun.Write(inner.AsSpan(0, length));
+                                gro[device] = c = new TcpCoalescer(device.Tun.Write);
                             }
-                            else
-                            {
-                                gro.Add(inner.AsSpan(0, at0 + length));
-                            }
+                            c.Add(inner.AsSpan(0, at0 + length));
                         }
                     }
+                    catch (Exception e) when (e is IOException or ObjectDisposedException)
+                    {
+                        // The interface is down or was just removed; the packet is lost like any other on a down link.
+                    }
                 }
-                gro?.Flush();
             }
-            catch (IOException)
+            foreach ((EspDevice device, TcpCoalescer c) in gro)
             {
-                // The interface is down; the packets are lost like any others on a down link.
+                try
+                {
+                    c.Flush();
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException)
+                {
+                    // As above: a device that went away loses what was being coalesced for it.
+                }
             }
-            catch (ObjectDisposedException)
+            if (gro.Count > 0 && gro.Keys.Any(d => d.Stopping))
             {
-                return;
+                foreach (EspDevice gone in gro.Keys.Where(d => d.Stopping).ToList())
+                {
+                    gro.Remove(gone);
+                }
             }
         }
     }
@@ -290,19 +422,62 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         _stopping = true;
         _socket.Dispose();
         _raw?.Dispose();
-        _tun.Dispose();
-        // The TUN reader notices the disposed device within one idle poll (TunDevice), the socket reader at once.
-        foreach (Thread? t in (Thread?[])[_toPeer, _fromPeer, _fromPeerRaw])
+        EspDevice?[] devices;
+        lock (_devicesLock)
         {
-            if (t is null)
-            {
-                continue;
-            }
-            if (t.IsAlive)
+            devices = _devices;
+            _devices = [];
+        }
+        // A device's reader notices the disposed device within one idle poll (TunDevice), the socket readers at once.
+        foreach (EspDevice? d in devices)
+        {
+            d?.Stop();
+        }
+        foreach (Thread? t in (Thread?[])[_fromPeer, _fromPeerRaw])
+        {
+            if (t is { IsAlive: true })
             {
                 t.Join(TimeSpan.FromSeconds(2));
             }
         }
         Path.Dispose();
+    }
+}
+
+/// <summary>A TUN device served by an <see cref="EspDataPlane"/>, under its device number.</summary>
+public sealed class EspDevice
+{
+    private Thread? _reader;
+    private volatile bool _stopping;
+
+    internal EspDevice(int id, TunDevice tun)
+    {
+        Id = id;
+        Tun = tun;
+    }
+
+    /// <summary>The device number the data plane's tables know it by.</summary>
+    public int Id { get; }
+
+    /// <summary>The TUN device (owned by the data plane while attached).</summary>
+    public TunDevice Tun { get; }
+
+    internal bool Stopping => _stopping;
+
+    internal void Start(EspDataPlane plane)
+    {
+        _reader = new Thread(() => plane.TunToPeer(this)) { IsBackground = true, Name = $"esp-out {Tun.Name}" };
+        _reader.Start();
+    }
+
+    /// <summary>Ends the reader and closes the device.</summary>
+    internal void Stop()
+    {
+        _stopping = true;
+        Tun.Dispose();
+        if (_reader is { IsAlive: true } r && r != Thread.CurrentThread)
+        {
+            r.Join(TimeSpan.FromSeconds(2));
+        }
     }
 }

@@ -47,4 +47,7 @@ public enum EspDrop
     /// (RFC 3948 §3.1: the encapsulation is part of the SA).
     /// </summary>
     WrongEncapsulation,
+
+    /// <summary>Inbound: the device the SA's service set used is gone (removed by a commit while packets were in flight).</summary>
+    NoDevice,
 }

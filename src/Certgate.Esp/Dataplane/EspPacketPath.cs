@@ -13,9 +13,14 @@ namespace Certgate.Esp.Dataplane;
 /// against the lifetime → the peer's endpoint for the caller to send to.</para>
 /// <para>Inbound (<c>Unprotect</c>): SPI → SA → replay pre-check → ICV → decrypt → window update (all in
 /// <see cref="EspSa"/>) → inner version check → the inner packet must lie inside the SA's selectors → count.</para>
-/// Tables are immutable snapshots replaced whole under a lock, so the two packet threads read them without locking.
-/// One thread may call <c>Protect</c> and one <c>Unprotect</c> at a time (an EspSa's send side and
-/// receive side each have one owner).
+/// Tables are immutable snapshots replaced whole under a lock, so the packet threads read them without locking.
+/// <para>Devices: a data plane may serve several TUN devices (one per service set on the same local address). Each
+/// ReqId belongs to one device (<see cref="BindDevice"/>; unbound ReqIds belong to device 0): outbound, a packet read
+/// from a device is matched only against that device's policies, because two service sets may negotiate the same
+/// selectors (next-hop sets commonly use 0.0.0.0/0 both ways) and first-match over all policies would send one set's
+/// traffic into the other's SA; inbound, <c>Unprotect</c> names the device of the SA's ReqId.</para>
+/// One thread per device may call <c>Protect</c> and one thread <c>Unprotect</c> at a time (an EspSa's send side
+/// and receive side each have one owner).
 /// </summary>
 public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
 {
@@ -103,6 +108,35 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
         }
     }
 
+    /// <summary>
+    /// Makes <paramref name="reqId"/>'s policy and SAs belong to <paramref name="device"/> (a data plane's device
+    /// number): its policy matches only packets read from that device, and packets its inbound SAs decrypt go to it.
+    /// </summary>
+    public void BindDevice(uint reqId, int device)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(device);
+        lock (_writeLock)
+        {
+            Tables t = _tables;
+            Volatile.Write(ref _tables, t with { Devices = new Dictionary<uint, int>(t.Devices) { [reqId] = device } });
+        }
+    }
+
+    /// <summary>Forgets the ReqIds bound to <paramref name="device"/> (it was removed); returns how many.</summary>
+    public int UnbindDevice(int device)
+    {
+        lock (_writeLock)
+        {
+            Tables t = _tables;
+            var devices = t.Devices.Where(kv => kv.Value != device).ToDictionary(kv => kv.Key, kv => kv.Value);
+            Volatile.Write(ref _tables, t with { Devices = devices });
+            return t.Devices.Count - devices.Count;
+        }
+    }
+
+    /// <summary>The device <paramref name="reqId"/> belongs to (0 when it was never bound).</summary>
+    public int DeviceOf(uint reqId) => Volatile.Read(ref _tables).Devices.GetValueOrDefault(reqId);
+
     public bool DeletePolicy(uint reqId)
     {
         lock (_writeLock)
@@ -128,7 +162,14 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
     /// <see cref="Protect(ReadOnlySpan{byte}, Span{byte}, out IPEndPoint?, out EspDrop)"/>, and whether the SA sends
     /// ESP in UDP (<paramref name="udpEncapsulation"/>) or as IP protocol 50.
     /// </summary>
-    public int Protect(ReadOnlySpan<byte> inner, Span<byte> packet, out IPEndPoint? remote, out bool udpEncapsulation, out EspDrop drop)
+    public int Protect(ReadOnlySpan<byte> inner, Span<byte> packet, out IPEndPoint? remote, out bool udpEncapsulation, out EspDrop drop) =>
+        Protect(inner, 0, packet, out remote, out udpEncapsulation, out drop);
+
+    /// <summary>
+    /// <see cref="Protect(ReadOnlySpan{byte}, Span{byte}, out IPEndPoint?, out bool, out EspDrop)"/> for a packet read
+    /// from <paramref name="device"/>: only the policies of ReqIds bound to that device are matched.
+    /// </summary>
+    public int Protect(ReadOnlySpan<byte> inner, int device, Span<byte> packet, out IPEndPoint? remote, out bool udpEncapsulation, out EspDrop drop)
     {
         remote = null;
         udpEncapsulation = true;
@@ -141,7 +182,7 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
         IpsecPolicy? policy = null;
         foreach (IpsecPolicy p in t.Policies)
         {
-            if (header.MatchesAny(p.LocalSelectors, p.RemoteSelectors))
+            if (t.Devices.GetValueOrDefault(p.ReqId) == device && header.MatchesAny(p.LocalSelectors, p.RemoteSelectors))
             {
                 policy = p;
                 break;
@@ -188,9 +229,17 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
     /// (<paramref name="udpEncapsulated"/> true) or as IP protocol 50 (false): the SA must have been set up that way.
     /// This also keeps each SA's receive side on one thread when a data plane reads the two sockets on two threads.
     /// </summary>
-    public int Unprotect(ReadOnlySpan<byte> packet, Span<byte> inner, bool? udpEncapsulated, out EspDrop drop)
+    public int Unprotect(ReadOnlySpan<byte> packet, Span<byte> inner, bool? udpEncapsulated, out EspDrop drop) =>
+        Unprotect(packet, inner, udpEncapsulated, out _, out drop);
+
+    /// <summary>
+    /// <see cref="Unprotect(ReadOnlySpan{byte}, Span{byte}, bool?, out EspDrop)"/>, and the device the inner packet
+    /// goes to: the one the SA's ReqId is bound to (<see cref="BindDevice"/>).
+    /// </summary>
+    public int Unprotect(ReadOnlySpan<byte> packet, Span<byte> inner, bool? udpEncapsulated, out int device, out EspDrop drop)
     {
         drop = default;
+        device = 0;
         if (packet.Length < 8)
         {
             return Drop(EspDrop.Malformed, out drop);
@@ -239,6 +288,7 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
         }
         Account(sa, length);
         Counters.CountReceived();
+        device = t.Devices.GetValueOrDefault(sa.Spec.ReqId);
         return length;
     }
 
@@ -375,9 +425,10 @@ public sealed class EspPacketPath : IIpsecDataPlane, IDisposable
         Dictionary<uint, InstalledSa> Outbound,
         Dictionary<uint, InstalledSa> Current,
         IpsecPolicy[] Policies,
-        Dictionary<uint, long> LastAcquire)
+        Dictionary<uint, long> LastAcquire,
+        Dictionary<uint, int> Devices)
     {
-        public static Tables Empty => new([], [], [], [], []);
+        public static Tables Empty => new([], [], [], [], [], []);
     }
 
     private sealed class InstalledSa(SaSpec spec, EspSa esp)

@@ -60,8 +60,9 @@ internal sealed partial class UdpBatchSocket
     private readonly SafeHandle _handle;
     private readonly bool _ipv6;
 
-    // Receive side: ReceiveSlots buffers of 64 KiB (a GRO run can fill one), each with its address and control room.
-    private readonly byte[] _rx = GC.AllocateArray<byte>(ReceiveSlots * SlotLength, pinned: true);
+    // Receive side: ReceiveSlots buffers of 64 KiB (a GRO run can fill one), each with its address and control room;
+    // none for a send-only instance (a data plane's device sends through one of its own).
+    private readonly byte[] _rx;
     private readonly byte[] _rxNames = GC.AllocateArray<byte>(ReceiveSlots * NameLength, pinned: true);
     private readonly byte[] _rxControl = GC.AllocateArray<byte>(ReceiveSlots * ControlLength, pinned: true);
     private readonly IoVec[] _rxIov = GC.AllocateArray<IoVec>(ReceiveSlots, pinned: true);
@@ -80,14 +81,18 @@ internal sealed partial class UdpBatchSocket
     private int _txUsed;
     private int _pendingCount;
 
-    public UdpBatchSocket(Socket socket, bool allowOffloads = true)
-        : this((socket ?? throw new ArgumentNullException(nameof(socket))).SafeHandle, socket.AddressFamily, allowOffloads)
+    public UdpBatchSocket(Socket socket, bool allowOffloads = true, bool sendOnly = false)
+        : this((socket ?? throw new ArgumentNullException(nameof(socket))).SafeHandle, socket.AddressFamily, allowOffloads, sendOnly)
     {
     }
 
-    /// <summary>Over any bound datagram descriptor (a raw ESP socket, say); UDP offloads are probed and fail there.</summary>
-    public UdpBatchSocket(SafeHandle handle, AddressFamily family, bool allowOffloads)
+    /// <summary>
+    /// Over any bound datagram descriptor (a raw ESP socket, say); UDP offloads are probed and fail there. A
+    /// <paramref name="sendOnly"/> instance has no receive buffers (2 MiB less) and refuses <see cref="Receive"/>.
+    /// </summary>
+    public UdpBatchSocket(SafeHandle handle, AddressFamily family, bool allowOffloads, bool sendOnly = false)
     {
+        _rx = sendOnly ? [] : GC.AllocateArray<byte>(ReceiveSlots * SlotLength, pinned: true);
         _handle = handle ?? throw new ArgumentNullException(nameof(handle));
         _ipv6 = family == AddressFamily.InterNetworkV6;
         int fd = (int)handle.DangerousGetHandle();
@@ -100,7 +105,7 @@ internal sealed partial class UdpBatchSocket
             int one = 1;
             Gro = SetSockOpt(fd, SolUdp, UdpGro, ref one, sizeof(int)) == 0;
         }
-        for (int i = 0; i < ReceiveSlots; i++)
+        for (int i = 0; i < ReceiveSlots && !sendOnly; i++)
         {
             _rxIov[i] = new IoVec { Base = Address(_rx, i * SlotLength), Length = SlotLength };
         }
@@ -126,8 +131,13 @@ internal sealed partial class UdpBatchSocket
     /// was disposed). Read each with <see cref="Received"/>.
     /// </summary>
     /// <exception cref="SocketException">The receive failed for a reason other than a pending ICMP error.</exception>
+    /// <exception cref="InvalidOperationException">The instance is send-only.</exception>
     public int Receive()
     {
+        if (_rx.Length == 0)
+        {
+            throw new InvalidOperationException("a send-only UdpBatchSocket does not receive");
+        }
         while (true)
         {
             bool added = false;

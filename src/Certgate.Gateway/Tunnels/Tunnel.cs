@@ -23,8 +23,9 @@ namespace Certgate.Gateway.Tunnels;
 /// restarted while this side kept them) is not waited for forever. Failures are retried after 1, 2, 4 … seconds,
 /// never more than <see cref="MaxBackoff"/> apart. IKE uses UDP 500, kept for the IKE SA's life, and while no SA
 /// runs, 4500 for NAT traversal (<see cref="NattSocket"/>); once the SA is up, IKE on 4500 reaches it through the
-/// data plane (<see cref="ReceiveIke"/>). One tunnel per local-gateway address negotiates at a time (#5: an IKE
-/// dispatcher by peer is needed for several).
+/// data plane (<see cref="ReceiveIke"/>). The 500 socket is connected to the peer (<see cref="IkeSocket"/>), so
+/// tunnels to different peers share a local-gateway address; two tunnels to the same peer from the same address need
+/// an IKE dispatcher by SPI (#5).
 /// <code>
 ///   Down --initiate/respond ok--> Up (IKE SA on 500: rekeys, DPD) --peer deleted it--> Down, respond (with patience)
 ///    ^  \--fails--> wait backoff --/        |   \--peer dead / our delete--> Down, default role
@@ -185,7 +186,7 @@ internal sealed class Tunnel : IAsyncDisposable
             {
                 config = _config(Plan);
                 ChildSa child;
-                socket = new UdpClient(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
+                socket = IkeSocket();
                 if (initiate)
                 {
                     _log($"{Name}: initiating IKE_SA_INIT from {Plan.Peer.LocalAddress}:{IkePort}");
@@ -250,6 +251,29 @@ internal sealed class Tunnel : IAsyncDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// IKE's port 500 for this tunnel's peer. Several service sets on one local-gateway address run a tunnel each to
+    /// their own peer (#6): each binds local:500 with SO_REUSEADDR and connects to its peer's 500, so the kernel gives
+    /// every peer's datagrams to that peer's socket (a connected socket is the better match). Two tunnels to the same
+    /// peer address still need the IKE dispatcher by peer (#5).
+    /// </summary>
+    private UdpClient IkeSocket()
+    {
+        var s = new Socket(Plan.Peer.LocalAddress.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            s.Bind(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
+            s.Connect(new IPEndPoint(Plan.Peer.RemoteAddress, IkePort));
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+        return new UdpClient(Plan.Peer.LocalAddress.AddressFamily) { Client = s };
     }
 
     /// <summary>

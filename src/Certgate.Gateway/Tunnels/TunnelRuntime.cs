@@ -29,8 +29,12 @@ namespace Certgate.Gateway.Tunnels;
 /// <remarks>
 /// Order of work for a new plan (<see cref="PlanDiff"/> against the running one): stop removed and changed tunnels
 /// (and those whose device is re-created) → remove the routes and TUN devices the plan drops → create new TUN
-/// devices with their addresses and one ESP data plane per local-gateway address (UDP 4500) → install the plan's
-/// routes into them → start the new and changed tunnels. Tunnels the commit leaves unchanged keep their SAs.
+/// devices with their addresses, attached to the ESP data plane of their local-gateway address (UDP 4500; created
+/// with the first device on that address, disposed with the last) → install the plan's routes into them → start the
+/// new and changed tunnels. Tunnels the commit leaves unchanged keep their SAs.
+/// One data plane per local-gateway address serves every service set on it: each set's TUN device is a device of that
+/// data plane, and each tunnel's ReqId is bound to its set's device, so outbound packets are matched against their own
+/// set's policies only (two sets may negotiate the same selectors) and decrypted packets go to their SA's device.
 /// Interface-style service sets run the same way, their TUN device (the service interface) carrying the traffic that
 /// policy routing selects (<see cref="PolicyRouting"/>: a table per service set, <c>ip rule</c>s from the rule terms);
 /// a commit replaces exactly the rules and table routes that changed.
@@ -45,6 +49,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
     private readonly ILinkConfigurator _links;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, Device> _devices = new(StringComparer.Ordinal);
+    private readonly Dictionary<IPAddress, EspDataPlane> _planes = [];
     private readonly Dictionary<TunnelId, Tunnel> _tunnels = [];
     private volatile Tunnel[] _running = [];
     private ServiceSetPlan _plan = ServiceSetPlan.Empty;
@@ -55,7 +60,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
     private (DateTime Written, long Length)? _applied;
     private uint _nextReqId = 1;
 
-    /// <summary>A TUN device of the plan and, when a tunnel uses it, the data plane that owns it.</summary>
+    /// <summary>A TUN device of the plan and, when a tunnel uses it, the data plane that serves it.</summary>
     private sealed class Device(TunDevicePlan plan, TunDevice tun)
     {
         public TunDevicePlan Plan { get; } = plan;
@@ -64,15 +69,18 @@ public sealed class TunnelRuntime : IAsyncDisposable
 
         public EspDataPlane? DataPlane { get; set; }
 
+        /// <summary>This device's number in <see cref="DataPlane"/>.</summary>
+        public EspDevice? Attached { get; set; }
+
         /// <summary>Deletes the interface first: the data plane's reader thread sits in a blocking read(2) on the TUN
         /// descriptor, which closing the descriptor does not interrupt (the interface would live on until the next
-        /// packet); unregistering the interface ends that read.</summary>
+        /// packet); unregistering the interface ends that read. The data plane itself stays for the other devices.</summary>
         public void Dispose(ILinkConfigurator links)
         {
             links.DeleteLink(Plan.Name);
-            if (DataPlane is not null)
+            if (DataPlane is not null && Attached is not null)
             {
-                DataPlane.Dispose();
+                DataPlane.Detach(Attached);
             }
             else
             {
@@ -212,6 +220,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
                 _log($"tunnels: TUN device {d.Name} ({d.JunosName}) removed");
             }
         }
+        DisposeIdlePlanes();
         foreach (TunDevicePlan d in diff.DevicesAdded)
         {
             CreateDevice(d, next);
@@ -305,21 +314,34 @@ public sealed class TunnelRuntime : IAsyncDisposable
         {
             return;
         }
-        EspDataPlane? other = _devices.Values.FirstOrDefault(x => x != device && x.DataPlane is not null && plan.Tunnels.Any(t => t.Child.Device == x.Plan.Name && t.Peer.LocalAddress.Equals(local)))?.DataPlane;
-        if (other is not null)
+        if (!_planes.TryGetValue(local, out EspDataPlane? plane))
         {
-            _log($"tunnels: service-set {d.ServiceSet}: local-gateway {local} already carries another service set's tunnels; one data plane per address serves one inside device (#6)");
-            return;
+            try
+            {
+                plane = new EspDataPlane(new IPEndPoint(local, 4500), _time) { IkeHandler = DispatchIke };
+                plane.Start();
+                _planes[local] = plane;
+                _log($"tunnels: ESP data plane for local-gateway {local} on UDP 4500");
+            }
+            catch (SocketException e)
+            {
+                _log($"tunnels: service-set {d.ServiceSet}: local-gateway {local}: UDP 4500 cannot be bound ({e.Message}); is the address configured on this host?");
+                return;
+            }
         }
-        try
+        device.Attached = plane.Attach(tun);
+        device.DataPlane = plane;
+        _log($"tunnels: ESP data plane for local-gateway {local}: inside device {d.Name} (service-set {d.ServiceSet}, device {device.Attached.Id} of {plane.Devices.Count})");
+    }
+
+    /// <summary>Disposes the data planes no device uses any more (their last service set went), freeing UDP 4500 on that address.</summary>
+    private void DisposeIdlePlanes()
+    {
+        foreach ((IPAddress local, EspDataPlane plane) in _planes.Where(p => p.Value.Devices.Count == 0).ToList())
         {
-            device.DataPlane = new EspDataPlane(tun, new IPEndPoint(local, 4500), _time) { IkeHandler = DispatchIke };
-            device.DataPlane.Start();
-            _log($"tunnels: ESP data plane for local-gateway {local} on UDP 4500, inside device {d.Name}");
-        }
-        catch (SocketException e)
-        {
-            _log($"tunnels: service-set {d.ServiceSet}: local-gateway {local}: UDP 4500 cannot be bound ({e.Message}); is the address configured on this host?");
+            _planes.Remove(local);
+            plane.Dispose();
+            _log($"tunnels: ESP data plane for local-gateway {local} stopped (no service set uses it)");
         }
     }
 
@@ -358,12 +380,15 @@ public sealed class TunnelRuntime : IAsyncDisposable
 
     private void StartTunnel(TunnelPlan t)
     {
-        if (!_devices.TryGetValue(t.Child.Device, out Device? device) || device.DataPlane is null)
+        if (!_devices.TryGetValue(t.Child.Device, out Device? device) || device.DataPlane is null || device.Attached is null)
         {
             _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: no data plane on {t.Child.Device} (see above); not started");
             return;
         }
-        var tunnel = new Tunnel(t, device.DataPlane, _nextReqId++, PeerConfig, _log, _time);
+        // Bound before the tunnel installs anything: its policy then matches only what its own set's device reads.
+        uint reqId = _nextReqId++;
+        device.DataPlane.Bind(reqId, device.Attached);
+        var tunnel = new Tunnel(t, device.DataPlane, reqId, PeerConfig, _log, _time);
         _tunnels[t.Id] = tunnel;
         _running = [.. _tunnels.Values];
         _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: starting as {Tunnel.DefaultRole(t).ToString().ToLowerInvariant()} (the lower address initiates)");
@@ -501,6 +526,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
                 _log($"tunnels: TUN device {d.Plan.Name} removed");
             }
             _devices.Clear();
+            DisposeIdlePlanes();
             _plan = ServiceSetPlan.Empty;
         }
         finally

@@ -11,9 +11,10 @@ namespace Certgate.Esp.Tests.Io;
 public sealed class UdpBatchSocketTests
 {
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void ABatch_ArrivesWhole_AndInOrder(bool offloads)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public void ABatch_ArrivesWhole_AndInOrder(bool offloads, bool sendOnly)
     {
         using var receiving = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         using var sending = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -23,7 +24,12 @@ public sealed class UdpBatchSocketTests
         receiving.ReceiveBufferSize = 1 << 20;
         sending.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         var rx = new UdpBatchSocket(receiving, offloads);
-        var tx = new UdpBatchSocket(sending, offloads);
+        // A data plane's devices send through send-only instances on the shared socket.
+        var tx = new UdpBatchSocket(sending, offloads, sendOnly);
+        if (sendOnly)
+        {
+            Assert.Throws<InvalidOperationException>(() => tx.Receive());
+        }
         // Kernels since 4.18 (GSO) and 5.0 (GRO) have both; where they are asked for they must be in use.
         Assert.Equal(offloads, tx.Gso);
         Assert.Equal(offloads, rx.Gro);
