@@ -94,6 +94,30 @@ public sealed class ProposalTests
         Assert.Equal(64, kd.PrfLength);
     }
 
+    /// <summary>
+    /// SK with AUTH_HMAC_SHA2_384_192 / _512_256 (RFC 4868 §2.1): 48/64-octet keys, the ICV the first 24/32 octets of
+    /// the HMAC over the message up to the ICV; a flipped ICV bit is refused.
+    /// </summary>
+    [Theory]
+    [InlineData(IntegId.AUTH_HMAC_SHA2_384_192, 48, 24)]
+    [InlineData(IntegId.AUTH_HMAC_SHA2_512_256, 64, 32)]
+    public void SkCbc_WithSha384And512_TruncatesTheHmac(IntegId integ, int keyLength, int icvLength)
+    {
+        var suite = new SaSuite(EncrId.ENCR_AES_CBC, 256, integ, DhGroup.ECP_384, PrfId.PRF_HMAC_SHA2_384);
+        Assert.Equal(keyLength, suite.IntegrityKeyLength);
+        byte[] ek = RandomNumberGenerator.GetBytes(32), ik = RandomNumberGenerator.GetBytes(keyLength);
+        using SkCipher sealer = IkeSa.Cipher(suite, ek, ik);
+        using SkCipher opener = IkeSa.Cipher(suite, ek, ik);
+        byte[] message = sealer.Seal(new IkeHeader(1, 2, PayloadType.None, ExchangeType.Informational, false, true, 5, 0), [(PayloadType.Nonce, new byte[] { 1, 2, 3 })]);
+        using IncrementalHash hmac = IncrementalHash.CreateHMAC(suite.IntegrityHash, ik);
+        hmac.AppendData(message.AsSpan(0, message.Length - icvLength));
+        byte[] mac = hmac.GetHashAndReset();
+        Assert.Equal(mac[..icvLength], message[^icvLength..]);
+        Assert.Equal(PayloadType.Nonce, Assert.Single(opener.Open(IkeMessage.Parse(message))).Type);
+        message[^1] ^= 1;
+        Assert.ThrowsAny<CryptographicException>(() => opener.Open(IkeMessage.Parse(message)));
+    }
+
     private static Payloads.TrafficSelector Ts(string net) =>
         new(0, 0, 65535, IPAddress.Parse(net), IPAddress.Parse(net.Replace(".0.0", ".255.255", StringComparison.Ordinal)));
 
