@@ -36,7 +36,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
         table.Add("debug ike-tunnel",
             "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR remote-subnet CIDR [remote-identity DN|FQDN] [initiate] "
             + "[fragment-size OCTETS] [no-fragmentation] [cookie-threshold N] "
-            + "[ike-lifetime S] [ipsec-lifetime S] [dpd S] [pfs-group 14|19|20] [control FILE] (IKEv2 + ESP)", Run);
+            + "[ike-lifetime S] [ipsec-lifetime S] [dpd S] [pfs-group 14|19|20|21] "
+            + "[ike-proposal ENC,HASH,GROUP e.g. aes-128-cbc,sha-384,group20] [esp-proposal ENC[,AUTH] e.g. aes-256-cbc,hmac-sha-512-256] [control FILE] (IKEv2 + ESP)", Run);
 
     private static int Run(CommandContext ctx, Arguments args)
     {
@@ -55,6 +56,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
         TimeSpan? ipsecLifetime = Seconds(args, "ipsec-lifetime", 10);
         TimeSpan? dpd = Seconds(args, "dpd", 1);
         DhGroup pfs = Group(args);
+        SaSuite? ikeProposal = IkeProposal(args.Optional("ike-proposal"));
+        SaSuite? espProposal = EspProposal(args.Optional("esp-proposal"));
         string? control = args.Optional("control");
         int fragmentSize = Number(args, "fragment-size", 512, 65535) ?? 1280;
         bool fragmentation = !args.Flag("no-fragmentation");
@@ -68,7 +71,14 @@ internal sealed class IkeTunnelCommand : ICommandModule
             ? PreSharedKeyConfig(pskFile, localIdentity, remoteIdentity, Selector(localNet), Selector(remoteNet))
             : CertificateConfig(pki, id!, remoteIdentity, Selector(localNet), Selector(remoteNet));
         var counters = new IkeCounters();
-        config = config with { FragmentSize = fragmentSize, Fragmentation = fragmentation, Counters = counters };
+        config = config with
+        {
+            FragmentSize = fragmentSize,
+            Fragmentation = fragmentation,
+            Counters = counters,
+            IkeProposals = ikeProposal is null ? null : [ikeProposal],
+            EspProposals = espProposal is null ? null : [espProposal],
+        };
         if (cookieThreshold is int threshold)
         {
             config = config with { Cookies = new IkeCookies(threshold) };
@@ -137,6 +147,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
             ChildLifetime = ipsecLifetime,
             DpdDelay = dpd,
             PfsGroup = pfs,
+            IkeProposals = config.IkeProposals,
+            EspProposals = config.EspProposals,
             Log = line => Say("IKE: " + line),
         };
         using (IkeConnection sa = new(child, plane, new Sender(ike, plane), options))
@@ -294,8 +306,74 @@ internal sealed class IkeTunnelCommand : ICommandModule
             "14" => DhGroup.MODP_2048,
             "19" => DhGroup.ECP_256,
             "20" => DhGroup.ECP_384,
-            _ => throw new UserException($"debug ike-tunnel: pfs-group '{text}': expected 14, 19 or 20", 2),
+            "21" => DhGroup.ECP_521,
+            _ => throw new UserException($"debug ike-tunnel: pfs-group '{text}': expected 14, 19, 20 or 21", 2),
         };
+    }
+
+    private static (EncrId Encr, int Bits) Cipher(string option, string text) => text switch
+    {
+        "aes-128-cbc" => (EncrId.ENCR_AES_CBC, 128),
+        "aes-256-cbc" => (EncrId.ENCR_AES_CBC, 256),
+        "aes-128-gcm" => (EncrId.ENCR_AES_GCM_16, 128),
+        "aes-256-gcm" => (EncrId.ENCR_AES_GCM_16, 256),
+        _ => throw new UserException($"debug ike-tunnel: {option} encryption '{text}': expected aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm", 2),
+    };
+
+    /// <summary>One IKE proposal in the Junos words (encryption-algorithm, authentication-algorithm, dh-group).</summary>
+    private static SaSuite? IkeProposal(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+        string[] parts = text.Split(',');
+        if (parts.Length != 3)
+        {
+            throw new UserException($"debug ike-tunnel: ike-proposal '{text}': expected ENC,HASH,GROUP such as aes-128-cbc,sha-384,group20", 2);
+        }
+        (EncrId encr, int bits) = Cipher("ike-proposal", parts[0]);
+        (PrfId prf, IntegId integ) = parts[1] switch
+        {
+            "sha-256" => (PrfId.PRF_HMAC_SHA2_256, IntegId.AUTH_HMAC_SHA2_256_128),
+            "sha-384" => (PrfId.PRF_HMAC_SHA2_384, IntegId.AUTH_HMAC_SHA2_384_192),
+            "sha-512" => (PrfId.PRF_HMAC_SHA2_512, IntegId.AUTH_HMAC_SHA2_512_256),
+            _ => throw new UserException($"debug ike-tunnel: ike-proposal hash '{parts[1]}': expected sha-256, sha-384 or sha-512", 2),
+        };
+        DhGroup group = parts[2] switch
+        {
+            "group14" => DhGroup.MODP_2048,
+            "group19" => DhGroup.ECP_256,
+            "group20" => DhGroup.ECP_384,
+            "group21" => DhGroup.ECP_521,
+            _ => throw new UserException($"debug ike-tunnel: ike-proposal group '{parts[2]}': expected group14, group19, group20 or group21", 2),
+        };
+        // RFC 5282 §8: with AES-GCM the hash is the PRF only.
+        return new SaSuite(encr, bits, encr == EncrId.ENCR_AES_GCM_16 ? IntegId.NONE : integ, group, prf);
+    }
+
+    /// <summary>One ESP proposal in the Junos words (encryption-algorithm and, with CBC, authentication-algorithm).</summary>
+    private static SaSuite? EspProposal(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+        string[] parts = text.Split(',');
+        (EncrId encr, int bits) = Cipher("esp-proposal", parts[0]);
+        IntegId integ = parts.Length switch
+        {
+            1 when encr == EncrId.ENCR_AES_GCM_16 => IntegId.NONE,
+            2 when encr == EncrId.ENCR_AES_CBC => parts[1] switch
+            {
+                "hmac-sha-256-128" => IntegId.AUTH_HMAC_SHA2_256_128,
+                "hmac-sha-384-192" => IntegId.AUTH_HMAC_SHA2_384_192,
+                "hmac-sha-512-256" => IntegId.AUTH_HMAC_SHA2_512_256,
+                _ => throw new UserException($"debug ike-tunnel: esp-proposal authentication '{parts[1]}': expected hmac-sha-256-128, hmac-sha-384-192 or hmac-sha-512-256", 2),
+            },
+            _ => throw new UserException($"debug ike-tunnel: esp-proposal '{text}': expected an AES-GCM cipher alone or an AES-CBC cipher with its authentication, e.g. aes-256-cbc,hmac-sha-512-256", 2),
+        };
+        return new SaSuite(encr, bits, integ, DhGroup.NONE);
     }
 
     private static IkePeerConfig CertificateConfig(PkiContext pki, string id, string? remoteIdentity, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)

@@ -317,6 +317,9 @@ internal sealed class Tunnel : IAsyncDisposable
             EspRemote = new IPEndPoint(Plan.Peer.RemoteAddress, NattPort),
             IkeLifetime = Plan.Peer.Lifetime > TimeSpan.Zero ? Plan.Peer.Lifetime : null,
             ChildLifetime = Plan.Child.Lifetime > TimeSpan.Zero ? Plan.Child.Lifetime : null,
+            IkeProposals = config.IkeProposals,
+            EspProposals = config.EspProposals,
+            PfsGroup = ProposalMapping.Pfs(Plan.Child),
             Log = line => _log($"{Name}: {line}"),
         };
         IkeConnection connection;

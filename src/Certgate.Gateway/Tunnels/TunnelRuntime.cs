@@ -412,6 +412,8 @@ public sealed class TunnelRuntime : IAsyncDisposable
                 PreSharedKey = psk.GetKey(),
                 LocalFqdn = p.LocalId.Type == IdType.ID_FQDN ? p.LocalId.Value : null,
                 RemoteFqdn = p.RemoteIds.FirstOrDefault(r => r.Type == IdType.ID_FQDN)?.Value,
+                IkeProposals = ProposalMapping.Ike(p),
+                EspProposals = ProposalMapping.Esp(t.Child),
             };
         }
         string id = p.LocalCertificate ?? throw new IOException($"tunnel {t.Id}: the ike policy names no local-certificate");
@@ -449,7 +451,12 @@ public sealed class TunnelRuntime : IAsyncDisposable
             : null;
         // IKE checks revocation strictly for every CA or not at all (#5: per-profile modes and on-download-failure
         // are not expressible yet), so one profile with revocation checking makes the CRLs required.
-        return new IkePeerConfig(withKey, anchors, checkRevocation ? crls : null, localTs, remoteTs) { RemoteIdentity = remoteDn };
+        return new IkePeerConfig(withKey, anchors, checkRevocation ? crls : null, localTs, remoteTs)
+        {
+            RemoteIdentity = remoteDn,
+            IkeProposals = ProposalMapping.Ike(p),
+            EspProposals = ProposalMapping.Esp(t.Child),
+        };
     }
 
     /// <summary>Every tunnel of the plan that runs, in plan order.</summary>

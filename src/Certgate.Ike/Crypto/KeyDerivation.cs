@@ -62,12 +62,14 @@ public sealed class KeyDerivation(HashAlgorithmName prfHash)
     /// <summary>
     /// The keys of the IKE SA that replaces one (RFC 7296 §2.18): "SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr)",
     /// then prf+ as in §2.14 with the new SPIs. Ni, Nr and SPIi belong to the initiator of the rekeying exchange.
+    /// This is the old SA's PRF ("it is the old IKE SA's PRF that is used to generate SKEYSEED"); prf+ is the new
+    /// SA's (<paramref name="next"/>, null: the same PRF).
     /// </summary>
     public IkeSaKeys DeriveRekeyedIkeSa(ReadOnlySpan<byte> oldSkd, ReadOnlySpan<byte> sharedSecret, ReadOnlySpan<byte> ni, ReadOnlySpan<byte> nr,
-        ulong spiI, ulong spiR, int integrityKeyLength, int encryptionKeyLength)
+        ulong spiI, ulong spiR, int integrityKeyLength, int encryptionKeyLength, KeyDerivation? next = null)
     {
         byte[] skeyseed = Prf(oldSkd, [.. sharedSecret, .. ni, .. nr]);
-        return FromSkeySeed(skeyseed, ni, nr, spiI, spiR, integrityKeyLength, encryptionKeyLength);
+        return (next ?? this).FromSkeySeed(skeyseed, ni, nr, spiI, spiR, integrityKeyLength, encryptionKeyLength);
     }
 
     private IkeSaKeys FromSkeySeed(byte[] skeyseed, ReadOnlySpan<byte> ni, ReadOnlySpan<byte> nr, ulong spiI, ulong spiR, int integrityKeyLength, int encryptionKeyLength)

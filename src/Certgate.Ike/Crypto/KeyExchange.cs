@@ -6,7 +6,7 @@ using Certgate.Ike.Sessions;
 namespace Certgate.Ike.Crypto;
 
 /// <summary>
-/// One side of a Diffie-Hellman exchange in a group Certgate speaks: ECP-256/ECP-384 (RFC 5903: the KE data is
+/// One side of a Diffie-Hellman exchange in a group Certgate speaks: ECP-256/384/521 (RFC 5903: the KE data is
 /// x ‖ y, the shared secret is x alone) and MODP-2048 (RFC 3526 group 14: values zero-padded to 256 octets).
 /// </summary>
 internal abstract class KeyExchange : IDisposable
@@ -22,15 +22,17 @@ internal abstract class KeyExchange : IDisposable
     public abstract byte[] SharedSecret(ReadOnlySpan<byte> peer);
 
     /// <summary>Whether Certgate can compute <paramref name="group"/>.</summary>
-    public static bool IsSupported(ushort group) => group is (ushort)DhGroup.MODP_2048 or (ushort)DhGroup.ECP_256 or (ushort)DhGroup.ECP_384;
+    public static bool IsSupported(ushort group) => group is (ushort)DhGroup.MODP_2048 or (ushort)DhGroup.ECP_256 or (ushort)DhGroup.ECP_384
+        or (ushort)DhGroup.ECP_521;
 
     /// <summary>A fresh private key in <paramref name="group"/>.</summary>
     public static KeyExchange Create(DhGroup group) => group switch
     {
         DhGroup.ECP_256 => new Ecp(group, ECCurve.NamedCurves.nistP256, 32),
         DhGroup.ECP_384 => new Ecp(group, ECCurve.NamedCurves.nistP384, 48),
+        DhGroup.ECP_521 => new Ecp(group, ECCurve.NamedCurves.nistP521, 66),
         DhGroup.MODP_2048 => new Modp2048(),
-        _ => throw new ArgumentOutOfRangeException(nameof(group), group, "supported groups: MODP_2048 (14), ECP_256 (19), ECP_384 (20)"),
+        _ => throw new ArgumentOutOfRangeException(nameof(group), group, "supported groups: MODP_2048 (14), ECP_256 (19), ECP_384 (20), ECP_521 (21)"),
     };
 
     public abstract void Dispose();

@@ -33,6 +33,8 @@ public enum EncrId : ushort
 public enum PrfId : ushort
 {
     PRF_HMAC_SHA2_256 = 5,
+    PRF_HMAC_SHA2_384 = 6,
+    PRF_HMAC_SHA2_512 = 7,
 }
 
 /// <summary>Transform Type 3 – Integrity Algorithm Transform IDs (IANA).</summary>
@@ -40,6 +42,8 @@ public enum IntegId : ushort
 {
     NONE = 0,
     AUTH_HMAC_SHA2_256_128 = 12,
+    AUTH_HMAC_SHA2_384_192 = 13,
+    AUTH_HMAC_SHA2_512_256 = 14,
 }
 
 /// <summary>Transform Type 4 – Diffie-Hellman Group Transform IDs (IANA).</summary>
@@ -55,6 +59,9 @@ public enum DhGroup : ushort
 
     /// <summary>384-bit random ECP group (RFC 5903).</summary>
     ECP_384 = 20,
+
+    /// <summary>521-bit random ECP group (RFC 5903).</summary>
+    ECP_521 = 21,
 }
 
 /// <summary>IKEv2 Hash Algorithms of SIGNATURE_HASH_ALGORITHMS (IANA, RFC 7427 §4).</summary>

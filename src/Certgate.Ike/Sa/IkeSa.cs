@@ -43,6 +43,7 @@ internal sealed class IkeSa : IDisposable
         EstablishedAt = establishedAt;
         Out = isOriginalInitiator ? Cipher(suite, keys.Skei, keys.Skai) : Cipher(suite, keys.Sker, keys.Skar);
         In = isOriginalInitiator ? Cipher(suite, keys.Sker, keys.Skar) : Cipher(suite, keys.Skei, keys.Skai);
+        Kd = new KeyDerivation(suite.PrfHash);
         Tasks = new TaskManager(this);
     }
 
@@ -59,7 +60,7 @@ internal sealed class IkeSa : IDisposable
 
     public IkeSaKeys Keys { get; }
 
-    public KeyDerivation Kd { get; } = new(HashAlgorithmName.SHA256);
+    public KeyDerivation Kd { get; }
 
     public SkCipher Out { get; }
 
@@ -85,7 +86,7 @@ internal sealed class IkeSa : IDisposable
     public string Name => $"IKE_SA {SpiI:x16}_i {SpiR:x16}_r";
 
     public static SkCipher Cipher(SaSuite suite, byte[] encryptionKey, byte[] integrityKey) =>
-        suite.IsAead ? SkCipher.Gcm(encryptionKey) : SkCipher.CbcHmac(encryptionKey, integrityKey, HashAlgorithmName.SHA256);
+        suite.IsAead ? SkCipher.Gcm(encryptionKey) : SkCipher.CbcHmac(encryptionKey, integrityKey, suite.IntegrityHash);
 
     public void StopTimers()
     {

@@ -58,6 +58,12 @@ public sealed record IkeSaOptions
     /// <summary>Diffie-Hellman group for PFS when this side rekeys a CHILD_SA (NONE: no KE payload).</summary>
     public DhGroup PfsGroup { get; init; } = DhGroup.NONE;
 
+    /// <summary>IKE proposals offered and accepted when the IKE SA is rekeyed (null: the defaults); as in <see cref="Sessions.IkePeerConfig.IkeProposals"/>.</summary>
+    public IReadOnlyList<Sessions.SaSuite>? IkeProposals { get; init; }
+
+    /// <summary>ESP proposals offered and accepted in CREATE_CHILD_SA (null: the defaults).</summary>
+    public IReadOnlyList<Sessions.SaSuite>? EspProposals { get; init; }
+
     /// <summary>Nonces (and new IKE SPIs); injected so exchange tests replay exactly.</summary>
     public Func<int, byte[]> Random { get; init; } = RandomNumberGenerator.GetBytes;
 

@@ -73,20 +73,33 @@ internal static class SaPayloads
     }
 
     /// <summary>Certgate's ESP offer (<see cref="Negotiation.EspOffer"/>) with the PFS group added to each proposal.</summary>
-    public static IReadOnlyList<Proposal> EspOffer(uint spi, DhGroup pfs) =>
-        [.. Negotiation.EspOffer(Spi(spi)).Select(p => pfs == DhGroup.NONE ? p : p with { Transforms = [.. p.Transforms, new Transform(TransformType.DiffieHellman, (ushort)pfs)] })];
+    public static IReadOnlyList<Proposal> EspOffer(uint spi, DhGroup pfs, IReadOnlyList<SaSuite>? configured = null) =>
+        [.. Negotiation.EspOffer(Spi(spi), configured).Select(p => pfs == DhGroup.NONE ? p : p with { Transforms = [.. p.Transforms, new Transform(TransformType.DiffieHellman, (ushort)pfs)] })];
 
     /// <summary>
     /// The responder's choice among ESP proposals that may carry a D-H group (PFS, §1.3.1): the group is taken apart,
-    /// the rest chosen as in IKE_AUTH. A group of KEi that is offered is preferred; otherwise Certgate's order.
+    /// the rest chosen as in IKE_AUTH. A group of KEi that is offered is preferred; otherwise Certgate's order. With a
+    /// configured PFS group (<paramref name="pfs"/>, Junos <c>perfect-forward-secrecy keys</c>) only that group is
+    /// accepted, and a proposal without PFS is not.
     /// </summary>
-    public static (SaSuite Suite, Proposal Reply, DhGroup Group)? ChooseEsp(IReadOnlyList<Proposal> offered, ushort? keGroup)
+    public static (SaSuite Suite, Proposal Reply, DhGroup Group)? ChooseEsp(IReadOnlyList<Proposal> offered, ushort? keGroup,
+        IReadOnlyList<SaSuite>? configured = null, DhGroup pfs = DhGroup.NONE)
     {
+        // The configured ESP order decides (as in IKE_AUTH), so every proposal's group is settled first.
+        var candidates = new List<(Proposal Stripped, DhGroup Group)>();
         foreach (Proposal p in offered)
         {
             List<ushort> groups = [.. p.Transforms.Where(t => t.Type == TransformType.DiffieHellman).Select(t => t.Id)];
             DhGroup group;
-            if (groups.Count == 0 || (groups.Contains(0) && keGroup is null))
+            if (pfs != DhGroup.NONE)
+            {
+                if (!groups.Contains((ushort)pfs))
+                {
+                    continue;
+                }
+                group = pfs;
+            }
+            else if (groups.Count == 0 || (groups.Contains(0) && keGroup is null))
             {
                 group = DhGroup.NONE;
             }
@@ -106,18 +119,20 @@ internal static class SaPayloads
             {
                 continue;
             }
-            Proposal stripped = p with { Transforms = [.. p.Transforms.Where(t => t.Type != TransformType.DiffieHellman)] };
-            if (Negotiation.Choose([stripped], Proposal.Esp) is { } choice)
-            {
-                Proposal reply = group == DhGroup.NONE ? choice.Reply : choice.Reply with { Transforms = [.. choice.Reply.Transforms, new Transform(TransformType.DiffieHellman, (ushort)group)] };
-                return (choice.Suite, reply, group);
-            }
+            candidates.Add((p with { Transforms = [.. p.Transforms.Where(t => t.Type != TransformType.DiffieHellman)] }, group));
         }
-        return null;
+        if (Negotiation.Choose([.. candidates.Select(c => c.Stripped)], Proposal.Esp, configured) is not { } choice)
+        {
+            return null;
+        }
+        // §3.3.1: proposal numbers are distinct within an SA payload, so the number finds the chosen proposal's group.
+        DhGroup chosen = candidates.First(c => c.Stripped.Number == choice.Reply.Number).Group;
+        Proposal reply = chosen == DhGroup.NONE ? choice.Reply : choice.Reply with { Transforms = [.. choice.Reply.Transforms, new Transform(TransformType.DiffieHellman, (ushort)chosen)] };
+        return (choice.Suite, reply, chosen);
     }
 
     /// <summary>Reads back the responder's ESP choice: one proposal of ours, with the PFS group asked for (or none).</summary>
-    public static SaSuite AcceptEsp(IReadOnlyList<Proposal> answer, DhGroup pfs)
+    public static SaSuite AcceptEsp(IReadOnlyList<Proposal> answer, DhGroup pfs, IReadOnlyList<SaSuite>? configured = null)
     {
         if (answer.Count != 1)
         {
@@ -133,12 +148,15 @@ internal static class SaPayloads
             throw new IkeException($"the responder's ESP SPI is {answer[0].Spi.Length} octets, not 4");
         }
         Proposal stripped = answer[0] with { Transforms = [.. answer[0].Transforms.Where(t => t.Type != TransformType.DiffieHellman)] };
-        return Negotiation.Accept([stripped], Proposal.Esp, "CREATE_CHILD_SA");
+        return Negotiation.Accept([stripped], Proposal.Esp, "CREATE_CHILD_SA", configured);
     }
 
-    /// <summary>Certgate's IKE offer for a rekey (§1.3.2): the new SPIi in each proposal, the current group first.</summary>
-    public static IReadOnlyList<Proposal> IkeOffer(ulong spi, DhGroup first) =>
-        [.. Negotiation.IkeOffer().Select(p => p with
+    /// <summary>
+    /// Certgate's IKE offer for a rekey (§1.3.2): the new SPIi in each proposal, the current group first (configured
+    /// proposals of that group first, then the others in their order).
+    /// </summary>
+    public static IReadOnlyList<Proposal> IkeOffer(ulong spi, DhGroup first, IReadOnlyList<SaSuite>? configured = null) =>
+        [.. Negotiation.IkeOffer(configured is null ? null : [.. configured.Where(s => s.Group == first), .. configured.Where(s => s.Group != first)]).Select(p => p with
         {
             Spi = Spi(spi),
             Transforms = [.. p.Transforms.Where(t => t.Type != TransformType.DiffieHellman),

@@ -11,7 +11,7 @@ namespace Certgate.Ike.Sessions;
 /// <param name="InitiatorSpi">SPIi of the IKE header.</param>
 /// <param name="ResponderSpi">SPIr of the IKE header.</param>
 /// <param name="IsOriginalInitiator">Whether this side sent IKE_SA_INIT (its messages carry the I flag and use SK_ei/SK_ai, §2.14).</param>
-/// <param name="Suite">The IKE SA's algorithms (PRF-HMAC-SHA-256 always).</param>
+/// <param name="Suite">The IKE SA's algorithms.</param>
 /// <param name="Keys">SK_d, SK_ai, SK_ar, SK_ei, SK_er, SK_pi, SK_pr.</param>
 /// <param name="Ni">The initiator's IKE_SA_INIT nonce.</param>
 /// <param name="Nr">The responder's IKE_SA_INIT nonce.</param>

@@ -53,6 +53,15 @@ public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<
     /// </summary>
     public int FragmentSize { get; init; } = 1280;
 
+    /// <summary>
+    /// The IKE proposals to offer and accept, in preference order (Junos <c>ike policy proposals</c>); null: the
+    /// defaults of <see cref="Negotiation"/>. The first one's group is the IKE_SA_INIT KE group.
+    /// </summary>
+    public IReadOnlyList<SaSuite>? IkeProposals { get; init; }
+
+    /// <summary>The ESP proposals to offer and accept (Junos <c>ipsec policy proposals</c>); null: the defaults.</summary>
+    public IReadOnlyList<SaSuite>? EspProposals { get; init; }
+
     /// <summary>Where the session counts fragments and cookies (null: not counted).</summary>
     public IkeCounters? Counters { get; init; }
 
@@ -142,7 +151,8 @@ public static class IkeSession
         using var transport = new IkeTransport(socket, natTraversal);
         ulong spiI = NewIkeSpi();
         byte[] ni = RandomNumberGenerator.GetBytes(NonceLength);
-        DhGroup group = Negotiation.Groups[0];
+        DhGroup group = Negotiation.FirstGroup(config.IkeProposals);
+        DhGroup firstGroup = group;
         KeyExchange dh = KeyExchange.Create(group);
         byte[] msg1;
         IkeMessage reply1;
@@ -154,7 +164,7 @@ public static class IkeSession
             {
                 List<(PayloadType, ReadOnlyMemory<byte>)> payloads =
                 [
-                    (PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.IkeOffer())),
+                    (PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.IkeOffer(config.IkeProposals))),
                     (PayloadType.KeyExchange, Payloads.WriteKe((ushort)group, dh.PublicValue)),
                     (PayloadType.Nonce, ni),
                 ];
@@ -192,10 +202,10 @@ public static class IkeSession
                     continue;
                 }                // RFC 7296 §1.2: "the responder will indicate the correct group in the response and the initiator SHOULD
                 // pick an element of that group for its KE value when retrying the first message". Once only.
-                if (FindNotify(reply1.Payloads, NotifyType.INVALID_KE_PAYLOAD) is { } invalidKe && dh.Group == Negotiation.Groups[0])
+                if (FindNotify(reply1.Payloads, NotifyType.INVALID_KE_PAYLOAD) is { } invalidKe && dh.Group == firstGroup)
                 {
                     ushort wanted = invalidKe.Data.Length == 2 ? BinaryPrimitives.ReadUInt16BigEndian(invalidKe.Data.Span) : (ushort)0;
-                    if (!Negotiation.Groups.Contains((DhGroup)wanted) || wanted == (ushort)group)
+                    if (!Negotiation.Offers(config.IkeProposals, wanted) || !KeyExchange.IsSupported(wanted) || wanted == (ushort)group)
                     {
                         throw new IkeException($"the responder asked for Diffie-Hellman group {wanted} (INVALID_KE_PAYLOAD), which Certgate does not offer");
                     }
@@ -209,7 +219,7 @@ public static class IkeSession
             FailOnErrorNotify(reply1.Payloads, "IKE_SA_INIT");
             PayloadRules.Require(reply1.Payloads, "the IKE_SA_INIT response", PayloadRules.IkeSaInitRequest);
             ulong spiR = reply1.Header.ResponderSpi;
-            SaSuite ike = Negotiation.Accept(ReadSa(reply1.Payloads, "IKE_SA_INIT response"), Proposal.Ike, "IKE_SA_INIT");
+            SaSuite ike = Negotiation.Accept(ReadSa(reply1.Payloads, "IKE_SA_INIT response"), Proposal.Ike, "IKE_SA_INIT", config.IkeProposals);
             byte[] nr = Payloads.ReadNonce(Find(reply1.Payloads, PayloadType.Nonce, "IKE_SA_INIT response").Body).ToArray();
             (ushort keGroup, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(Find(reply1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT response").Body);
             if (keGroup != (ushort)group || ike.Group != group)
@@ -224,7 +234,7 @@ public static class IkeSession
             // RFC 7383 §2.3: fragmentation is used only when both sides announced it in IKE_SA_INIT.
             bool fragment = config.Fragmentation && FindNotify(reply1.Payloads, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not null;
 
-            var kd = new KeyDerivation(HashAlgorithmName.SHA256);
+            var kd = new KeyDerivation(ike.PrfHash);
             IkeSaKeys keys = kd.DeriveIkeSa(ni, nr, dh.SharedSecret(keData.Span), spiI, spiR, ike.IntegrityKeyLength, ike.EncryptionKeyLength);
             using SkCipher toResponder = Cipher(ike, keys.Skei, keys.Skai);
             using SkCipher fromResponder = Cipher(ike, keys.Sker, keys.Skar);
@@ -240,7 +250,7 @@ public static class IkeSession
                     (PayloadType.CertificateRequest, CertificateRequest(config)),
                 },
                 (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
-                (PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOffer(Spi(inboundSpi)))),
+                (PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOffer(Spi(inboundSpi), config.EspProposals))),
                 (PayloadType.TsInitiator, Payloads.WriteTs([config.LocalTs])),
                 (PayloadType.TsResponder, Payloads.WriteTs([config.RemoteTs])),
             ]);
@@ -264,7 +274,7 @@ public static class IkeSession
                 throw;
             }
             IReadOnlyList<Proposal> espAnswer = ReadSa(inner, "IKE_AUTH response");
-            SaSuite esp = Negotiation.Accept(espAnswer, Proposal.Esp, "IKE_AUTH");
+            SaSuite esp = Negotiation.Accept(espAnswer, Proposal.Esp, "IKE_AUTH", config.EspProposals);
             if (espAnswer[0].Spi.Length != 4)
             {
                 throw new IkeException($"the responder's ESP SPI is {espAnswer[0].Spi.Length} octets, not 4");
@@ -353,11 +363,10 @@ public static class IkeSession
                 config.Counters?.CookieSent();
                 continue;
             }
-            if (Negotiation.Choose(offered, Proposal.Ike) is not { } choice)
+            if (Negotiation.Choose(offered, Proposal.Ike, config.IkeProposals) is not { } choice)
             {
                 await transport.SendAsync(Refusal(msg1.Header, NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty), from, false, cancellationToken).ConfigureAwait(false);
-                throw new IkeException("the initiator offered no acceptable IKE proposal (Certgate speaks AES-GCM-16 or AES-CBC with HMAC-SHA-256-128, "
-                    + "128 or 256-bit keys, PRF-HMAC-SHA-256, DH groups 14, 19, 20)");
+                throw new IkeException($"NO_PROPOSAL_CHOSEN in IKE_SA_INIT: {Negotiation.Mismatch(offered, Proposal.Ike, config.IkeProposals)}");
             }
             (ike, chosen) = choice;
             if (keGroup != (ushort)ike.Group)
@@ -408,7 +417,7 @@ public static class IkeSession
         // Half-open from here (state kept, the peer not yet authenticated) until this method ends.
         using IDisposable halfOpen = config.Cookies.Enter();
         await transport.SendAsync(msg2, from, false, cancellationToken).ConfigureAwait(false);
-        var kd = new KeyDerivation(HashAlgorithmName.SHA256);
+        var kd = new KeyDerivation(ike.PrfHash);
         IkeSaKeys keys = kd.DeriveIkeSa(ni, nr, dh.SharedSecret(keData.Span), spiI, spiR, ike.IntegrityKeyLength, ike.EncryptionKeyLength);
         using SkCipher fromInitiator = Cipher(ike, keys.Skei, keys.Skai);
         using SkCipher toInitiator = Cipher(ike, keys.Sker, keys.Skar);
@@ -467,12 +476,13 @@ public static class IkeSession
             await transport.SendAsync(fail, peer, nat, cancellationToken).ConfigureAwait(false);
             throw;
         }
-        if (Negotiation.Choose(ReadSa(inner, "IKE_AUTH request"), Proposal.Esp) is not { } espChoice)
+        IReadOnlyList<Proposal> espOffered = ReadSa(inner, "IKE_AUTH request");
+        if (Negotiation.Choose(espOffered, Proposal.Esp, config.EspProposals) is not { } espChoice)
         {
             byte[] refuse = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
                 [Notify(NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty)]);
             await transport.SendAsync(refuse, peer, nat, cancellationToken).ConfigureAwait(false);
-            throw new IkeException("the initiator offered no acceptable ESP proposal (AES-GCM-16 or AES-CBC with HMAC-SHA-256-128, 128 or 256-bit keys, no ESN, no PFS)");
+            throw new IkeException($"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no ESN, no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}");
         }
         (SaSuite esp, Proposal espReply) = espChoice;
         uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espReply.Spi.Span);
@@ -786,7 +796,7 @@ public static class IkeSession
     }
 
     private static SkCipher Cipher(SaSuite suite, byte[] encryptionKey, byte[] integrityKey) =>
-        suite.IsAead ? SkCipher.Gcm(encryptionKey) : SkCipher.CbcHmac(encryptionKey, integrityKey, HashAlgorithmName.SHA256);
+        suite.IsAead ? SkCipher.Gcm(encryptionKey) : SkCipher.CbcHmac(encryptionKey, integrityKey, suite.IntegrityHash);
 
     private static byte[] Refusal(IkeHeader request, NotifyType type, ReadOnlyMemory<byte> data) =>
         IkeMessage.Build(new IkeHeader(request.InitiatorSpi, 0, PayloadType.None, ExchangeType.IkeSaInit, true, false, 0, 0), [Notify(type, data)]);

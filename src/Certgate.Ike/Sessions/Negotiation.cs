@@ -1,13 +1,14 @@
+using System.Security.Cryptography;
 using Certgate.Ike.Registry;
 using Certgate.Ike.Wire;
 
 namespace Certgate.Ike.Sessions;
 
 /// <summary>
-/// The algorithms one SA (IKE or ESP) uses. <see cref="Integrity"/> is NONE with an AEAD cipher;
-/// <see cref="Group"/> is NONE for ESP (no PFS).
+/// The algorithms one SA (IKE or ESP) uses, or one configured proposal. <see cref="Integrity"/> is NONE with an AEAD
+/// cipher; <see cref="Group"/> is NONE for ESP (PFS is negotiated apart); <see cref="Prf"/> matters for IKE only.
 /// </summary>
-public sealed record SaSuite(EncrId Encryption, int KeyBits, IntegId Integrity, DhGroup Group)
+public sealed record SaSuite(EncrId Encryption, int KeyBits, IntegId Integrity, DhGroup Group, PrfId Prf = PrfId.PRF_HMAC_SHA2_256)
 {
     /// <summary>Whether the cipher authenticates itself (AES-GCM), so there is no integrity transform.</summary>
     public bool IsAead => Encryption == EncrId.ENCR_AES_GCM_16;
@@ -15,129 +16,191 @@ public sealed record SaSuite(EncrId Encryption, int KeyBits, IntegId Integrity, 
     /// <summary>Encryption key length in octets, with the 4-octet salt of AES-GCM (RFC 5282 §7.1, RFC 4106 §8.1).</summary>
     public int EncryptionKeyLength => KeyBits / 8 + (IsAead ? 4 : 0);
 
-    /// <summary>Integrity key length in octets (RFC 4868 §2.1.2: the HMAC's block-independent key = output length).</summary>
-    public int IntegrityKeyLength => Integrity == IntegId.AUTH_HMAC_SHA2_256_128 ? 32 : 0;
+    /// <summary>
+    /// Integrity key length in octets (RFC 4868 §2.1.2: the key is as long as the hash output, 32/48/64); the ICV is
+    /// half of it (RFC 4868 §2.1.1: 128/192/256 bits).
+    /// </summary>
+    public int IntegrityKeyLength => Integrity switch
+    {
+        IntegId.AUTH_HMAC_SHA2_256_128 => 32,
+        IntegId.AUTH_HMAC_SHA2_384_192 => 48,
+        IntegId.AUTH_HMAC_SHA2_512_256 => 64,
+        _ => 0,
+    };
+
+    /// <summary>The hash of the integrity HMAC (SHA-256 when there is none; unused then).</summary>
+    public HashAlgorithmName IntegrityHash => Integrity switch
+    {
+        IntegId.AUTH_HMAC_SHA2_384_192 => HashAlgorithmName.SHA384,
+        IntegId.AUTH_HMAC_SHA2_512_256 => HashAlgorithmName.SHA512,
+        _ => HashAlgorithmName.SHA256,
+    };
+
+    /// <summary>The hash of the PRF (RFC 4868 §2.1: PRF_HMAC_SHA2_256/384/512).</summary>
+    public HashAlgorithmName PrfHash => Prf switch
+    {
+        PrfId.PRF_HMAC_SHA2_384 => HashAlgorithmName.SHA384,
+        PrfId.PRF_HMAC_SHA2_512 => HashAlgorithmName.SHA512,
+        _ => HashAlgorithmName.SHA256,
+    };
 
     /// <summary>The cipher in strongSwan's spelling of the IANA names (as <c>swanctl --list-sas</c> shows it).</summary>
     public string CipherName => (Encryption == EncrId.ENCR_AES_GCM_16 ? "AES_GCM_16-" : "AES_CBC-") + KeyBits
-        + (Integrity == IntegId.AUTH_HMAC_SHA2_256_128 ? "/HMAC_SHA2_256_128" : "");
+        + (Integrity == IntegId.NONE ? "" : "/" + Integrity.ToString()["AUTH_".Length..]);
 
     /// <summary>The IKE suite in strongSwan's spelling, e.g. <c>AES_GCM_16-256/PRF_HMAC_SHA2_256/ECP_256</c>.</summary>
-    public string IkeName => $"{CipherName}/PRF_HMAC_SHA2_256/{Group}";
+    public string IkeName => $"{CipherName}/{Prf}/{Group}";
 }
 
 /// <summary>
-/// What Certgate offers and accepts (issue 5): AES-GCM-16 and AES-CBC with HMAC-SHA-256-128, 128 or 256-bit keys,
-/// PRF-HMAC-SHA-256, DH groups ECP-256, ECP-384 and MODP-2048, no ESN. AEAD and non-AEAD ciphers go in separate
-/// proposals because an AEAD proposal must not carry an integrity transform (RFC 5282 §8).
+/// What Certgate offers and accepts (issue 5). Without configured proposals: AES-GCM-16 and AES-CBC with
+/// HMAC-SHA-256-128, 128 or 256-bit keys, PRF-HMAC-SHA-256, DH groups ECP-256, ECP-384 and MODP-2048, no ESN. With
+/// configured proposals (Junos <c>ike proposal</c> / <c>ipsec proposal</c>): exactly those, one proposal each, and as
+/// responder the first configured one the peer offers. AEAD and non-AEAD ciphers are never in one proposal because an
+/// AEAD proposal must not carry an integrity transform (RFC 5282 §8).
 /// </summary>
 internal static class Negotiation
 {
-    /// <summary>The responder's preference, most preferred first (strongSwan's prefer_configured_proposals style).</summary>
+    /// <summary>The default responder preference of groups, most preferred first (strongSwan's prefer_configured_proposals style).</summary>
     public static readonly DhGroup[] Groups = [DhGroup.ECP_256, DhGroup.ECP_384, DhGroup.MODP_2048];
 
     private static readonly (EncrId Encr, int Bits)[] Aead = [(EncrId.ENCR_AES_GCM_16, 256), (EncrId.ENCR_AES_GCM_16, 128)];
     private static readonly (EncrId Encr, int Bits)[] Cbc = [(EncrId.ENCR_AES_CBC, 256), (EncrId.ENCR_AES_CBC, 128)];
 
-    public static IReadOnlyList<Proposal> IkeOffer() =>
+    /// <summary>The default IKE suites in preference order: cipher first, then group.</summary>
+    public static readonly IReadOnlyList<SaSuite> DefaultIke =
     [
-        new Proposal(1, Proposal.Ike, ReadOnlyMemory<byte>.Empty,
-            [.. Aead.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Prf, .. Groups.Select(Dh)]),
-        new Proposal(2, Proposal.Ike, ReadOnlyMemory<byte>.Empty,
-            [.. Cbc.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Prf, Integ, .. Groups.Select(Dh)]),
+        .. Aead.SelectMany(a => Groups.Select(g => new SaSuite(a.Encr, a.Bits, IntegId.NONE, g))),
+        .. Cbc.SelectMany(a => Groups.Select(g => new SaSuite(a.Encr, a.Bits, IntegId.AUTH_HMAC_SHA2_256_128, g))),
     ];
 
-    public static IReadOnlyList<Proposal> EspOffer(ReadOnlyMemory<byte> spi) =>
+    /// <summary>The default ESP suites in preference order.</summary>
+    public static readonly IReadOnlyList<SaSuite> DefaultEsp =
     [
-        new Proposal(1, Proposal.Esp, spi, [.. Aead.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), NoEsn]),
-        new Proposal(2, Proposal.Esp, spi, [.. Cbc.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Integ, NoEsn]),
+        .. Aead.Select(a => new SaSuite(a.Encr, a.Bits, IntegId.NONE, DhGroup.NONE)),
+        .. Cbc.Select(a => new SaSuite(a.Encr, a.Bits, IntegId.AUTH_HMAC_SHA2_256_128, DhGroup.NONE)),
     ];
 
-    private static Transform Prf => new(TransformType.Prf, (ushort)PrfId.PRF_HMAC_SHA2_256);
+    /// <summary>The group of the first IKE_SA_INIT KE payload: the first configured proposal's, or ECP-256.</summary>
+    public static DhGroup FirstGroup(IReadOnlyList<SaSuite>? ike) => ike is { Count: > 0 } ? ike[0].Group : Groups[0];
 
-    private static Transform Integ => new(TransformType.Integrity, (ushort)IntegId.AUTH_HMAC_SHA2_256_128);
+    /// <summary>The groups an INVALID_KE_PAYLOAD may ask for (§1.2): those configured, or the default ones.</summary>
+    public static bool Offers(IReadOnlyList<SaSuite>? ike, ushort group) => (ike ?? DefaultIke).Any(s => (ushort)s.Group == group);
+
+    /// <summary>The default IKE offer (two proposals, AEAD and CBC) or one proposal per configured suite.</summary>
+    public static IReadOnlyList<Proposal> IkeOffer(IReadOnlyList<SaSuite>? configured = null) => configured is null
+        ?
+        [
+            new Proposal(1, Proposal.Ike, ReadOnlyMemory<byte>.Empty,
+                [.. Aead.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Prf(PrfId.PRF_HMAC_SHA2_256), .. Groups.Select(Dh)]),
+            new Proposal(2, Proposal.Ike, ReadOnlyMemory<byte>.Empty,
+                [.. Cbc.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Prf(PrfId.PRF_HMAC_SHA2_256), Integ(IntegId.AUTH_HMAC_SHA2_256_128), .. Groups.Select(Dh)]),
+        ]
+        : [.. configured.Select((s, i) => new Proposal((byte)(i + 1), Proposal.Ike, ReadOnlyMemory<byte>.Empty, IkeTransforms(s)))];
+
+    /// <summary>The default ESP offer (two proposals, AEAD and CBC) or one proposal per configured suite.</summary>
+    public static IReadOnlyList<Proposal> EspOffer(ReadOnlyMemory<byte> spi, IReadOnlyList<SaSuite>? configured = null) => configured is null
+        ?
+        [
+            new Proposal(1, Proposal.Esp, spi, [.. Aead.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), NoEsn]),
+            new Proposal(2, Proposal.Esp, spi, [.. Cbc.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Integ(IntegId.AUTH_HMAC_SHA2_256_128), NoEsn]),
+        ]
+        : [.. configured.Select((s, i) => new Proposal((byte)(i + 1), Proposal.Esp, spi, EspTransforms(s)))];
+
+    private static List<Transform> IkeTransforms(SaSuite s) => s.IsAead
+        ? [Encr(s), Prf(s.Prf), Dh(s.Group)]
+        : [Encr(s), Prf(s.Prf), Integ(s.Integrity), Dh(s.Group)];
+
+    private static List<Transform> EspTransforms(SaSuite s) => s.IsAead ? [Encr(s), NoEsn] : [Encr(s), Integ(s.Integrity), NoEsn];
+
+    private static Transform Encr(SaSuite s) => new(TransformType.Encryption, (ushort)s.Encryption, s.KeyBits);
+
+    private static Transform Prf(PrfId id) => new(TransformType.Prf, (ushort)id);
+
+    private static Transform Integ(IntegId id) => new(TransformType.Integrity, (ushort)id);
 
     private static Transform NoEsn => new(TransformType.ExtendedSequenceNumbers, 0);
 
     private static Transform Dh(DhGroup g) => new(TransformType.DiffieHellman, (ushort)g);
 
     /// <summary>
-    /// Picks the first offered proposal of <paramref name="protocol"/> Certgate can do, and in it one transform of
-    /// each type (the cipher in the peer's order, the DH group in Certgate's <see cref="Groups"/> order, so a KE in
-    /// another group is answered with INVALID_KE_PAYLOAD as strongSwan does). RFC 7296 §3.3.6: "the
-    /// responder MUST select a single proposal ... and one transform of each type".
+    /// Picks, in the order of <paramref name="configured"/> (the defaults when null), the first suite some offered
+    /// proposal of <paramref name="protocol"/> contains, so the configured order wins over the peer's (strongSwan's
+    /// prefer_configured_proposals); a KE in another group is answered with INVALID_KE_PAYLOAD as strongSwan does.
+    /// RFC 7296 §3.3.6: "the responder MUST select a single proposal ... and one transform of each type".
     /// </summary>
     /// <returns>The chosen suite and the proposal to send back (same number, one transform per type), or null.</returns>
-    public static (SaSuite Suite, Proposal Reply)? Choose(IReadOnlyList<Proposal> offered, byte protocol)
+    public static (SaSuite Suite, Proposal Reply)? Choose(IReadOnlyList<Proposal> offered, byte protocol, IReadOnlyList<SaSuite>? configured = null)
     {
-        foreach (Proposal p in offered)
+        foreach (SaSuite s in configured ?? (protocol == Proposal.Ike ? DefaultIke : DefaultEsp))
         {
-            if (p.ProtocolId != protocol || (protocol == Proposal.Esp && p.Spi.Length != 4))
+            foreach (Proposal p in offered)
             {
-                continue;
-            }
-            Transform? encr = p.Transforms.FirstOrDefault(t => t.Type == TransformType.Encryption
-                && t.Id is (ushort)EncrId.ENCR_AES_GCM_16 or (ushort)EncrId.ENCR_AES_CBC && t.KeyLength is 128 or 256);
-            if (encr is null)
-            {
-                continue;
-            }
-            bool aead = encr.Id == (ushort)EncrId.ENCR_AES_GCM_16;
-            List<Transform> integ = [.. p.Transforms.Where(t => t.Type == TransformType.Integrity)];
-            Transform? chosenInteg = integ.FirstOrDefault(t => aead ? t.Id == (ushort)IntegId.NONE : t.Id == (ushort)IntegId.AUTH_HMAC_SHA2_256_128);
-            if ((aead && integ.Count > 0 && chosenInteg is null) || (!aead && chosenInteg is null))
-            {
-                continue;
-            }
-            List<Transform> reply = [encr];
-            DhGroup group = DhGroup.NONE;
-            if (protocol == Proposal.Ike)
-            {
-                Transform? prf = p.Transforms.FirstOrDefault(t => t is { Type: TransformType.Prf, Id: (ushort)PrfId.PRF_HMAC_SHA2_256 });
-                List<ushort> groups = [.. p.Transforms.Where(t => t.Type == TransformType.DiffieHellman).Select(t => t.Id)];
-                DhGroup? g = Groups.Where(x => groups.Contains((ushort)x)).Select(x => (DhGroup?)x).FirstOrDefault();
-                if (prf is null || g is null)
+                if (Match(p, protocol, s) is { } reply)
                 {
-                    continue;
+                    return (protocol == Proposal.Ike ? s : s with { Group = DhGroup.NONE, Prf = PrfId.PRF_HMAC_SHA2_256 }, p with { Transforms = reply });
                 }
-                group = g.Value;
-                reply.Add(prf);
-                if (!aead)
-                {
-                    reply.Add(chosenInteg!);
-                }
-                reply.Add(Dh(group));
             }
-            else
-            {
-                // No PFS for the IKE_AUTH child (its DH transform, if any, must allow NONE) and no ESN.
-                List<Transform> dh = [.. p.Transforms.Where(t => t.Type == TransformType.DiffieHellman)];
-                bool esnOff = p.Transforms.Any(t => t is { Type: TransformType.ExtendedSequenceNumbers, Id: 0 });
-                if ((dh.Count > 0 && !dh.Any(t => t.Id == 0)) || !esnOff)
-                {
-                    continue;
-                }
-                if (!aead)
-                {
-                    reply.Add(chosenInteg!);
-                }
-                reply.Add(NoEsn);
-            }
-            var suite = new SaSuite((EncrId)encr.Id, encr.KeyLength!.Value, aead ? IntegId.NONE : IntegId.AUTH_HMAC_SHA2_256_128, group);
-            return (suite, p with { Transforms = reply });
         }
         return null;
     }
 
+    /// <summary>The reply transforms when proposal <paramref name="p"/> contains every transform of <paramref name="s"/>, else null.</summary>
+    private static List<Transform>? Match(Proposal p, byte protocol, SaSuite s)
+    {
+        if (p.ProtocolId != protocol || (protocol == Proposal.Esp && p.Spi.Length != 4))
+        {
+            return null;
+        }
+        bool Has(TransformType type, ushort id) => p.Transforms.Any(t => t.Type == type && t.Id == id);
+        if (!p.Transforms.Any(t => t.Type == TransformType.Encryption && t.Id == (ushort)s.Encryption && t.KeyLength == s.KeyBits))
+        {
+            return null;
+        }
+        bool anyInteg = p.Transforms.Any(t => t.Type == TransformType.Integrity);
+        // RFC 5282 §8: with an AEAD cipher the integrity transform is absent or NONE.
+        if (s.IsAead ? anyInteg && !Has(TransformType.Integrity, 0) : !Has(TransformType.Integrity, (ushort)s.Integrity))
+        {
+            return null;
+        }
+        List<Transform> reply = [Encr(s)];
+        if (protocol == Proposal.Ike)
+        {
+            if (!Has(TransformType.Prf, (ushort)s.Prf) || !Has(TransformType.DiffieHellman, (ushort)s.Group))
+            {
+                return null;
+            }
+            reply.Add(Prf(s.Prf));
+            if (!s.IsAead)
+            {
+                reply.Add(Integ(s.Integrity));
+            }
+            reply.Add(Dh(s.Group));
+            return reply;
+        }
+        // No PFS for the IKE_AUTH child (its DH transform, if any, must allow NONE) and no ESN.
+        bool anyDh = p.Transforms.Any(t => t.Type == TransformType.DiffieHellman);
+        if ((anyDh && !Has(TransformType.DiffieHellman, 0)) || !Has(TransformType.ExtendedSequenceNumbers, 0))
+        {
+            return null;
+        }
+        if (!s.IsAead)
+        {
+            reply.Add(Integ(s.Integrity));
+        }
+        reply.Add(NoEsn);
+        return reply;
+    }
+
     /// <summary>Reads back the responder's single proposal and checks it is one of ours (RFC 7296 §2.7).</summary>
-    public static SaSuite Accept(IReadOnlyList<Proposal> answer, byte protocol, string exchange)
+    public static SaSuite Accept(IReadOnlyList<Proposal> answer, byte protocol, string exchange, IReadOnlyList<SaSuite>? configured = null)
     {
         if (answer.Count != 1)
         {
             throw new IkeException($"the responder's {exchange} SA payload has {answer.Count} proposals; it must choose exactly one");
         }
         Proposal p = answer[0];
-        (SaSuite Suite, Proposal Reply)? mine = Choose([p], protocol);
+        (SaSuite Suite, Proposal Reply)? mine = Choose([p], protocol, configured);
         if (mine is null || p.Transforms.Count != mine.Value.Reply.Transforms.Count)
         {
             throw new IkeException($"the responder's {exchange} proposal ({Describe(p)}) is not one Certgate offered");
@@ -145,5 +208,10 @@ internal static class Negotiation
         return mine.Value.Suite;
     }
 
-    private static string Describe(Proposal p) => string.Join(", ", p.Transforms.Select(t => $"{t.Type} {t.Id}{(t.KeyLength is int k ? "/" + k : "")}"));
+    /// <summary>What the peer offered and what is configured, for the NO_PROPOSAL_CHOSEN log line.</summary>
+    public static string Mismatch(IReadOnlyList<Proposal> offered, byte protocol, IReadOnlyList<SaSuite>? configured) =>
+        $"peer offered [{string.Join("; ", offered.Select(p => $"#{p.Number} {Describe(p)}"))}], configured "
+        + (configured is null ? "the defaults" : $"[{string.Join("; ", configured.Select(s => protocol == Proposal.Ike ? s.IkeName : s.CipherName))}]");
+
+    public static string Describe(Proposal p) => string.Join(", ", p.Transforms.Select(t => $"{t.Type} {t.Id}{(t.KeyLength is int k ? "/" + k : "")}"));
 }

@@ -7,12 +7,14 @@ using Certgate.Config.Pki;
 using Certgate.Config.Text;
 using Certgate.Config.Tree;
 using Certgate.Gateway.Tunnels;
+using Certgate.Ike.Registry;
 using Certgate.Ike.Sessions;
 using Certgate.Pki.Keys;
 using Certgate.Pki.Revocation;
 using Certgate.Pki.Store;
 using Certgate.ServiceSets;
 using Certgate.ServiceSets.Plan;
+using DhGroup = Certgate.Ike.Registry.DhGroup;
 
 namespace Certgate.Gateway.Tests.Tunnels;
 
@@ -163,6 +165,32 @@ public sealed class TunnelRuntimeTests : IDisposable
         {
             Assert.Null(noRevocation.Crls);
         }
+    }
+
+    /// <summary>Issue 5: the Junos proposals (IANA ids on both sides) and the PFS group reach the IKE engine.</summary>
+    [Fact]
+    public void PeerConfig_CarriesTheConfiguredProposals_AndThePfsGroup()
+    {
+        ConfigNode root = Root("10.0.0.1", "10.0.0.2", """
+            set services ipsec-vpn ike proposal p encryption-algorithm aes-128-cbc
+            set services ipsec-vpn ike proposal p authentication-algorithm sha-384
+            set services ipsec-vpn ike proposal p dh-group group21
+            set services ipsec-vpn ipsec proposal e protocol esp
+            set services ipsec-vpn ipsec proposal e encryption-algorithm aes-256-cbc
+            set services ipsec-vpn ipsec proposal e authentication-algorithm hmac-sha-512-256
+            set services ipsec-vpn ipsec proposal g protocol esp
+            set services ipsec-vpn ipsec proposal g encryption-algorithm aes-128-gcm
+            set services ipsec-vpn ipsec policy ep proposals [ e g ]
+            set services ipsec-vpn ipsec policy ep perfect-forward-secrecy keys group19
+            set services ipsec-vpn rule r term t then dynamic ipsec-policy ep
+            """);
+        Assert.Empty(GatewaySchema.Instance.Check(root));
+        TunnelPlan plan = Assert.Single(ServiceSetCompiler.Compile(IpsecVpnConfiguration.From(root), PkiConfiguration.From(root)).Tunnels);
+        Assert.Equal([new SaSuite(EncrId.ENCR_AES_CBC, 128, IntegId.AUTH_HMAC_SHA2_384_192, DhGroup.ECP_521, PrfId.PRF_HMAC_SHA2_384)], ProposalMapping.Ike(plan.Peer));
+        Assert.Equal(
+            [new SaSuite(EncrId.ENCR_AES_CBC, 256, IntegId.AUTH_HMAC_SHA2_512_256, DhGroup.NONE), new SaSuite(EncrId.ENCR_AES_GCM_16, 128, IntegId.NONE, DhGroup.NONE)],
+            ProposalMapping.Esp(plan.Child));
+        Assert.Equal(DhGroup.ECP_256, ProposalMapping.Pfs(plan.Child));
     }
 
     [Fact]

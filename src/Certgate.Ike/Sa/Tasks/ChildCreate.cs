@@ -69,7 +69,7 @@ internal sealed class ChildCreate : IkeTask
         {
             message.Add(SaPayloads.EspNotify(NotifyType.REKEY_SA, _rekeyed.InboundSpi));
         }
-        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(SaPayloads.EspOffer(_inboundSpi, _group))));
+        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(SaPayloads.EspOffer(_inboundSpi, _group, Connection.Options.EspProposals))));
         message.Add((PayloadType.Nonce, _ni));
         if (_group != DhGroup.NONE)
         {
@@ -102,7 +102,7 @@ internal sealed class ChildCreate : IkeTask
             return;
         }
         IReadOnlyList<Proposal> answer = Payloads.ReadSa(SaPayloads.Require(message, PayloadType.SecurityAssociation, "the CREATE_CHILD_SA response").Body.Span);
-        SaSuite esp = SaPayloads.AcceptEsp(answer, _group);
+        SaSuite esp = SaPayloads.AcceptEsp(answer, _group, Connection.Options.EspProposals);
         uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(answer[0].Spi.Span);
         _nr = Payloads.ReadNonce(SaPayloads.Require(message, PayloadType.Nonce, "the CREATE_CHILD_SA response").Body).ToArray();
         byte[] secret = [];
@@ -159,8 +159,8 @@ internal sealed class ChildCreate : IkeTask
         switch ((NotifyType)error.Type)
         {
             case NotifyType.INVALID_KE_PAYLOAD when error.Data.Length == 2 && BinaryPrimitives.ReadUInt16BigEndian(error.Data.Span) is var g
-                && KeyExchange.IsSupported(g) && g != (ushort)_group:
-                // §1.3: retry with the group the responder asks for.
+                && KeyExchange.IsSupported(g) && g != (ushort)_group && Connection.Options.PfsGroup == DhGroup.NONE:
+                // §1.3: retry with the group the responder asks for, unless a PFS group is configured (then only that one).
                 sa.Tasks.Queue(new ChildCreate(Connection, old, (DhGroup)g));
                 break;
             case NotifyType.TEMPORARY_FAILURE when old is { State: ChildSaState.Installed }:
@@ -227,8 +227,10 @@ internal sealed class ChildCreate : IkeTask
         RawPayload? ke = message.FirstOrDefault(p => p.Type == PayloadType.KeyExchange);
         (ushort Group, ReadOnlyMemory<byte> Data)? keyExchange = ke is null ? null : Payloads.ReadKe(ke.Body);
         _ni = Payloads.ReadNonce(SaPayloads.Require(message, PayloadType.Nonce, "the CREATE_CHILD_SA request").Body).ToArray();
-        if (SaPayloads.ChooseEsp(offered, keyExchange?.Group) is not { } choice)
+        if (SaPayloads.ChooseEsp(offered, keyExchange?.Group, Connection.Options.EspProposals, Connection.Options.PfsGroup) is not { } choice)
         {
+            Connection.Log($"{Name}: NO_PROPOSAL_CHOSEN: {Negotiation.Mismatch(offered, Proposal.Esp, Connection.Options.EspProposals)}"
+                + (Connection.Options.PfsGroup == DhGroup.NONE ? "" : $", PFS {Connection.Options.PfsGroup}"));
             _refusal = SaPayloads.Notify(NotifyType.NO_PROPOSAL_CHOSEN);
             return;
         }

@@ -65,7 +65,7 @@ internal sealed class IkeRekey : IkeTask
         _spi = Connection.NewIkeSpi();
         _ni = Connection.Nonce();
         _dh = KeyExchange.Create(group);
-        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(SaPayloads.IkeOffer(_spi, group))));
+        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(SaPayloads.IkeOffer(_spi, group, Connection.Options.IkeProposals))));
         message.Add((PayloadType.Nonce, _ni));
         message.Add((PayloadType.KeyExchange, Payloads.WriteKe((ushort)group, _dh.PublicValue)));
         return true;
@@ -91,7 +91,8 @@ internal sealed class IkeRekey : IkeTask
             Connection.Log($"{sa.Name}: IKE_REKEY refused with {SaPayloads.Name(error.Type)}");
             Undo(sa);
             if ((NotifyType)error.Type == NotifyType.INVALID_KE_PAYLOAD && error.Data.Length == 2
-                && BinaryPrimitives.ReadUInt16BigEndian(error.Data.Span) is var g && KeyExchange.IsSupported(g) && g != (ushort)dh.Group)
+                && BinaryPrimitives.ReadUInt16BigEndian(error.Data.Span) is var g && KeyExchange.IsSupported(g) && g != (ushort)dh.Group
+                && Negotiation.Offers(Connection.Options.IkeProposals, g))
             {
                 sa.Tasks.Queue(new IkeRekey(Connection, true, (DhGroup)g));
             }
@@ -102,7 +103,7 @@ internal sealed class IkeRekey : IkeTask
             return;
         }
         IReadOnlyList<Proposal> answer = Payloads.ReadSa(SaPayloads.Require(message, PayloadType.SecurityAssociation, "the IKE_REKEY response").Body.Span);
-        SaSuite suite = Negotiation.Accept(answer, Proposal.Ike, "IKE_REKEY");
+        SaSuite suite = Negotiation.Accept(answer, Proposal.Ike, "IKE_REKEY", Connection.Options.IkeProposals);
         if (answer[0].Spi.Length != 8 || suite.Group != dh.Group)
         {
             throw new IkeException($"the IKE_REKEY response has a {answer[0].Spi.Length}-octet SPI and group {suite.Group}; expected 8 octets and {dh.Group}");
@@ -114,7 +115,8 @@ internal sealed class IkeRekey : IkeTask
         {
             throw new IkeException($"the IKE_REKEY response's KE is of group {keGroup}, not {dh.Group}");
         }
-        IkeSaKeys keys = sa.Kd.DeriveRekeyedIkeSa(sa.Keys.Skd, dh.SharedSecret(keData.Span), _ni, _nr, _spi, spiR, suite.IntegrityKeyLength, suite.EncryptionKeyLength);
+        IkeSaKeys keys = sa.Kd.DeriveRekeyedIkeSa(sa.Keys.Skd, dh.SharedSecret(keData.Span), _ni, _nr, _spi, spiR, suite.IntegrityKeyLength, suite.EncryptionKeyLength,
+            new KeyDerivation(suite.PrfHash));
         IkeSa ours = Connection.AddSa(_spi, spiR, true, suite, keys, sa);
         if (sa.PeerRekey is { } peer)
         {
@@ -168,8 +170,9 @@ internal sealed class IkeRekey : IkeTask
             return;
         }
         IReadOnlyList<Proposal> offered = Payloads.ReadSa(SaPayloads.Require(message, PayloadType.SecurityAssociation, "the IKE_REKEY request").Body.Span);
-        if (Negotiation.Choose(offered, Proposal.Ike) is not { } choice || choice.Reply.Spi.Length != 8)
+        if (Negotiation.Choose(offered, Proposal.Ike, Connection.Options.IkeProposals) is not { } choice || choice.Reply.Spi.Length != 8)
         {
+            Connection.Log($"{sa.Name}: IKE_REKEY NO_PROPOSAL_CHOSEN: {Negotiation.Mismatch(offered, Proposal.Ike, Connection.Options.IkeProposals)}");
             _refusal = SaPayloads.Notify(NotifyType.NO_PROPOSAL_CHOSEN);
             return;
         }
@@ -187,7 +190,7 @@ internal sealed class IkeRekey : IkeTask
         _nr = Connection.Nonce();
         _dh = KeyExchange.Create(choice.Suite.Group);
         IkeSaKeys keys = sa.Kd.DeriveRekeyedIkeSa(sa.Keys.Skd, _dh.SharedSecret(keData.Span), _ni, _nr, spiI, _spi,
-            choice.Suite.IntegrityKeyLength, choice.Suite.EncryptionKeyLength);
+            choice.Suite.IntegrityKeyLength, choice.Suite.EncryptionKeyLength, new KeyDerivation(choice.Suite.PrfHash));
         _reply = choice.Reply with { Spi = SaPayloads.Spi(_spi) };
         _created = Connection.AddSa(spiI, _spi, false, choice.Suite, keys, sa);
         if (sa.State == IkeSaState.Rekeying)
