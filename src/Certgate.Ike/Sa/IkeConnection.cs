@@ -319,9 +319,10 @@ public sealed class IkeConnection : IDisposable
         child.State = ChildSaState.Deleted;
         child.StopTimers();
         child.PendingOutbound = null;
-        if (child.Successor is { PendingOutbound: { } successorOutbound } successor && successor.State != ChildSaState.Deleted)
+        if (child.Successor is { PendingOutbound: { } successorOutbound, State: ChildSaState.Installed or ChildSaState.Rekeying } successor)
         {
             // The successor's outbound SA takes over before the old one goes, so that outbound traffic never lacks an SA.
+            // (A successor already replaced or being deleted stays without: its replacement's outbound SA is the current one.)
             Plane.AddSa(successorOutbound);
             successor.PendingOutbound = null;
             Log($"{successor.Name}: outbound SA installed");
