@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using Xunit.Abstractions;
 
 namespace Certgate.Scenario.Tests;
 
@@ -10,7 +11,7 @@ namespace Certgate.Scenario.Tests;
 /// the gateway's address is the higher one, so it responds by default). Ping both ways and a TCP transfer (1 MiB over
 /// TLS, compared byte for byte) cross every tunnel. charon's kernel-libipsec claims a NAT, so IKE floats to UDP 4500.
 /// </summary>
-public sealed class StrongswanGatewayTests(StrongswanFixture f) : IClassFixture<StrongswanFixture>
+public sealed partial class StrongswanGatewayTests(StrongswanFixture f, ITestOutputHelper output) : IClassFixture<StrongswanFixture>
 {
     private Charon Charon => f.Charon;
 

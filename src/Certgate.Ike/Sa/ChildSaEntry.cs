@@ -1,4 +1,5 @@
 using Certgate.Ike.Sessions;
+using Certgate.Ipsec;
 
 namespace Certgate.Ike.Sa;
 
@@ -45,6 +46,15 @@ internal sealed class ChildSaEntry(uint inboundSpi, uint outboundSpi, SaSuite es
 
     /// <summary>While this side's rekey of this SA is outstanding: the SA the peer's simultaneous rekey created, with that exchange's nonces.</summary>
     public (ChildSaEntry Child, byte[] Ni, byte[] Nr)? PeerRekey { get; set; }
+
+    /// <summary>
+    /// The outbound SA of a CHILD_SA the peer's rekey created, kept out of the data plane until the SA it replaces
+    /// is deleted: the peer installs its inbound side only when it reads the response, so sending on it earlier loses packets.
+    /// </summary>
+    public SaSpec? PendingOutbound { get; set; }
+
+    /// <summary>The CHILD_SA the peer's rekey replaced this one with (its outbound goes in when this one is removed).</summary>
+    public ChildSaEntry? Successor { get; set; }
 
     public ITimer? RekeyTimer { get; set; }
 

@@ -269,12 +269,21 @@ public sealed class IkeConnection : IDisposable
 
     internal ChildSaEntry? ChildByOutbound(uint spi) => _children.FirstOrDefault(c => c.OutboundSpi == spi && c.State != ChildSaState.Deleted);
 
-    /// <summary>Installs a CHILD_SA: inbound first, then outbound (the data plane's order for a loss-free rekey).</summary>
-    internal ChildSaEntry InstallChild(uint inboundSpi, uint outboundSpi, SaSuite esp, bool pfs, byte[] inboundKeymat, byte[] outboundKeymat)
+    /// <summary>
+    /// Installs a CHILD_SA: inbound first, then outbound (the data plane's order for a loss-free rekey). With
+    /// <paramref name="outboundLater"/> (the responder of a rekey) the outbound SA waits until the SA it replaces is
+    /// removed (<see cref="RemoveChild"/>): until the peer reads the response it cannot decrypt the new SA, and it
+    /// deletes the old SA only after that (RFC 7296 §2.8), so traffic stays on the old SA meanwhile (strongSwan's order too).
+    /// </summary>
+    internal ChildSaEntry InstallChild(uint inboundSpi, uint outboundSpi, SaSuite esp, bool pfs, byte[] inboundKeymat, byte[] outboundKeymat, bool outboundLater = false)
     {
         Plane.AddSa(Spec(inboundSpi, SaDirection.Inbound, esp, inboundKeymat));
-        Plane.AddSa(Spec(outboundSpi, SaDirection.Outbound, esp, outboundKeymat));
-        var child = new ChildSaEntry(inboundSpi, outboundSpi, esp, pfs, Time.GetUtcNow());
+        SaSpec outbound = Spec(outboundSpi, SaDirection.Outbound, esp, outboundKeymat);
+        if (!outboundLater)
+        {
+            Plane.AddSa(outbound);
+        }
+        var child = new ChildSaEntry(inboundSpi, outboundSpi, esp, pfs, Time.GetUtcNow()) { PendingOutbound = outboundLater ? outbound : null };
         _children.Add(child);
         if (Options.ChildLifetime is { } life)
         {
@@ -309,6 +318,15 @@ public sealed class IkeConnection : IDisposable
         }
         child.State = ChildSaState.Deleted;
         child.StopTimers();
+        child.PendingOutbound = null;
+        if (child.Successor is { PendingOutbound: { } successorOutbound, State: ChildSaState.Installed or ChildSaState.Rekeying } successor)
+        {
+            // The successor's outbound SA takes over before the old one goes, so that outbound traffic never lacks an SA.
+            // (A successor already replaced or being deleted stays without: its replacement's outbound SA is the current one.)
+            Plane.AddSa(successorOutbound);
+            successor.PendingOutbound = null;
+            Log($"{successor.Name}: outbound SA installed");
+        }
         Plane.DeleteSa(child.InboundSpi, SaDirection.Inbound);
         Plane.DeleteSa(child.OutboundSpi, SaDirection.Outbound);
         _children.Remove(child);

@@ -184,7 +184,7 @@ public sealed class IkeConnectionTests : IDisposable
         Side i = originalInitiatorRekeys ? _a : _b;
         i.Connection.RekeyChild();
         Deliver(i);                                            // CREATE_CHILD_SA request
-        Assert.Equal(4, Other(i).Plane.Sas.Count);             // the responder installed the new SA beside the old
+        Assert.Equal(3, Other(i).Plane.Sas.Count);             // the responder installed the new inbound SA beside the old two
         Assert.Equal(ChildSaState.Rekeyed, Other(i).Connection.Children[0].State);
         Deliver(Other(i));                                     // response: the initiator installs, then deletes the old
         Assert.Equal(4, i.Plane.Sas.Count);
@@ -194,6 +194,34 @@ public sealed class IkeConnectionTests : IDisposable
         Assert.NotEqual(0x1000bu, bIn);
         Assert.Equal(pfs != DhGroup.NONE, _a.Connection.Children[0].Pfs);
         Assert.False(_a.Connection.IsClosed || _b.Connection.IsClosed);
+    }
+
+    /// <summary>
+    /// The responder of a CHILD_SA rekey keeps sending on the old SA until the initiator deletes it: the initiator
+    /// can decrypt the new SA only once it has read the response, so sending on it at once would lose packets.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ChildRekey_TheResponderSwitchesOutbound_OnlyWhenThePeerDeletesTheOldSa(bool originalInitiatorRekeys)
+    {
+        Connect(DhGroup.NONE);
+        Side i = originalInitiatorRekeys ? _a : _b;
+        Side r = Other(i);
+        uint[] Outbound(Side s) => [.. s.Plane.Sas.Where(sa => sa.Direction == SaDirection.Outbound).Select(sa => sa.Spi)];
+        uint oldOut = Assert.Single(Outbound(r));
+        i.Connection.RekeyChild();
+        Deliver(i);                                            // CREATE_CHILD_SA request
+        Assert.Equal([oldOut], Outbound(r));                   // the responder still sends on the old SA
+        Assert.Equal(2, r.Plane.Sas.Count(sa => sa.Direction == SaDirection.Inbound));
+        uint newOut = r.Connection.Children.Single(c => c.State == ChildSaState.Installed).OutboundSpi;
+        Deliver(r);                                            // response: the initiator installs both directions
+        Assert.Contains(newOut, i.Plane.Sas.Where(sa => sa.Direction == SaDirection.Inbound).Select(sa => sa.Spi));
+        Assert.Equal([oldOut], Outbound(r));
+        Deliver(i);                                            // the initiator's DELETE of the old SA
+        Assert.Equal([newOut], Outbound(r));                   // the new outbound SA went in as the old left
+        Assert.Equal(1, Pump());                               // the DELETE response
+        AssertOneAgreedChild();
     }
 
     [Theory]
@@ -341,7 +369,7 @@ public sealed class IkeConnectionTests : IDisposable
         _a.Take();                                             // lost
         _time.Advance(TimeSpan.FromSeconds(1));
         Deliver(_a);                                           // the retransmit
-        Assert.Equal(4, _b.Plane.Sas.Count);
+        Assert.Equal(3, _b.Plane.Sas.Count);                   // the new inbound SA (outbound when the old is deleted)
         Deliver(_b);
         Pump();
         AssertOneAgreedChild();
@@ -360,7 +388,7 @@ public sealed class IkeConnectionTests : IDisposable
         Assert.Equal(request, _a.Outbox[0]);
         Deliver(_a);
         Assert.Equal(response, _b.Outbox[0]);                  // resent verbatim
-        Assert.Equal(4, _b.Plane.Sas.Count);                   // and no third CHILD_SA
+        Assert.Equal(3, _b.Plane.Sas.Count);                   // and no third CHILD_SA
         Deliver(_b);
         Assert.True(_b.Connection.Receive(request, _a.Endpoint));   // a late duplicate: the same answer again
         Assert.Equal(response, _b.Take());
@@ -431,7 +459,7 @@ public sealed class IkeConnectionTests : IDisposable
         _a.Take();                                             // A's DELETE of the old SA is lost …
         _time.Advance(TimeSpan.FromSeconds(1.5));
         _a.Take();                                             // … and so is its first retransmit
-        Assert.Equal(4, _b.Plane.Sas.Count);
+        Assert.Equal(3, _b.Plane.Sas.Count);                   // B still sends on the old SA
         _time.Advance(TimeSpan.FromSeconds(0.6));              // B's grace runs out: B deletes the old SA itself
         Assert.Contains(_b.Log, l => l.Contains("did not delete it", StringComparison.Ordinal));
         Deliver(_b);                                           // A is deleting it too: answers without a Delete (§1.4.1)

@@ -254,7 +254,9 @@ internal sealed class ChildCreate : IkeTask
         _reply = choice.Reply with { Spi = SaPayloads.Spi(_inboundSpi) };
         int half = choice.Suite.EncryptionKeyLength + choice.Suite.IntegrityKeyLength;
         byte[] keymat = sa.Kd.ChildKeymat(sa.Keys.Skd, secret, _ni, _nr, 2 * half);
-        ChildSaEntry created = Connection.InstallChild(_inboundSpi, outboundSpi, choice.Suite, choice.Group != DhGroup.NONE, keymat[..half], keymat[half..]);
+        // A plain rekey by the peer: the outbound SA goes in when the peer deletes the old one (see InstallChild).
+        bool outboundLater = _rekeyTarget is { State: not ChildSaState.Rekeying };
+        ChildSaEntry created = Connection.InstallChild(_inboundSpi, outboundSpi, choice.Suite, choice.Group != DhGroup.NONE, keymat[..half], keymat[half..], outboundLater);
         if (_rekeyTarget is { } target)
         {
             if (target.State == ChildSaState.Rekeying)
@@ -267,6 +269,7 @@ internal sealed class ChildCreate : IkeTask
             {
                 // The rekey initiator deletes the old SA (§2.8).
                 target.State = ChildSaState.Rekeyed;
+                target.Successor = created;
                 Connection.AwaitPeerDelete(target);
                 Connection.Log($"{target.Name}: rekeyed by the peer to {created.Name}");
             }
