@@ -49,6 +49,7 @@ public sealed class StrongswanFixture : IDisposable
             IssueForCharon("charon-ec521", ECDsa.Create(ECCurve.NamedCurves.nistP521), Ca, _caKey, 0x16, now.AddDays(-1), now.AddDays(30));
             IssueForCharon("charon-revoked", RSA.Create(2048), Ca, _caKey, 0x13, now.AddDays(-1), now.AddDays(30));
             IssueForCharon("charon-expired", RSA.Create(2048), Ca, _caKey, 0x14, now.AddDays(-30), now.AddDays(-1));
+            IssueForCharon("charon-not-yet-valid", RSA.Create(2048), Ca, _caKey, 0x17, now.AddDays(1), now.AddDays(30));
             IssueForCharon("charon-untrusted", RSA.Create(2048), otherCa, otherKey, 0x15, now.AddDays(-1), now.AddDays(30));
 
             State = Path.Combine(Dir, "gate");
@@ -381,6 +382,9 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
     [InlineData(CertgateInitiates, "charon-untrusted", null, "is neither a trusted CA nor a known intermediate")]
     [InlineData(CharonInitiates, "charon-expired", null, "expired")]
     [InlineData(CertgateInitiates, "charon-expired", null, "expired")]
+    // RFC 5280 §6.1.3 (a)(2) from the other end: notBefore one day ahead. Certgate's ChainValidator says "is not valid before".
+    [InlineData(CharonInitiates, "charon-not-yet-valid", null, "is not valid before")]
+    [InlineData(CertgateInitiates, "charon-not-yet-valid", null, "is not valid before")]
     [InlineData(CharonInitiates, "charon-rsa", "CN=someone-else.test, O=Certgate Test, C=CH", "configured remote identity")]
     [InlineData(CertgateInitiates, "charon-rsa", "CN=someone-else.test, O=Certgate Test, C=CH", "configured remote identity")]
     public void RefusedPeer_CertgateSaysWhy_CharonSeesAuthenticationFailed(string role, string charonCert, string? remoteIdentity, string reason)
@@ -422,6 +426,54 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
         }
         Assert.True(log.Contains(expected, StringComparison.Ordinal), $"charon did not log '{expected}'\n--- certgate ---\n{gateOut}\n{Charon.LogTail()}");
         Assert.DoesNotContain("ESTABLISHED", sas, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A bad AUTH signature from Certgate (<c>corrupt-auth</c> flips a bit after signing): charon's signature check
+    /// fails and it refuses with AUTHENTICATION_FAILED, which Certgate reports as the peer's refusal. As responder
+    /// charon answers IKE_AUTH with N(AUTH_FAILED); as initiator it tells Certgate in an INFORMATIONAL (RFC 7296 §2.21.2).
+    /// </summary>
+    [Theory]
+    [InlineData(CharonInitiates)]
+    [InlineData(CertgateInitiates)]
+    public void CorruptedAuthFromCertgate_CharonsSignatureCheckFails_CertgateReportsAuthenticationFailed(string role)
+    {
+        Configure("aes256gcm16-prfsha256-ecp256", "aes256gcm16", "charon-rsa", "cg-rsa", rfc7427: true);
+        int logStart = Charon.Log().Length;
+        Process gate = StartGate("cg-rsa", initiate: role == CertgateInitiates, null, "corrupt-auth");
+        try
+        {
+            if (role == CharonInitiates)
+            {
+                (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
+                Assert.True(code != 0, $"charon's initiate succeeded although Certgate's AUTH was corrupted:\n{output}");
+            }
+            Assert.True(gate.WaitForExit(20_000), $"certgate did not give up\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
+        }
+        finally
+        {
+            StopGate(gate);
+        }
+        string gateOut = f.Net.OutputOf(gate);
+        string expected = role == CharonInitiates ? "generating INFORMATIONAL request 2 [ N(AUTH_FAILED) ]" : "generating IKE_AUTH response 1 [ N(AUTH_FAILED) ]";
+        string log = "";
+        string sas = "";
+        for (int i = 0; i < 40; i++)
+        {
+            log = Charon.Log()[logStart..];
+            sas = Charon.Swanctl("--list-sas", "--ike", "cg");
+            if (log.Contains(expected, StringComparison.Ordinal) && !sas.Contains("ESTABLISHED", StringComparison.Ordinal))
+            {
+                break;
+            }
+            Thread.Sleep(50);
+        }
+        string why = $"\n--- certgate ---\n{gateOut}\n{Charon.LogTail()}";
+        // strongSwan's pubkey_authenticator: the certificate's key does not verify the AUTH data.
+        Assert.True(log.Contains("signature validation failed", StringComparison.Ordinal), "charon did not log a failed signature check" + why);
+        Assert.True(log.Contains(expected, StringComparison.Ordinal), $"charon did not log '{expected}'" + why);
+        Assert.DoesNotContain("ESTABLISHED", sas, StringComparison.Ordinal);
+        Assert.Contains("AUTHENTICATION_FAILED", gateOut, StringComparison.Ordinal);
     }
 
     private string PskFile(string secret)

@@ -26,7 +26,8 @@ namespace Certgate.Cli.Diagnostics;
 /// arriving on 500 or 4500, rekeys the CHILD_SA and itself before their lifetimes run out, and checks liveness. A
 /// <c>control FILE</c> takes one command per line whenever the file appears (it is read, then deleted):
 /// <c>rekey-child</c>, <c>rekey-ike</c>, <c>delete-child</c>, <c>delete-ike</c>, <c>dpd</c>. Runs until SIGTERM or
-/// until the IKE SA is gone (the peer deleted it, or stopped answering).
+/// until the IKE SA is gone (the peer deleted it, or stopped answering). <c>corrupt-auth</c> is a diagnostic for
+/// interop tests only: it flips a bit of this side's AUTH data after signing, so the peer must refuse it.
 /// </summary>
 internal sealed class IkeTunnelCommand : ICommandModule
 {
@@ -37,7 +38,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
             "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR remote-subnet CIDR [remote-identity DN|FQDN] [initiate] "
             + "[fragment-size OCTETS] [no-fragmentation] [cookie-threshold N] "
             + "[ike-lifetime S] [ipsec-lifetime S] [dpd S] [pfs-group 14|19|20|21] "
-            + "[ike-proposal ENC,HASH,GROUP e.g. aes-128-cbc,sha-384,group20] [esp-proposal ENC[,AUTH] e.g. aes-256-cbc,hmac-sha-512-256] [control FILE] (IKEv2 + ESP)", Run);
+            + "[ike-proposal ENC,HASH,GROUP e.g. aes-128-cbc,sha-384,group20] [esp-proposal ENC[,AUTH] e.g. aes-256-cbc,hmac-sha-512-256] [control FILE] "
+            + "[corrupt-auth (interop-test diagnostic: flips a bit of this side's AUTH so the peer must refuse it)] (IKEv2 + ESP)", Run);
 
     private static int Run(CommandContext ctx, Arguments args)
     {
@@ -62,6 +64,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
         int fragmentSize = Number(args, "fragment-size", 512, 65535) ?? 1280;
         bool fragmentation = !args.Flag("no-fragmentation");
         int? cookieThreshold = Number(args, "cookie-threshold", 0, 1_000_000);
+        bool corruptAuth = args.Flag("corrupt-auth");
         args.EnsureAllUsed();
         if ((id is null) == (pskFile is null))
         {
@@ -78,6 +81,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
             Counters = counters,
             IkeProposals = ikeProposal is null ? null : [ikeProposal],
             EspProposals = espProposal is null ? null : [espProposal],
+            TestHookCorruptAuth = corruptAuth,
         };
         if (cookieThreshold is int threshold)
         {
@@ -92,25 +96,25 @@ internal sealed class IkeTunnelCommand : ICommandModule
         // IKE listens on 500 for the SA's life and, for NAT traversal (RFC 7296 §2.23), on 4500 until the SA is up;
         // the data plane then takes 4500 for ESP-in-UDP and hands IKE messages there (non-ESP marker) to the SA.
         using var ike = new UdpClient(new IPEndPoint(local, 500));
-        using (var natt = new UdpClient(new IPEndPoint(local, 4500)))
+        // Held until just before the data plane binds 4500: what the peer sends right after IKE_AUTH (charon's
+        // INFORMATIONAL with AUTHENTICATION_FAILED, RFC 7296 §2.21.2, arrives within a millisecond) waits in it.
+        using var natt = new UdpClient(new IPEndPoint(local, 4500));
+        try
         {
-            try
-            {
-                ctx.Out.WriteLine(initiate ? $"IKE: initiating to {remote}:500 as {me}" : $"IKE: waiting for {remote} on {local}:500 as {me}");
-                ctx.Out.Flush();
-                child = initiate
-                    ? IkeSession.InitiateAsync(ike, natt, new IPEndPoint(remote, 500), config, stop.Token).GetAwaiter().GetResult()
-                    : IkeSession.RespondAsync(ike, natt, config, stop.Token).GetAwaiter().GetResult();
-            }
-            catch (IkeException e)
-            {
-                throw new UserException($"debug ike-tunnel: {e.Message}");
-            }
-            catch (OperationCanceledException)
-            {
-                ctx.Out.WriteLine("IKE: stopped before the tunnel was up");
-                return 1;
-            }
+            ctx.Out.WriteLine(initiate ? $"IKE: initiating to {remote}:500 as {me}" : $"IKE: waiting for {remote} on {local}:500 as {me}");
+            ctx.Out.Flush();
+            child = initiate
+                ? IkeSession.InitiateAsync(ike, natt, new IPEndPoint(remote, 500), config, stop.Token).GetAwaiter().GetResult()
+                : IkeSession.RespondAsync(ike, natt, config, stop.Token).GetAwaiter().GetResult();
+        }
+        catch (IkeException e)
+        {
+            throw new UserException($"debug ike-tunnel: {e.Message}");
+        }
+        catch (OperationCanceledException)
+        {
+            ctx.Out.WriteLine("IKE: stopped before the tunnel was up");
+            return 1;
         }
         ctx.Out.WriteLine($"IKE: SA established with {child.PeerIdentity}{(child.PeerCertificate is { } pc ? $" (issuer {pc.Issuer})" : " (pre-shared key)")}; ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.CipherName}");
         ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({child.LocalAuthMethod}), peer {(byte)child.PeerAuthMethod} ({child.PeerAuthMethod})");
@@ -124,6 +128,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             throw new UserException($"debug ike-tunnel: {e.Message}");
         }
+        List<(byte[] Message, IPEndPoint From)> early = Drain(natt);
+        natt.Dispose();
         IkeConnection? connection = null;
         using var plane = new EspDataPlane(tun, new IPEndPoint(local, 4500))
         {
@@ -156,6 +162,10 @@ internal sealed class IkeTunnelCommand : ICommandModule
             Volatile.Write(ref connection, sa);
             sa.Closed += reason => stop.Cancel();
             plane.Start();
+            foreach ((byte[] message, IPEndPoint from) in early)
+            {
+                sa.Receive(message, from);
+            }
             Task listener = ListenAsync(ike, sa, stop.Token);
             Say($"tunnel up on {tun.Name}: {localNet} <-> {remoteNet} via {remote}");
             while (!stop.Token.WaitHandle.WaitOne(ControlPoll))
@@ -174,6 +184,30 @@ internal sealed class IkeTunnelCommand : ICommandModule
         }
         Say($"tunnel stopped: {plane.Counters}");
         return 0;
+    }
+
+    /// <summary>The IKE messages (non-ESP marker stripped, RFC 3948 §2.2) already queued on the NAT-T socket.</summary>
+    private static List<(byte[] Message, IPEndPoint From)> Drain(UdpClient natt)
+    {
+        var queued = new List<(byte[], IPEndPoint)>();
+        while (natt.Available > 0)
+        {
+            IPEndPoint? from = null;
+            byte[] d;
+            try
+            {
+                d = natt.Receive(ref from);
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+            if (d.Length > 4 && d[0] == 0 && d[1] == 0 && d[2] == 0 && d[3] == 0)
+            {
+                queued.Add((d[4..], from!));
+            }
+        }
+        return queued;
     }
 
     /// <summary>Feeds the IKE SA what arrives on UDP 500 (what arrives on 4500 comes through the data plane).</summary>

@@ -70,6 +70,12 @@ public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<
     /// <see cref="IkeCookies.Shared"/> (threshold <see cref="IkeCookies.DefaultThreshold"/>).
     /// </summary>
     public IkeCookies Cookies { get; init; } = IkeCookies.Shared;
+
+    /// <summary>
+    /// Test hook, never set in production: flips one bit of this side's AUTH data after it is computed, so interop
+    /// and unit tests can show that the peer refuses a bad AUTH signature (<c>debug ike-tunnel corrupt-auth</c>).
+    /// </summary>
+    public bool TestHookCorruptAuth { get; init; }
 }
 
 /// <summary>
@@ -546,10 +552,18 @@ public static class IkeSession
         ? Payloads.WriteTyped4((byte)IdType.ID_FQDN, System.Text.Encoding.ASCII.GetBytes(config.LocalFqdn!))
         : Payloads.WriteTyped4((byte)IdType.ID_DER_ASN1_DN, config.Certificate!.SubjectName.RawData);
 
-    private static (AuthMethod Method, byte[] Data) Authenticate(IkePeerConfig config, KeyDerivation kd, byte[] signedOctets, IReadOnlyCollection<SignatureHash>? peerHashes) =>
-        config.PreSharedKey is { } psk
+    private static (AuthMethod Method, byte[] Data) Authenticate(IkePeerConfig config, KeyDerivation kd, byte[] signedOctets, IReadOnlyCollection<SignatureHash>? peerHashes)
+    {
+        (AuthMethod method, byte[] data) = config.PreSharedKey is { } psk
             ? (AuthMethod.SharedKey, AuthPayload.SharedKeyMic(kd, psk, signedOctets))
             : AuthPayload.Sign(PrivateKey(config.Certificate!), signedOctets, peerHashes);
+        if (config.TestHookCorruptAuth)
+        {
+            // The last octet: for RFC 7427 AUTH data it lies in the signature, not in the AlgorithmIdentifier before it.
+            data[^1] ^= 0x01;
+        }
+        return (method, data);
+    }
 
     /// <summary>Checks the peer's identity and AUTH the way this side authenticates (certificate or pre-shared key).</summary>
     private static PeerProof VerifyPeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role, KeyDerivation kd, byte[] signedOctets)
