@@ -111,6 +111,40 @@ public sealed class SessionTests : IDisposable
         Assert.Contains("configured remote identity is 'CN=gw-c'", e.Message);
     }
 
+    /// <summary>
+    /// A bad AUTH signature (the test hook flips a bit after signing) is refused with the reason naming the AUTH:
+    /// from the initiator, the responder refuses and answers AUTHENTICATION_FAILED; from the responder, the
+    /// initiator refuses it (RFC 7296 §2.15: the signature is checked with the key of the peer's certificate).
+    /// </summary>
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    public async Task CorruptedAuthSignature_IsRefused_WithTheReasonNamingTheAuth(bool initiatorCorrupts, bool ecdsa)
+    {
+        using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        IkePeerConfig ia = Config(Issue("gw-a", 3, ecdsa)) with { TestHookCorruptAuth = initiatorCorrupts };
+        IkePeerConfig rb = Config(Issue("gw-b", 2, ecdsa), null, "10.2.0.0", "10.1.0.0") with { TestHookCorruptAuth = !initiatorCorrupts };
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, rb);
+        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, ia));
+        // Both sides announce RFC 7427, so the reason names the AlgorithmIdentifier's signature (e.g. sha256WithRSAEncryption).
+        const string signature = "signature does not verify with the peer certificate's key";
+        if (initiatorCorrupts)
+        {
+            Assert.Contains("AUTHENTICATION_FAILED", initiatorError.Message);
+            IkeException responderError = await Assert.ThrowsAsync<IkeException>(() => responder);
+            Assert.Contains("the initiator's AUTH does not verify", responderError.Message);
+            Assert.Contains(signature, responderError.Message);
+        }
+        else
+        {
+            Assert.Contains("the responder's AUTH does not verify", initiatorError.Message);
+            Assert.Contains(signature, initiatorError.Message);
+        }
+    }
+
     private static IkePeerConfig Psk(string secret, string me, string? peer, string local, string remote) =>
         new(null, [], null, Ts(local), Ts(remote))
         {
