@@ -12,7 +12,7 @@ CONFIG=Release
 # Debian packages the tests use. Each is installed only when missing.
 # The peers the tests run: OpenSSL, PostgreSQL, micromdm SCEP (scep), strongSwan (pki, charon with kernel-libipsec and
 # the openssl plugin, swanctl), certmonger, OpenLDAP (slapd, ldap-utils); iperf3 and xxd for bench/.
-APT_PACKAGES=(openssl ca-certificates postgresql scep strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-charon strongswan-swanctl libcharon-extra-plugins certmonger slapd ldap-utils curl iproute2 iputils-ping iperf3 tcpdump xxd bird2)
+APT_PACKAGES=(openssl ca-certificates postgresql scep strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-charon strongswan-swanctl libcharon-extra-plugins certmonger slapd ldap-utils curl iproute2 iputils-ping iperf3 tcpdump tcpreplay xxd bird2)
 
 install_packages() {
   local missing=()

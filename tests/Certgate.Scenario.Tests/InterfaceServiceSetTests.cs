@@ -100,6 +100,7 @@ public sealed partial class ServiceSetTunnelTests
             string rules = NetNamespaces.Run("ip", "-n", ns1, "rule", "show");
             Assert.Contains("10000:\tfrom 172.30.1.0/28 to 172.30.2.0/28 lookup 30000", rules);
             Assert.Contains("9990:\tfrom all to 10.88.0.2 ipproto udp dport 4500 lookup main", rules);
+            Assert.Contains("9990:\tfrom all to 10.88.0.2 ipproto esp lookup main", rules);
             Assert.Contains($"172.30.2.0/28 dev {SteeringDevice}", NetNamespaces.Run("ip", "-n", ns1, "route", "show", "table", "30000"));
             Assert.DoesNotContain("10005:", rules);
             Assert.Contains("1 stale policy-routing rule(s) of an earlier run removed", net.OutputOf(gw1));
@@ -166,17 +167,16 @@ public sealed partial class ServiceSetTunnelTests
     }
 
     /// <summary>The UDP payload of the only packet in a pcap file of an Ethernet link.</summary>
-    private static byte[] UdpPayload(byte[] pcap)
+    /// <summary>Where the ESP header of the one raw-ESP frame of a pcap file starts, and where the packet ends.</summary>
+    private static (int Esp, int End) EspInCapture(byte[] pcap)
     {
         const int GlobalHeader = 24, RecordHeader = 16, Ethernet = 14;
         Assert.True(pcap.Length > GlobalHeader + RecordHeader + Ethernet + 28, $"the capture holds no packet ({pcap.Length} octets)");
         Assert.Equal(1u, BitConverter.ToUInt32(pcap, 20)); // LINKTYPE_ETHERNET
         int captured = BitConverter.ToInt32(pcap, GlobalHeader + 8);
         int ip = GlobalHeader + RecordHeader + Ethernet;
-        int udp = ip + (pcap[ip] & 0x0F) * 4;
-        Assert.Equal(17, pcap[ip + 9]);
-        int end = GlobalHeader + RecordHeader + captured;
-        return pcap[(udp + 8)..end];
+        Assert.Equal(50, pcap[ip + 9]); // raw ESP: the gateways saw no NAT
+        return (ip + (pcap[ip] & 0x0F) * 4, GlobalHeader + RecordHeader + captured);
     }
 
     [Fact]
@@ -187,31 +187,33 @@ public sealed partial class ServiceSetTunnelTests
         using var net = new NetNamespaces();
         try
         {
-            (string ns1, string ns2, string h1, _, _, string wan2, _, _, string[] states) = InterfaceScenario(net, dll, dir);
+            (string ns1, string ns2, string h1, _, string wan1, string wan2, _, _, string[] states) = InterfaceScenario(net, dll, dir);
             string pcap = Path.Combine(dir, "esp.pcap");
-            // Only ESP in UDP from gw1 (ESP has a non-zero SPI where IKE has the non-ESP marker; keepalives are 1 octet).
+            // Only ESP from gw1: raw ESP (protocol 50), as two gateways that see no NAT use (RFC 7296 §2.23).
             Process capture = net.Start(ns2, "tcpdump", "-i", wan2, "-n", "-U", "-c", "1", "-w", pcap,
-                "udp and src host 10.88.0.1 and dst port 4500 and udp[8:4] != 0 and greater 100");
+                "ip proto 50 and src host 10.88.0.1 and greater 100");
             net.WaitFor(capture, "listening on", 10);
             Assert.Contains("1 received", NetNamespaces.Run("ip", "netns", "exec", h1, "ping", "-c", "1", "-W", "2", "-I", "172.30.1.10", "172.30.2.10"));
             Assert.True(capture.WaitForExit(10_000), $"tcpdump captured no ESP packet: {net.OutputOf(capture)}");
-            byte[] esp = UdpPayload(File.ReadAllBytes(pcap));
-            Assert.True(esp.Length > 8 + 16, $"captured {esp.Length} octets, too short for ESP");
+            byte[] frame = File.ReadAllBytes(pcap);
+            (int esp, int end) = EspInCapture(frame);
+            Assert.True(end - esp > 8 + 16, $"captured {end - esp} octets of ESP, too short");
 
             Dictionary<string, long> before = Drops(dll, states[1]);
             (ulong In, ulong Out) packets = EspPackets(dll, states[1]);
             string replay = Path.Combine(dir, "replay.bin");
             string tamper = Path.Combine(dir, "tamper.bin");
-            File.WriteAllBytes(replay, esp);
-            byte[] flipped = (byte[])esp.Clone();
+            File.WriteAllBytes(replay, frame);
+            byte[] flipped = (byte[])frame.Clone();
             // The sequence number's top bit: the packet is new to the replay window (right of it), so it reaches the
-            // integrity check, which the ICV (covering the ESP header) must fail.
-            flipped[4] ^= 0x80;
+            // integrity check, which the ICV (covering the ESP header) must fail. (The IP checksum covers the header
+            // only, so the frame is still delivered.)
+            flipped[esp + 4] ^= 0x80;
             File.WriteAllBytes(tamper, flipped);
             foreach (string file in new[] { replay, tamper })
             {
-                // bash writes the file with one write(2) on a connected UDP socket: one datagram, from gw1's address.
-                NetNamespaces.Run("ip", "netns", "exec", ns1, "bash", "-c", $"cat '{file}' > /dev/udp/10.88.0.2/4500");
+                // The captured frame, sent again as it was from gw1's outer interface (same addresses, same MACs).
+                NetNamespaces.Run("ip", "netns", "exec", ns1, "tcpreplay", "-q", "-i", wan1, file);
             }
             Dictionary<string, long> after = before;
             for (int i = 0; i < 100 && (after["Replayed"] == before["Replayed"] || after["AuthenticationFailed"] == before["AuthenticationFailed"]); i++)

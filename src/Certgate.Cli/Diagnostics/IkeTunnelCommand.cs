@@ -149,6 +149,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
             ReqId = 1,
             EspLocal = new IPEndPoint(local, 4500),
             EspRemote = new IPEndPoint(remote, 4500),
+            UdpEncapsulation = child.NatDetected,
             IkeLifetime = ikeLifetime,
             ChildLifetime = ipsecLifetime,
             DpdDelay = dpd,

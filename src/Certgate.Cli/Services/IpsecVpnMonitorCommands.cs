@@ -139,7 +139,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             text.AppendLine(CultureInfo.InvariantCulture, $"  Remote identity: ipv4_subnet(any:0,[0..7]={t.RemoteSelector})");
             if (detail)
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"  IPsec inside interface: {t.Device}, UDP encapsulation: port 4500");
+                text.AppendLine(CultureInfo.InvariantCulture, $"  IPsec inside interface: {t.Device}, {(t.NatDetected ? "UDP encapsulation: port 4500" : "ESP (IP protocol 50), no NAT")}");
             }
             if (t.Inbound is null || t.Outbound is null)
             {

@@ -99,6 +99,7 @@ internal sealed record PolicyRouting(IReadOnlyList<PolicyRule> Rules, IReadOnlyL
             string to = $"{remote}/{(v6 ? 128 : 32)}";
             Add(exempt, new PolicyRule(v6, ExemptPriority, "all", to, null, "udp", 500, null));
             Add(exempt, new PolicyRule(v6, ExemptPriority, "all", to, null, "udp", 4500, null));
+            Add(exempt, new PolicyRule(v6, ExemptPriority, "all", to, null, "esp", null, null));
         }
         return new PolicyRouting([.. exempt, .. rules], routes);
     }

@@ -312,7 +312,9 @@ internal sealed class Tunnel : IAsyncDisposable
         var options = new IkeSaOptions
         {
             ReqId = _reqId,
-            // ESP in UDP 4500 (RFC 3948 framing, as libipsec).
+            // ESP in UDP 4500 (RFC 3948) behind a NAT (strongSwan's kernel-libipsec always claims one), raw ESP
+            // (protocol 50) otherwise, as a peer that saw no NAT sends it.
+            UdpEncapsulation = child.NatDetected,
             EspLocal = new IPEndPoint(Plan.Peer.LocalAddress, NattPort),
             EspRemote = new IPEndPoint(Plan.Peer.RemoteAddress, NattPort),
             IkeLifetime = Plan.Peer.Lifetime > TimeSpan.Zero ? Plan.Peer.Lifetime : null,

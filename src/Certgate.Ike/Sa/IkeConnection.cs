@@ -548,6 +548,7 @@ public sealed class IkeConnection : IDisposable
         Direction = direction,
         Local = Options.EspLocal,
         Remote = Options.EspRemote,
+        UdpEncapsulation = Options.UdpEncapsulation,
         Encryption = (Ipsec.Registry.EncryptionAlgorithm)(ushort)esp.Encryption,
         KeyBits = esp.KeyBits,
         Integrity = (Ipsec.Registry.IntegrityAlgorithm)(ushort)esp.Integrity,

@@ -10,8 +10,14 @@ public sealed record IkeSaOptions
     /// <summary>The data-plane policy (request id) the CHILD_SAs serve; every rekeyed successor keeps it.</summary>
     public required uint ReqId { get; init; }
 
-    /// <summary>This gateway's ESP endpoint (UDP 4500: the userspace data plane encapsulates always).</summary>
+    /// <summary>This gateway's ESP endpoint (the address; the port is 4500 for ESP in UDP).</summary>
     public required IPEndPoint EspLocal { get; init; }
+
+    /// <summary>
+    /// ESP in UDP 4500 (RFC 3948), used when a NAT was detected; raw ESP (IP protocol 50) otherwise, which is what a
+    /// peer that saw no NAT sends (RFC 7296 §2.23: UDP encapsulation only "if a NAT is detected").
+    /// </summary>
+    public bool UdpEncapsulation { get; init; } = true;
 
     /// <summary>The peer's ESP endpoint.</summary>
     public required IPEndPoint EspRemote { get; init; }

@@ -52,6 +52,7 @@ public sealed class PolicyRoutingTests
             "ip route 172.30.2.0/24 dev sp0-0-0-0 table 30000",
             "ip rule priority 9990 from all to 10.88.0.2/32 ipproto udp dport 500 lookup main",
             "ip rule priority 9990 from all to 10.88.0.2/32 ipproto udp dport 4500 lookup main",
+            "ip rule priority 9990 from all to 10.88.0.2/32 ipproto esp lookup main",
             "ip rule priority 10000 from 172.30.1.0/24 to 172.30.2.0/24 lookup 30000",
         ], Commands(PolicyRouting.Compute(plan, new PolicySlots().Of)));
     }
@@ -78,7 +79,8 @@ public sealed class PolicyRoutingTests
         Assert.Contains("ip route 0.0.0.0/0 dev sp0-0-1-0 table 30001", commands);
         Assert.Contains("ip rule priority 10001 from all to all lookup 30001", commands);
         Assert.Contains("ip rule priority 9990 from all to 10.88.0.3/32 ipproto udp dport 4500 lookup main", commands);
-        Assert.Equal(8, commands.Length);
+        Assert.Contains("ip rule priority 9990 from all to 10.88.0.3/32 ipproto esp lookup main", commands);
+        Assert.Equal(10, commands.Length);
     }
 
     [Fact]
@@ -161,6 +163,7 @@ public sealed class PolicyRoutingTests
         [
             "ip rule priority 9990 from all to 10.88.0.2/32 ipproto udp dport 500 lookup main",
             "ip rule priority 9990 from all to 10.88.0.2/32 ipproto udp dport 4500 lookup main",
+            "ip rule priority 9990 from all to 10.88.0.2/32 ipproto esp lookup main",
             "ip rule priority 10000 from 172.30.1.0/24 to 172.30.2.0/24 lookup 30000",
         ], c.RulesRemoved.Select(r => r.ToString()));
         // The removed device took its table's route with it.
