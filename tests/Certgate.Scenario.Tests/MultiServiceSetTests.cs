@@ -81,7 +81,13 @@ public sealed partial class ServiceSetTunnelTests
             string All() => "gw1:\n" + net.OutputOf(gw1) + "\ngw2:\n" + net.OutputOf(gw2) + "\ngw3:\n" + net.OutputOf(gw3);
             net.WaitFor(gw2, "IKE SA up as responder", 90);
             net.WaitFor(gw3, "IKE SA up as responder", 90);
+            // The responders log "up" when they send IKE_AUTH's response; gw1 installs its SAs when it reads it.
+            for (int i = 0; i < 200 && System.Text.RegularExpressions.Regex.Matches(net.OutputOf(gw1), "IKE SA up as initiator").Count < 2; i++)
+            {
+                Thread.Sleep(50);
+            }
             string log1 = net.OutputOf(gw1);
+            Assert.True(System.Text.RegularExpressions.Regex.Matches(log1, "IKE SA up as initiator").Count == 2, $"gw1 did not bring both IKE SAs up:\n{All()}");
             Assert.Contains("ESP data plane for local-gateway 10.88.0.1 on UDP 4500", log1);
             Assert.Contains("inside device ms0-0-0-1 (service-set set-a", log1);
             Assert.Contains("inside device ms0-0-0-3 (service-set set-b", log1);
