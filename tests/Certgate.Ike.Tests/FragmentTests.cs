@@ -7,21 +7,12 @@ namespace Certgate.Ike.Tests;
 /// <summary>IKE fragmentation (RFC 7383): Encrypted Fragment payloads, their protection, and reassembly.</summary>
 public sealed class FragmentTests
 {
-    private static readonly IkeHeader Header = new(0x0102030405060708, 0x1112131415161718, PayloadType.None, ExchangeType.IkeAuth, false, true, 1, 0);
+    private static readonly IkeHeader Header = SkCipherTests.Header;
 
-    public static TheoryData<string> Kinds => ["gcm", "cbc"];
+    public static TheoryData<string> Kinds => SkCipherTests.Kinds;
 
-    private static (SkCipher Sender, SkCipher Receiver) Pair(string kind)
-    {
-        if (kind == "gcm")
-        {
-            byte[] k = RandomNumberGenerator.GetBytes(36);
-            return (SkCipher.Gcm(k), SkCipher.Gcm(k));
-        }
-        byte[] e = RandomNumberGenerator.GetBytes(32);
-        byte[] a = RandomNumberGenerator.GetBytes(32);
-        return (SkCipher.CbcHmac(e, a, HashAlgorithmName.SHA256), SkCipher.CbcHmac(e, a, HashAlgorithmName.SHA256));
-    }
+    /// <summary>The SK cipher pair of <see cref="SkCipherTests"/>, AES-256 for CBC.</summary>
+    private static (SkCipher Sender, SkCipher Receiver) Pair(string kind) => SkCipherTests.Pair(kind, cbcKeyOctets: 32);
 
     /// <summary>An IKE_AUTH-like inner chain of about 2.9 kB: ID, a 2.5 kB CERT, AUTH.</summary>
     private static (PayloadType, ReadOnlyMemory<byte>)[] Inner() =>

@@ -183,18 +183,20 @@ public sealed class KeyDerivationTests
 
 public sealed class SkCipherTests
 {
-    private static readonly IkeHeader Header = new(0x0102030405060708, 0x1112131415161718, PayloadType.None, ExchangeType.IkeAuth, false, true, 1, 0);
+    /// <summary>An IKE_AUTH header (message ID 1, from the original initiator) for sealing tests.</summary>
+    internal static readonly IkeHeader Header = new(0x0102030405060708, 0x1112131415161718, PayloadType.None, ExchangeType.IkeAuth, false, true, 1, 0);
 
     public static TheoryData<string> Kinds => ["gcm", "cbc"];
 
-    private static (SkCipher Sender, SkCipher Receiver) Pair(string kind)
+    /// <summary>Two SK ciphers with the same fresh keys: AES-GCM-16-256, or AES-CBC (<paramref name="cbcKeyOctets"/>) + HMAC-SHA-256-128.</summary>
+    internal static (SkCipher Sender, SkCipher Receiver) Pair(string kind, int cbcKeyOctets = 16)
     {
         if (kind == "gcm")
         {
             byte[] k = RandomNumberGenerator.GetBytes(36);
             return (SkCipher.Gcm(k), SkCipher.Gcm(k));
         }
-        byte[] e = RandomNumberGenerator.GetBytes(16);
+        byte[] e = RandomNumberGenerator.GetBytes(cbcKeyOctets);
         byte[] a = RandomNumberGenerator.GetBytes(32);
         return (SkCipher.CbcHmac(e, a, HashAlgorithmName.SHA256), SkCipher.CbcHmac(e, a, HashAlgorithmName.SHA256));
     }
