@@ -18,10 +18,12 @@ namespace Certgate.Ike.Sa;
 public sealed record IkeSaInfo(ulong InitiatorSpi, ulong ResponderSpi, bool IsOriginalInitiator, IkeSaState State, DateTimeOffset EstablishedAt, SaSuite Suite);
 
 /// <summary>
-/// The long-lived IKE side of one tunnel after IKE_SA_INIT and IKE_AUTH: the current IKE SA, the ones a rekey is
+/// The long-lived IKE side of one tunnel: from nothing (<see cref="Initiate"/>, or <see cref="Respond(IReadOnlyList{IkeProfile}, IIkeSender, IkeMessage, IPEndPoint, IPEndPoint, bool, TimeProvider?)"/> to an
+/// IKE_SA_INIT request) through IKE_SA_INIT and IKE_AUTH (the <see cref="IkeInit"/> and <see cref="IkeAuth"/> tasks), or
+/// from an IKE SA set up elsewhere (the constructor); then the current IKE SA, the ones a rekey is
 /// replacing or a collision left behind (each with its own Message IDs, §2.18), and the CHILD_SAs, which the data
 /// plane carries (<see cref="IIpsecDataPlane"/>: inbound SA first, then outbound; old SAs go after the exchange).
-/// Message-driven: <see cref="Receive"/> takes every IKE message for its SPIs (requests and responses, from UDP 500
+/// Message-driven: <see cref="Receive(ReadOnlyMemory{byte}, IPEndPoint, bool?)"/> takes every IKE message for its SPIs (requests and responses, from UDP 500
 /// or 4500), timers come from the <see cref="TimeProvider"/> (retransmits, DPD, soft and hard lifetimes), messages
 /// leave through an <see cref="IIkeSender"/>. Thread-safe: one lock serialises messages, timers and commands.
 /// </summary>
@@ -31,10 +33,13 @@ public sealed class IkeConnection : IDisposable
     private readonly List<IkeSa> _sas = [];
     private readonly List<ChildSaEntry> _children = [];
     private readonly List<Action> _deferred = [];
-    private readonly IReadOnlyList<Ipsec.TrafficSelector> _localSelectors;
-    private readonly IReadOnlyList<Ipsec.TrafficSelector> _remoteSelectors;
+    private IIpsecDataPlane? _plane;
+    private IReadOnlyList<Ipsec.TrafficSelector> _localSelectors = [];
+    private IReadOnlyList<Ipsec.TrafficSelector> _remoteSelectors = [];
     private int _depth;
     private ITimer? _dpdTimer;
+    private ITimer? _halfOpenTimer;
+    private bool _policyInstalled;
     private DateTimeOffset _lastHeard;
 
     /// <summary>Takes over the IKE SA of <paramref name="firstChild"/> (<see cref="ChildSa.IkeSa"/>) with that first CHILD_SA, which it installs in <paramref name="plane"/> with the policy.</summary>
@@ -43,34 +48,197 @@ public sealed class IkeConnection : IDisposable
     {
         ArgumentNullException.ThrowIfNull(firstChild);
         EstablishedIkeSa established = firstChild.IkeSa ?? throw new ArgumentException("the CHILD_SA carries no IKE SA state", nameof(firstChild));
-        Plane = plane ?? throw new ArgumentNullException(nameof(plane));
+        ArgumentNullException.ThrowIfNull(plane);
+        _plane = plane;
         Sender = sender ?? throw new ArgumentNullException(nameof(sender));
         Options = options ?? throw new ArgumentNullException(nameof(options));
         Time = time ?? TimeProvider.System;
-        LocalTs = established.LocalTs;
-        RemoteTs = established.RemoteTs;
-        _localSelectors = [Selector(LocalTs)];
-        _remoteSelectors = [Selector(RemoteTs)];
         _lastHeard = Time.GetUtcNow();
         Run(() =>
         {
             var first = new IkeSa(this, established.InitiatorSpi, established.ResponderSpi, established.IsOriginalInitiator, established.Suite, established.Keys,
-                established.Remote, established.Encapsulated, Time.GetUtcNow());
+                established.Remote, established.Encapsulated, Time.GetUtcNow())
+            {
+                Fragmentation = established.Fragmentation,
+            };
             first.Tasks.NextRequestId = established.NextRequestId;
             first.Tasks.ExpectedRequestId = established.NextExpectedRequestId;
             first.Tasks.LastResponse = established.LastResponse;
             _sas.Add(first);
             Current = first;
-            InstallChild(firstChild.InboundSpi, firstChild.OutboundSpi, firstChild.Esp, false, firstChild.InboundKeymat, firstChild.OutboundKeymat);
-            Plane.AddPolicy(new IpsecPolicy(Options.ReqId, _localSelectors, _remoteSelectors));
-            StartIkeTimers(first);
-            Plane.Expired += OnExpired;
-            if (Options.DpdDelay is { } dpd)
-            {
-                _dpdTimer = Time.CreateTimer(_ => Run(CheckLiveness), null, dpd, dpd);
-            }
-            Log($"{first.Name}: established as {(first.IsOriginalInitiator ? "initiator" : "responder")}, {first.Suite.IkeName}");
+            Start(first, firstChild, established.LocalTs, established.RemoteTs);
         });
+    }
+
+    private IkeConnection(IkePeerConfig config, IIpsecDataPlane? plane, IIkeSender sender, IkeSaOptions options, IPEndPoint local, bool natTraversal, TimeProvider? time)
+    {
+        IkeSession.CheckConfig(config);
+        ArgumentNullException.ThrowIfNull(local);
+        _plane = plane;
+        Sender = sender ?? throw new ArgumentNullException(nameof(sender));
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+        Time = time ?? TimeProvider.System;
+        _lastHeard = Time.GetUtcNow();
+        Setup = new IkeSetup(config, local, natTraversal);
+    }
+
+    /// <summary>
+    /// Starts an IKE SA to <paramref name="remote"/> (UDP 500) from nothing: IKE_SA_INIT, then IKE_AUTH with the first
+    /// CHILD_SA, run by the task manager with its retransmits; the messages that come back go to <see cref="Receive(ReadOnlyMemory{byte}, IPEndPoint, bool?)"/>.
+    /// When IKE_AUTH is done <see cref="Established"/> is raised and the CHILD_SA and the policy go into
+    /// <paramref name="plane"/> (ESP in UDP when a NAT was seen); with no plane the connection only negotiates
+    /// (<see cref="FirstChild"/> is the result, for another connection to take over). A refusal or no answer closes it.
+    /// </summary>
+    /// <param name="config">Credentials, traffic selectors and proposals.</param>
+    /// <param name="plane">Where the CHILD_SAs go; null: negotiate only.</param>
+    /// <param name="sender">Where the messages leave.</param>
+    /// <param name="options">Timers, ESP endpoints and the policy's request id.</param>
+    /// <param name="local">This side's UDP 500 endpoint (for NAT detection).</param>
+    /// <param name="remote">The peer's UDP 500 endpoint.</param>
+    /// <param name="natTraversal">Whether UDP 4500 can be used: NAT detection is announced and IKE floats when a NAT is seen (RFC 7296 §2.23).</param>
+    /// <param name="time">The clock of the timers.</param>
+    /// <exception cref="ArgumentException">The configuration lacks credentials or has a bad fragment size.</exception>
+    public static IkeConnection Initiate(IkePeerConfig config, IIpsecDataPlane? plane, IIkeSender sender, IkeSaOptions options, IPEndPoint local, IPEndPoint remote,
+        bool natTraversal, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        var connection = new IkeConnection(config, plane, sender, options, local, natTraversal, time) { Profile = new IkeProfile(config, plane, options) };
+        connection.Run(() =>
+        {
+            var sa = new IkeSa(connection, connection.NewIkeSpi(), 0, true, remote, connection.Time.GetUtcNow()) { State = IkeSaState.Connecting };
+            connection._sas.Add(sa);
+            connection.Current = sa;
+            connection.Log($"{sa.Name}: initiating to {remote}");
+            sa.Tasks.Queue(new IkeInit(connection, connection.Setup!));
+            sa.Tasks.Queue(new IkeAuth(connection, connection.Setup!, initiator: true));
+        });
+        return connection;
+    }
+
+    /// <summary>
+    /// A responder's connection for an IKE_SA_INIT request that <see cref="IkeInit.Screen"/> let through: answers it
+    /// (the SA is half-open, counted in <see cref="IkePeerConfig.Cookies"/>), then waits for IKE_AUTH at most
+    /// <see cref="IkeSaOptions.HalfOpenTimeout"/>. As <see cref="Initiate"/> otherwise.
+    /// </summary>
+    internal static IkeConnection Respond(IkePeerConfig config, IIpsecDataPlane? plane, IIkeSender sender, IkeSaOptions options, IkeMessage request, IPEndPoint from,
+        IPEndPoint local, bool natTraversal, TimeProvider? time = null) =>
+        Respond([new IkeProfile(config, plane, options)], sender, request, from, local, natTraversal, time);
+
+    /// <summary>
+    /// As <see cref="Respond(IkePeerConfig, IIpsecDataPlane?, IIkeSender, IkeSaOptions, IkeMessage, IPEndPoint, IPEndPoint, bool, TimeProvider?)"/>
+    /// with several configurations for the peer's address: the first one answers IKE_SA_INIT, IKE_AUTH chooses the
+    /// one that runs the SA by the peer's identity and traffic selectors (<see cref="Profile"/>).
+    /// </summary>
+    internal static IkeConnection Respond(IReadOnlyList<IkeProfile> candidates, IIkeSender sender, IkeMessage request, IPEndPoint from,
+        IPEndPoint local, bool natTraversal, TimeProvider? time = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(candidates.Count);
+        IkeProfile profile = candidates[0];
+        IkePeerConfig config = profile.Config;
+        IkeSaOptions options = profile.Options;
+        var connection = new IkeConnection(config, profile.Plane, sender, options, local, natTraversal, time) { Profile = profile };
+        connection.Setup!.Candidates = candidates;
+        connection.Run(() =>
+        {
+            var sa = new IkeSa(connection, request.Header.InitiatorSpi, connection.NewIkeSpi(), false, from, connection.Time.GetUtcNow()) { State = IkeSaState.Connecting };
+            connection._sas.Add(sa);
+            connection.Current = sa;
+            // Half-open from here (state kept, the peer not yet authenticated) until IKE_AUTH ends either way.
+            connection.Setup!.HalfOpen = config.Cookies.Enter();
+            connection._halfOpenTimer = connection.Time.CreateTimer(_ => connection.Run(() =>
+            {
+                if (sa.State == IkeSaState.Connecting)
+                {
+                    connection.CloseSa(sa, $"no IKE_AUTH from {sa.Remote} within {options.HalfOpenTimeout.TotalSeconds:0.#} s of IKE_SA_INIT");
+                }
+            }), null, options.HalfOpenTimeout, Timeout.InfiniteTimeSpan);
+            connection.Log($"{sa.Name}: IKE_SA_INIT from {from}");
+            try
+            {
+                sa.Tasks.RespondToInit(request);
+            }
+            catch (Exception e) when (e is IkeException or IkeFormatException or System.Security.Cryptography.CryptographicException)
+            {
+                connection.CloseSa(sa, $"the IKE_SA_INIT request cannot be answered: {e.Message}");
+            }
+        });
+        return connection;
+    }
+
+    /// <summary>Raised (outside the lock) when IKE_AUTH is done, with the first CHILD_SA (also <see cref="FirstChild"/>).</summary>
+    public event Action<ChildSa>? Established;
+
+    /// <summary>
+    /// The first CHILD_SA with the IKE SA's state, once IKE_AUTH is done (null before): for <c>show</c>, and for a
+    /// connection that only negotiated, what another <see cref="IkeConnection"/> takes over.
+    /// </summary>
+    public ChildSa? FirstChild { get; private set; }
+
+    /// <summary>The configuration the SA runs under (the responder's is final once IKE_AUTH chose it); null when set up elsewhere.</summary>
+    public IkeProfile? Profile { get; private set; }
+
+    /// <summary>IKE_AUTH chose <paramref name="profile"/> among the responder's candidates (under the lock, before anything is installed).</summary>
+    internal void Choose(IkeProfile profile)
+    {
+        Profile = profile;
+        Setup!.Config = profile.Config;
+        _plane = profile.Plane;
+        Options = profile.Options;
+    }
+
+    /// <summary>What IKE_SA_INIT leaves for IKE_AUTH; null once the SA is up (or when it was set up elsewhere).</summary>
+    internal IkeSetup? Setup { get; private set; }
+
+    /// <summary>IKE_AUTH is done: the CHILD_SA, the policy and the timers start (under the lock).</summary>
+    internal void Establish(IkeSa sa, ChildSa child, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
+    {
+        IkeSetup setup = Setup!;
+        setup.HalfOpen?.Dispose();
+        _halfOpenTimer?.Dispose();
+        _halfOpenTimer = null;
+        sa.State = IkeSaState.Established;
+        // ESP in UDP 4500 (RFC 3948) when a NAT was seen, raw ESP otherwise (§2.23: encapsulation only "if a NAT is detected").
+        Options = Options with { UdpEncapsulation = setup.NatDetected };
+        IPEndPoint local = setup.NatDetected ? new IPEndPoint(setup.Local.Address, 4500) : setup.Local;
+        FirstChild = child with
+        {
+            // The keys are copied: this connection zeroes its own when its SA goes; the taker-over keeps them.
+            IkeSa = new EstablishedIkeSa(sa.SpiI, sa.SpiR, sa.IsOriginalInitiator, sa.Suite, sa.Keys with { Skd = (byte[])sa.Keys.Skd.Clone() }, setup.Ni, setup.Nr,
+                local, sa.Remote, sa.Encapsulated, sa.Tasks.NextRequestId, sa.Tasks.ExpectedRequestId, sa.Tasks.LastResponse, localTs, remoteTs)
+            {
+                Fragmentation = sa.Fragmentation,
+            },
+        };
+        Setup = null;
+        if (_plane is null)
+        {
+            Log($"{sa.Name}: established as {(sa.IsOriginalInitiator ? "initiator" : "responder")}, {sa.Suite.IkeName} (negotiated only)");
+        }
+        else
+        {
+            Start(sa, child, localTs, remoteTs);
+        }
+        ChildSa done = FirstChild;
+        _deferred.Add(() => Established?.Invoke(done));
+    }
+
+    /// <summary>The first CHILD_SA and the policy go into the data plane; the IKE SA's timers start.</summary>
+    private void Start(IkeSa first, ChildSa firstChild, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
+    {
+        LocalTs = localTs;
+        RemoteTs = remoteTs;
+        _localSelectors = [Selector(LocalTs)];
+        _remoteSelectors = [Selector(RemoteTs)];
+        InstallChild(firstChild.InboundSpi, firstChild.OutboundSpi, firstChild.Esp, false, firstChild.InboundKeymat, firstChild.OutboundKeymat);
+        Plane.AddPolicy(new IpsecPolicy(Options.ReqId, _localSelectors, _remoteSelectors));
+        _policyInstalled = true;
+        StartIkeTimers(first);
+        Plane.Expired += OnExpired;
+        if (Options.DpdDelay is { } dpd)
+        {
+            _dpdTimer = Time.CreateTimer(_ => Run(CheckLiveness), null, dpd, dpd);
+        }
+        Log($"{first.Name}: established as {(first.IsOriginalInitiator ? "initiator" : "responder")}, {first.Suite.IkeName}");
     }
 
     /// <summary>Raised (outside the lock) when the connection closes: the peer is dead, it deleted the IKE SA, or this side did.</summary>
@@ -84,17 +252,17 @@ public sealed class IkeConnection : IDisposable
 
     public bool IsClosed => CloseReason is not null;
 
-    internal IkeSaOptions Options { get; }
+    internal IkeSaOptions Options { get; private set; }
 
-    internal IIpsecDataPlane Plane { get; }
+    internal IIpsecDataPlane Plane => _plane ?? throw new InvalidOperationException("this connection only negotiates; it has no data plane");
 
     internal IIkeSender Sender { get; }
 
     internal TimeProvider Time { get; }
 
-    internal Payloads.TrafficSelector LocalTs { get; }
+    internal Payloads.TrafficSelector LocalTs { get; private set; } = null!;
 
-    internal Payloads.TrafficSelector RemoteTs { get; }
+    internal Payloads.TrafficSelector RemoteTs { get; private set; } = null!;
 
     /// <summary>The IKE SA new exchanges run on.</summary>
     internal IkeSa Current { get; private set; } = null!;
@@ -163,7 +331,15 @@ public sealed class IkeConnection : IDisposable
     /// Takes one IKE message (without the non-ESP marker) that arrived from <paramref name="from"/>; false when it is
     /// for none of this connection's SAs. Broken, forged and stale messages are dropped (and logged), never thrown.
     /// </summary>
-    public bool Receive(ReadOnlyMemory<byte> message, IPEndPoint from)
+    public bool Receive(ReadOnlyMemory<byte> message, IPEndPoint from) => Receive(message, from, null);
+
+    /// <summary>
+    /// As <see cref="Receive(ReadOnlyMemory{byte}, IPEndPoint)"/>, saying whether the message came on UDP 4500 with the
+    /// non-ESP marker (<paramref name="encapsulated"/>; null: unknown): an IKE_AUTH request there moves the responder
+    /// to 4500 (§2.23). While IKE_SA_INIT runs, a response with this SPIi and any SPIr (the first one names it) and a
+    /// retransmitted request with SPIr 0 are this connection's too.
+    /// </summary>
+    public bool Receive(ReadOnlyMemory<byte> message, IPEndPoint from, bool? encapsulated)
     {
         ArgumentNullException.ThrowIfNull(from);
         IkeMessage parsed;
@@ -178,7 +354,9 @@ public sealed class IkeConnection : IDisposable
         bool mine = false;
         Run(() =>
         {
-            IkeSa? sa = _sas.FirstOrDefault(s => s.SpiI == parsed.Header.InitiatorSpi && s.SpiR == parsed.Header.ResponderSpi);
+            IkeHeader h = parsed.Header;
+            IkeSa? sa = _sas.FirstOrDefault(s => s.SpiI == h.InitiatorSpi && (s.SpiR == h.ResponderSpi
+                || (s.State == IkeSaState.Connecting && h.Exchange == ExchangeType.IkeSaInit && (h.IsResponse ? s.SpiR == 0 : h.ResponderSpi == 0))));
             if (sa is null)
             {
                 return;
@@ -189,7 +367,7 @@ public sealed class IkeConnection : IDisposable
             {
                 return;
             }
-            sa.Tasks.OnMessage(parsed, from);
+            sa.Tasks.OnMessage(parsed, from, encapsulated);
         });
         return mine;
     }
@@ -239,7 +417,19 @@ public sealed class IkeConnection : IDisposable
 
     internal byte[] Nonce() => Options.Random(32);
 
+    /// <summary>Whether one of this connection's IKE SAs has <paramref name="initiatorSpi"/> as SPIi (the dispatcher's index).</summary>
+    internal bool HasInitiatorSpi(ulong initiatorSpi)
+    {
+        lock (_gate)
+        {
+            return _sas.Any(s => s.SpiI == initiatorSpi);
+        }
+    }
+
     internal ulong NewIkeSpi() => BinaryPrimitives.ReadUInt64BigEndian(Options.Random(8)) | 1;
+
+    /// <summary>An inbound ESP SPI: the data plane's, or a random one when this connection only negotiates.</summary>
+    internal uint NewEspSpi() => _plane?.AllocateSpi() ?? IkeSession.NewEspSpi();
 
     internal void Heard(IkeSa sa) => _lastHeard = Time.GetUtcNow();
 
@@ -437,8 +627,13 @@ public sealed class IkeConnection : IDisposable
         {
             RemoveChild(child, "removed with the IKE SA");
         }
-        Plane.DeletePolicy(Options.ReqId);
-        Plane.Expired -= OnExpired;
+        if (_policyInstalled)
+        {
+            Plane.DeletePolicy(Options.ReqId);
+            Plane.Expired -= OnExpired;
+        }
+        Setup?.HalfOpen?.Dispose();
+        _halfOpenTimer?.Dispose();
         foreach (IkeSa s in _sas)
         {
             s.State = IkeSaState.Closed;

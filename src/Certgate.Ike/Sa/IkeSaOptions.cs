@@ -70,6 +70,21 @@ public sealed record IkeSaOptions
     /// <summary>ESP proposals offered and accepted in CREATE_CHILD_SA (null: the defaults).</summary>
     public IReadOnlyList<Sessions.SaSuite>? EspProposals { get; init; }
 
+    /// <summary>
+    /// The largest IP datagram an encrypted IKE message may make before it goes as RFC 7383 fragments (when both
+    /// sides announced them), headers included; as <see cref="Sessions.IkePeerConfig.FragmentSize"/>.
+    /// </summary>
+    public int FragmentSize { get; init; } = 1280;
+
+    /// <summary>
+    /// How long a responder's IKE SA may stay half-open (IKE_SA_INIT answered, IKE_AUTH not done) before it is
+    /// dropped; strongSwan's <c>half_open_timeout</c> default.
+    /// </summary>
+    public TimeSpan HalfOpenTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Where fragments and cookies are counted (null: not counted).</summary>
+    public Sessions.IkeCounters? Counters { get; init; }
+
     /// <summary>Nonces (and new IKE SPIs); injected so exchange tests replay exactly.</summary>
     public Func<int, byte[]> Random { get; init; } = RandomNumberGenerator.GetBytes;
 

@@ -13,17 +13,20 @@ namespace Certgate.Ike.Sa;
 /// requests (one at a time: window size 1, §2.3) with their retransmits, and the peer's requests with the cached
 /// last response. Flow of an incoming message:
 /// <code>
-///   response: Message ID of the outstanding request? → open SK → payload table → task.Process → next queued task
+///   response: Message ID of the outstanding request? → open SK (or reassemble) → payload table → task.Process → next queued task
+///             (IKE_SA_INIT: not encrypted; a task that must repeat its request — COOKIE, INVALID_KE_PAYLOAD — runs again with the same ID)
 ///   request:  Message ID = expected − 1? → resend the cached response, nothing else (§2.1)
-///             Message ID = expected?     → open SK → payload table → responder task: Process, Build → seal, send, cache
+///             Message ID = expected?     → open SK (or reassemble) → payload table → responder task: Process, Build → seal, send, cache
+///   send:     an SK message larger than the fragment size goes as RFC 7383 Encrypted Fragments when both announced them
 /// </code>
-/// Every member runs under the connection's lock.
+/// While the SA is <see cref="IkeSaState.Connecting"/> the peer's only request is IKE_AUTH (IKE_SA_INIT is answered by
+/// <see cref="RespondToInit"/> when the responder's connection is made). Every member runs under the connection's lock.
 /// </summary>
 internal sealed class TaskManager(IkeSa sa) : IDisposable
 {
     private readonly List<IkeTask> _queue = [];
     private IkeTask? _active;
-    private byte[]? _activeMessage;
+    private IReadOnlyList<byte[]>? _activeMessage;
     private int _retransmits;
     private ITimer? _retransmitTimer;
 
@@ -69,7 +72,18 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
                 continue;
             }
             _active = task;
-            _activeMessage = sa.Out.Seal(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, task.Exchange, false, sa.IsOriginalInitiator, NextRequestId, 0), payloads);
+            var header = new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, task.Exchange, false, sa.IsOriginalInitiator, NextRequestId, 0);
+            if (task.Exchange == ExchangeType.IkeSaInit)
+            {
+                byte[] request = IkeMessage.Build(header, payloads);
+                // IKE_AUTH signs the request as sent (§2.15).
+                Connection.Setup!.Request = request;
+                _activeMessage = [request];
+            }
+            else
+            {
+                _activeMessage = Protect(header, payloads);
+            }
             NextRequestId++;
             _retransmits = 0;
             Connection.Log($"{sa.Name}: sending {task.Name} request (message ID {NextRequestId - 1})");
@@ -78,7 +92,7 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         }
     }
 
-    public void OnMessage(IkeMessage message, IPEndPoint from)
+    public void OnMessage(IkeMessage message, IPEndPoint from, bool? encapsulated)
     {
         if (message.Header.IsResponse)
         {
@@ -86,8 +100,25 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         }
         else
         {
-            OnRequest(message, from);
+            OnRequest(message, from, encapsulated);
         }
+    }
+
+    /// <summary>
+    /// The responder's answer to the IKE_SA_INIT request that made its connection (<see cref="IkeInit.Screen"/> let it
+    /// through): not encrypted, cached for retransmissions of the request, which carry Message ID 0 and SPIr 0.
+    /// </summary>
+    public void RespondToInit(IkeMessage request)
+    {
+        var task = new IkeInit(Connection, Connection.Setup!, request);
+        var response = new List<(PayloadType, ReadOnlyMemory<byte>)>();
+        task.Build(sa, response);
+        byte[] message = IkeMessage.Build(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, ExchangeType.IkeSaInit, true, false, 0, 0), response);
+        Connection.Setup!.Response = message;
+        LastResponse = [message];
+        ExpectedRequestId = 1;
+        Connection.Log($"{sa.Name}: sending IKE_INIT response");
+        Send([message]);
     }
 
     private void OnResponse(IkeMessage message)
@@ -96,7 +127,19 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         {
             return;
         }
-        if (Open(message) is not { } payloads)
+        IReadOnlyList<RawPayload> payloads;
+        if (task.Exchange == ExchangeType.IkeSaInit)
+        {
+            // Not encrypted (§1.2); IKE_AUTH signs the response as received.
+            payloads = message.Payloads;
+            Connection.Setup!.Response = message.Raw.ToArray();
+            Connection.Setup.ResponderSpi = message.Header.ResponderSpi;
+        }
+        else if (Open(message, request: false) is { } opened)
+        {
+            payloads = opened;
+        }
+        else
         {
             return;
         }
@@ -104,7 +147,13 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         _retransmitTimer = null;
         _active = null;
         _activeMessage = null;
-        string? problem = PayloadRules.Problem(payloads, task.Exchange == ExchangeType.CreateChildSa ? PayloadRules.CreateChildSaResponse : PayloadRules.InformationalResponse);
+        // IKE_SA_INIT and IKE_AUTH check their payloads in the task (PayloadRules' tables of §1.2).
+        string? problem = task.Exchange switch
+        {
+            ExchangeType.CreateChildSa => PayloadRules.Problem(payloads, PayloadRules.CreateChildSaResponse),
+            ExchangeType.Informational => PayloadRules.Problem(payloads, PayloadRules.InformationalResponse),
+            _ => null,
+        };
         try
         {
             if (problem is not null)
@@ -113,33 +162,59 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
             }
             task.Process(sa, payloads);
         }
-        catch (Exception e) when (e is IkeException or IkeFormatException)
+        catch (Exception e) when (e is IkeException or IkeFormatException or CryptographicException)
         {
             Connection.Log($"{sa.Name}: {task.Name} failed: {e.Message}");
             task.Fail(sa, e.Message);
         }
+        if (task.Again)
+        {
+            // The responder asked for the request again (COOKIE, INVALID_KE_PAYLOAD): same exchange, same Message ID.
+            task.Again = false;
+            NextRequestId--;
+            _queue.Insert(0, task);
+        }
         Initiate();
     }
 
-    private void OnRequest(IkeMessage message, IPEndPoint from)
+    private void OnRequest(IkeMessage message, IPEndPoint from, bool? encapsulated)
     {
         uint id = message.Header.MessageId;
         if (ExpectedRequestId > 0 && id == ExpectedRequestId - 1)
         {
-            // §2.1: a retransmitted request is answered with the same response, and nothing else is done.
-            if (LastResponse is not null && (IsFirstFragment(message) ? VerifiesAsFragment(message) : Open(message) is not null))
+            // §2.1: a retransmitted request is answered with the same response, and nothing else is done. (A
+            // retransmitted IKE_SA_INIT is not protected; it reaches this SA only by its SPIi and the peer's address.)
+            bool genuine = message.Header.Exchange == ExchangeType.IkeSaInit
+                ? sa.State == IkeSaState.Connecting
+                : IsFirstFragment(message) ? VerifiesAsFragment(message) : Open(message, request: true) is not null;
+            if (LastResponse is not null && genuine)
             {
                 Connection.Log($"{sa.Name}: retransmitted request (message ID {id}): resending the response");
-                foreach (byte[] datagram in LastResponse)
+                Send(LastResponse);
+                if (LastResponse.Count > 1)
                 {
-                    Connection.Sender.Send(datagram, sa.Remote, sa.Encapsulated);
+                    Connection.Options.Counters?.FragmentsResent(LastResponse.Count);
                 }
             }
             return;
         }
-        if (id != ExpectedRequestId || Open(message) is not { } payloads)
+        if (id != ExpectedRequestId || message.Header.Exchange == ExchangeType.IkeSaInit || Open(message, request: true) is not { } payloads)
         {
             return;
+        }
+        if (sa.State == IkeSaState.Connecting)
+        {
+            if (message.Header.Exchange != ExchangeType.IkeAuth)
+            {
+                // §1.2: nothing but IKE_AUTH before the SA is authenticated.
+                return;
+            }
+            if (encapsulated == true)
+            {
+                // §2.23: the initiator floated to 4500 (it saw a NAT); the responder answers there from now on.
+                sa.Encapsulated = true;
+                Connection.Setup!.NatDetected = true;
+            }
         }
         sa.Remote = from;
         var response = new List<(PayloadType, ReadOnlyMemory<byte>)>();
@@ -148,16 +223,24 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         try
         {
             // The payload table is checked before any task sees the message.
-            if (message.Header.Exchange is not (ExchangeType.CreateChildSa or ExchangeType.Informational))
+            if (sa.State == IkeSaState.Connecting)
             {
-                // IKE_SA_INIT and IKE_AUTH are over; an established SA runs no other exchange.
-                throw new IkeException($"a {message.Header.Exchange} request on an established SA");
+                // IkeAuth checks its payloads itself and answers a refusal with AUTHENTICATION_FAILED (§2.21.2).
+                task = new IkeAuth(Connection, Connection.Setup!, initiator: false);
             }
-            if (PayloadRules.Problem(payloads, message.Header.Exchange == ExchangeType.CreateChildSa ? PayloadRules.CreateChildSaRequest : PayloadRules.InformationalRequest) is { } problem)
+            else
             {
-                throw new IkeException(problem);
+                if (message.Header.Exchange is not (ExchangeType.CreateChildSa or ExchangeType.Informational))
+                {
+                    // IKE_SA_INIT and IKE_AUTH are over; an established SA runs no other exchange.
+                    throw new IkeException($"a {message.Header.Exchange} request on an established SA");
+                }
+                if (PayloadRules.Problem(payloads, message.Header.Exchange == ExchangeType.CreateChildSa ? PayloadRules.CreateChildSaRequest : PayloadRules.InformationalRequest) is { } problem)
+                {
+                    throw new IkeException(problem);
+                }
+                task = message.Header.Exchange == ExchangeType.CreateChildSa ? CreateChildResponder(payloads) : InformationalResponder(payloads);
             }
-            task = message.Header.Exchange == ExchangeType.CreateChildSa ? CreateChildResponder(payloads) : InformationalResponder(payloads);
             task.Process(sa, payloads);
             task.Build(sa, response);
         }
@@ -169,8 +252,8 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
             response.Add(SaPayloads.Notify(NotifyType.INVALID_SYNTAX));
             fatal = true;
         }
-        byte[] sealedResponse = sa.Out.Seal(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, message.Header.Exchange, true, sa.IsOriginalInitiator, id, 0), response);
-        LastResponse = [sealedResponse];
+        IReadOnlyList<byte[]> sealedResponse = Protect(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, message.Header.Exchange, true, sa.IsOriginalInitiator, id, 0), response);
+        LastResponse = sealedResponse;
         ExpectedRequestId++;
         Send(sealedResponse);
         if (fatal)
@@ -221,11 +304,20 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         }
     }
 
-    private IReadOnlyList<RawPayload>? Open(IkeMessage message)
+    /// <summary>
+    /// The inner payloads of an SK message, or of a whole fragmented one once its last fragment is in (RFC 7383 §2.6,
+    /// any exchange; null until then); null also when it does not verify.
+    /// </summary>
+    private IReadOnlyList<RawPayload>? Open(IkeMessage message, bool request)
     {
         try
         {
-            IReadOnlyList<RawPayload> payloads = sa.In.Open(message);
+            FragmentReassembler? fragments = sa.Fragmentation ? request ? sa.RequestFragments : sa.ResponseFragments : null;
+            if (IkeSession.Receive(sa.In, fragments, message, Connection.Options.Counters, "peer") is not { } payloads)
+            {
+                // A fragment kept until the others come, or one dropped (forged, duplicate, not negotiated).
+                return null;
+            }
             Connection.Heard(sa);
             return payloads;
         }
@@ -237,18 +329,28 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         }
     }
 
-    private void Send(byte[] message) => Connection.Sender.Send(message, sa.Remote, sa.Encapsulated);
+    private void Send(IReadOnlyList<byte[]> datagrams)
+    {
+        foreach (byte[] datagram in datagrams)
+        {
+            Connection.Sender.Send(datagram, sa.Remote, sa.Encapsulated);
+        }
+    }
+
+    /// <summary>An SK message, or its Encrypted Fragments when both sides announced them and it is too large (RFC 7383 §2.5).</summary>
+    private IReadOnlyList<byte[]> Protect(IkeHeader header, IReadOnlyList<(PayloadType, ReadOnlyMemory<byte>)> payloads) =>
+        IkeSession.Protect(sa.Out, sa.Fragmentation, Connection.Options.FragmentSize, Connection.Options.Counters, sa.Remote, sa.Encapsulated, header, payloads);
 
     private void ArmRetransmit()
     {
         IkeSaOptions o = Connection.Options;
         TimeSpan timeout = o.RetransmitTimeout * Math.Pow(o.RetransmitBase, _retransmits);
         _retransmitTimer?.Dispose();
-        byte[]? expected = _activeMessage;
+        IReadOnlyList<byte[]>? expected = _activeMessage;
         _retransmitTimer = Connection.Time.CreateTimer(_ => Connection.Run(() => OnRetransmitTimeout(expected)), null, timeout, Timeout.InfiniteTimeSpan);
     }
 
-    private void OnRetransmitTimeout(byte[]? message)
+    private void OnRetransmitTimeout(IReadOnlyList<byte[]>? message)
     {
         if (_active is not { } task || !ReferenceEquals(message, _activeMessage) || sa.State == IkeSaState.Closed)
         {
@@ -261,14 +363,18 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
             _retransmitTimer?.Dispose();
             _retransmitTimer = null;
             Connection.Log($"{sa.Name}: no answer to {task.Name} after {_retransmits} retransmits; the peer is dead");
-            task.Fail(sa, "no answer");
+            task.Fail(sa, sa.State == IkeSaState.Connecting ? $"no answer from {sa.Remote} to {task.Name} after {_retransmits + 1} tries" : "no answer");
             Connection.CloseSa(sa, $"the peer did not answer {task.Name} (message ID {NextRequestId - 1}) after {_retransmits} retransmits");
             return;
         }
         _retransmits++;
         Connection.Log($"{sa.Name}: retransmit {_retransmits} of {task.Name} (message ID {NextRequestId - 1})");
-        // §2.1: the retransmission is the same octets.
+        // §2.1: the retransmission is the same octets (all fragments again, RFC 7383 §2.6).
         Send(message!);
+        if (message!.Count > 1)
+        {
+            Connection.Options.Counters?.FragmentsResent(message.Count);
+        }
         ArmRetransmit();
     }
 

@@ -25,4 +25,8 @@ namespace Certgate.Ike.Sessions;
 /// <param name="RemoteTs">The first CHILD_SA's traffic selector on the peer's side.</param>
 public sealed record EstablishedIkeSa(ulong InitiatorSpi, ulong ResponderSpi, bool IsOriginalInitiator, SaSuite Suite, IkeSaKeys Keys,
     byte[] Ni, byte[] Nr, IPEndPoint Local, IPEndPoint Remote, bool Encapsulated, uint NextRequestId, uint NextExpectedRequestId,
-    IReadOnlyList<byte[]>? LastResponse, Payloads.TrafficSelector LocalTs, Payloads.TrafficSelector RemoteTs);
+    IReadOnlyList<byte[]>? LastResponse, Payloads.TrafficSelector LocalTs, Payloads.TrafficSelector RemoteTs)
+{
+    /// <summary>Whether both sides announced RFC 7383 fragmentation in IKE_SA_INIT (later exchanges are fragmented too).</summary>
+    public bool Fragmentation { get; init; }
+}

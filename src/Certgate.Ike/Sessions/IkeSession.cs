@@ -6,6 +6,8 @@ using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Auth;
 using Certgate.Ike.Crypto;
 using Certgate.Ike.Registry;
+using Certgate.Ike.Sa;
+using Certgate.Ike.Sa.Tasks;
 using Certgate.Ike.Wire;
 using Certgate.Pki.Validation;
 
@@ -105,7 +107,10 @@ public sealed record ChildSa(uint InboundSpi, uint OutboundSpi, byte[] InboundKe
 public sealed class IkeException(string message) : Exception(message);
 
 /// <summary>
-/// A minimal IKEv2 (RFC 7296) initiator and responder for certificate authentication, one child SA.
+/// One-shot IKEv2 (RFC 7296) initiator and responder on given sockets, one child SA: a façade over an
+/// <see cref="IkeConnection"/> that only negotiates (its <see cref="Sa.Tasks.IkeInit"/> and
+/// <see cref="Sa.Tasks.IkeAuth"/> tasks do the work; the result's <see cref="ChildSa.IkeSa"/> is for a long-lived
+/// connection to take over). The helpers below (identity, AUTH, proofs, cookies, fragments) are the tasks' too.
 /// <code>
 /// IKE_SA_INIT  I: SA(offer), KE, Ni, N(NAT_DETECTION_*)?, N(SIGNATURE_HASH_ALGORITHMS), N(IKEV2_FRAGMENTATION_SUPPORTED)?
 ///              R: SA(choice), KE, Nr, N(NAT_DETECTION_*)?, N(SIGNATURE_HASH_ALGORITHMS), N(IKEV2_FRAGMENTATION_SUPPORTED)?, CERTREQ
@@ -119,13 +124,14 @@ public sealed class IkeException(string message) : Exception(message);
 /// When both announced fragmentation, an IKE_AUTH message larger than <see cref="IkePeerConfig.FragmentSize"/> goes as
 /// Encrypted Fragments (RFC 7383), each with its own ICV, and incoming fragments are reassembled (bounded) before the
 /// payloads are checked. Algorithms are those of <see cref="Negotiation"/>. The peer's certificate is validated (chain, validity,
-/// revocation, identity) before its AUTH is checked. Retransmits requests, answers a retransmitted IKE_SA_INIT.
+/// revocation, identity) before its AUTH is checked. Retransmits requests (3 tries at <see cref="IkePeerConfig.RetransmitTimeout"/>),
+/// answers a retransmitted IKE_SA_INIT; the responder waits 4 timeouts for IKE_AUTH.
 /// </summary>
 public static class IkeSession
 {
-    private const byte CertX509Signature = 4;
-    private const int NonceLength = 32;
-    private const int MinFragmentSize = 512;
+    internal const byte CertX509Signature = 4;
+    internal const int NonceLength = 32;
+    internal const int MinFragmentSize = 512;
 
     /// <summary>Initiates to <paramref name="remote"/> from <paramref name="socket"/> (no NAT traversal) and returns the child SA.</summary>
     public static Task<ChildSa> InitiateAsync(UdpClient socket, IPEndPoint remote, IkePeerConfig config, CancellationToken cancellationToken = default) =>
@@ -155,153 +161,8 @@ public static class IkeSession
     private static async Task<ChildSa> InitiateCoreAsync(UdpClient socket, UdpClient? natTraversal, IPEndPoint remote, IkePeerConfig config, CancellationToken cancellationToken)
     {
         using var transport = new IkeTransport(socket, natTraversal);
-        ulong spiI = NewIkeSpi();
-        byte[] ni = RandomNumberGenerator.GetBytes(NonceLength);
-        DhGroup group = Negotiation.FirstGroup(config.IkeProposals);
-        DhGroup firstGroup = group;
-        KeyExchange dh = KeyExchange.Create(group);
-        byte[] msg1;
-        IkeMessage reply1;
-        byte[]? cookie = null;
-        int cookies = 0;
-        try
-        {
-            while (true)
-            {
-                List<(PayloadType, ReadOnlyMemory<byte>)> payloads =
-                [
-                    (PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.IkeOffer(config.IkeProposals))),
-                    (PayloadType.KeyExchange, Payloads.WriteKe((ushort)group, dh.PublicValue)),
-                    (PayloadType.Nonce, ni),
-                ];
-                if (cookie is not null)
-                {
-                    // §2.6: the retry carries N(COOKIE) with the responder's cookie data as its first payload and all
-                    // other payloads unchanged (same SPIi, Ni, and KE unless INVALID_KE_PAYLOAD changed the group).
-                    payloads.Insert(0, Notify(NotifyType.COOKIE, cookie));
-                }
-                if (transport.CanFloat)
-                {
-                    payloads.Add(Notify(NotifyType.NAT_DETECTION_SOURCE_IP, IkeTransport.NatHash(spiI, 0, transport.LocalIke)));
-                    payloads.Add(Notify(NotifyType.NAT_DETECTION_DESTINATION_IP, IkeTransport.NatHash(spiI, 0, remote)));
-                }
-                payloads.Add(SignatureHashes());
-                if (config.Fragmentation)
-                {
-                    payloads.Add(Notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED, ReadOnlyMemory<byte>.Empty));
-                }
-                msg1 = IkeMessage.Build(new IkeHeader(spiI, 0, PayloadType.None, ExchangeType.IkeSaInit, false, true, 0, 0), payloads);
-                reply1 = await RequestAsync(transport, remote, false, [msg1], spiI, 0, config, m => m, cancellationToken).ConfigureAwait(false);
-                if (FindNotify(reply1.Payloads, NotifyType.COOKIE) is { } cookieNotify)
-                {
-                    if (cookieNotify.Data.Length is < 1 or > 64)
-                    {
-                        throw new IkeException($"the responder's COOKIE has {cookieNotify.Data.Length} octets; RFC 7296 §3.10.1 allows 1 to 64");
-                    }
-                    // Bounded: a responder that keeps refusing its own cookies is not going to let this initiator in.
-                    if (++cookies > 3)
-                    {
-                        throw new IkeException("the responder asked for a new COOKIE 4 times; it does not accept the ones it made (RFC 7296 §2.6)");
-                    }
-                    cookie = cookieNotify.Data.ToArray();
-                    config.Counters?.CookieRetried();
-                    continue;
-                }                // RFC 7296 §1.2: "the responder will indicate the correct group in the response and the initiator SHOULD
-                // pick an element of that group for its KE value when retrying the first message". Once only.
-                if (FindNotify(reply1.Payloads, NotifyType.INVALID_KE_PAYLOAD) is { } invalidKe && dh.Group == firstGroup)
-                {
-                    ushort wanted = invalidKe.Data.Length == 2 ? BinaryPrimitives.ReadUInt16BigEndian(invalidKe.Data.Span) : (ushort)0;
-                    if (!Negotiation.Offers(config.IkeProposals, wanted) || !KeyExchange.IsSupported(wanted) || wanted == (ushort)group)
-                    {
-                        throw new IkeException($"the responder asked for Diffie-Hellman group {wanted} (INVALID_KE_PAYLOAD), which Certgate does not offer");
-                    }
-                    group = (DhGroup)wanted;
-                    dh.Dispose();
-                    dh = KeyExchange.Create(group);
-                    continue;
-                }
-                break;
-            }
-            FailOnErrorNotify(reply1.Payloads, "IKE_SA_INIT");
-            PayloadRules.Require(reply1.Payloads, "the IKE_SA_INIT response", PayloadRules.IkeSaInitRequest);
-            ulong spiR = reply1.Header.ResponderSpi;
-            SaSuite ike = Negotiation.Accept(ReadSa(reply1.Payloads, "IKE_SA_INIT response"), Proposal.Ike, "IKE_SA_INIT", config.IkeProposals);
-            byte[] nr = Payloads.ReadNonce(Find(reply1.Payloads, PayloadType.Nonce, "IKE_SA_INIT response").Body).ToArray();
-            (ushort keGroup, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(Find(reply1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT response").Body);
-            if (keGroup != (ushort)group || ike.Group != group)
-            {
-                throw new IkeException($"the responder answered with Diffie-Hellman group {keGroup} (SA: {ike.Group}), not the {group} of the request");
-            }
-            // §2.23: "If none of the NAT_DETECTION_SOURCE_IP payload(s) received matches the expected value ... the other
-            // end is behind a NAT"; a DESTINATION mismatch means this end is. Either way the initiator moves to 4500.
-            bool nat = transport.CanFloat && NatDetected(reply1.Payloads, spiI, spiR, remote, transport.LocalIke);
-            IPEndPoint peer = nat ? new IPEndPoint(remote.Address, 4500) : remote;
-            IReadOnlyCollection<SignatureHash>? peerHashes = SignatureHashesOf(reply1.Payloads);
-            // RFC 7383 §2.3: fragmentation is used only when both sides announced it in IKE_SA_INIT.
-            bool fragment = config.Fragmentation && FindNotify(reply1.Payloads, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not null;
-
-            var kd = new KeyDerivation(ike.PrfHash);
-            IkeSaKeys keys = kd.DeriveIkeSa(ni, nr, dh.SharedSecret(keData.Span), spiI, spiR, ike.IntegrityKeyLength, ike.EncryptionKeyLength);
-            using SkCipher toResponder = Cipher(ike, keys.Skei, keys.Skai);
-            using SkCipher fromResponder = Cipher(ike, keys.Sker, keys.Skar);
-
-            uint inboundSpi = NewEspSpi();
-            byte[] idi = LocalId(config);
-            (AuthMethod method, byte[] auth) = Authenticate(config, kd, AuthPayload.SignedOctets(kd, msg1, nr, keys.Skpi, idi), peerHashes);
-            IReadOnlyList<byte[]> msg3 = Protect(toResponder, fragment, config, peer, nat, new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, false, true, 1, 0), [
-                (PayloadType.IdInitiator, idi),
-                .. config.Certificate is null ? [] : new (PayloadType, ReadOnlyMemory<byte>)[]
-                {
-                    (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)),
-                    (PayloadType.CertificateRequest, CertificateRequest(config)),
-                },
-                (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
-                (PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOffer(Spi(inboundSpi), config.EspProposals))),
-                (PayloadType.TsInitiator, Payloads.WriteTs([config.LocalTs])),
-                (PayloadType.TsResponder, Payloads.WriteTs([config.RemoteTs])),
-            ]);
-            var fragments = new FragmentReassembler();
-            IReadOnlyList<RawPayload> inner = await RequestAsync(transport, peer, nat, msg3, spiI, 1, config,
-                m => ReceiveResponse(fromResponder, fragment ? fragments : null, m, config.Counters), cancellationToken).ConfigureAwait(false);
-            FailOnErrorNotify(inner, "IKE_AUTH");
-            PeerProof proof;
-            try
-            {
-                PayloadRules.Require(inner, "the IKE_AUTH response", PayloadRules.IkeAuthResponse);
-                byte[] idr = Find(inner, PayloadType.IdResponder, "IKE_AUTH response").Body.ToArray();
-                proof = VerifyPeer(inner, idr, config, "responder", kd, AuthPayload.SignedOctets(kd, reply1.Raw.Span, ni, keys.Skpr, idr));
-            }
-            catch (Exception e) when (e is IkeException or IkeFormatException)
-            {
-                // §2.21.2: the initiator that rejects the responder's AUTH tells it so in an INFORMATIONAL exchange.
-                byte[] info = toResponder.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.Informational, false, true, 2, 0),
-                    [Notify(NotifyType.AUTHENTICATION_FAILED, ReadOnlyMemory<byte>.Empty)]);
-                await transport.SendAsync(info, peer, nat, cancellationToken).ConfigureAwait(false);
-                throw;
-            }
-            IReadOnlyList<Proposal> espAnswer = ReadSa(inner, "IKE_AUTH response");
-            SaSuite esp = Negotiation.Accept(espAnswer, Proposal.Esp, "IKE_AUTH", config.EspProposals);
-            if (espAnswer[0].Spi.Length != 4)
-            {
-                throw new IkeException($"the responder's ESP SPI is {espAnswer[0].Spi.Length} octets, not 4");
-            }
-            uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espAnswer[0].Spi.Span);
-            int half = esp.EncryptionKeyLength + esp.IntegrityKeyLength;
-            byte[] keymat = kd.ChildKeymat(keys.Skd, [], ni, nr, 2 * half);
-            return new ChildSa(inboundSpi, outboundSpi, keymat[half..], keymat[..half], proof.Certificate, esp, ike)
-            {
-                PeerIdentity = proof.Identity,
-                NatDetected = nat,
-                LocalAuthMethod = method,
-                PeerAuthMethod = proof.Method,
-                IkeSa = new EstablishedIkeSa(spiI, spiR, true, ike, keys, ni, nr, nat ? transport.LocalNatt! : transport.LocalIke, peer, nat, 2, 0, null,
-                    config.LocalTs, config.RemoteTs),
-            };
-        }
-        finally
-        {
-            dh.Dispose();
-        }
+        using IkeConnection connection = IkeConnection.Initiate(config, null, new TransportSender(transport), NegotiateOnly(config), transport.LocalIke, remote, transport.CanFloat);
+        return await NegotiateAsync(transport, connection, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Waits for one initiator on <paramref name="socket"/> (no NAT traversal), completes IKE_SA_INIT and IKE_AUTH.</summary>
@@ -331,197 +192,95 @@ public static class IkeSession
     private static async Task<ChildSa> RespondCoreAsync(UdpClient socket, UdpClient? natTraversal, IkePeerConfig config, CancellationToken cancellationToken)
     {
         using var transport = new IkeTransport(socket, natTraversal);
-        IPEndPoint from;
-        IkeMessage msg1;
-        SaSuite ike;
-        Proposal chosen;
-        int invalidKe = 0;
+        var sender = new TransportSender(transport);
         while (true)
         {
-            bool encapsulated;
-            (msg1, from, encapsulated) = await transport.ReceiveAsync(cancellationToken).ConfigureAwait(false);
-            if (msg1.Header.Exchange != ExchangeType.IkeSaInit || msg1.Header.IsResponse || msg1.Header.ResponderSpi != 0 || encapsulated)
+            (IkeMessage request, IPEndPoint from, bool encapsulated) = await transport.ReceiveAsync(cancellationToken).ConfigureAwait(false);
+            if (request.Header.Exchange != ExchangeType.IkeSaInit || request.Header.IsResponse || request.Header.ResponderSpi != 0 || encapsulated)
             {
                 continue;
             }
-            // A broken or incomplete first message is answered with INVALID_SYNTAX and does not end the wait for a
-            // real initiator (nothing is kept for it).
-            IReadOnlyList<Proposal> offered;
-            ushort keGroup;
-            try
+            // A refusal keeps no state (INVALID_SYNTAX, COOKIE, INVALID_KE_PAYLOAD) and the wait for a real initiator
+            // goes on; only NO_PROPOSAL_CHOSEN ends it (the configurations cannot agree).
+            (byte[]? refusal, string? error) = IkeInit.Screen(request, from, config);
+            if (refusal is not null)
             {
-                PayloadRules.Require(msg1.Payloads, "the IKE_SA_INIT request", PayloadRules.IkeSaInitRequest);
-                offered = ReadSa(msg1.Payloads, "IKE_SA_INIT request");
-                (keGroup, _) = Payloads.ReadKe(Find(msg1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT request").Body);
-                Payloads.ReadNonce(Find(msg1.Payloads, PayloadType.Nonce, "IKE_SA_INIT request").Body);
-            }
-            catch (Exception e) when (e is IkeException or IkeFormatException)
-            {
-                await transport.SendAsync(Refusal(msg1.Header, NotifyType.INVALID_SYNTAX, ReadOnlyMemory<byte>.Empty), from, false, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            if (config.Cookies.Required && !HasValidCookie(msg1, from, config.Cookies))
-            {
-                // §2.6: under half-open load the responder answers with a cookie made from the request alone and keeps
-                // nothing; only a repeat that carries it, as its first payload, creates state.
-                byte[] fresh = config.Cookies.Generate(Find(msg1.Payloads, PayloadType.Nonce, "IKE_SA_INIT request").Body.Span, from.Address, msg1.Header.InitiatorSpi);
-                await transport.SendAsync(Refusal(msg1.Header, NotifyType.COOKIE, fresh), from, false, cancellationToken).ConfigureAwait(false);
-                config.Counters?.CookieSent();
-                continue;
-            }
-            if (Negotiation.Choose(offered, Proposal.Ike, config.IkeProposals) is not { } choice)
-            {
-                await transport.SendAsync(Refusal(msg1.Header, NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty), from, false, cancellationToken).ConfigureAwait(false);
-                throw new IkeException($"NO_PROPOSAL_CHOSEN in IKE_SA_INIT: {Negotiation.Mismatch(offered, Proposal.Ike, config.IkeProposals)}");
-            }
-            (ike, chosen) = choice;
-            if (keGroup != (ushort)ike.Group)
-            {
-                // §1.2: "If the guess turns out to be wrong, the responder will indicate the correct group in the response".
-                byte[] wanted = new byte[2];
-                BinaryPrimitives.WriteUInt16BigEndian(wanted, (ushort)ike.Group);
-                await transport.SendAsync(Refusal(msg1.Header, NotifyType.INVALID_KE_PAYLOAD, wanted), from, false, cancellationToken).ConfigureAwait(false);
-                if (++invalidKe > 3)
+                sender.Send(refusal, from, false);
+                if (error is not null)
                 {
-                    throw new IkeException($"the initiator kept sending KE payloads for group {keGroup} after INVALID_KE_PAYLOAD asked for {ike.Group}");
+                    throw new IkeException(error);
                 }
                 continue;
             }
-            break;
+            using IkeConnection connection = IkeConnection.Respond(config, null, sender, NegotiateOnly(config), request, from, transport.LocalIke, transport.CanFloat);
+            return await NegotiateAsync(transport, connection, cancellationToken).ConfigureAwait(false);
         }
-        ulong spiI = msg1.Header.InitiatorSpi;
-        ulong spiR = NewIkeSpi();
-        byte[] ni = Payloads.ReadNonce(Find(msg1.Payloads, PayloadType.Nonce, "IKE_SA_INIT request").Body).ToArray();
-        (_, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(Find(msg1.Payloads, PayloadType.KeyExchange, "IKE_SA_INIT request").Body);
-        IReadOnlyCollection<SignatureHash>? peerHashes = SignatureHashesOf(msg1.Payloads);
-        bool peerDoesNatT = transport.CanFloat && FindNotify(msg1.Payloads, NotifyType.NAT_DETECTION_SOURCE_IP) is not null;
-        // RFC 7383 §2.3: the responder announces fragmentation only to an initiator that announced it.
-        bool fragment = config.Fragmentation && FindNotify(msg1.Payloads, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not null;
-        byte[] nr = RandomNumberGenerator.GetBytes(NonceLength);
-        using KeyExchange dh = KeyExchange.Create(ike.Group);
-        List<(PayloadType, ReadOnlyMemory<byte>)> payloads =
-        [
-            (PayloadType.SecurityAssociation, Payloads.WriteSa([chosen])),
-            (PayloadType.KeyExchange, Payloads.WriteKe((ushort)ike.Group, dh.PublicValue)),
-            (PayloadType.Nonce, nr),
-        ];
-        if (peerDoesNatT)
-        {
-            payloads.Add(Notify(NotifyType.NAT_DETECTION_SOURCE_IP, IkeTransport.NatHash(spiI, spiR, transport.LocalIke)));
-            payloads.Add(Notify(NotifyType.NAT_DETECTION_DESTINATION_IP, IkeTransport.NatHash(spiI, spiR, from)));
-        }
-        payloads.Add(SignatureHashes());
-        if (fragment)
-        {
-            payloads.Add(Notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED, ReadOnlyMemory<byte>.Empty));
-        }
-        if (config.Certificate is not null)
-        {
-            payloads.Add((PayloadType.CertificateRequest, CertificateRequest(config)));
-        }
-        byte[] msg2 = IkeMessage.Build(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeSaInit, true, false, 0, 0), payloads);
-        // Half-open from here (state kept, the peer not yet authenticated) until this method ends.
-        using IDisposable halfOpen = config.Cookies.Enter();
-        await transport.SendAsync(msg2, from, false, cancellationToken).ConfigureAwait(false);
-        var kd = new KeyDerivation(ike.PrfHash);
-        IkeSaKeys keys = kd.DeriveIkeSa(ni, nr, dh.SharedSecret(keData.Span), spiI, spiR, ike.IntegrityKeyLength, ike.EncryptionKeyLength);
-        using SkCipher fromInitiator = Cipher(ike, keys.Skei, keys.Skai);
-        using SkCipher toInitiator = Cipher(ike, keys.Sker, keys.Skar);
+    }
 
-        IkeMessage msg3;
-        IPEndPoint peer;
-        bool nat;
-        IReadOnlyList<RawPayload>? inner;
-        var fragments = new FragmentReassembler();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(config.RetransmitTimeout * 4);
-        while (true)
+    /// <summary>
+    /// The one-shot calls' IKE SA settings: the configured retransmit timeout, 3 tries at that fixed interval, IKE_AUTH
+    /// awaited for 4 timeouts; no data plane (the caller hands <see cref="ChildSa.IkeSa"/> to its own connection).
+    /// </summary>
+    private static IkeSaOptions NegotiateOnly(IkePeerConfig config) => new()
+    {
+        ReqId = 0,
+        EspLocal = new IPEndPoint(IPAddress.Any, 0),
+        EspRemote = new IPEndPoint(IPAddress.Any, 0),
+        RetransmitTimeout = config.RetransmitTimeout,
+        RetransmitBase = 1,
+        RetransmitTries = 2,
+        HalfOpenTimeout = config.RetransmitTimeout * 4,
+        FragmentSize = config.FragmentSize,
+        Counters = config.Counters,
+        IkeProposals = config.IkeProposals,
+        EspProposals = config.EspProposals,
+    };
+
+    /// <summary>Feeds <paramref name="connection"/> what arrives on the transport until IKE_AUTH is done (its first CHILD_SA) or it closes (why, as the exception).</summary>
+    private static async Task<ChildSa> NegotiateAsync(IkeTransport transport, IkeConnection connection, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource<ChildSa>(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.Established += child => done.TrySetResult(child);
+        connection.Closed += reason => done.TrySetException(new IkeException(reason));
+        if (connection.FirstChild is { } already)
         {
-            (IkeMessage m, IPEndPoint f, bool encapsulated) = await transport.ReceiveAsync(deadline.Token).ConfigureAwait(false);
-            if (m.Header.InitiatorSpi != spiI || m.Header.IsResponse)
+            done.TrySetResult(already);
+        }
+        else if (connection.CloseReason is { } reason)
+        {
+            done.TrySetException(new IkeException(reason));
+        }
+        using var receiving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        while (!done.Task.IsCompleted)
+        {
+            Task<(IkeMessage Message, IPEndPoint From, bool Encapsulated)> receive = transport.ReceiveAsync(receiving.Token);
+            if (await Task.WhenAny(receive, done.Task).ConfigureAwait(false) == done.Task)
             {
-                continue;
-            }
-            if (m.Header.Exchange == ExchangeType.IkeSaInit && m.Header.ResponderSpi == 0)
-            {
-                await transport.SendAsync(msg2, from, false, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            if (m.Header.Exchange == ExchangeType.IkeAuth && m.Header.ResponderSpi == spiR && m.Header.MessageId == 1)
-            {
+                await receiving.CancelAsync().ConfigureAwait(false);
                 try
                 {
-                    inner = Receive(fromInitiator, fragment ? fragments : null, m, config.Counters, "initiator");
+                    await receive.ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is CryptographicException or IkeFormatException)
+                catch (OperationCanceledException)
                 {
-                    // §3.14: a message whose integrity check fails "MUST be discarded"; the real one may still come.
-                    continue;
+                    // The exchange ended first.
                 }
-                if (inner is null)
-                {
-                    // A fragment kept (or dropped) while the others are awaited.
-                    continue;
-                }
-                (msg3, peer, nat) = (m, f, encapsulated);
                 break;
             }
+            (IkeMessage m, IPEndPoint from, bool encapsulated) = await receive.ConfigureAwait(false);
+            connection.Receive(m.Raw, from, encapsulated);
         }
-        PeerProof proof;
-        try
-        {
-            PayloadRules.Require(inner, "the IKE_AUTH request", PayloadRules.IkeAuthRequest);
-            byte[] idi = Find(inner, PayloadType.IdInitiator, "IKE_AUTH request").Body.ToArray();
-            proof = VerifyPeer(inner, idi, config, "initiator", kd, AuthPayload.SignedOctets(kd, msg1.Raw.Span, nr, keys.Skpi, idi));
-        }
-        catch (Exception e) when (e is IkeException or IkeFormatException)
-        {
-            // §2.21.2: "If the error occurred on the responder, the notification is returned in the protected response".
-            byte[] fail = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
-                [Notify(NotifyType.AUTHENTICATION_FAILED, ReadOnlyMemory<byte>.Empty)]);
-            await transport.SendAsync(fail, peer, nat, cancellationToken).ConfigureAwait(false);
-            throw;
-        }
-        IReadOnlyList<Proposal> espOffered = ReadSa(inner, "IKE_AUTH request");
-        if (Negotiation.Choose(espOffered, Proposal.Esp, config.EspProposals) is not { } espChoice)
-        {
-            byte[] refuse = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
-                [Notify(NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty)]);
-            await transport.SendAsync(refuse, peer, nat, cancellationToken).ConfigureAwait(false);
-            throw new IkeException($"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no ESN, no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}");
-        }
-        (SaSuite esp, Proposal espReply) = espChoice;
-        uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espReply.Spi.Span);
-        uint inboundSpi = NewEspSpi();
-        byte[] idr = LocalId(config);
-        (AuthMethod method, byte[] auth) = Authenticate(config, kd, AuthPayload.SignedOctets(kd, msg2, ni, keys.Skpr, idr), peerHashes);
-        IReadOnlyList<byte[]> msg4 = Protect(toInitiator, fragment, config, peer, nat, new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0), [
-            (PayloadType.IdResponder, idr),
-            .. config.Certificate is null ? [] : new (PayloadType, ReadOnlyMemory<byte>)[] { (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)) },
-            (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
-            (PayloadType.SecurityAssociation, Payloads.WriteSa([espReply with { Spi = Spi(inboundSpi) }])),
-            (PayloadType.TsInitiator, Payloads.WriteTs([config.RemoteTs])),
-            (PayloadType.TsResponder, Payloads.WriteTs([config.LocalTs])),
-        ]);
-        foreach (byte[] datagram in msg4)
-        {
-            await transport.SendAsync(datagram, peer, nat, cancellationToken).ConfigureAwait(false);
-        }
-        int half = esp.EncryptionKeyLength + esp.IntegrityKeyLength;
-        byte[] keymat = kd.ChildKeymat(keys.Skd, [], ni, nr, 2 * half);
-        return new ChildSa(inboundSpi, outboundSpi, keymat[..half], keymat[half..], proof.Certificate, esp, ike)
-        {
-            PeerIdentity = proof.Identity,
-            NatDetected = nat,
-            LocalAuthMethod = method,
-            PeerAuthMethod = proof.Method,
-            IkeSa = new EstablishedIkeSa(spiI, spiR, false, ike, keys, ni, nr, nat ? transport.LocalNatt! : transport.LocalIke, peer, nat, 0, 2, msg4,
-                config.LocalTs, config.RemoteTs),
-        };
+        return await done.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>The one-shot calls' messages leave from their sockets: 500, or 4500 with the non-ESP marker.</summary>
+    private sealed class TransportSender(IkeTransport transport) : Sa.IIkeSender
+    {
+        public void Send(ReadOnlyMemory<byte> message, IPEndPoint to, bool encapsulated) => transport.Send(message.Span, to, encapsulated);
     }
 
     /// <summary>Whether the request's first payload is N(COOKIE) with a cookie this responder made for it (RFC 7296 §2.6).</summary>
-    private static bool HasValidCookie(IkeMessage request, IPEndPoint from, IkeCookies cookies)
+    internal static bool HasValidCookie(IkeMessage request, IPEndPoint from, IkeCookies cookies)
     {
         if (request.Payloads[0].Type != PayloadType.Notify)
         {
@@ -532,9 +291,9 @@ public static class IkeSession
             && cookies.Verify(first.Data.Span, Find(request.Payloads, PayloadType.Nonce, "IKE_SA_INIT request").Body.Span, from.Address, request.Header.InitiatorSpi);
     }
 
-    private sealed record PeerProof(X509Certificate2? Certificate, AuthMethod Method, string Identity);
+    internal sealed record PeerProof(X509Certificate2? Certificate, AuthMethod Method, string Identity);
 
-    private static void CheckConfig(IkePeerConfig config)
+    internal static void CheckConfig(IkePeerConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
         if (config.PreSharedKey is null ? config.Certificate is null : config.LocalFqdn is null)
@@ -548,11 +307,11 @@ public static class IkeSession
     }
 
     /// <summary>The ID payload body: ID_FQDN with a pre-shared key, else the certificate's subject as ID_DER_ASN1_DN.</summary>
-    private static byte[] LocalId(IkePeerConfig config) => config.PreSharedKey is not null
+    internal static byte[] LocalId(IkePeerConfig config) => config.PreSharedKey is not null
         ? Payloads.WriteTyped4((byte)IdType.ID_FQDN, System.Text.Encoding.ASCII.GetBytes(config.LocalFqdn!))
         : Payloads.WriteTyped4((byte)IdType.ID_DER_ASN1_DN, config.Certificate!.SubjectName.RawData);
 
-    private static (AuthMethod Method, byte[] Data) Authenticate(IkePeerConfig config, KeyDerivation kd, byte[] signedOctets, IReadOnlyCollection<SignatureHash>? peerHashes)
+    internal static (AuthMethod Method, byte[] Data) Authenticate(IkePeerConfig config, KeyDerivation kd, byte[] signedOctets, IReadOnlyCollection<SignatureHash>? peerHashes)
     {
         (AuthMethod method, byte[] data) = config.PreSharedKey is { } psk
             ? (AuthMethod.SharedKey, AuthPayload.SharedKeyMic(kd, psk, signedOctets))
@@ -566,7 +325,7 @@ public static class IkeSession
     }
 
     /// <summary>Checks the peer's identity and AUTH the way this side authenticates (certificate or pre-shared key).</summary>
-    private static PeerProof VerifyPeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role, KeyDerivation kd, byte[] signedOctets)
+    internal static PeerProof VerifyPeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role, KeyDerivation kd, byte[] signedOctets)
     {
         (byte authMethod, ReadOnlyMemory<byte> authData) = Payloads.ReadTyped4(Find(inner, PayloadType.Authentication, $"the {role}'s IKE_AUTH").Body, "AUTH");
         var method = (AuthMethod)authMethod;
@@ -600,7 +359,7 @@ public static class IkeSession
     /// proves the identity of its ID payload (RFC 4945 §3.1: "the ID MUST match ... the certificate"); with a
     /// configured <see cref="IkePeerConfig.RemoteIdentity"/> that identity must be the expected one.
     /// </summary>
-    private static X509Certificate2 ValidatePeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role)
+    internal static X509Certificate2 ValidatePeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role)
     {
         (byte encoding, ReadOnlyMemory<byte> der) = Payloads.ReadCert(Find(inner, PayloadType.Certificate, $"the {role}'s IKE_AUTH").Body);
         if (encoding != CertX509Signature)
@@ -654,49 +413,10 @@ public static class IkeSession
     }
 
     /// <summary>
-    /// Sends <paramref name="request"/> (all its datagrams: one message, or all fragments of one, RFC 7383 §2.5) and
-    /// waits for the response; retransmits it whole up to 3 times. <paramref name="accept"/> gets each response with
-    /// this SPI and Message ID and returns null to keep waiting (a fragment while others are missing).
-    /// </summary>
-    private static async Task<T> RequestAsync<T>(IkeTransport transport, IPEndPoint remote, bool encapsulated, IReadOnlyList<byte[]> request,
-        ulong spiI, uint messageId, IkePeerConfig config, Func<IkeMessage, T?> accept, CancellationToken cancellationToken) where T : class
-    {
-        for (int attempt = 0; attempt < 3; attempt++)
-        {
-            foreach (byte[] datagram in request)
-            {
-                await transport.SendAsync(datagram, remote, encapsulated, cancellationToken).ConfigureAwait(false);
-            }
-            if (attempt > 0 && request.Count > 1)
-            {
-                config.Counters?.FragmentsResent(request.Count);
-            }
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            wait.CancelAfter(config.RetransmitTimeout);
-            try
-            {
-                while (true)
-                {
-                    (IkeMessage m, _, _) = await transport.ReceiveAsync(wait.Token).ConfigureAwait(false);
-                    if (m.Header.IsResponse && m.Header.InitiatorSpi == spiI && m.Header.MessageId == messageId && accept(m) is { } answer)
-                    {
-                        return answer;
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Retransmit.
-            }
-        }
-        throw new IkeException($"no answer from {remote} after 3 tries");
-    }
-
-    /// <summary>
     /// The message as datagrams: one SK message, or — fragmentation negotiated and the message larger than the
     /// configured fragment size allows — its Encrypted Fragments (RFC 7383 §2.5).
     /// </summary>
-    private static IReadOnlyList<byte[]> Protect(SkCipher cipher, bool fragment, IkePeerConfig config, IPEndPoint to, bool encapsulated,
+    internal static IReadOnlyList<byte[]> Protect(SkCipher cipher, bool fragment, int fragmentSize, IkeCounters? counters, IPEndPoint to, bool encapsulated,
         IkeHeader header, IReadOnlyList<(PayloadType, ReadOnlyMemory<byte>)> inner)
     {
         if (!fragment)
@@ -705,11 +425,11 @@ public static class IkeSession
         }
         // The fragment size counts the whole IP datagram, as strongSwan's does: IP header, UDP header, non-ESP marker.
         int ipHeader = to.Address.AddressFamily == AddressFamily.InterNetworkV6 && !to.Address.IsIPv4MappedToIPv6 ? 40 : 20;
-        int maxMessage = config.FragmentSize - ipHeader - 8 - (encapsulated ? 4 : 0);
+        int maxMessage = fragmentSize - ipHeader - 8 - (encapsulated ? 4 : 0);
         IReadOnlyList<byte[]> datagrams = cipher.SealFragments(header, inner, maxMessage);
         if (datagrams.Count > 1)
         {
-            config.Counters?.Fragmented(datagrams.Count);
+            counters?.Fragmented(datagrams.Count);
         }
         return datagrams;
     }
@@ -721,7 +441,7 @@ public static class IkeSession
     /// </summary>
     /// <exception cref="CryptographicException">An SK message's ICV does not verify.</exception>
     /// <exception cref="IkeFormatException">An SK message or a reassembled chain is malformed.</exception>
-    private static IReadOnlyList<RawPayload>? Receive(SkCipher cipher, FragmentReassembler? fragments, IkeMessage message, IkeCounters? counters, string role)
+    internal static IReadOnlyList<RawPayload>? Receive(SkCipher cipher, FragmentReassembler? fragments, IkeMessage message, IkeCounters? counters, string role)
     {
         if (!message.Payloads.Any(p => p.Type == PayloadType.EncryptedFragment))
         {
@@ -764,7 +484,7 @@ public static class IkeSession
         }
     }
 
-    private static bool NatDetected(IReadOnlyList<RawPayload> payloads, ulong spiI, ulong spiR, IPEndPoint peer, IPEndPoint local)
+    internal static bool NatDetected(IReadOnlyList<RawPayload> payloads, ulong spiI, ulong spiR, IPEndPoint peer, IPEndPoint local)
     {
         List<Payloads.Notify> sources = [.. Notifies(payloads, NotifyType.NAT_DETECTION_SOURCE_IP)];
         List<Payloads.Notify> destinations = [.. Notifies(payloads, NotifyType.NAT_DETECTION_DESTINATION_IP)];
@@ -778,7 +498,7 @@ public static class IkeSession
         return !sources.Any(n => n.Data.Span.SequenceEqual(expectedSource)) || !destinations.Any(n => n.Data.Span.SequenceEqual(expectedDestination));
     }
 
-    private static IReadOnlyCollection<SignatureHash>? SignatureHashesOf(IReadOnlyList<RawPayload> payloads)
+    internal static IReadOnlyCollection<SignatureHash>? SignatureHashesOf(IReadOnlyList<RawPayload> payloads)
     {
         if (FindNotify(payloads, NotifyType.SIGNATURE_HASH_ALGORITHMS) is not { } n)
         {
@@ -793,11 +513,11 @@ public static class IkeSession
     }
 
     /// <summary>RFC 7427 §4: the hashes Certgate verifies, announced in IKE_SA_INIT.</summary>
-    private static (PayloadType, ReadOnlyMemory<byte>) SignatureHashes() =>
+    internal static (PayloadType, ReadOnlyMemory<byte>) SignatureHashes() =>
         Notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, new byte[] { 0, (byte)SignatureHash.SHA2_256, 0, (byte)SignatureHash.SHA2_384, 0, (byte)SignatureHash.SHA2_512 });
 
     /// <summary>CERTREQ (§3.7): encoding 4 and the SHA-1 hashes of the trust anchors' SubjectPublicKeyInfo.</summary>
-    private static byte[] CertificateRequest(IkePeerConfig config)
+    internal static byte[] CertificateRequest(IkePeerConfig config)
     {
         var hashes = new List<byte>();
         foreach (X509Certificate2 anchor in config.TrustAnchors)
@@ -809,24 +529,24 @@ public static class IkeSession
         return Payloads.WriteCert(CertX509Signature, [.. hashes]);
     }
 
-    private static SkCipher Cipher(SaSuite suite, byte[] encryptionKey, byte[] integrityKey) =>
+    internal static SkCipher Cipher(SaSuite suite, byte[] encryptionKey, byte[] integrityKey) =>
         suite.IsAead ? SkCipher.Gcm(encryptionKey) : SkCipher.CbcHmac(encryptionKey, integrityKey, suite.IntegrityHash);
 
-    private static byte[] Refusal(IkeHeader request, NotifyType type, ReadOnlyMemory<byte> data) =>
+    internal static byte[] Refusal(IkeHeader request, NotifyType type, ReadOnlyMemory<byte> data) =>
         IkeMessage.Build(new IkeHeader(request.InitiatorSpi, 0, PayloadType.None, ExchangeType.IkeSaInit, true, false, 0, 0), [Notify(type, data)]);
 
-    private static (PayloadType, ReadOnlyMemory<byte>) Notify(NotifyType type, ReadOnlyMemory<byte> data) =>
+    internal static (PayloadType, ReadOnlyMemory<byte>) Notify(NotifyType type, ReadOnlyMemory<byte> data) =>
         (PayloadType.Notify, Payloads.WriteNotify(new Payloads.Notify(0, (ushort)type, ReadOnlyMemory<byte>.Empty, data)));
 
-    private static IEnumerable<Payloads.Notify> Notifies(IReadOnlyList<RawPayload> payloads, NotifyType type) =>
+    internal static IEnumerable<Payloads.Notify> Notifies(IReadOnlyList<RawPayload> payloads, NotifyType type) =>
         payloads.Where(p => p.Type == PayloadType.Notify).Select(p => Payloads.ReadNotify(p.Body)).Where(n => n.Type == (ushort)type);
 
-    private static Payloads.Notify? FindNotify(IReadOnlyList<RawPayload> payloads, NotifyType type) => Notifies(payloads, type).FirstOrDefault();
+    internal static Payloads.Notify? FindNotify(IReadOnlyList<RawPayload> payloads, NotifyType type) => Notifies(payloads, type).FirstOrDefault();
 
-    private static IReadOnlyList<Proposal> ReadSa(IReadOnlyList<RawPayload> payloads, string where) =>
+    internal static IReadOnlyList<Proposal> ReadSa(IReadOnlyList<RawPayload> payloads, string where) =>
         Payloads.ReadSa(Find(payloads, PayloadType.SecurityAssociation, where).Body.Span);
 
-    private static void FailOnErrorNotify(IReadOnlyList<RawPayload> payloads, string exchange)
+    internal static void FailOnErrorNotify(IReadOnlyList<RawPayload> payloads, string exchange)
     {
         foreach (RawPayload p in payloads.Where(p => p.Type == PayloadType.Notify))
         {
@@ -839,7 +559,7 @@ public static class IkeSession
     }
 
     /// <summary><see cref="Receive"/> for the initiator: a response whose SK payload does not verify ends the exchange.</summary>
-    private static IReadOnlyList<RawPayload>? ReceiveResponse(SkCipher cipher, FragmentReassembler? fragments, IkeMessage message, IkeCounters? counters)
+    internal static IReadOnlyList<RawPayload>? ReceiveResponse(SkCipher cipher, FragmentReassembler? fragments, IkeMessage message, IkeCounters? counters)
     {
         try
         {
@@ -851,18 +571,18 @@ public static class IkeSession
         }
     }
 
-    private static RawPayload Find(IReadOnlyList<RawPayload> payloads, PayloadType type, string where) =>
+    internal static RawPayload Find(IReadOnlyList<RawPayload> payloads, PayloadType type, string where) =>
         payloads.FirstOrDefault(p => p.Type == type) ?? throw new IkeException($"{where} has no {type} payload");
 
-    private static AsymmetricAlgorithm PrivateKey(X509Certificate2 certificate) =>
+    internal static AsymmetricAlgorithm PrivateKey(X509Certificate2 certificate) =>
         (AsymmetricAlgorithm?)certificate.GetRSAPrivateKey() ?? certificate.GetECDsaPrivateKey()
         ?? throw new ArgumentException("the local certificate has no RSA or ECDSA private key", nameof(certificate));
 
-    private static ulong NewIkeSpi() => BinaryPrimitives.ReadUInt64BigEndian(RandomNumberGenerator.GetBytes(8)) | 1;
+    internal static ulong NewIkeSpi() => BinaryPrimitives.ReadUInt64BigEndian(RandomNumberGenerator.GetBytes(8)) | 1;
 
-    private static uint NewEspSpi() => BinaryPrimitives.ReadUInt32BigEndian(RandomNumberGenerator.GetBytes(4)) | 0x1000;
+    internal static uint NewEspSpi() => BinaryPrimitives.ReadUInt32BigEndian(RandomNumberGenerator.GetBytes(4)) | 0x1000;
 
-    private static byte[] Spi(uint spi)
+    internal static byte[] Spi(uint spi)
     {
         byte[] b = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(b, spi);

@@ -47,6 +47,26 @@ internal sealed class IkeTransport : IDisposable
         }
     }
 
+    /// <summary>Sends at once (the IKE SA's send path runs under its lock); a datagram the socket refuses is lost like any other, and retransmitted.</summary>
+    public void Send(ReadOnlySpan<byte> message, IPEndPoint to, bool encapsulated)
+    {
+        try
+        {
+            if (encapsulated)
+            {
+                _natt!.Send([.. NonEspMarker, .. message], to);
+            }
+            else
+            {
+                _ike.Send(message, to);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Lost; the retransmit timer tries again.
+        }
+    }
+
     /// <summary>The next datagram on either port that parses as an IKE message; anything else is dropped.</summary>
     public async Task<(IkeMessage Message, IPEndPoint From, bool Encapsulated)> ReceiveAsync(CancellationToken cancellationToken)
     {

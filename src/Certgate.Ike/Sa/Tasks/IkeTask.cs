@@ -3,7 +3,7 @@ using Certgate.Ike.Wire;
 namespace Certgate.Ike.Sa.Tasks;
 
 /// <summary>
-/// One exchange of an established IKE SA, in one role chosen at construction (strongSwan's task_t). The initiator
+/// One exchange of an IKE SA, in one role chosen at construction (strongSwan's task_t). The initiator
 /// builds the request and processes the response; the responder processes the request and builds the response.
 /// Runs under the connection's lock; a format or protocol error is thrown as <see cref="Sessions.IkeException"/> or
 /// <see cref="IkeFormatException"/> and answered or logged by the <see cref="TaskManager"/>.
@@ -25,6 +25,12 @@ internal abstract class IkeTask(IkeConnection connection, bool initiator)
 
     /// <summary>Initiator: the response. Responder: the request.</summary>
     public abstract void Process(IkeSa sa, IReadOnlyList<RawPayload> message);
+
+    /// <summary>
+    /// Initiator, set by <see cref="Process"/>: the responder wants the request again, rebuilt (IKE_SA_INIT after
+    /// N(COOKIE) or N(INVALID_KE_PAYLOAD), RFC 7296 §2.6, §1.2); the task runs again with the same Message ID.
+    /// </summary>
+    public bool Again { get; set; }
 
     /// <summary>Responder: the response has left (state that must wait for it changes here).</summary>
     public virtual void Sent(IkeSa sa)
