@@ -99,10 +99,15 @@ public sealed class IkeConnection : IDisposable
     /// <param name="time">The clock of the timers.</param>
     /// <exception cref="ArgumentException">The configuration lacks credentials or has a bad fragment size.</exception>
     public static IkeConnection Initiate(IkePeerConfig config, IIpsecDataPlane? plane, IIkeSender sender, IkeSaOptions options, IPEndPoint local, IPEndPoint remote,
-        bool natTraversal, TimeProvider? time = null)
+        bool natTraversal, TimeProvider? time = null) =>
+        InitiateUnder(new IkeProfile(config, plane, options), sender, local, remote, natTraversal, time);
+
+    /// <summary>As <see cref="Initiate"/> under <paramref name="profile"/> (its <see cref="IkeProfile.Tag"/> kept in <see cref="Profile"/>).</summary>
+    internal static IkeConnection InitiateUnder(IkeProfile profile, IIkeSender sender, IPEndPoint local, IPEndPoint remote, bool natTraversal, TimeProvider? time = null)
     {
+        ArgumentNullException.ThrowIfNull(profile);
         ArgumentNullException.ThrowIfNull(remote);
-        var connection = new IkeConnection(config, plane, sender, options, local, natTraversal, time) { Profile = new IkeProfile(config, plane, options) };
+        var connection = new IkeConnection(profile.Config, profile.Plane, sender, profile.Options, local, natTraversal, time) { Profile = profile };
         connection.Run(() =>
         {
             var sa = new IkeSa(connection, connection.NewIkeSpi(), 0, true, remote, connection.Time.GetUtcNow()) { State = IkeSaState.Connecting };
