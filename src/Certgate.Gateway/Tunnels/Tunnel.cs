@@ -12,24 +12,25 @@ using Certgate.ServiceSets.Plan;
 namespace Certgate.Gateway.Tunnels;
 
 /// <summary>
-/// One next-hop tunnel: brings its IKE SA up, hands it to an <see cref="IkeConnection"/> that installs the ESP SAs
-/// and the policy in the data plane and keeps the SA alive (the peer's CREATE_CHILD_SA and INFORMATIONAL exchanges,
-/// rekeys before the ike and ipsec proposals' lifetime-seconds run out, #5), and negotiates anew when it is gone.
+/// One next-hop tunnel: brings its IKE SA up through the IKE endpoint of its local-gateway address
+/// (<see cref="IkeEndpoint"/>: one UDP 500 socket and the data plane's 4500 for every tunnel there, messages routed by
+/// SPI), as an <see cref="IkeConnection"/> that installs the ESP SAs and the policy in the data plane and keeps the SA
+/// alive (the peer's CREATE_CHILD_SA and INFORMATIONAL exchanges, rekeys before the ike and ipsec proposals'
+/// lifetime-seconds run out, #5), and negotiates anew when it is gone.
 /// </summary>
 /// <remarks>
 /// Who starts: the gateway whose local address is numerically lower initiates, the other responds (docs/decisions.md,
 /// "Who initiates a tunnel"), so two Certgate gateways never collide with two simultaneous IKE_SA_INITs. A responder
 /// that hears nothing for <see cref="ResponderPatience"/> initiates once itself, so a peer that lost its SAs (it
 /// restarted while this side kept them) is not waited for forever. Failures are retried after 1, 2, 4 … seconds,
-/// never more than <see cref="MaxBackoff"/> apart. IKE uses UDP 500, kept for the IKE SA's life, and while no SA
-/// runs, 4500 for NAT traversal (<see cref="NattSocket"/>); once the SA is up, IKE on 4500 reaches it through the
-/// data plane (<see cref="ReceiveIke"/>). The 500 socket is connected to the peer (<see cref="IkeSocket"/>), so
-/// tunnels to different peers share a local-gateway address; two tunnels to the same peer from the same address need
-/// an IKE dispatcher by SPI (#5).
+/// never more than <see cref="MaxBackoff"/> apart. The endpoint answers the peer's IKE_SA_INIT at any time (under
+/// the configurations of every tunnel to that peer's address; IKE_AUTH picks this one by identity and traffic
+/// selectors), and this tunnel adopts the SA once it is up (<see cref="Adopt"/>), replacing the one it had (the peer
+/// started over).
 /// <code>
-///   Down --initiate/respond ok--> Up (IKE SA on 500: rekeys, DPD) --peer deleted it--> Down, respond (with patience)
+///   Down --initiate ok / adopt--> Up (IKE SA: rekeys, DPD) --peer deleted it--> Down, respond (with patience)
 ///    ^  \--fails--> wait backoff --/        |   \--peer dead / our delete--> Down, default role
-///    |                                      |   \--peer sends a new IKE_SA_INIT (it restarted)--> Down, respond
+///    |                                      |   \--the peer's new IKE SA is up--> Up with it (the old SAs go)
 ///    \------------- clear (DELETE sent) ----/
 /// </code>
 /// </remarks>
@@ -37,10 +38,10 @@ internal sealed class Tunnel : IAsyncDisposable
 {
     internal static readonly TimeSpan ResponderPatience = TimeSpan.FromSeconds(20);
     internal static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
-    private const int IkePort = 500;
     private const int NattPort = 4500;
 
     private readonly IIpsecDataPlane _plane;
+    private readonly IkeEndpoint _endpoint;
     private readonly Func<TunnelPlan, IkePeerConfig> _config;
     private readonly Action<string> _log;
     private readonly TimeProvider _time;
@@ -48,8 +49,8 @@ internal sealed class Tunnel : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
     private CancellationTokenSource? _attempt;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _initiateNext;
-    private ChildSa? _child;
     private IkeConnection? _connection;
     private IkeRole _role;
     private DateTimeOffset? _establishedAt;
@@ -57,10 +58,11 @@ internal sealed class Tunnel : IAsyncDisposable
     private string? _lastError;
     private Task _run = Task.CompletedTask;
 
-    public Tunnel(TunnelPlan plan, IIpsecDataPlane plane, uint reqId, Func<TunnelPlan, IkePeerConfig> config, Action<string> log, TimeProvider time)
+    public Tunnel(TunnelPlan plan, IIpsecDataPlane plane, IkeEndpoint endpoint, uint reqId, Func<TunnelPlan, IkePeerConfig> config, Action<string> log, TimeProvider time)
     {
         Plan = plan;
         _plane = plane;
+        _endpoint = endpoint;
         _reqId = reqId;
         _config = config;
         _log = log;
@@ -86,7 +88,11 @@ internal sealed class Tunnel : IAsyncDisposable
         return x.Length != y.Length ? x.Length.CompareTo(y.Length) : x.AsSpan().SequenceCompareTo(y);
     }
 
-    public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
+    public void Start()
+    {
+        _endpoint.Register(this);
+        _run = Task.Run(() => RunAsync(_stop.Token));
+    }
 
     /// <summary><c>clear services ipsec-vpn … security-associations</c>: delete the IKE SA (the peer is told), remove the SAs and negotiate anew, as initiator.</summary>
     public void Reset()
@@ -125,7 +131,7 @@ internal sealed class Tunnel : IAsyncDisposable
     {
         lock (_lock)
         {
-            ChildSa? c = _child;
+            ChildSa? c = _connection?.FirstChild;
             ChildSaInfo? now = _connection?.Children.LastOrDefault(x => x.State == ChildSaState.Installed) ?? _connection?.Children.LastOrDefault();
             IkeSaInfo? ike = _connection is { IsClosed: false } connection ? connection.IkeSa : null;
             bool initiator = _role == IkeRole.Initiator;
@@ -172,50 +178,59 @@ internal sealed class Tunnel : IAsyncDisposable
         while (!stop.IsCancellationRequested)
         {
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            bool established;
+            IkeConnection? up;
+            Task changed;
             lock (_lock)
             {
                 _attempt = attempt;
                 initiate |= _initiateNext;
                 _initiateNext = false;
-                established = _child is not null;
+                up = _connection;
+                changed = _changed.Task;
             }
-            IkePeerConfig? config = null;
-            UdpClient? socket = null;
+            IkeConnection? attempting = null;
             try
             {
-                config = _config(Plan);
-                ChildSa child;
-                socket = IkeSocket();
+                if (up is not null)
+                {
+                    // Up: the IKE SA lives until it is deleted, dies, is cleared, or the peer's new one replaces it.
+                    await changed.WaitAsync(attempt.Token).ConfigureAwait(false);
+                    lock (_lock)
+                    {
+                        if (_connection != up || !up.IsClosed)
+                        {
+                            continue;
+                        }
+                        _log($"{Name}: IKE SA gone ({up.CloseReason})");
+                        initiate = up.CloseReason != "deleted by the peer" && DefaultRole(Plan) == IkeRole.Initiator;
+                        RemoveSas();
+                    }
+                    continue;
+                }
                 if (initiate)
                 {
-                    _log($"{Name}: initiating IKE_SA_INIT from {Plan.Peer.LocalAddress}:{IkePort}");
-                    using UdpClient? natt = established ? null : NattSocket();
-                    child = await IkeSession.InitiateAsync(socket, natt, new IPEndPoint(Plan.Peer.RemoteAddress, IkePort), config, attempt.Token).ConfigureAwait(false);
+                    IkeProfile profile = Profile(_config(Plan));
+                    _log($"{Name}: initiating IKE_SA_INIT from {Plan.Peer.LocalAddress}:500");
+                    attempting = _endpoint.Initiate(this, profile);
+                    await EstablishedAsync(attempting, attempt.Token).ConfigureAwait(false);
+                    Adopt(attempting, IkeRole.Initiator);
+                    attempting = null;
                 }
                 else
                 {
-                    if (!established)
-                    {
-                        _log($"{Name}: waiting for the peer's IKE_SA_INIT on {Plan.Peer.LocalAddress}:{IkePort}");
-                        attempt.CancelAfter(ResponderPatience);
-                    }
-                    // While SAs run, the peer's ESP must reach the data plane, so no NAT-T socket then.
-                    using UdpClient? natt = established ? null : NattSocket();
-                    child = await IkeSession.RespondAsync(socket, natt, config, attempt.Token).ConfigureAwait(false);
+                    _log($"{Name}: waiting for the peer's IKE_SA_INIT on {Plan.Peer.LocalAddress}:500");
+                    attempt.CancelAfter(ResponderPatience);
+                    // The endpoint answers the peer; this tunnel adopts the SA when it is up (changed).
+                    await changed.WaitAsync(attempt.Token).ConfigureAwait(false);
                 }
-                // Up: no more patience; the IKE SA lives until it is deleted, dies, or is cleared.
-                attempt.CancelAfter(Timeout.InfiniteTimeSpan);
-                IkeConnection connection = Install(child, initiate ? IkeRole.Initiator : IkeRole.Responder, config, socket);
                 failures = 0;
-                initiate = await KeepAsync(socket, connection, attempt.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!stop.IsCancellationRequested)
             {
                 // A clear (initiate at once) or a responder's patience ran out (initiate once ourselves).
                 lock (_lock)
                 {
-                    initiate = _child is null;
+                    initiate = _connection is null;
                 }
             }
             catch (OperationCanceledException)
@@ -234,7 +249,14 @@ internal sealed class Tunnel : IAsyncDisposable
                 initiate = DefaultRole(Plan) == IkeRole.Initiator;
                 try
                 {
-                    await Task.Delay(delay, _time, stop).ConfigureAwait(false);
+                    // An SA the peer starts meanwhile is adopted; the wait ends with it.
+                    Task wake;
+                    lock (_lock)
+                    {
+                        wake = _changed.Task;
+                    }
+                    await Task.WhenAny(Task.Delay(delay, _time, stop), wake).ConfigureAwait(false);
+                    stop.ThrowIfCancellationRequested();
                 }
                 catch (OperationCanceledException)
                 {
@@ -243,8 +265,8 @@ internal sealed class Tunnel : IAsyncDisposable
             }
             finally
             {
-                socket?.Dispose();
-                config?.Certificate?.Dispose();
+                // An attempt that did not make it (cleared, stopped, failed) leaves nothing behind.
+                attempting?.Dispose();
                 lock (_lock)
                 {
                     _attempt = null;
@@ -253,164 +275,95 @@ internal sealed class Tunnel : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// IKE's port 500 for this tunnel's peer. Several service sets on one local-gateway address run a tunnel each to
-    /// their own peer (#6): each binds local:500 with SO_REUSEADDR and connects to its peer's 500, so the kernel gives
-    /// every peer's datagrams to that peer's socket (a connected socket is the better match). Two tunnels to the same
-    /// peer address still need the IKE dispatcher by peer (#5).
-    /// </summary>
-    private UdpClient IkeSocket()
+    /// <summary>Until <paramref name="connection"/> is up; its close reason as an <see cref="IkeException"/> when it fails.</summary>
+    private static async Task EstablishedAsync(IkeConnection connection, CancellationToken cancellationToken)
     {
-        var s = new Socket(Plan.Peer.LocalAddress.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        try
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.Established += _ => done.TrySetResult();
+        connection.Closed += reason => done.TrySetException(new IkeException(reason));
+        if (connection.FirstChild is not null)
         {
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            s.Bind(new IPEndPoint(Plan.Peer.LocalAddress, IkePort));
-            s.Connect(new IPEndPoint(Plan.Peer.RemoteAddress, IkePort));
+            done.TrySetResult();
         }
-        catch
+        else if (connection.CloseReason is { } reason)
         {
-            s.Dispose();
-            throw;
+            done.TrySetException(new IkeException(reason));
         }
-        return new UdpClient(Plan.Peer.LocalAddress.AddressFamily) { Client = s };
+        await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// IKE's port 4500 for NAT traversal (RFC 7296 §2.23; strongSwan's kernel-libipsec always claims a NAT and floats).
-    /// The data plane owns local:4500; both sockets set SO_REUSEADDR and this one is connected to the peer's 4500, so
-    /// the kernel gives it the peer's datagrams (a connected socket is the better match) until the negotiation ends
-    /// and it is closed.
+    /// This tunnel's configuration for a peer's IKE_SA_INIT (the endpoint offers it among the tunnels to that peer's
+    /// address); null when it cannot be read now (a certificate missing from the store: logged).
     /// </summary>
-    private UdpClient NattSocket()
+    public IkeProfile? ResponderProfile()
     {
-        var s = new Socket(Plan.Peer.LocalAddress.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            s.Bind(new IPEndPoint(Plan.Peer.LocalAddress, NattPort));
-            s.Connect(new IPEndPoint(Plan.Peer.RemoteAddress, NattPort));
+            return Profile(_config(Plan));
         }
-        catch
+        catch (Exception e) when (e is IOException or CryptographicException or PkiFormatException or ArgumentException)
         {
-            s.Dispose();
-            throw;
+            _log($"{Name}: cannot answer the peer's IKE_SA_INIT: {e.Message}");
+            return null;
         }
-        return new UdpClient(Plan.Peer.LocalAddress.AddressFamily) { Client = s };
     }
 
-    /// <summary>IKE that arrived on the data plane's UDP 4500 (non-ESP marker stripped); false when it is not this tunnel's IKE SA's.</summary>
-    public bool ReceiveIke(ReadOnlyMemory<byte> message, IPEndPoint from) =>
-        from.Address.Equals(Plan.Peer.RemoteAddress) && Volatile.Read(ref _connection) is { } connection && connection.Receive(message, from);
+    /// <summary>What an IKE SA of this tunnel runs under: the peer configuration, the data plane, timers and lifetimes.</summary>
+    private IkeProfile Profile(IkePeerConfig config) => new(config, _plane, new IkeSaOptions
+    {
+        ReqId = _reqId,
+        // ESP in UDP 4500 (RFC 3948) behind a NAT (strongSwan's kernel-libipsec always claims one), raw ESP
+        // (protocol 50) otherwise, as a peer that saw no NAT sends it: the connection sets it from NAT detection.
+        EspLocal = new IPEndPoint(Plan.Peer.LocalAddress, NattPort),
+        EspRemote = new IPEndPoint(Plan.Peer.RemoteAddress, NattPort),
+        IkeLifetime = Plan.Peer.Lifetime > TimeSpan.Zero ? Plan.Peer.Lifetime : null,
+        ChildLifetime = Plan.Child.Lifetime > TimeSpan.Zero ? Plan.Child.Lifetime : null,
+        RetransmitTimeout = config.RetransmitTimeout,
+        FragmentSize = config.FragmentSize,
+        IkeProposals = config.IkeProposals,
+        EspProposals = config.EspProposals,
+        PfsGroup = ProposalMapping.Pfs(Plan.Child),
+        Log = line => _log($"{Name}: {line}"),
+    })
+    {
+        Tag = this,
+    };
 
     /// <summary>
-    /// Hands the negotiated SA to an <see cref="IkeConnection"/>, which installs inbound first, then outbound, then the
-    /// policy (the peer may send as soon as it has its outbound SA); an earlier connection of this tunnel goes first.
+    /// An IKE SA of this tunnel is up (this side initiated it, or the endpoint answered the peer's and IKE_AUTH chose
+    /// this tunnel): it becomes the tunnel's, and one it had before goes (its SAs leave the data plane; the policy,
+    /// same request id, stays for the new one).
     /// </summary>
-    private IkeConnection Install(ChildSa child, IkeRole role, IkePeerConfig config, UdpClient socket)
+    public void Adopt(IkeConnection connection, IkeRole role)
     {
-        var options = new IkeSaOptions
-        {
-            ReqId = _reqId,
-            // ESP in UDP 4500 (RFC 3948) behind a NAT (strongSwan's kernel-libipsec always claims one), raw ESP
-            // (protocol 50) otherwise, as a peer that saw no NAT sends it.
-            UdpEncapsulation = child.NatDetected,
-            EspLocal = new IPEndPoint(Plan.Peer.LocalAddress, NattPort),
-            EspRemote = new IPEndPoint(Plan.Peer.RemoteAddress, NattPort),
-            IkeLifetime = Plan.Peer.Lifetime > TimeSpan.Zero ? Plan.Peer.Lifetime : null,
-            ChildLifetime = Plan.Child.Lifetime > TimeSpan.Zero ? Plan.Child.Lifetime : null,
-            IkeProposals = config.IkeProposals,
-            EspProposals = config.EspProposals,
-            PfsGroup = ProposalMapping.Pfs(Plan.Child),
-            Log = line => _log($"{Name}: {line}"),
-        };
-        IkeConnection connection;
+        ChildSa child = connection.FirstChild!;
         lock (_lock)
         {
-            RemoveSas();
-            connection = new IkeConnection(child, _plane, new Sender(socket, _plane), options, _time);
+            if (_connection is { } old && old != connection)
+            {
+                _log($"{Name}: the peer's new IKE SA replaces the old one");
+                old.CloseReplaced();
+            }
             _connection = connection;
-            _child = child;
             _role = role;
             _establishedAt = _time.GetUtcNow();
             _lastError = null;
-            _localIdentity = config.Certificate?.Subject ?? config.LocalFqdn;
+            _localIdentity = connection.Profile?.Config.Certificate?.Subject ?? connection.Profile?.Config.LocalFqdn;
+            connection.Closed += _ => Pulse();
+            Pulse();
         }
         _log($"{Name}: IKE SA up as {role.ToString().ToLowerInvariant()} with {child.PeerIdentity} ({child.Ike.IkeName}, AUTH {child.PeerAuthMethod}); "
             + $"ESP {child.Esp.CipherName} SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {Plan.Child.LocalTrafficSelectors[0]} <-> {Plan.Child.RemoteTrafficSelectors[0]} on {Plan.Child.Device}");
-        return connection;
     }
 
-    /// <summary>
-    /// Feeds the IKE SA what arrives on its socket until it is gone; returns whether to initiate next: not when the
-    /// peer deleted it or starts a new IKE SA (it renegotiates; this side answers), else as the address rule says.
-    /// </summary>
-    private async Task<bool> KeepAsync(UdpClient socket, IkeConnection connection, CancellationToken cancellationToken)
+    /// <summary>Wakes the run loop (under the lock): an SA was adopted or closed.</summary>
+    private void Pulse()
     {
-        var closed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        connection.Closed += reason => closed.TrySetResult(reason);
-        if (connection.CloseReason is { } already)
+        lock (_lock)
         {
-            closed.TrySetResult(already);
-        }
-        while (true)
-        {
-            Task<UdpReceiveResult> receive = socket.ReceiveAsync(cancellationToken).AsTask();
-            if (await Task.WhenAny(receive, closed.Task).ConfigureAwait(false) == closed.Task)
-            {
-                string reason = await closed.Task.ConfigureAwait(false);
-                _log($"{Name}: IKE SA gone ({reason})");
-                lock (_lock)
-                {
-                    RemoveSas();
-                }
-                return reason != "deleted by the peer" && DefaultRole(Plan) == IkeRole.Initiator;
-            }
-            UdpReceiveResult r;
-            try
-            {
-                r = await receive.ConfigureAwait(false);
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused)
-            {
-                continue;
-            }
-            if (!connection.Receive(r.Buffer, r.RemoteEndPoint) && IsNewIkeSaInit(r.Buffer))
-            {
-                // The peer starts over (it restarted, or cleared without a DELETE we heard): answer its retransmission.
-                _log($"{Name}: the peer starts a new IKE SA; the old one goes");
-                lock (_lock)
-                {
-                    RemoveSas();
-                }
-                return false;
-            }
-        }
-    }
-
-    private static bool IsNewIkeSaInit(byte[] datagram) =>
-        IkeConnection.TryReadSpis(datagram, out _, out ulong responderSpi) && responderSpi == 0 && datagram[18] == (byte)ExchangeType.IkeSaInit && (datagram[19] & 0x20) == 0;
-
-    /// <summary>IKE leaves from the tunnel's UDP 500 socket (or, floated, from the data plane's 4500 with the non-ESP marker).</summary>
-    private sealed class Sender(UdpClient socket, IIpsecDataPlane plane) : IIkeSender
-    {
-        public void Send(ReadOnlyMemory<byte> message, IPEndPoint to, bool encapsulated)
-        {
-            try
-            {
-                if (encapsulated && plane is EspDataPlane esp)
-                {
-                    esp.SendIke(message.Span, to);
-                }
-                else
-                {
-                    socket.Send(message.Span, to);
-                }
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // Lost like any datagram; the retransmit timer tries again.
-            }
+            _changed.TrySetResult();
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
     }
 
@@ -436,17 +389,17 @@ internal sealed class Tunnel : IAsyncDisposable
     {
         // The connection takes its SAs and the policy out of the data plane.
         _connection?.Dispose();
+        _connection?.Profile?.Config.Certificate?.Dispose();
         _connection = null;
-        _child = null;
         _establishedAt = null;
     }
 
     public async ValueTask DisposeAsync()
     {
+        _endpoint.Unregister(this);
         lock (_lock)
         {
-            // The peer is told (one DELETE, not waited for, sent while the socket is still open) so that it does not
-            // keep SAs nobody answers for.
+            // The peer is told (one DELETE, not waited for) so that it does not keep SAs nobody answers for.
             _connection?.Delete();
         }
         await _stop.CancelAsync().ConfigureAwait(false);

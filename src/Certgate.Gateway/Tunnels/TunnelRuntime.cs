@@ -50,8 +50,8 @@ public sealed class TunnelRuntime : IAsyncDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, Device> _devices = new(StringComparer.Ordinal);
     private readonly Dictionary<IPAddress, EspDataPlane> _planes = [];
+    private readonly Dictionary<IPAddress, IkeEndpoint> _endpoints = [];
     private readonly Dictionary<TunnelId, Tunnel> _tunnels = [];
-    private volatile Tunnel[] _running = [];
     private ServiceSetPlan _plan = ServiceSetPlan.Empty;
     private PolicyRouting _policy = PolicyRouting.Empty;
     private readonly PolicySlots _slots = new();
@@ -185,7 +185,6 @@ public sealed class TunnelRuntime : IAsyncDisposable
         {
             if (_tunnels.Remove(id, out Tunnel? t))
             {
-                _running = [.. _tunnels.Values];
                 await t.DisposeAsync().ConfigureAwait(false);
             }
         }
@@ -316,16 +315,23 @@ public sealed class TunnelRuntime : IAsyncDisposable
         }
         if (!_planes.TryGetValue(local, out EspDataPlane? plane))
         {
+            IkeEndpoint? endpoint = null;
             try
             {
-                plane = new EspDataPlane(new IPEndPoint(local, 4500), _time) { IkeHandler = DispatchIke };
+                // One IKE endpoint per address (UDP 500, and the data plane's 4500) serves every tunnel there.
+                endpoint = new IkeEndpoint(local, _time, _log);
+                plane = new EspDataPlane(new IPEndPoint(local, 4500), _time) { IkeHandler = endpoint.ReceiveEncapsulated };
+                endpoint.Plane = plane;
                 plane.Start();
+                endpoint.Start();
                 _planes[local] = plane;
-                _log($"tunnels: ESP data plane for local-gateway {local} on UDP 4500");
+                _endpoints[local] = endpoint;
+                _log($"tunnels: ESP data plane for local-gateway {local} on UDP 4500, IKE on UDP 500 and 4500");
             }
             catch (SocketException e)
             {
-                _log($"tunnels: service-set {d.ServiceSet}: local-gateway {local}: UDP 4500 cannot be bound ({e.Message}); is the address configured on this host?");
+                endpoint?.Dispose();
+                _log($"tunnels: service-set {d.ServiceSet}: local-gateway {local}: UDP 500 or 4500 cannot be bound ({e.Message}); is the address configured on this host?");
                 return;
             }
         }
@@ -340,24 +346,12 @@ public sealed class TunnelRuntime : IAsyncDisposable
         foreach ((IPAddress local, EspDataPlane plane) in _planes.Where(p => p.Value.Devices.Count == 0).ToList())
         {
             _planes.Remove(local);
+            if (_endpoints.Remove(local, out IkeEndpoint? endpoint))
+            {
+                endpoint.Dispose();
+            }
             plane.Dispose();
             _log($"tunnels: ESP data plane for local-gateway {local} stopped (no service set uses it)");
-        }
-    }
-
-    /// <summary>
-    /// IKE that reached a data plane's UDP 4500 (an IKE SA that floated for NAT traversal: its rekeys, deletes and
-    /// liveness checks) goes to the tunnel whose IKE SA it is. Runs on the data plane's receive thread, so it reads the
-    /// <see cref="_running"/> snapshot rather than the dictionary a commit changes.
-    /// </summary>
-    private void DispatchIke(ReadOnlyMemory<byte> message, IPEndPoint from)
-    {
-        foreach (Tunnel t in _running)
-        {
-            if (t.ReceiveIke(message, from))
-            {
-                return;
-            }
         }
     }
 
@@ -388,9 +382,8 @@ public sealed class TunnelRuntime : IAsyncDisposable
         // Bound before the tunnel installs anything: its policy then matches only what its own set's device reads.
         uint reqId = _nextReqId++;
         device.DataPlane.Bind(reqId, device.Attached);
-        var tunnel = new Tunnel(t, device.DataPlane, reqId, PeerConfig, _log, _time);
+        var tunnel = new Tunnel(t, device.DataPlane, _endpoints.Values.First(e => e.Plane == device.DataPlane), reqId, PeerConfig, _log, _time);
         _tunnels[t.Id] = tunnel;
-        _running = [.. _tunnels.Values];
         _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: starting as {Tunnel.DefaultRole(t).ToString().ToLowerInvariant()} (the lower address initiates)");
         tunnel.Start();
     }
@@ -518,7 +511,6 @@ public sealed class TunnelRuntime : IAsyncDisposable
                 await t.DisposeAsync().ConfigureAwait(false);
             }
             _tunnels.Clear();
-            _running = [];
             foreach (PolicyRule r in _policy.Rules)
             {
                 if (_links.DeleteRule(r))

@@ -416,6 +416,20 @@ public sealed class IkeConnection : IDisposable
     /// <summary>Closes without telling the peer: every SA leaves the data plane.</summary>
     public void Dispose() => Run(() => Close("stopped"));
 
+    /// <summary>
+    /// Closes without telling the peer because a newer connection of the same policy replaced this one (the peer
+    /// started over): this connection's SAs leave the data plane, the policy (same request id) stays for the new one.
+    /// </summary>
+    public void CloseReplaced() => Run(() =>
+    {
+        _policyInstalled = false;
+        if (_plane is not null && !IsClosed)
+        {
+            _plane.Expired -= OnExpired;
+        }
+        Close("replaced by a new IKE SA with the peer");
+    });
+
     // ---- for the tasks (under the lock) ----
 
     internal void Log(string line) => Options.Log?.Invoke(line);

@@ -14,7 +14,7 @@ namespace Certgate.Ike.Sa;
 /// <code>
 ///   IKE_SA_INIT request (SPIr 0)  → a half-open SA of this SPIi and peer address? → it (a retransmission: same answer)
 ///                                 → else the configurations for the peer's address (the candidates callback; none:
-///                                   NO_PROPOSAL_CHOSEN) → IkeInit.Screen (INVALID_SYNTAX, COOKIE under half-open load,
+///                                   not answered) → IkeInit.Screen (INVALID_SYNTAX, COOKIE under half-open load,
 ///                                   NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD: answered, nothing kept) → a responder
 ///                                   connection; IKE_AUTH picks the final configuration by identity and TS
 ///   anything else                 → the connection with this SPIi (index by SPIi, then its SPI pair) or dropped
@@ -149,9 +149,10 @@ public sealed class IkeSaManager : IDisposable
         IReadOnlyList<IkeProfile> candidates = [.. _candidates(from).Select(p => p with { Config = WithCookies(p.Config) })];
         if (candidates.Count == 0)
         {
-            // strongSwan: "no IKE config found for ..., sending NO_PROPOSAL_CHOSEN".
-            _log?.Invoke($"IKE_SA_INIT from {from}: no configuration for this peer; answering NO_PROPOSAL_CHOSEN");
-            _sender.Send(IkeSession.Refusal(request.Header, Registry.NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty), from, false);
+            // Not answered (strongSwan answers NO_PROPOSAL_CHOSEN): the configuration for this peer may be on its way
+            // (a gateway starting its tunnels), and the initiator's retransmission then finds it; a stranger learns nothing.
+            _log?.Invoke($"IKE_SA_INIT from {from}: no configuration for this peer; not answered");
+            Interlocked.Increment(ref _dropped);
             return;
         }
         (byte[]? refusal, string? error) = IkeInit.Screen(request, from, candidates[0].Config);

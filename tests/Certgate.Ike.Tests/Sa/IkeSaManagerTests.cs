@@ -150,13 +150,18 @@ public sealed class IkeSaManagerTests : IDisposable
     }
 
     [Fact]
-    public void NoConfigurationForThePeerAddress_NoProposalChosen_TheInitiatorGivesUp()
+    public void NoConfigurationForThePeerAddress_NotAnswered_TheRetransmissionFindsOneAddedMeanwhile()
     {
         IkeConnection mine = _a.Manager.Initiate(Profile(Config("10.1.0.0", "10.2.0.0", "a.test"), 1, _a, _b, "a"), _b.Endpoint, false);
         Pump();
-        Assert.Contains("NO_PROPOSAL_CHOSEN", mine.CloseReason);
         Assert.Empty(_b.Manager.Connections);
-        Assert.Empty(_a.Manager.Connections);
+        Assert.Equal(1, _b.Manager.Dropped);
+        Assert.Equal(IkeSaState.Connecting, mine.IkeSa.State);
+        // The tunnel on B is configured now (a gateway starting up); A's retransmission gets in.
+        _bProfiles.Add(Profile(Config("10.2.0.0", "10.1.0.0", "b.test"), 11, _b, _a, "b"));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Pump();
+        Assert.Equal(IkeSaState.Established, mine.IkeSa.State);
     }
 
     [Fact]
