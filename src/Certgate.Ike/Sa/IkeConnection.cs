@@ -31,8 +31,7 @@ public sealed class IkeConnection : IDisposable
     private readonly List<IkeSa> _sas = [];
     private readonly List<ChildSaEntry> _children = [];
     private readonly List<Action> _deferred = [];
-    private readonly IReadOnlyList<Ipsec.TrafficSelector> _localSelectors;
-    private readonly IReadOnlyList<Ipsec.TrafficSelector> _remoteSelectors;
+    private IpsecPolicy? _policy;
     private int _depth;
     private ITimer? _dpdTimer;
     private DateTimeOffset _lastHeard;
@@ -49,8 +48,6 @@ public sealed class IkeConnection : IDisposable
         Time = time ?? TimeProvider.System;
         LocalTs = established.LocalTs;
         RemoteTs = established.RemoteTs;
-        _localSelectors = [Selector(LocalTs)];
-        _remoteSelectors = [Selector(RemoteTs)];
         _lastHeard = Time.GetUtcNow();
         Run(() =>
         {
@@ -61,8 +58,9 @@ public sealed class IkeConnection : IDisposable
             first.Tasks.LastResponse = established.LastResponse;
             _sas.Add(first);
             Current = first;
-            InstallChild(firstChild.InboundSpi, firstChild.OutboundSpi, firstChild.Esp, false, firstChild.InboundKeymat, firstChild.OutboundKeymat);
-            Plane.AddPolicy(new IpsecPolicy(Options.ReqId, _localSelectors, _remoteSelectors));
+            // The policy follows the first CHILD_SA's negotiated selectors (§2.9), the configured ones when it carries none.
+            InstallChild(firstChild.InboundSpi, firstChild.OutboundSpi, firstChild.Esp, false, firstChild.InboundKeymat, firstChild.OutboundKeymat,
+                firstChild.LocalTs.Count > 0 ? firstChild.LocalTs : LocalTs, firstChild.RemoteTs.Count > 0 ? firstChild.RemoteTs : RemoteTs);
             StartIkeTimers(first);
             Plane.Expired += OnExpired;
             if (Options.DpdDelay is { } dpd)
@@ -92,9 +90,11 @@ public sealed class IkeConnection : IDisposable
 
     internal TimeProvider Time { get; }
 
-    internal Payloads.TrafficSelector LocalTs { get; }
+    /// <summary>This side's configured traffic selectors (a new CHILD_SA is offered and narrowed with them).</summary>
+    internal IReadOnlyList<Payloads.TrafficSelector> LocalTs { get; }
 
-    internal Payloads.TrafficSelector RemoteTs { get; }
+    /// <summary>The peer side's configured traffic selectors.</summary>
+    internal IReadOnlyList<Payloads.TrafficSelector> RemoteTs { get; }
 
     /// <summary>The IKE SA new exchanges run on.</summary>
     internal IkeSa Current { get; private set; } = null!;
@@ -269,21 +269,42 @@ public sealed class IkeConnection : IDisposable
 
     internal ChildSaEntry? ChildByOutbound(uint spi) => _children.FirstOrDefault(c => c.OutboundSpi == spi && c.State != ChildSaState.Deleted);
 
+    /// <summary>The CHILD_SAs that carry traffic now (installed, or being rekeyed by this side).</summary>
+    internal IEnumerable<ChildSaEntry> LiveChildren => _children.Where(c => c.State is ChildSaState.Installed or ChildSaState.Rekeying);
+
     /// <summary>
     /// Installs a CHILD_SA: inbound first, then outbound (the data plane's order for a loss-free rekey). With
     /// <paramref name="outboundLater"/> (the responder of a rekey) the outbound SA waits until the SA it replaces is
     /// removed (<see cref="RemoveChild"/>): until the peer reads the response it cannot decrypt the new SA, and it
     /// deletes the old SA only after that (RFC 7296 §2.8), so traffic stays on the old SA meanwhile (strongSwan's order too).
     /// </summary>
-    internal ChildSaEntry InstallChild(uint inboundSpi, uint outboundSpi, SaSuite esp, bool pfs, byte[] inboundKeymat, byte[] outboundKeymat, bool outboundLater = false)
+    /// <remarks>
+    /// <paramref name="localTs"/> and <paramref name="remoteTs"/> are the negotiated selectors of this side and the
+    /// peer's. They go into both SAs and, when they differ from it, replace the connection's policy (one per ReqId), so
+    /// that the data plane carries what was negotiated (RFC 7296 §2.9).
+    /// </remarks>
+    internal ChildSaEntry InstallChild(uint inboundSpi, uint outboundSpi, SaSuite esp, bool pfs, byte[] inboundKeymat, byte[] outboundKeymat,
+        IReadOnlyList<Payloads.TrafficSelector> localTs, IReadOnlyList<Payloads.TrafficSelector> remoteTs, bool outboundLater = false)
     {
-        Plane.AddSa(Spec(inboundSpi, SaDirection.Inbound, esp, inboundKeymat));
-        SaSpec outbound = Spec(outboundSpi, SaDirection.Outbound, esp, outboundKeymat);
+        IReadOnlyList<Ipsec.TrafficSelector> local = TrafficSelectorNarrowing.ToPolicy(localTs);
+        IReadOnlyList<Ipsec.TrafficSelector> remote = TrafficSelectorNarrowing.ToPolicy(remoteTs);
+        Plane.AddSa(Spec(inboundSpi, SaDirection.Inbound, esp, inboundKeymat, local, remote));
+        SaSpec outbound = Spec(outboundSpi, SaDirection.Outbound, esp, outboundKeymat, local, remote);
         if (!outboundLater)
         {
             Plane.AddSa(outbound);
         }
-        var child = new ChildSaEntry(inboundSpi, outboundSpi, esp, pfs, Time.GetUtcNow()) { PendingOutbound = outboundLater ? outbound : null };
+        if (_policy is null || !_policy.LocalSelectors.SequenceEqual(local) || !_policy.RemoteSelectors.SequenceEqual(remote))
+        {
+            _policy = new IpsecPolicy(Options.ReqId, local, remote);
+            Plane.AddPolicy(_policy);
+        }
+        var child = new ChildSaEntry(inboundSpi, outboundSpi, esp, pfs, Time.GetUtcNow())
+        {
+            PendingOutbound = outboundLater ? outbound : null,
+            LocalTs = localTs,
+            RemoteTs = remoteTs,
+        };
         _children.Add(child);
         if (Options.ChildLifetime is { } life)
         {
@@ -304,7 +325,7 @@ public sealed class IkeConnection : IDisposable
                 }
             }), null, life, Timeout.InfiniteTimeSpan);
         }
-        Log($"{child.Name}: installed ({esp.CipherName}{(pfs ? ", PFS" : "")})");
+        Log($"{child.Name}: installed ({esp.CipherName}{(pfs ? ", PFS" : "")}), {TrafficSelectorNarrowing.Describe(localTs)} === {TrafficSelectorNarrowing.Describe(remoteTs)}");
         _deferred.Add(() => Changed?.Invoke());
         return child;
     }
@@ -542,7 +563,7 @@ public sealed class IkeConnection : IDisposable
         }
     }
 
-    private SaSpec Spec(uint spi, SaDirection direction, SaSuite esp, byte[] keymat) => new()
+    private SaSpec Spec(uint spi, SaDirection direction, SaSuite esp, byte[] keymat, IReadOnlyList<Ipsec.TrafficSelector> local, IReadOnlyList<Ipsec.TrafficSelector> remote) => new()
     {
         Spi = spi,
         Direction = direction,
@@ -553,12 +574,10 @@ public sealed class IkeConnection : IDisposable
         KeyBits = esp.KeyBits,
         Integrity = (Ipsec.Registry.IntegrityAlgorithm)(ushort)esp.Integrity,
         Keymat = keymat,
-        LocalSelectors = _localSelectors,
-        RemoteSelectors = _remoteSelectors,
+        LocalSelectors = local,
+        RemoteSelectors = remote,
         ReqId = Options.ReqId,
     };
-
-    private static Ipsec.TrafficSelector Selector(Payloads.TrafficSelector ts) => new(ts.Start, ts.End, ts.IpProtocol, ts.StartPort, ts.EndPort);
 
     private static IkeSaInfo Info(IkeSa sa) => new(sa.SpiI, sa.SpiR, sa.IsOriginalInitiator, sa.State, sa.EstablishedAt, sa.Suite);
 }

@@ -6,6 +6,7 @@ using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Auth;
 using Certgate.Ike.Crypto;
 using Certgate.Ike.Registry;
+using Certgate.Ike.Sa;
 using Certgate.Ike.Wire;
 using Certgate.Pki.Validation;
 
@@ -15,11 +16,19 @@ namespace Certgate.Ike.Sessions;
 /// <param name="Certificate">The local certificate with its private key (RSA or ECDSA); null with a pre-shared key.</param>
 /// <param name="TrustAnchors">CA certificates the peer's certificate must chain to.</param>
 /// <param name="Crls">Revocation information (null: revocation not checked).</param>
-/// <param name="LocalTs">This side's traffic selector.</param>
-/// <param name="RemoteTs">The peer side's traffic selector.</param>
+/// <param name="LocalTs">This side's traffic selectors (strongSwan's local_ts): offered as TSi when initiating, the TSr
+/// of a request is narrowed to them when responding (RFC 7296 §2.9).</param>
+/// <param name="RemoteTs">The peer side's traffic selectors (remote_ts).</param>
 public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<X509Certificate2> TrustAnchors, ICrlSource? Crls,
-    Payloads.TrafficSelector LocalTs, Payloads.TrafficSelector RemoteTs)
+    IReadOnlyList<Payloads.TrafficSelector> LocalTs, IReadOnlyList<Payloads.TrafficSelector> RemoteTs)
 {
+    /// <summary>One traffic selector on each side.</summary>
+    public IkePeerConfig(X509Certificate2? certificate, IReadOnlyList<X509Certificate2> trustAnchors, ICrlSource? crls,
+        Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
+        : this(certificate, trustAnchors, crls, [localTs], [remoteTs])
+    {
+    }
+
     /// <summary>How long to wait for each answer before retransmitting (3 tries).</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -99,6 +108,12 @@ public sealed record ChildSa(uint InboundSpi, uint OutboundSpi, byte[] InboundKe
 
     /// <summary>The IKE SA that carries this child, for CREATE_CHILD_SA and INFORMATIONAL after establishment.</summary>
     public EstablishedIkeSa? IkeSa { get; init; }
+
+    /// <summary>This side's traffic selectors as negotiated (narrowed, RFC 7296 §2.9): TSi on the initiator, TSr on the responder.</summary>
+    public IReadOnlyList<Payloads.TrafficSelector> LocalTs { get; init; } = [];
+
+    /// <summary>The peer side's traffic selectors as negotiated.</summary>
+    public IReadOnlyList<Payloads.TrafficSelector> RemoteTs { get; init; } = [];
 }
 
 /// <summary>IKE failed; the message says which step and why (e.g. the peer certificate is revoked).</summary>
@@ -257,12 +272,20 @@ public static class IkeSession
                 },
                 (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
                 (PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOffer(Spi(inboundSpi), config.EspProposals))),
-                (PayloadType.TsInitiator, Payloads.WriteTs([config.LocalTs])),
-                (PayloadType.TsResponder, Payloads.WriteTs([config.RemoteTs])),
+                (PayloadType.TsInitiator, Payloads.WriteTs(config.LocalTs)),
+                (PayloadType.TsResponder, Payloads.WriteTs(config.RemoteTs)),
             ]);
             var fragments = new FragmentReassembler();
             IReadOnlyList<RawPayload> inner = await RequestAsync(transport, peer, nat, msg3, spiI, 1, config,
                 m => ReceiveResponse(fromResponder, fragment ? fragments : null, m, config.Counters), cancellationToken).ConfigureAwait(false);
+            if (FindNotify(inner, NotifyType.TS_UNACCEPTABLE) is not null)
+            {
+                // The responder may have set up the IKE SA without the CHILD_SA (§1.2); without one it is of no use here.
+                byte[] delete = toResponder.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.Informational, false, true, 2, 0),
+                    [(PayloadType.Delete, new byte[] { Proposal.Ike, 0, 0, 0 })]);
+                await transport.SendAsync(delete, peer, nat, cancellationToken).ConfigureAwait(false);
+                throw new IkeException($"the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi {TrafficSelectorNarrowing.Describe(config.LocalTs)}, TSr {TrafficSelectorNarrowing.Describe(config.RemoteTs)}");
+            }
             FailOnErrorNotify(inner, "IKE_AUTH");
             PeerProof proof;
             try
@@ -286,6 +309,16 @@ public static class IkeSession
                 throw new IkeException($"the responder's ESP SPI is {espAnswer[0].Spi.Length} octets, not 4");
             }
             uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espAnswer[0].Spi.Span);
+            // §2.9: the responder may narrow, never widen; an answer outside the offer is refused and the IKE SA,
+            // which carries no other CHILD_SA, deleted (strongSwan's close_ike_on_child_failure).
+            NarrowedSelectors ts = ReadTs(inner, "IKE_AUTH response");
+            if (TrafficSelectorNarrowing.CheckAnswer(ts, new NarrowedSelectors(config.LocalTs, config.RemoteTs)) is { } badTs)
+            {
+                byte[] delete = toResponder.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.Informational, false, true, 2, 0),
+                    [(PayloadType.Delete, new byte[] { Proposal.Ike, 0, 0, 0 })]);
+                await transport.SendAsync(delete, peer, nat, cancellationToken).ConfigureAwait(false);
+                throw new IkeException($"CHILD_SA refused, IKE SA deleted: {badTs}");
+            }
             int half = esp.EncryptionKeyLength + esp.IntegrityKeyLength;
             byte[] keymat = kd.ChildKeymat(keys.Skd, [], ni, nr, 2 * half);
             return new ChildSa(inboundSpi, outboundSpi, keymat[half..], keymat[..half], proof.Certificate, esp, ike)
@@ -296,6 +329,8 @@ public static class IkeSession
                 PeerAuthMethod = proof.Method,
                 IkeSa = new EstablishedIkeSa(spiI, spiR, true, ike, keys, ni, nr, nat ? transport.LocalNatt! : transport.LocalIke, peer, nat, 2, 0, null,
                     config.LocalTs, config.RemoteTs),
+                LocalTs = ts.Tsi,
+                RemoteTs = ts.Tsr,
             };
         }
         finally
@@ -491,6 +526,15 @@ public static class IkeSession
             throw new IkeException($"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no ESN, no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}");
         }
         (SaSuite esp, Proposal espReply) = espChoice;
+        // §2.9: the initiator's TSi is narrowed to the peer's side as configured here, its TSr to this side's.
+        NarrowedSelectors offeredTs = ReadTs(inner, "IKE_AUTH request");
+        if (TrafficSelectorNarrowing.Respond(offeredTs.Tsi, offeredTs.Tsr, config.RemoteTs, config.LocalTs) is not { } ts)
+        {
+            byte[] refuse = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
+                [Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty)]);
+            await transport.SendAsync(refuse, peer, nat, cancellationToken).ConfigureAwait(false);
+            throw new IkeException($"{TrafficSelectorNarrowing.Unacceptable(offeredTs.Tsi, offeredTs.Tsr, config.RemoteTs, config.LocalTs)} (IKE_AUTH CHILD_SA)");
+        }
         uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espReply.Spi.Span);
         uint inboundSpi = NewEspSpi();
         byte[] idr = LocalId(config);
@@ -500,8 +544,8 @@ public static class IkeSession
             .. config.Certificate is null ? [] : new (PayloadType, ReadOnlyMemory<byte>)[] { (PayloadType.Certificate, Payloads.WriteCert(CertX509Signature, config.Certificate.RawData)) },
             (PayloadType.Authentication, Payloads.WriteTyped4((byte)method, auth)),
             (PayloadType.SecurityAssociation, Payloads.WriteSa([espReply with { Spi = Spi(inboundSpi) }])),
-            (PayloadType.TsInitiator, Payloads.WriteTs([config.RemoteTs])),
-            (PayloadType.TsResponder, Payloads.WriteTs([config.LocalTs])),
+            (PayloadType.TsInitiator, Payloads.WriteTs(ts.Tsi)),
+            (PayloadType.TsResponder, Payloads.WriteTs(ts.Tsr)),
         ]);
         foreach (byte[] datagram in msg4)
         {
@@ -517,6 +561,8 @@ public static class IkeSession
             PeerAuthMethod = proof.Method,
             IkeSa = new EstablishedIkeSa(spiI, spiR, false, ike, keys, ni, nr, nat ? transport.LocalNatt! : transport.LocalIke, peer, nat, 0, 2, msg4,
                 config.LocalTs, config.RemoteTs),
+            LocalTs = ts.Tsr,
+            RemoteTs = ts.Tsi,
         };
     }
 
@@ -540,6 +586,14 @@ public static class IkeSession
         if (config.PreSharedKey is null ? config.Certificate is null : config.LocalFqdn is null)
         {
             throw new ArgumentException("an IKE peer needs a certificate with its key, or a pre-shared key and a local FQDN", nameof(config));
+        }
+        if (config.LocalTs is not { Count: > 0 } || config.RemoteTs is not { Count: > 0 })
+        {
+            throw new ArgumentException("an IKE peer needs at least one local and one remote traffic selector", nameof(config));
+        }
+        if (config.LocalTs.Concat(config.RemoteTs).Select(TrafficSelectorNarrowing.Validate).FirstOrDefault(e => e is not null) is { } badTs)
+        {
+            throw new ArgumentException(badTs, nameof(config));
         }
         if (config.FragmentSize is < MinFragmentSize or > ushort.MaxValue)
         {
@@ -850,6 +904,10 @@ public static class IkeSession
             throw new IkeException("the peer's encrypted payload does not verify (different keys: a man in the middle, or a bug)");
         }
     }
+
+    /// <summary>The TSi and TSr payloads of an IKE_AUTH message (PayloadRules requires them).</summary>
+    private static NarrowedSelectors ReadTs(IReadOnlyList<RawPayload> payloads, string where) =>
+        new(Payloads.ReadTs(Find(payloads, PayloadType.TsInitiator, where).Body.Span), Payloads.ReadTs(Find(payloads, PayloadType.TsResponder, where).Body.Span));
 
     private static RawPayload Find(IReadOnlyList<RawPayload> payloads, PayloadType type, string where) =>
         payloads.FirstOrDefault(p => p.Type == type) ?? throw new IkeException($"{where} has no {type} payload");
