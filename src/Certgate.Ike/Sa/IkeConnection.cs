@@ -352,6 +352,16 @@ public sealed class IkeConnection : IDisposable
         Plane.DeleteSa(child.OutboundSpi, SaDirection.Outbound);
         _children.Remove(child);
         Log($"{child.Name}: {reason}");
+        if (_children.FirstOrDefault(c => c.Successor == child && c.State == ChildSaState.Rekeyed) is { } predecessor)
+        {
+            // The peer deleted what its own rekey created before the old SA (it refused this side's answer, e.g. its
+            // selectors, §2.9): the old SA carries on, and is rekeyed again after a while as after TEMPORARY_FAILURE.
+            predecessor.State = ChildSaState.Installed;
+            predecessor.Successor = null;
+            predecessor.StopTimers();
+            RetryChildRekey(predecessor);
+            Log($"{predecessor.Name}: its replacement is gone; it stays installed");
+        }
         _deferred.Add(() => Changed?.Invoke());
     }
 

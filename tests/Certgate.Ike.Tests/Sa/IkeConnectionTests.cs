@@ -23,6 +23,7 @@ public sealed class IkeConnectionTests : IDisposable
     private readonly Side _a;
     private readonly Side _b;
     private byte[] _skei = [];
+    private byte[] _sker = [];
 
     public IkeConnectionTests() : this(DhGroup.NONE)
     {
@@ -85,6 +86,7 @@ public sealed class IkeConnectionTests : IDisposable
         _b.Connection?.Dispose();
         byte[] skd = RandomNumberGenerator.GetBytes(32), skei = RandomNumberGenerator.GetBytes(36), sker = RandomNumberGenerator.GetBytes(36);
         _skei = (byte[])skei.Clone();
+        _sker = (byte[])sker.Clone();
         IkeSaKeys Keys() => new((byte[])skd.Clone(), [], [], (byte[])skei.Clone(), (byte[])sker.Clone(), new byte[32], new byte[32]);
         byte[] ni = RandomNumberGenerator.GetBytes(32), nr = RandomNumberGenerator.GetBytes(32);
         byte[] i2r = RandomNumberGenerator.GetBytes(36), r2i = RandomNumberGenerator.GetBytes(36);
@@ -743,5 +745,28 @@ public sealed class IkeConnectionTests : IDisposable
         Assert.Equal(2, _a.Connection.Children.Count);
         Assert.Equal(2, _b.Connection.Children.Count);
         Assert.All(_b.Connection.Children, c => Assert.Equal([Ts("10.1.0.0", "10.1.255.255")], c.RemoteTs));
+    }
+
+    /// <summary>
+    /// §2.9 from the initiator's side: a responder that answers a rekey with a TSi wider than offered (B's response,
+    /// re-sealed with TSi 10.0.0.0/8) is refused: A installs nothing, deletes the CHILD_SA B created by its SPIs, says
+    /// why, and keeps the old SA.
+    /// </summary>
+    [Fact]
+    public void ChildRekey_ResponderWidensTheSelectors_InitiatorRefusesAndDeletesTheNewSa_TheOldSaStays()
+    {
+        _a.Connection.RekeyChild();
+        Deliver(_a);
+        IkeMessage response = IkeMessage.Parse(_b.Take());
+        using SkCipher fromB = SkCipher.Gcm(_sker);
+        List<(PayloadType, ReadOnlyMemory<byte>)> widened = [.. fromB.Open(response).Select(p => p.Type == PayloadType.TsInitiator
+            ? (p.Type, (ReadOnlyMemory<byte>)Payloads.WriteTs([Ts("10.0.0.0", "10.255.255.255")]))
+            : (p.Type, p.Body))];
+        Assert.True(_a.Connection.Receive(fromB.Seal(response.Header, widened), _b.Endpoint));
+        Assert.Contains(_a.Log, l => l.Contains("refused, deleting it: the responder's TSi 10.0.0.0/8 is not a subset of the 10.1.0.0/16 offered", StringComparison.Ordinal));
+        Assert.Equal(2, _a.Plane.Sas.Count);                   // nothing of the refused SA was installed
+        Assert.Equal(2, Pump());                               // A's DELETE of B's new SA, and B's answer
+        (uint aIn, uint bIn) = AssertOneAgreedChild();
+        Assert.Equal((0x1000au, 0x1000bu), (aIn, bIn));
     }
 }
