@@ -35,7 +35,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
 
     public void Register(CommandTable table) =>
         table.Add("debug ike-tunnel",
-            "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR remote-subnet CIDR [remote-identity DN|FQDN] [initiate] "
+            "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR[,CIDR…] remote-subnet CIDR[,CIDR…] [remote-identity DN|FQDN] [initiate] "
             + "[fragment-size OCTETS] [no-fragmentation] [cookie-threshold N] "
             + "[ike-lifetime S] [ipsec-lifetime S] [dpd S] [pfs-group 14|19|20|21] "
             + "[ike-proposal ENC,HASH,GROUP e.g. aes-128-cbc,sha-384,group20] [esp-proposal ENC[,AUTH] e.g. aes-256-cbc,hmac-sha-512-256] [control FILE] "
@@ -50,8 +50,10 @@ internal sealed class IkeTunnelCommand : ICommandModule
         string? id = args.Optional("certificate-id");
         string? pskFile = args.Optional("pre-shared-key-file");
         string? localIdentity = args.Optional("local-identity");
-        IpPrefix localNet = Prefix(args, "local-subnet");
-        IpPrefix remoteNet = Prefix(args, "remote-subnet");
+        IReadOnlyList<IpPrefix> localNets = Prefixes(args, "local-subnet");
+        IReadOnlyList<IpPrefix> remoteNets = Prefixes(args, "remote-subnet");
+        IpPrefix localNet = localNets[0];
+        IpPrefix remoteNet = remoteNets[0];
         string? remoteIdentity = args.Optional("remote-identity");
         bool initiate = args.Flag("initiate");
         TimeSpan? ikeLifetime = Seconds(args, "ike-lifetime", 10);
@@ -76,6 +78,9 @@ internal sealed class IkeTunnelCommand : ICommandModule
         var counters = new IkeCounters();
         config = config with
         {
+            // Every prefix given: offered as initiator, narrowed to as responder (RFC 7296 §2.9).
+            LocalTs = [.. localNets.Select(Selector)],
+            RemoteTs = [.. remoteNets.Select(Selector)],
             FragmentSize = fragmentSize,
             Fragmentation = fragmentation,
             Counters = counters,
@@ -118,6 +123,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
         }
         ctx.Out.WriteLine($"IKE: SA established with {child.PeerIdentity}{(child.PeerCertificate is { } pc ? $" (issuer {pc.Issuer})" : " (pre-shared key)")}; ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.CipherName}");
         ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({child.LocalAuthMethod}), peer {(byte)child.PeerAuthMethod} ({child.PeerAuthMethod})");
+        ctx.Out.WriteLine($"IKE: traffic selectors local {TrafficSelectorNarrowing.Describe(child.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(child.RemoteTs)} (configured local {TrafficSelectorNarrowing.Describe(config.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(config.RemoteTs)})");
         ctx.Out.WriteLine($"IKE: {counters}");
         TunDevice tun;
         try
@@ -168,7 +174,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
                 sa.Receive(message, from);
             }
             Task listener = ListenAsync(ike, sa, stop.Token);
-            Say($"tunnel up on {tun.Name}: {localNet} <-> {remoteNet} via {remote}");
+            Say($"tunnel up on {tun.Name}: {TrafficSelectorNarrowing.Describe(child.LocalTs)} <-> {TrafficSelectorNarrowing.Describe(child.RemoteTs)} via {remote}");
             while (!stop.Token.WaitHandle.WaitOne(ControlPoll))
             {
                 if (control is not null)
@@ -481,9 +487,16 @@ internal sealed class IkeTunnelCommand : ICommandModule
         return IPAddress.TryParse(text, out IPAddress? a) ? a : throw new UserException($"debug ike-tunnel: {keyword} '{text}': expected an IP address", 2);
     }
 
-    private static IpPrefix Prefix(Arguments args, string keyword)
+    private static List<IpPrefix> Prefixes(Arguments args, string keyword)
     {
         string text = args.Required(keyword);
-        return IpPrefix.TryParse(text, out IpPrefix? p) ? p.Value : throw new UserException($"debug ike-tunnel: {keyword} '{text}': expected a prefix such as 10.1.0.0/24", 2);
+        var prefixes = new List<IpPrefix>();
+        foreach (string item in text.Split(','))
+        {
+            prefixes.Add(IpPrefix.TryParse(item.Trim(), out IpPrefix? p)
+                ? p.Value
+                : throw new UserException($"debug ike-tunnel: {keyword} '{text}': '{item}' is not a prefix; expected prefixes such as 10.1.0.0/24 or 10.1.0.0/24,2001:db8::/64", 2));
+        }
+        return prefixes;
     }
 }

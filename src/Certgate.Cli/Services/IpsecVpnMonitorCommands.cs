@@ -140,6 +140,11 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             if (detail)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"  IPsec inside interface: {t.Device}, {(t.NatDetected ? "UDP encapsulation: port 4500" : "ESP (IP protocol 50), no NAT")}");
+                if (t.NegotiatedLocalSelector is not null)
+                {
+                    // What the peers agreed on (RFC 7296 §2.9 narrowing), which may be narrower than the configured identities above.
+                    text.AppendLine(CultureInfo.InvariantCulture, $"  Negotiated traffic selectors: local {t.NegotiatedLocalSelector}, remote {t.NegotiatedRemoteSelector}");
+                }
             }
             if (t.Inbound is null || t.Outbound is null)
             {
@@ -185,6 +190,8 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
                 ["remote-gateway"] = t.RemoteAddress.ToString(),
                 ["local-selector"] = t.LocalSelector,
                 ["remote-selector"] = t.RemoteSelector,
+                ["negotiated-local-selector"] = t.NegotiatedLocalSelector,
+                ["negotiated-remote-selector"] = t.NegotiatedRemoteSelector,
                 ["inside-interface"] = t.Device,
                 ["algorithms"] = t.EspAlgorithms,
                 ["lifetime-seconds"] = (long)t.IpsecLifetime.TotalSeconds,

@@ -144,8 +144,10 @@ internal sealed class Tunnel : IAsyncDisposable
                 Established = now is not null,
                 LastError = _lastError,
                 Device = Plan.Child.Device,
-                LocalSelector = Plan.Child.LocalTrafficSelectors[0].ToString(),
-                RemoteSelector = Plan.Child.RemoteTrafficSelectors[0].ToString(),
+                LocalSelector = string.Join(", ", Plan.Child.LocalTrafficSelectors),
+                RemoteSelector = string.Join(", ", Plan.Child.RemoteTrafficSelectors),
+                NegotiatedLocalSelector = now is null ? null : TrafficSelectorNarrowing.Describe(now.LocalTs),
+                NegotiatedRemoteSelector = now is null ? null : TrafficSelectorNarrowing.Describe(now.RemoteTs),
                 IkeLifetime = Plan.Peer.Lifetime,
                 IpsecLifetime = Plan.Child.Lifetime,
                 EstablishedAt = _establishedAt,
@@ -354,7 +356,7 @@ internal sealed class Tunnel : IAsyncDisposable
             Pulse();
         }
         _log($"{Name}: IKE SA up as {role.ToString().ToLowerInvariant()} with {child.PeerIdentity} ({child.Ike.IkeName}, AUTH {child.PeerAuthMethod}); "
-            + $"ESP {child.Esp.CipherName} SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {Plan.Child.LocalTrafficSelectors[0]} <-> {Plan.Child.RemoteTrafficSelectors[0]} on {Plan.Child.Device}");
+            + $"ESP {child.Esp.CipherName} SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {TrafficSelectorNarrowing.Describe(child.LocalTs)} <-> {TrafficSelectorNarrowing.Describe(child.RemoteTs)} on {Plan.Child.Device}");
     }
 
     /// <summary>Wakes the run loop (under the lock): an SA was adopted or closed.</summary>

@@ -391,13 +391,18 @@ public sealed class TunnelRuntime : IAsyncDisposable
     /// <summary>The IKE side of a tunnel from the plan and the PKI store, read anew for every attempt (a renewed
     /// certificate or a new CRL is used by the next negotiation).</summary>
     /// <exception cref="IOException">A certificate, key or CA certificate the plan names is not in the store.</exception>
+    private static Payloads.TrafficSelector WireSelector(Certgate.Net.Addressing.IpPrefix prefix)
+    {
+        (System.Net.IPAddress first, System.Net.IPAddress last) = Tunnel.Range(prefix);
+        return new Payloads.TrafficSelector(0, 0, 65535, first, last);
+    }
+
     internal IkePeerConfig PeerConfig(TunnelPlan t)
     {
         PeerConfig p = t.Peer;
-        (System.Net.IPAddress lf, System.Net.IPAddress ll) = Tunnel.Range(t.Child.LocalTrafficSelectors[0]);
-        (System.Net.IPAddress rf, System.Net.IPAddress rl) = Tunnel.Range(t.Child.RemoteTrafficSelectors[0]);
-        var localTs = new Payloads.TrafficSelector(0, 0, 65535, lf, ll);
-        var remoteTs = new Payloads.TrafficSelector(0, 0, 65535, rf, rl);
+        // Every selector of the plan: offered as initiator, narrowed to as responder (RFC 7296 §2.9).
+        IReadOnlyList<Payloads.TrafficSelector> localTs = [.. t.Child.LocalTrafficSelectors.Select(WireSelector)];
+        IReadOnlyList<Payloads.TrafficSelector> remoteTs = [.. t.Child.RemoteTrafficSelectors.Select(WireSelector)];
         if (p.PreSharedKey is { } psk)
         {
             return new IkePeerConfig(null, [], null, localTs, remoteTs)

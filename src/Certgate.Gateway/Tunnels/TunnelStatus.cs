@@ -44,11 +44,17 @@ public sealed record TunnelStatus
     /// <summary>The tunnel's inside TUN device.</summary>
     public required string Device { get; init; }
 
-    /// <summary>Local traffic selector (this gateway's side).</summary>
+    /// <summary>Local traffic selectors as configured (this gateway's side).</summary>
     public required string LocalSelector { get; init; }
 
-    /// <summary>Remote traffic selector.</summary>
+    /// <summary>Remote traffic selectors as configured.</summary>
     public required string RemoteSelector { get; init; }
+
+    /// <summary>The current Child SA's traffic selectors on this side as negotiated (narrowed, RFC 7296 §2.9); null while down.</summary>
+    public string? NegotiatedLocalSelector { get; init; }
+
+    /// <summary>The current Child SA's traffic selectors on the peer's side as negotiated; null while down.</summary>
+    public string? NegotiatedRemoteSelector { get; init; }
 
     /// <summary>The planned IKE SA lifetime.</summary>
     public required TimeSpan IkeLifetime { get; init; }

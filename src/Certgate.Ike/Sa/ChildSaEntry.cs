@@ -1,4 +1,5 @@
 using Certgate.Ike.Sessions;
+using Certgate.Ike.Wire;
 using Certgate.Ipsec;
 
 namespace Certgate.Ike.Sa;
@@ -27,11 +28,24 @@ public enum ChildSaState
 /// <param name="Esp">Its algorithms.</param>
 /// <param name="Pfs">Whether its keys came from a fresh Diffie-Hellman exchange.</param>
 /// <param name="InstalledAt">When it was installed.</param>
-public sealed record ChildSaInfo(uint InboundSpi, uint OutboundSpi, ChildSaState State, SaSuite Esp, bool Pfs, DateTimeOffset InstalledAt);
+public sealed record ChildSaInfo(uint InboundSpi, uint OutboundSpi, ChildSaState State, SaSuite Esp, bool Pfs, DateTimeOffset InstalledAt)
+{
+    /// <summary>This side's traffic selectors as negotiated (RFC 7296 §2.9).</summary>
+    public IReadOnlyList<Payloads.TrafficSelector> LocalTs { get; init; } = [];
+
+    /// <summary>The peer side's traffic selectors as negotiated.</summary>
+    public IReadOnlyList<Payloads.TrafficSelector> RemoteTs { get; init; } = [];
+}
 
 /// <summary>One CHILD_SA of a connection, with its timers and what a colliding rekey left (§2.8.1).</summary>
 internal sealed class ChildSaEntry(uint inboundSpi, uint outboundSpi, SaSuite esp, bool pfs, DateTimeOffset installedAt)
 {
+    /// <summary>This side's negotiated traffic selectors; a rekey offers them again and must keep within them (§2.9).</summary>
+    public IReadOnlyList<Payloads.TrafficSelector> LocalTs { get; init; } = [];
+
+    /// <summary>The peer side's negotiated traffic selectors.</summary>
+    public IReadOnlyList<Payloads.TrafficSelector> RemoteTs { get; init; } = [];
+
     public uint InboundSpi { get; } = inboundSpi;
 
     public uint OutboundSpi { get; } = outboundSpi;
@@ -60,7 +74,7 @@ internal sealed class ChildSaEntry(uint inboundSpi, uint outboundSpi, SaSuite es
 
     public ITimer? ExpireTimer { get; set; }
 
-    public ChildSaInfo Info => new(InboundSpi, OutboundSpi, State, Esp, Pfs, InstalledAt);
+    public ChildSaInfo Info => new(InboundSpi, OutboundSpi, State, Esp, Pfs, InstalledAt) { LocalTs = LocalTs, RemoteTs = RemoteTs };
 
     public string Name => $"CHILD_SA {InboundSpi:x8}_i {OutboundSpi:x8}_o";
 

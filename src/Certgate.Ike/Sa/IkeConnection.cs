@@ -34,8 +34,7 @@ public sealed class IkeConnection : IDisposable
     private readonly List<ChildSaEntry> _children = [];
     private readonly List<Action> _deferred = [];
     private IIpsecDataPlane? _plane;
-    private IReadOnlyList<Ipsec.TrafficSelector> _localSelectors = [];
-    private IReadOnlyList<Ipsec.TrafficSelector> _remoteSelectors = [];
+    private IpsecPolicy? _policy;
     private int _depth;
     private ITimer? _dpdTimer;
     private ITimer? _halfOpenTimer;
@@ -195,7 +194,7 @@ public sealed class IkeConnection : IDisposable
     internal IkeSetup? Setup { get; private set; }
 
     /// <summary>IKE_AUTH is done: the CHILD_SA, the policy and the timers start (under the lock).</summary>
-    internal void Establish(IkeSa sa, ChildSa child, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
+    internal void Establish(IkeSa sa, ChildSa child, IReadOnlyList<Payloads.TrafficSelector> localTs, IReadOnlyList<Payloads.TrafficSelector> remoteTs)
     {
         IkeSetup setup = Setup!;
         setup.HalfOpen?.Dispose();
@@ -228,14 +227,13 @@ public sealed class IkeConnection : IDisposable
     }
 
     /// <summary>The first CHILD_SA and the policy go into the data plane; the IKE SA's timers start.</summary>
-    private void Start(IkeSa first, ChildSa firstChild, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
+    private void Start(IkeSa first, ChildSa firstChild, IReadOnlyList<Payloads.TrafficSelector> localTs, IReadOnlyList<Payloads.TrafficSelector> remoteTs)
     {
         LocalTs = localTs;
         RemoteTs = remoteTs;
-        _localSelectors = [Selector(LocalTs)];
-        _remoteSelectors = [Selector(RemoteTs)];
-        InstallChild(firstChild.InboundSpi, firstChild.OutboundSpi, firstChild.Esp, false, firstChild.InboundKeymat, firstChild.OutboundKeymat);
-        Plane.AddPolicy(new IpsecPolicy(Options.ReqId, _localSelectors, _remoteSelectors));
+        // The policy follows the first CHILD_SA's negotiated selectors (§2.9), the configured ones when it carries none.
+        InstallChild(firstChild.InboundSpi, firstChild.OutboundSpi, firstChild.Esp, false, firstChild.InboundKeymat, firstChild.OutboundKeymat,
+            firstChild.LocalTs.Count > 0 ? firstChild.LocalTs : LocalTs, firstChild.RemoteTs.Count > 0 ? firstChild.RemoteTs : RemoteTs);
         _policyInstalled = true;
         StartIkeTimers(first);
         Plane.Expired += OnExpired;
@@ -265,9 +263,11 @@ public sealed class IkeConnection : IDisposable
 
     internal TimeProvider Time { get; }
 
-    internal Payloads.TrafficSelector LocalTs { get; private set; } = null!;
+    /// <summary>This side's configured traffic selectors (a new CHILD_SA is offered and narrowed with them).</summary>
+    internal IReadOnlyList<Payloads.TrafficSelector> LocalTs { get; private set; } = [];
 
-    internal Payloads.TrafficSelector RemoteTs { get; private set; } = null!;
+    /// <summary>The peer side's configured traffic selectors.</summary>
+    internal IReadOnlyList<Payloads.TrafficSelector> RemoteTs { get; private set; } = [];
 
     /// <summary>The IKE SA new exchanges run on.</summary>
     internal IkeSa Current { get; private set; } = null!;
@@ -478,21 +478,42 @@ public sealed class IkeConnection : IDisposable
 
     internal ChildSaEntry? ChildByOutbound(uint spi) => _children.FirstOrDefault(c => c.OutboundSpi == spi && c.State != ChildSaState.Deleted);
 
+    /// <summary>The CHILD_SAs that carry traffic now (installed, or being rekeyed by this side).</summary>
+    internal IEnumerable<ChildSaEntry> LiveChildren => _children.Where(c => c.State is ChildSaState.Installed or ChildSaState.Rekeying);
+
     /// <summary>
     /// Installs a CHILD_SA: inbound first, then outbound (the data plane's order for a loss-free rekey). With
     /// <paramref name="outboundLater"/> (the responder of a rekey) the outbound SA waits until the SA it replaces is
     /// removed (<see cref="RemoveChild"/>): until the peer reads the response it cannot decrypt the new SA, and it
     /// deletes the old SA only after that (RFC 7296 §2.8), so traffic stays on the old SA meanwhile (strongSwan's order too).
     /// </summary>
-    internal ChildSaEntry InstallChild(uint inboundSpi, uint outboundSpi, SaSuite esp, bool pfs, byte[] inboundKeymat, byte[] outboundKeymat, bool outboundLater = false)
+    /// <remarks>
+    /// <paramref name="localTs"/> and <paramref name="remoteTs"/> are the negotiated selectors of this side and the
+    /// peer's. They go into both SAs and, when they differ from it, replace the connection's policy (one per ReqId), so
+    /// that the data plane carries what was negotiated (RFC 7296 §2.9).
+    /// </remarks>
+    internal ChildSaEntry InstallChild(uint inboundSpi, uint outboundSpi, SaSuite esp, bool pfs, byte[] inboundKeymat, byte[] outboundKeymat,
+        IReadOnlyList<Payloads.TrafficSelector> localTs, IReadOnlyList<Payloads.TrafficSelector> remoteTs, bool outboundLater = false)
     {
-        Plane.AddSa(Spec(inboundSpi, SaDirection.Inbound, esp, inboundKeymat));
-        SaSpec outbound = Spec(outboundSpi, SaDirection.Outbound, esp, outboundKeymat);
+        IReadOnlyList<Ipsec.TrafficSelector> local = TrafficSelectorNarrowing.ToPolicy(localTs);
+        IReadOnlyList<Ipsec.TrafficSelector> remote = TrafficSelectorNarrowing.ToPolicy(remoteTs);
+        Plane.AddSa(Spec(inboundSpi, SaDirection.Inbound, esp, inboundKeymat, local, remote));
+        SaSpec outbound = Spec(outboundSpi, SaDirection.Outbound, esp, outboundKeymat, local, remote);
         if (!outboundLater)
         {
             Plane.AddSa(outbound);
         }
-        var child = new ChildSaEntry(inboundSpi, outboundSpi, esp, pfs, Time.GetUtcNow()) { PendingOutbound = outboundLater ? outbound : null };
+        if (_policy is null || !_policy.LocalSelectors.SequenceEqual(local) || !_policy.RemoteSelectors.SequenceEqual(remote))
+        {
+            _policy = new IpsecPolicy(Options.ReqId, local, remote);
+            Plane.AddPolicy(_policy);
+        }
+        var child = new ChildSaEntry(inboundSpi, outboundSpi, esp, pfs, Time.GetUtcNow())
+        {
+            PendingOutbound = outboundLater ? outbound : null,
+            LocalTs = localTs,
+            RemoteTs = remoteTs,
+        };
         _children.Add(child);
         if (Options.ChildLifetime is { } life)
         {
@@ -513,7 +534,7 @@ public sealed class IkeConnection : IDisposable
                 }
             }), null, life, Timeout.InfiniteTimeSpan);
         }
-        Log($"{child.Name}: installed ({esp.CipherName}{(pfs ? ", PFS" : "")})");
+        Log($"{child.Name}: installed ({esp.CipherName}{(pfs ? ", PFS" : "")}), {TrafficSelectorNarrowing.Describe(localTs)} === {TrafficSelectorNarrowing.Describe(remoteTs)}");
         _deferred.Add(() => Changed?.Invoke());
         return child;
     }
@@ -540,6 +561,16 @@ public sealed class IkeConnection : IDisposable
         Plane.DeleteSa(child.OutboundSpi, SaDirection.Outbound);
         _children.Remove(child);
         Log($"{child.Name}: {reason}");
+        if (_children.FirstOrDefault(c => c.Successor == child && c.State == ChildSaState.Rekeyed) is { } predecessor)
+        {
+            // The peer deleted what its own rekey created before the old SA (it refused this side's answer, e.g. its
+            // selectors, §2.9): the old SA carries on, and is rekeyed again after a while as after TEMPORARY_FAILURE.
+            predecessor.State = ChildSaState.Installed;
+            predecessor.Successor = null;
+            predecessor.StopTimers();
+            RetryChildRekey(predecessor);
+            Log($"{predecessor.Name}: its replacement is gone; it stays installed");
+        }
         _deferred.Add(() => Changed?.Invoke());
     }
 
@@ -756,7 +787,7 @@ public sealed class IkeConnection : IDisposable
         }
     }
 
-    private SaSpec Spec(uint spi, SaDirection direction, SaSuite esp, byte[] keymat) => new()
+    private SaSpec Spec(uint spi, SaDirection direction, SaSuite esp, byte[] keymat, IReadOnlyList<Ipsec.TrafficSelector> local, IReadOnlyList<Ipsec.TrafficSelector> remote) => new()
     {
         Spi = spi,
         Direction = direction,
@@ -767,12 +798,10 @@ public sealed class IkeConnection : IDisposable
         KeyBits = esp.KeyBits,
         Integrity = (Ipsec.Registry.IntegrityAlgorithm)(ushort)esp.Integrity,
         Keymat = keymat,
-        LocalSelectors = _localSelectors,
-        RemoteSelectors = _remoteSelectors,
+        LocalSelectors = local,
+        RemoteSelectors = remote,
         ReqId = Options.ReqId,
     };
-
-    private static Ipsec.TrafficSelector Selector(Payloads.TrafficSelector ts) => new(ts.Start, ts.End, ts.IpProtocol, ts.StartPort, ts.EndPort);
 
     private static IkeSaInfo Info(IkeSa sa) => new(sa.SpiI, sa.SpiR, sa.IsOriginalInitiator, sa.State, sa.EstablishedAt, sa.Suite);
 }

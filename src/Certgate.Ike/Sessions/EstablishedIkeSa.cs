@@ -21,11 +21,12 @@ namespace Certgate.Ike.Sessions;
 /// <param name="NextRequestId">The Message ID of this side's next request.</param>
 /// <param name="NextExpectedRequestId">The Message ID the peer's next request must carry.</param>
 /// <param name="LastResponse">This side's last response (the IKE_AUTH response on the responder), resent when the request is retransmitted: its datagrams, several when it went as RFC 7383 fragments.</param>
-/// <param name="LocalTs">The first CHILD_SA's traffic selector on this side.</param>
-/// <param name="RemoteTs">The first CHILD_SA's traffic selector on the peer's side.</param>
+/// <param name="LocalTs">This side's configured traffic selectors (new CHILD_SAs are offered and narrowed with them; the
+/// first CHILD_SA's negotiated ones are <see cref="ChildSa.LocalTs"/>).</param>
+/// <param name="RemoteTs">The peer side's configured traffic selectors.</param>
 public sealed record EstablishedIkeSa(ulong InitiatorSpi, ulong ResponderSpi, bool IsOriginalInitiator, SaSuite Suite, IkeSaKeys Keys,
     byte[] Ni, byte[] Nr, IPEndPoint Local, IPEndPoint Remote, bool Encapsulated, uint NextRequestId, uint NextExpectedRequestId,
-    IReadOnlyList<byte[]>? LastResponse, Payloads.TrafficSelector LocalTs, Payloads.TrafficSelector RemoteTs)
+    IReadOnlyList<byte[]>? LastResponse, IReadOnlyList<Payloads.TrafficSelector> LocalTs, IReadOnlyList<Payloads.TrafficSelector> RemoteTs)
 {
     /// <summary>Whether both sides announced RFC 7383 fragmentation in IKE_SA_INIT (later exchanges are fragmented too).</summary>
     public bool Fragmentation { get; init; }

@@ -17,11 +17,19 @@ namespace Certgate.Ike.Sessions;
 /// <param name="Certificate">The local certificate with its private key (RSA or ECDSA); null with a pre-shared key.</param>
 /// <param name="TrustAnchors">CA certificates the peer's certificate must chain to.</param>
 /// <param name="Crls">Revocation information (null: revocation not checked).</param>
-/// <param name="LocalTs">This side's traffic selector.</param>
-/// <param name="RemoteTs">The peer side's traffic selector.</param>
+/// <param name="LocalTs">This side's traffic selectors (strongSwan's local_ts): offered as TSi when initiating, the TSr
+/// of a request is narrowed to them when responding (RFC 7296 §2.9).</param>
+/// <param name="RemoteTs">The peer side's traffic selectors (remote_ts).</param>
 public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<X509Certificate2> TrustAnchors, ICrlSource? Crls,
-    Payloads.TrafficSelector LocalTs, Payloads.TrafficSelector RemoteTs)
+    IReadOnlyList<Payloads.TrafficSelector> LocalTs, IReadOnlyList<Payloads.TrafficSelector> RemoteTs)
 {
+    /// <summary>One traffic selector on each side.</summary>
+    public IkePeerConfig(X509Certificate2? certificate, IReadOnlyList<X509Certificate2> trustAnchors, ICrlSource? crls,
+        Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
+        : this(certificate, trustAnchors, crls, [localTs], [remoteTs])
+    {
+    }
+
     /// <summary>How long to wait for each answer before retransmitting (3 tries).</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -101,6 +109,12 @@ public sealed record ChildSa(uint InboundSpi, uint OutboundSpi, byte[] InboundKe
 
     /// <summary>The IKE SA that carries this child, for CREATE_CHILD_SA and INFORMATIONAL after establishment.</summary>
     public EstablishedIkeSa? IkeSa { get; init; }
+
+    /// <summary>This side's traffic selectors as negotiated (narrowed, RFC 7296 §2.9): TSi on the initiator, TSr on the responder.</summary>
+    public IReadOnlyList<Payloads.TrafficSelector> LocalTs { get; init; } = [];
+
+    /// <summary>The peer side's traffic selectors as negotiated.</summary>
+    public IReadOnlyList<Payloads.TrafficSelector> RemoteTs { get; init; } = [];
 }
 
 /// <summary>IKE failed; the message says which step and why (e.g. the peer certificate is revoked).</summary>
@@ -299,6 +313,14 @@ public static class IkeSession
         if (config.PreSharedKey is null ? config.Certificate is null : config.LocalFqdn is null)
         {
             throw new ArgumentException("an IKE peer needs a certificate with its key, or a pre-shared key and a local FQDN", nameof(config));
+        }
+        if (config.LocalTs is not { Count: > 0 } || config.RemoteTs is not { Count: > 0 })
+        {
+            throw new ArgumentException("an IKE peer needs at least one local and one remote traffic selector", nameof(config));
+        }
+        if (config.LocalTs.Concat(config.RemoteTs).Select(TrafficSelectorNarrowing.Validate).FirstOrDefault(e => e is not null) is { } badTs)
+        {
+            throw new ArgumentException(badTs, nameof(config));
         }
         if (config.FragmentSize is < MinFragmentSize or > ushort.MaxValue)
         {
@@ -570,6 +592,10 @@ public static class IkeSession
             throw new IkeException("the peer's encrypted payload does not verify (different keys: a man in the middle, or a bug)");
         }
     }
+
+    /// <summary>The TSi and TSr payloads of an IKE_AUTH message (PayloadRules requires them).</summary>
+    internal static NarrowedSelectors ReadTs(IReadOnlyList<RawPayload> payloads, string where) =>
+        new(Payloads.ReadTs(Find(payloads, PayloadType.TsInitiator, where).Body.Span), Payloads.ReadTs(Find(payloads, PayloadType.TsResponder, where).Body.Span));
 
     internal static RawPayload Find(IReadOnlyList<RawPayload> payloads, PayloadType type, string where) =>
         payloads.FirstOrDefault(p => p.Type == type) ?? throw new IkeException($"{where} has no {type} payload");

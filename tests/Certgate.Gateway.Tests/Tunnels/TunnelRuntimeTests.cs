@@ -157,7 +157,7 @@ public sealed class TunnelRuntimeTests : IDisposable
             Assert.Equal("CN=gw.test", config.Certificate.Subject);
             Assert.Equal(ca.Thumbprint, Assert.Single(config.TrustAnchors).Thumbprint);
             Assert.NotNull(config.Crls);
-            Assert.Equal(IPAddress.Parse("0.0.0.0"), config.LocalTs.Start);
+            Assert.Equal(IPAddress.Parse("0.0.0.0"), Assert.Single(config.LocalTs).Start);
         }
         await runtime.ApplyAsync(ConfigText.ParseSet(GatewaySchema.Instance, "set security pki ca-profile test ca-identity test\nset security pki ca-profile test revocation-check disable\n"));
         IkePeerConfig noRevocation = runtime.PeerConfig(plan);

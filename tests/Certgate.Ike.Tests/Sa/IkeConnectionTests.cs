@@ -23,6 +23,7 @@ public sealed class IkeConnectionTests : IDisposable
     private readonly Side _a;
     private readonly Side _b;
     private byte[] _skei = [];
+    private byte[] _sker = [];
 
     public IkeConnectionTests() : this(DhGroup.NONE)
     {
@@ -78,12 +79,14 @@ public sealed class IkeConnectionTests : IDisposable
         }
     }
 
-    private void Connect(DhGroup pfs, TimeSpan? dpd = null, TimeSpan? grace = null)
+    /// <summary>Connects A and B; <paramref name="shapeA"/> may change A's view of the first CHILD_SA (its negotiated or configured selectors).</summary>
+    private void Connect(DhGroup pfs, TimeSpan? dpd = null, TimeSpan? grace = null, Func<ChildSa, ChildSa>? shapeA = null)
     {
         _a.Connection?.Dispose();
         _b.Connection?.Dispose();
         byte[] skd = RandomNumberGenerator.GetBytes(32), skei = RandomNumberGenerator.GetBytes(36), sker = RandomNumberGenerator.GetBytes(36);
         _skei = (byte[])skei.Clone();
+        _sker = (byte[])sker.Clone();
         IkeSaKeys Keys() => new((byte[])skd.Clone(), [], [], (byte[])skei.Clone(), (byte[])sker.Clone(), new byte[32], new byte[32]);
         byte[] ni = RandomNumberGenerator.GetBytes(32), nr = RandomNumberGenerator.GetBytes(32);
         byte[] i2r = RandomNumberGenerator.GetBytes(36), r2i = RandomNumberGenerator.GetBytes(36);
@@ -91,12 +94,13 @@ public sealed class IkeConnectionTests : IDisposable
         var tsB = new Payloads.TrafficSelector(0, 0, 65535, IPAddress.Parse("10.2.0.0"), IPAddress.Parse("10.2.255.255"));
         var a = new ChildSa(0x1000a, 0x1000b, r2i, i2r, null, EspSuite, IkeSuite)
         {
-            IkeSa = new EstablishedIkeSa(0x1111, 0x2222, true, IkeSuite, Keys(), ni, nr, _a.Endpoint, _b.Endpoint, false, 2, 0, null, tsA, tsB),
+            IkeSa = new EstablishedIkeSa(0x1111, 0x2222, true, IkeSuite, Keys(), ni, nr, _a.Endpoint, _b.Endpoint, false, 2, 0, null, [tsA], [tsB]),
         };
         var b = new ChildSa(0x1000b, 0x1000a, i2r, r2i, null, EspSuite, IkeSuite)
         {
-            IkeSa = new EstablishedIkeSa(0x1111, 0x2222, false, IkeSuite, Keys(), ni, nr, _b.Endpoint, _a.Endpoint, false, 0, 2, null, tsB, tsA),
+            IkeSa = new EstablishedIkeSa(0x1111, 0x2222, false, IkeSuite, Keys(), ni, nr, _b.Endpoint, _a.Endpoint, false, 0, 2, null, [tsB], [tsA]),
         };
+        a = shapeA?.Invoke(a) ?? a;
         _a.Connection = new IkeConnection(a, _a.DataPlane, _a, Options(_a, _b, pfs, dpd) with { RekeyedGrace = grace ?? TimeSpan.FromSeconds(30) }, _time);
         _b.Connection = new IkeConnection(b, _b.DataPlane, _b, Options(_b, _a, pfs, dpd) with { RekeyedGrace = grace ?? TimeSpan.FromSeconds(30) }, _time);
     }
@@ -665,13 +669,104 @@ public sealed class IkeConnectionTests : IDisposable
         var tsB = new Payloads.TrafficSelector(0, 0, 65535, IPAddress.Parse("10.2.0.0"), IPAddress.Parse("10.2.255.255"));
         var a = new ChildSa(0x1000a, 0x1000b, r2i, i2r, null, EspSuite, IkeSuite)
         {
-            IkeSa = new EstablishedIkeSa(0x1111, 0x2222, true, IkeSuite, Keys(), new byte[32], new byte[32], _a.Endpoint, _b.Endpoint, false, 2, 0, null, tsA, tsB),
+            IkeSa = new EstablishedIkeSa(0x1111, 0x2222, true, IkeSuite, Keys(), new byte[32], new byte[32], _a.Endpoint, _b.Endpoint, false, 2, 0, null, [tsA], [tsB]),
         };
         var b = new ChildSa(0x1000b, 0x1000a, i2r, r2i, null, EspSuite, IkeSuite)
         {
-            IkeSa = new EstablishedIkeSa(0x1111, 0x2222, false, IkeSuite, Keys(), new byte[32], new byte[32], _b.Endpoint, _a.Endpoint, false, 0, 2, null, tsB, tsA),
+            IkeSa = new EstablishedIkeSa(0x1111, 0x2222, false, IkeSuite, Keys(), new byte[32], new byte[32], _b.Endpoint, _a.Endpoint, false, 0, 2, null, [tsB], [tsA]),
         };
         _a.Connection = new IkeConnection(a, _a.Plane, _a, Options(_a, _b, DhGroup.NONE, null) with { ChildLifetime = child, IkeLifetime = ike }, _time);
         _b.Connection = new IkeConnection(b, _b.Plane, _b, Options(_b, _a, DhGroup.NONE, null) with { ChildLifetime = child, IkeLifetime = ike }, _time);
+    }
+
+    private static Payloads.TrafficSelector Ts(string first, string last) => new(0, 0, 65535, IPAddress.Parse(first), IPAddress.Parse(last));
+
+    /// <summary>
+    /// RFC 7296 §2.9 in a rekey: A's view of the CHILD_SA names traffic B's does not have (10.9.0.0/16 instead of
+    /// 10.1.0.0/16), so its rekey offers selectors outside the rekeyed SA's: B answers TS_UNACCEPTABLE and says why,
+    /// A keeps the old SA, and nothing new is installed on either side.
+    /// </summary>
+    [Fact]
+    public void ChildRekey_WithSelectorsOutsideTheRekeyedSa_IsRefusedWithTsUnacceptable_AndTheOldSaStays()
+    {
+        Connect(DhGroup.NONE, shapeA: c => c with { LocalTs = [Ts("10.9.0.0", "10.9.255.255")], RemoteTs = [Ts("10.2.0.0", "10.2.255.255")] });
+        _a.Connection.RekeyChild();
+        Deliver(_a);
+        Assert.Equal(2, _b.Plane.Sas.Count);                   // nothing installed for the refused request
+        Assert.Contains(_b.Log, l => l.Contains("CHILD_REKEY of CHILD_SA 0001000b_i 0001000a_o: TS_UNACCEPTABLE: the initiator offered TSi 10.9.0.0/16, TSr 10.2.0.0/16; "
+            + "configured here: remote 10.1.0.0/16, local 10.2.0.0/16 (the rekeyed SA's selectors)", StringComparison.Ordinal));
+        Deliver(_b);
+        Assert.Contains(_a.Log, l => l.Contains("refused with TS_UNACCEPTABLE", StringComparison.Ordinal));
+        Assert.Equal(0, Pump());
+        Assert.Equal(ChildSaState.Installed, Assert.Single(_a.Connection.Children).State);
+        Assert.Equal((0x1000au, 0x1000bu), (_a.Connection.Children[0].InboundSpi, _b.Connection.Children[0].InboundSpi));
+        Assert.Equal(2, _a.Plane.Sas.Count);
+    }
+
+    /// <summary>
+    /// A rekey offering more than the rekeyed SA carries (A's view: 10.0.0.0/8) is narrowed by B to that SA's own
+    /// selectors (10.1.0.0/16); A accepts the subset and installs the narrowed selectors in its SAs and its policy.
+    /// </summary>
+    [Fact]
+    public void ChildRekey_WiderThanTheRekeyedSa_IsNarrowedToIt_AndTheInitiatorInstallsTheNarrowedSelectors()
+    {
+        Connect(DhGroup.NONE, shapeA: c => c with { LocalTs = [Ts("10.0.0.0", "10.255.255.255")], RemoteTs = [Ts("10.2.0.0", "10.2.255.255")] });
+        Assert.Equal("10.0.0.0-10.255.255.255", Assert.Single(_a.Plane.Policies).LocalSelectors[0].ToString());
+        _a.Connection.RekeyChild();
+        Pump();
+        (uint aIn, _) = AssertOneAgreedChild();
+        Assert.NotEqual(0x1000au, aIn);
+        ChildSaInfo a = _a.Connection.Children[0];
+        Assert.Equal([Ts("10.1.0.0", "10.1.255.255")], a.LocalTs);
+        Assert.Equal([Ts("10.2.0.0", "10.2.255.255")], a.RemoteTs);
+        Assert.All(_a.Plane.Sas, sa => Assert.Equal("10.1.0.0-10.1.255.255", Assert.Single(sa.LocalSelectors).ToString()));
+        Assert.Equal("10.1.0.0-10.1.255.255", Assert.Single(_a.Plane.Policies).LocalSelectors[0].ToString());
+        Assert.Equal(_b.Connection.Children[0].RemoteTs, a.LocalTs);
+    }
+
+    /// <summary>
+    /// A new CHILD_SA (no REKEY_SA) from the peer for other traffic than the running one is refused with
+    /// NO_ADDITIONAL_SAS (one policy per IKE SA); one for the same traffic is accepted beside it.
+    /// </summary>
+    [Fact]
+    public void NewChildFromThePeer_OtherSelectorsGetNoAdditionalSas_TheSameSelectorsAreAccepted()
+    {
+        // A's configuration names one /24 of the /16 the running CHILD_SA carries: B narrows A's new request to it.
+        Connect(DhGroup.NONE, shapeA: c => c with { IkeSa = c.IkeSa! with { LocalTs = [Ts("10.1.5.0", "10.1.5.255")] } });
+        _a.Connection.Run(() => _a.Connection.Current.Tasks.Queue(new Certgate.Ike.Sa.Tasks.ChildCreate(_a.Connection, null, DhGroup.NONE)));
+        Pump();
+        Assert.Contains(_b.Log, l => l.Contains("CHILD_CREATE: NO_ADDITIONAL_SAS: the peer asks for a CHILD_SA 10.2.0.0/16 === 10.1.5.0/24 beside", StringComparison.Ordinal));
+        Assert.Contains(_a.Log, l => l.Contains("CHILD_CREATE refused with NO_ADDITIONAL_SAS", StringComparison.Ordinal));
+        AssertOneAgreedChild();
+
+        Connect(DhGroup.NONE);
+        _a.Connection.Run(() => _a.Connection.Current.Tasks.Queue(new Certgate.Ike.Sa.Tasks.ChildCreate(_a.Connection, null, DhGroup.NONE)));
+        Pump();
+        Assert.Equal(2, _a.Connection.Children.Count);
+        Assert.Equal(2, _b.Connection.Children.Count);
+        Assert.All(_b.Connection.Children, c => Assert.Equal([Ts("10.1.0.0", "10.1.255.255")], c.RemoteTs));
+    }
+
+    /// <summary>
+    /// §2.9 from the initiator's side: a responder that answers a rekey with a TSi wider than offered (B's response,
+    /// re-sealed with TSi 10.0.0.0/8) is refused: A installs nothing, deletes the CHILD_SA B created by its SPIs, says
+    /// why, and keeps the old SA.
+    /// </summary>
+    [Fact]
+    public void ChildRekey_ResponderWidensTheSelectors_InitiatorRefusesAndDeletesTheNewSa_TheOldSaStays()
+    {
+        _a.Connection.RekeyChild();
+        Deliver(_a);
+        IkeMessage response = IkeMessage.Parse(_b.Take());
+        using SkCipher fromB = SkCipher.Gcm(_sker);
+        List<(PayloadType, ReadOnlyMemory<byte>)> widened = [.. fromB.Open(response).Select(p => p.Type == PayloadType.TsInitiator
+            ? (p.Type, (ReadOnlyMemory<byte>)Payloads.WriteTs([Ts("10.0.0.0", "10.255.255.255")]))
+            : (p.Type, p.Body))];
+        Assert.True(_a.Connection.Receive(fromB.Seal(response.Header, widened), _b.Endpoint));
+        Assert.Contains(_a.Log, l => l.Contains("refused, deleting it: the responder's TSi 10.0.0.0/8 is not a subset of the 10.1.0.0/16 offered", StringComparison.Ordinal));
+        Assert.Equal(2, _a.Plane.Sas.Count);                   // nothing of the refused SA was installed
+        Assert.Equal(2, Pump());                               // A's DELETE of B's new SA, and B's answer
+        (uint aIn, uint bIn) = AssertOneAgreedChild();
+        Assert.Equal((0x1000au, 0x1000bu), (aIn, bIn));
     }
 }

@@ -28,6 +28,7 @@ internal sealed class ChildCreate : IkeTask
     private (PayloadType, ReadOnlyMemory<byte>)? _refusal;
     private Proposal? _reply;
     private ChildSaEntry? _rekeyTarget;
+    private NarrowedSelectors? _ts;
 
     /// <summary>Initiator: a new CHILD_SA, or the successor of <paramref name="rekeyed"/>; PFS with <paramref name="group"/> unless NONE.</summary>
     public ChildCreate(IkeConnection connection, ChildSaEntry? rekeyed, DhGroup group)
@@ -76,8 +77,10 @@ internal sealed class ChildCreate : IkeTask
             _dh = KeyExchange.Create(_group);
             message.Add((PayloadType.KeyExchange, Payloads.WriteKe((ushort)_group, _dh.PublicValue)));
         }
-        message.Add((PayloadType.TsInitiator, Payloads.WriteTs([Connection.LocalTs])));
-        message.Add((PayloadType.TsResponder, Payloads.WriteTs([Connection.RemoteTs])));
+        // A rekey offers the SA's own negotiated selectors (strongSwan's child_rekey), a new CHILD_SA the configured ones.
+        _ts = _rekeyed is null ? new NarrowedSelectors(Connection.LocalTs, Connection.RemoteTs) : new NarrowedSelectors(_rekeyed.LocalTs, _rekeyed.RemoteTs);
+        message.Add((PayloadType.TsInitiator, Payloads.WriteTs(_ts.Tsi)));
+        message.Add((PayloadType.TsResponder, Payloads.WriteTs(_ts.Tsr)));
         return true;
     }
 
@@ -117,7 +120,20 @@ internal sealed class ChildCreate : IkeTask
         }
         int half = esp.EncryptionKeyLength + esp.IntegrityKeyLength;
         byte[] keymat = sa.Kd.ChildKeymat(sa.Keys.Skd, secret, _ni, _nr, 2 * half);
-        ChildSaEntry created = Connection.InstallChild(_inboundSpi, outboundSpi, esp, _group != DhGroup.NONE, keymat[half..], keymat[..half]);
+        NarrowedSelectors answered = ChildSelectors.Read(message, "the CREATE_CHILD_SA response");
+        if (TrafficSelectorNarrowing.CheckAnswer(answered, _ts!) is { } badTs)
+        {
+            // §2.9: the responder narrows, never widens. The peer has the SA: it is deleted by its SPIs, never installed here.
+            ChildSaEntry refused = new(_inboundSpi, outboundSpi, esp, _group != DhGroup.NONE, Connection.Time.GetUtcNow());
+            Connection.Log($"{Name}{(_rekeyed is null ? "" : " of " + _rekeyed.Name)}: {refused.Name} refused, deleting it: {badTs}");
+            if (_rekeyed is { State: ChildSaState.Rekeying } kept)
+            {
+                Settle(kept);
+            }
+            sa.Tasks.Queue(new ChildDelete(Connection, refused));
+            return;
+        }
+        ChildSaEntry created = Connection.InstallChild(_inboundSpi, outboundSpi, esp, _group != DhGroup.NONE, keymat[half..], keymat[..half], answered.Tsi, answered.Tsr);
         if (_rekeyed is not { } old)
         {
             return;
@@ -242,6 +258,14 @@ internal sealed class ChildCreate : IkeTask
             _refusal = SaPayloads.Notify(NotifyType.INVALID_KE_PAYLOAD, wanted);
             return;
         }
+        ChildSelectors.Choice narrowed = ChildSelectors.Respond(Connection, _rekeyTarget, ChildSelectors.Read(message, "the CREATE_CHILD_SA request"), Name);
+        if (narrowed.Refusal is { } tsRefusal)
+        {
+            _refusal = SaPayloads.Notify(tsRefusal);
+            return;
+        }
+        NarrowedSelectors ts = narrowed.Selectors!;
+        _ts = ts;
         byte[] secret = [];
         if (choice.Group != DhGroup.NONE)
         {
@@ -256,7 +280,8 @@ internal sealed class ChildCreate : IkeTask
         byte[] keymat = sa.Kd.ChildKeymat(sa.Keys.Skd, secret, _ni, _nr, 2 * half);
         // A plain rekey by the peer: the outbound SA goes in when the peer deletes the old one (see InstallChild).
         bool outboundLater = _rekeyTarget is { State: not ChildSaState.Rekeying };
-        ChildSaEntry created = Connection.InstallChild(_inboundSpi, outboundSpi, choice.Suite, choice.Group != DhGroup.NONE, keymat[..half], keymat[half..], outboundLater);
+        ChildSaEntry created = Connection.InstallChild(_inboundSpi, outboundSpi, choice.Suite, choice.Group != DhGroup.NONE, keymat[..half], keymat[half..],
+            ts.Tsr, ts.Tsi, outboundLater);
         if (_rekeyTarget is { } target)
         {
             if (target.State == ChildSaState.Rekeying)
@@ -290,8 +315,8 @@ internal sealed class ChildCreate : IkeTask
         {
             message.Add((PayloadType.KeyExchange, Payloads.WriteKe((ushort)dh.Group, dh.PublicValue)));
         }
-        // TSi is the initiator's side, the peer's here (§2.9); Certgate does not narrow.
-        message.Add((PayloadType.TsInitiator, Payloads.WriteTs([Connection.RemoteTs])));
-        message.Add((PayloadType.TsResponder, Payloads.WriteTs([Connection.LocalTs])));
+        // TSi is the initiator's side, the peer's here, narrowed (§2.9).
+        message.Add((PayloadType.TsInitiator, Payloads.WriteTs(_ts!.Tsi)));
+        message.Add((PayloadType.TsResponder, Payloads.WriteTs(_ts.Tsr)));
     }
 }

@@ -25,6 +25,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
     private IkeSession.PeerProof? _proof;
     private SaSuite? _esp;
     private Proposal? _espReply;
+    private NarrowedSelectors? _ts;
 
     public override ExchangeType Exchange => ExchangeType.IkeAuth;
 
@@ -53,8 +54,8 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         }
         message.Add((PayloadType.Authentication, Payloads.WriteTyped4((byte)_method, auth)));
         message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOffer(IkeSession.Spi(_inboundSpi), config.EspProposals))));
-        message.Add((PayloadType.TsInitiator, Payloads.WriteTs([config.LocalTs])));
-        message.Add((PayloadType.TsResponder, Payloads.WriteTs([config.RemoteTs])));
+        message.Add((PayloadType.TsInitiator, Payloads.WriteTs(config.LocalTs)));
+        message.Add((PayloadType.TsResponder, Payloads.WriteTs(config.RemoteTs)));
         return true;
     }
 
@@ -73,6 +74,12 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
     private void ProcessResponse(IkeSa sa, IReadOnlyList<RawPayload> inner)
     {
         IkePeerConfig config = setup.Config;
+        if (IkeSession.FindNotify(inner, NotifyType.TS_UNACCEPTABLE) is not null)
+        {
+            // The responder may have set up the IKE SA without the CHILD_SA (§1.2); without one it is of no use here.
+            DeleteIkeSa(sa);
+            throw new IkeException($"the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi {TrafficSelectorNarrowing.Describe(config.LocalTs)}, TSr {TrafficSelectorNarrowing.Describe(config.RemoteTs)}");
+        }
         IkeSession.FailOnErrorNotify(inner, "IKE_AUTH");
         IkeSession.PeerProof proof;
         try
@@ -96,6 +103,14 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
             throw new IkeException($"the responder's ESP SPI is {espAnswer[0].Spi.Length} octets, not 4");
         }
         uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espAnswer[0].Spi.Span);
+        // §2.9: the responder may narrow, never widen; an answer outside the offer is refused and the IKE SA,
+        // which carries no other CHILD_SA, deleted (strongSwan's close_ike_on_child_failure).
+        NarrowedSelectors ts = IkeSession.ReadTs(inner, "IKE_AUTH response");
+        if (TrafficSelectorNarrowing.CheckAnswer(ts, new NarrowedSelectors(config.LocalTs, config.RemoteTs)) is { } badTs)
+        {
+            DeleteIkeSa(sa);
+            throw new IkeException($"CHILD_SA refused, IKE SA deleted: {badTs}");
+        }
         int half = esp.EncryptionKeyLength + esp.IntegrityKeyLength;
         byte[] keymat = sa.Kd.ChildKeymat(sa.Keys.Skd, [], setup.Ni, setup.Nr, 2 * half);
         var child = new ChildSa(_inboundSpi, outboundSpi, keymat[half..], keymat[..half], proof.Certificate, esp, sa.Suite)
@@ -104,6 +119,8 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
             NatDetected = setup.NatDetected,
             LocalAuthMethod = _method,
             PeerAuthMethod = proof.Method,
+            LocalTs = ts.Tsi,
+            RemoteTs = ts.Tsr,
         };
         Connection.Establish(sa, child, config.LocalTs, config.RemoteTs);
     }
@@ -133,12 +150,32 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
             return;
         }
         (_esp, _espReply) = espChoice;
+        // §2.9: the initiator's TSi is narrowed to the peer's side as configured here, its TSr to this side's.
+        NarrowedSelectors offeredTs = IkeSession.ReadTs(inner, "IKE_AUTH request");
+        if (TrafficSelectorNarrowing.Respond(offeredTs.Tsi, offeredTs.Tsr, config.RemoteTs, config.LocalTs) is not { } ts)
+        {
+            _refusal = IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty);
+            _error = $"{TrafficSelectorNarrowing.Unacceptable(offeredTs.Tsi, offeredTs.Tsr, config.RemoteTs, config.LocalTs)} (IKE_AUTH CHILD_SA)";
+            return;
+        }
+        _ts = ts;
+    }
+
+    /// <summary>
+    /// The initiator gives up an IKE SA whose first CHILD_SA failed: one INFORMATIONAL with Delete(IKE), not waited for
+    /// (the responder may have kept the IKE SA without the CHILD_SA, §1.2).
+    /// </summary>
+    private void DeleteIkeSa(IkeSa sa)
+    {
+        byte[] delete = sa.Out.Seal(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, ExchangeType.Informational, false, true, sa.Tasks.NextRequestId, 0),
+            [(PayloadType.Delete, new byte[] { Proposal.Ike, 0, 0, 0 })]);
+        Connection.Sender.Send(delete, sa.Remote, sa.Encapsulated);
     }
 
     /// <summary>
     /// The responder's final choice of configuration among those for the peer's address (strongSwan: the ike_cfg by
     /// addresses at IKE_SA_INIT, the peer_cfg by identities and the child_cfg by traffic selectors here): the first
-    /// whose identity check and AUTH pass, preferring one whose selectors hold the initiator's TSi/TSr. With one
+    /// whose identity check and AUTH pass, preferring one that can narrow the initiator's TSi/TSr (RFC 7296 §2.9). With one
     /// candidate the selectors are not compared (a mismatch is the CHILD_SA's business, not the IKE SA's).
     /// </summary>
     /// <exception cref="IkeException">No candidate accepts the initiator (the first candidate's reason).</exception>
@@ -150,8 +187,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         {
             return IkeSession.VerifyPeer(inner, idi, setup.Config, "initiator", sa.Kd, signed);
         }
-        Payloads.TrafficSelector? tsi = Payloads.ReadTs(IkeSession.Find(inner, PayloadType.TsInitiator, "IKE_AUTH request").Body.Span).FirstOrDefault();
-        Payloads.TrafficSelector? tsr = Payloads.ReadTs(IkeSession.Find(inner, PayloadType.TsResponder, "IKE_AUTH request").Body.Span).FirstOrDefault();
+        (IReadOnlyList<Payloads.TrafficSelector> tsi, IReadOnlyList<Payloads.TrafficSelector> tsr) = IkeSession.ReadTs(inner, "IKE_AUTH request");
         (IkeProfile Profile, IkeSession.PeerProof Proof)? byIdentity = null;
         IkeException? first = null;
         foreach (IkeProfile candidate in candidates)
@@ -166,7 +202,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
                 first ??= e;
                 continue;
             }
-            if (tsi is not null && tsr is not null && Holds(candidate.Config.RemoteTs, tsi) && Holds(candidate.Config.LocalTs, tsr))
+            if (TrafficSelectorNarrowing.Respond(tsi, tsr, candidate.Config.RemoteTs, candidate.Config.LocalTs) is not null)
             {
                 Connection.Choose(candidate);
                 return proof;
@@ -180,14 +216,6 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         }
         throw first!;
     }
-
-    /// <summary>Whether <paramref name="outer"/> holds all of <paramref name="inner"/> (addresses, protocol, ports).</summary>
-    private static bool Holds(Payloads.TrafficSelector outer, Payloads.TrafficSelector inner) =>
-        (outer.IpProtocol == 0 || outer.IpProtocol == inner.IpProtocol) && outer.StartPort <= inner.StartPort && inner.EndPort <= outer.EndPort
-        && outer.Start.AddressFamily == inner.Start.AddressFamily
-        && Compare(outer.Start, inner.Start) <= 0 && Compare(inner.End, outer.End) <= 0;
-
-    private static int Compare(System.Net.IPAddress a, System.Net.IPAddress b) => a.GetAddressBytes().AsSpan().SequenceCompareTo(b.GetAddressBytes());
 
     private void BuildResponse(IkeSa sa, List<(PayloadType Type, ReadOnlyMemory<byte> Body)> message)
     {
@@ -207,8 +235,8 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         }
         message.Add((PayloadType.Authentication, Payloads.WriteTyped4((byte)_method, auth)));
         message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa([_espReply! with { Spi = IkeSession.Spi(_inboundSpi) }])));
-        message.Add((PayloadType.TsInitiator, Payloads.WriteTs([config.RemoteTs])));
-        message.Add((PayloadType.TsResponder, Payloads.WriteTs([config.LocalTs])));
+        message.Add((PayloadType.TsInitiator, Payloads.WriteTs(_ts!.Tsi)));
+        message.Add((PayloadType.TsResponder, Payloads.WriteTs(_ts.Tsr)));
     }
 
     public override void Sent(IkeSa sa)
@@ -229,6 +257,8 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
             NatDetected = setup.NatDetected,
             LocalAuthMethod = _method,
             PeerAuthMethod = _proof.Method,
+            LocalTs = _ts!.Tsr,
+            RemoteTs = _ts.Tsi,
         };
         Connection.Establish(sa, child, config.LocalTs, config.RemoteTs);
     }
