@@ -167,6 +167,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
                 if (detail)
                 {
                     text.AppendLine(CultureInfo.InvariantCulture, $"    Algorithms: {t.EspAlgorithms}, lifetime {(long)t.IpsecLifetime.TotalSeconds} seconds, remaining {Remaining(t.ChildSaSince, t.IpsecLifetime)} seconds (rekeyed before)");
+                    text.AppendLine(CultureInfo.InvariantCulture, $"    Extended sequence numbers: {(t.ExtendedSequenceNumbers ? "enabled" : "disabled")}");
                 }
             }
             if (detail && t.Drops.Count > 0)
@@ -187,6 +188,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
                 ["remote-selector"] = t.RemoteSelector,
                 ["inside-interface"] = t.Device,
                 ["algorithms"] = t.EspAlgorithms,
+                ["extended-sequence-numbers"] = t.ExtendedSequenceNumbers,
                 ["lifetime-seconds"] = (long)t.IpsecLifetime.TotalSeconds,
                 ["security-associations"] = sas,
                 ["dropped-packets"] = new JsonObject(t.Drops.Select(d => KeyValuePair.Create(d.Reason, (JsonNode?)d.Packets))),

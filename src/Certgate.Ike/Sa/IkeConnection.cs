@@ -304,7 +304,7 @@ public sealed class IkeConnection : IDisposable
                 }
             }), null, life, Timeout.InfiniteTimeSpan);
         }
-        Log($"{child.Name}: installed ({esp.CipherName}{(pfs ? ", PFS" : "")})");
+        Log($"{child.Name}: installed ({esp.EspName}{(pfs ? ", PFS" : "")})");
         _deferred.Add(() => Changed?.Invoke());
         return child;
     }
@@ -553,6 +553,7 @@ public sealed class IkeConnection : IDisposable
         KeyBits = esp.KeyBits,
         Integrity = (Ipsec.Registry.IntegrityAlgorithm)(ushort)esp.Integrity,
         Keymat = keymat,
+        ExtendedSequenceNumbers = esp.Esn,
         LocalSelectors = _localSelectors,
         RemoteSelectors = _remoteSelectors,
         ReqId = Options.ReqId,

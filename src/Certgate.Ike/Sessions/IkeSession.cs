@@ -488,7 +488,7 @@ public static class IkeSession
             byte[] refuse = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
                 [Notify(NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty)]);
             await transport.SendAsync(refuse, peer, nat, cancellationToken).ConfigureAwait(false);
-            throw new IkeException($"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no ESN, no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}");
+            throw new IkeException($"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}");
         }
         (SaSuite esp, Proposal espReply) = espChoice;
         uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espReply.Spi.Span);
