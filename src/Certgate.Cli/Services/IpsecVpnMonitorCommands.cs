@@ -135,8 +135,8 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             text.AppendLine(CultureInfo.InvariantCulture, $"Service set: {t.Id.ServiceSet}, IKE Routing-instance: default");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Rule: {t.Id.Rule}, Term: {t.Id.Term}, Tunnel index: {index}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Local gateway: {t.LocalAddress}, Remote gateway: {t.RemoteAddress}");
-            text.AppendLine(CultureInfo.InvariantCulture, $"  Local identity: ipv4_subnet(any:0,[0..7]={t.LocalSelector})");
-            text.AppendLine(CultureInfo.InvariantCulture, $"  Remote identity: ipv4_subnet(any:0,[0..7]={t.RemoteSelector})");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  Local identity: {SubnetIdentity(t.LocalSelector)}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  Remote identity: {SubnetIdentity(t.RemoteSelector)}");
             if (detail)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"  IPsec inside interface: {t.Device}, {(t.NatDetected ? "UDP encapsulation: port 4500" : "ESP (IP protocol 50), no NAT")}");
@@ -197,6 +197,14 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
         Write(ctx, "ipsec-security-associations", items, tunnels.Count == 0 ? "No IPsec SAs (no IPsec service set is configured)" + Environment.NewLine : text.ToString());
         return 0;
     }
+
+    /// <summary>
+    /// A selector as Junos shows a proxy identity: the ID type and the octet range of its data, an address and a mask
+    /// (8 octets for IPv4, 32 for IPv6: ID_IPV4_ADDR_SUBNET / ID_IPV6_ADDR_SUBNET, RFC 2407 §4.6.2.1).
+    /// </summary>
+    private static string SubnetIdentity(string selector) => selector.Contains(':', StringComparison.Ordinal)
+        ? $"ipv6_subnet(any:0,[0..31]={selector})"
+        : $"ipv4_subnet(any:0,[0..7]={selector})";
 
     private static int Clear(CommandContext ctx, Arguments args, string kind)
     {
