@@ -257,7 +257,11 @@ public sealed partial class ServiceSetTunnelTests
             Assert.Contains("ESP (IP protocol 50), no NAT", detail);
             // Two Certgates offer and take ESN.
             Assert.Contains("Extended sequence numbers: enabled", detail);
-            Assert.Contains("fd00:88::2", Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations"));
+            Assert.Matches(@"(?m)^fd00:88::2\s+Matured\s+[0-9a-f]{16}\s+[0-9a-f]{16}\s+IKEv2", Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations"));
+            string ike = Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail");
+            Assert.Contains("IKE peer fd00:88::1, service set: ipsec-6", ike);
+            Assert.Contains("Local: [fd00:88::2]:500, Remote: [fd00:88::1]:500", ike);
+            Assert.Contains("NAT traversal: no NAT", ike);
             JsonNode json = JsonNode.Parse(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ipsec", "security-associations", "|", "display", "json"))!;
             Assert.True(json["ipsec-security-associations"]![0]!["extended-sequence-numbers"]!.GetValue<bool>(), json.ToJsonString());
             Assert.True(EspPackets(dll, states[1]).In >= 6, $"gw2 counted {EspPackets(dll, states[1])} ESP packets\n{All()}");

@@ -64,9 +64,11 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
         IReadOnlyList<TunnelStatus> tunnels = [.. Runtime(ctx, command).Snapshot().Where(t => only is null || t.RemoteAddress.Equals(only))];
         var text = new StringBuilder();
         var items = new JsonArray();
+        // Junos' 16 columns fit an IPv4 address; an IPv6 peer widens the column so the state stays apart from it.
+        int width = Math.Max(16, tunnels.Select(t => t.RemoteAddress.ToString().Length + 2).DefaultIfEmpty(0).Max());
         if (!detail && tunnels.Count > 0)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"{"Remote Address",-16}{"State",-14}{"Initiator cookie",-18}{"Responder cookie",-18}Exchange type");
+            text.AppendLine(CultureInfo.InvariantCulture, $"{"Remote Address".PadRight(width)}{"State",-14}{"Initiator cookie",-18}{"Responder cookie",-18}Exchange type");
         }
         foreach (TunnelStatus t in tunnels)
         {
@@ -95,7 +97,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             });
             if (!detail)
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"{t.RemoteAddress,-16}{state,-14}{t.IkeInitiatorSpi.ToString("x16", CultureInfo.InvariantCulture),-18}{t.IkeResponderSpi.ToString("x16", CultureInfo.InvariantCulture),-18}IKEv2");
+                text.AppendLine(CultureInfo.InvariantCulture, $"{t.RemoteAddress.ToString().PadRight(width)}{state,-14}{t.IkeInitiatorSpi.ToString("x16", CultureInfo.InvariantCulture),-18}{t.IkeResponderSpi.ToString("x16", CultureInfo.InvariantCulture),-18}IKEv2");
                 continue;
             }
             text.AppendLine(CultureInfo.InvariantCulture, $"IKE peer {t.RemoteAddress}, service set: {t.Id.ServiceSet}");
@@ -103,7 +105,8 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             text.AppendLine(CultureInfo.InvariantCulture, $"  Initiator cookie: {t.IkeInitiatorSpi:x16}, Responder cookie: {t.IkeResponderSpi:x16}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  IPsec SA SPIs: initiator {Hex(t.InitiatorSpi)}, responder {Hex(t.ResponderSpi)}");
             text.AppendLine("  Exchange type: IKEv2");
-            text.AppendLine(CultureInfo.InvariantCulture, $"  Local: {t.LocalAddress}:500, Remote: {t.RemoteAddress}:500");
+            // IPEndPoint brackets an IPv6 address ([fd00::1]:500), so the port cannot be read as part of it.
+            text.AppendLine(CultureInfo.InvariantCulture, $"  Local: {new IPEndPoint(t.LocalAddress, 500)}, Remote: {new IPEndPoint(t.RemoteAddress, 500)}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Local identity: {t.LocalIdentity ?? "-"}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Remote identity: {t.PeerIdentity ?? "-"}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Authentication method: {t.LocalAuthMethod ?? "-"} (peer: {t.PeerAuthMethod ?? "-"})");
