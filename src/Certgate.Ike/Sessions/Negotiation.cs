@@ -194,8 +194,8 @@ internal static class Negotiation
             reply.Add(Dh(s.Group));
             return reply;
         }
-        // No PFS for the IKE_AUTH child (its DH transform, if any, must allow NONE). ESN is mandatory in an ESP
-        // proposal (§3.3.3); RFC 4303 §2.2.1 lets the receiver pick either offered value.
+        // No PFS for the IKE_AUTH child (its DH transform, if any, must allow NONE). ESN is a mandatory transform type
+        // of an ESP proposal (§3.3.3), with value 0 or 1 (§3.3.2); the responder takes one of those offered.
         bool anyDh = p.Transforms.Any(t => t.Type == TransformType.DiffieHellman);
         bool esn = Has(TransformType.ExtendedSequenceNumbers, 1);
         bool noEsn = Has(TransformType.ExtendedSequenceNumbers, 0);
