@@ -523,7 +523,7 @@ public static class IkeSession
             byte[] refuse = toInitiator.Seal(new IkeHeader(spiI, spiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
                 [Notify(NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty)]);
             await transport.SendAsync(refuse, peer, nat, cancellationToken).ConfigureAwait(false);
-            throw new IkeException($"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no ESN, no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}");
+            throw new IkeException($"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}");
         }
         (SaSuite esp, Proposal espReply) = espChoice;
         // §2.9: the initiator's TSi is narrowed to the peer's side as configured here, its TSr to this side's.
