@@ -155,6 +155,16 @@ public sealed class EspSa : IDisposable
     /// <summary>Sequence numbers sent so far.</summary>
     public ulong SentSequence => _sequence;
 
+    /// <summary>
+    /// Test hook: the next packet goes out with sequence number <paramref name="next"/>, so tests can cross 2^32
+    /// without sending four billion packets. Only forward (a number is never used twice under one key).
+    /// </summary>
+    internal void SkipSequenceTo(ulong next)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(next, _sequence);
+        _sequence = next - 1;
+    }
+
     /// <summary>The inbound anti-replay window.</summary>
     public ReplayWindow Window => _window;
 

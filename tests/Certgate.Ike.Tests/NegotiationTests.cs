@@ -49,13 +49,14 @@ public sealed class NegotiationTests
     }
 
     [Fact]
-    public void EspProposal_WithEsnOnly_OrPfs_IsRefused()
+    public void EspProposal_WithPfs_OrWithoutAnEsnTransform_IsRefused()
     {
         byte[] spi = [1, 2, 3, 4];
-        var esnOnly = new Proposal(1, Proposal.Esp, spi, [T(TransformType.Encryption, 20, 256), T(TransformType.ExtendedSequenceNumbers, 1)]);
         var pfs = new Proposal(1, Proposal.Esp, spi, [T(TransformType.Encryption, 20, 256), T(TransformType.DiffieHellman, 19), T(TransformType.ExtendedSequenceNumbers, 0)]);
-        Assert.Null(Negotiation.Choose([esnOnly], Proposal.Esp));
+        // §3.3.3: ESN is a mandatory transform type of an ESP proposal.
+        var noEsnType = new Proposal(1, Proposal.Esp, spi, [T(TransformType.Encryption, 20, 256)]);
         Assert.Null(Negotiation.Choose([pfs], Proposal.Esp));
+        Assert.Null(Negotiation.Choose([noEsnType], Proposal.Esp));
         (SaSuite suite, Proposal reply) = Negotiation.Choose(Negotiation.EspOffer(spi), Proposal.Esp)!.Value;
         Assert.Equal("AES_GCM_16-256", suite.CipherName);
         Assert.Equal(spi, reply.Spi.ToArray());

@@ -32,7 +32,9 @@ public sealed class ProposalTests
         Assert.Equal([(TransformType.Encryption, (ushort)12, (int?)128), (TransformType.Prf, (ushort)6, null), (TransformType.Integrity, (ushort)13, null), (TransformType.DiffieHellman, (ushort)20, null)],
             offer[1].Transforms.Select(t => (t.Type, t.Id, t.KeyLength)));
         IReadOnlyList<Proposal> esp = Negotiation.EspOffer(new byte[4], [EspGcm128, EspCbcSha512]);
-        Assert.Equal([TransformType.Encryption, TransformType.ExtendedSequenceNumbers], esp[0].Transforms.Select(t => t.Type));
+        // Both ESN transforms (RFC 7296 §3.3.2), ESN first.
+        Assert.Equal([(TransformType.Encryption, (ushort)20), (TransformType.ExtendedSequenceNumbers, (ushort)1), (TransformType.ExtendedSequenceNumbers, (ushort)0)],
+            esp[0].Transforms.Select(t => (t.Type, t.Id)));
         Assert.Equal((ushort)14, esp[1].Transforms.Single(t => t.Type == TransformType.Integrity).Id);
     }
 
@@ -161,7 +163,8 @@ public sealed class ProposalTests
         ChildSa r = await responderTask;
         Assert.Equal(CbcSha384Ecp384, i.Ike);
         Assert.Equal(CbcSha384Ecp384, r.Ike);
-        Assert.Equal(EspCbcSha512, i.Esp);
+        // Both offer ESN, so the responder takes it.
+        Assert.Equal(EspCbcSha512 with { Esn = true }, i.Esp);
         Assert.Equal("AES_CBC-256/HMAC_SHA2_512_256", r.Esp.CipherName);
         Assert.Equal(32 + 64, i.OutboundKeymat.Length);
         Assert.Equal(i.OutboundKeymat, r.InboundKeymat);
@@ -216,6 +219,7 @@ public sealed class ProposalTests
         Assert.Equal(aIn.Keymat, bOut.Keymat);
         Assert.Equal(32 + 64, aIn.Keymat.Length);
         Assert.Equal((EncryptionAlgorithm.ENCR_AES_CBC, IntegrityAlgorithm.AUTH_HMAC_SHA2_512_256, 256), (aIn.Encryption, aIn.Integrity, aIn.KeyBits));
+        Assert.True(aIn.ExtendedSequenceNumbers && bOut.ExtendedSequenceNumbers, "the rekeyed SA lost ESN");
     }
 
     private static IkeSaOptions Options(ChildSa c, IReadOnlyList<SaSuite> ike, IReadOnlyList<SaSuite> esp, List<string> log) => new()

@@ -68,6 +68,16 @@ internal sealed class IkeTunnelCommand : ICommandModule
         int? cookieThreshold = Number(args, "cookie-threshold", 0, 1_000_000);
         bool corruptAuth = args.Flag("corrupt-auth");
         args.EnsureAllUsed();
+        // One socket family carries IKE and ESP, so both gateways must be IPv4 or both IPv6 (as the service-set commit
+        // check says); a selector pair is of one family too (RFC 7296 §3.13.1: a TS is an IPv4 or an IPv6 range).
+        if (local.AddressFamily != remote.AddressFamily)
+        {
+            throw new UserException($"debug ike-tunnel: local {local} and remote {remote} must both be IPv4 or both IPv6", 2);
+        }
+        if (localNet.IsIPv4 != remoteNet.IsIPv4)
+        {
+            throw new UserException($"debug ike-tunnel: local-subnet {localNet} and remote-subnet {remoteNet} must both be IPv4 or both IPv6", 2);
+        }
         if ((id is null) == (pskFile is null))
         {
             throw new UserException("debug ike-tunnel: give either 'certificate-id ID' (certificates) or 'pre-shared-key-file F' with 'local-identity FQDN'", 2);
@@ -121,7 +131,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
             ctx.Out.WriteLine("IKE: stopped before the tunnel was up");
             return 1;
         }
-        ctx.Out.WriteLine($"IKE: SA established with {child.PeerIdentity}{(child.PeerCertificate is { } pc ? $" (issuer {pc.Issuer})" : " (pre-shared key)")}; ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.CipherName}");
+        ctx.Out.WriteLine($"IKE: SA established with {child.PeerIdentity}{(child.PeerCertificate is { } pc ? $" (issuer {pc.Issuer})" : " (pre-shared key)")}; ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.EspName}");
         ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({child.LocalAuthMethod}), peer {(byte)child.PeerAuthMethod} ({child.PeerAuthMethod})");
         ctx.Out.WriteLine($"IKE: traffic selectors local {TrafficSelectorNarrowing.Describe(child.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(child.RemoteTs)} (configured local {TrafficSelectorNarrowing.Describe(config.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(config.RemoteTs)})");
         ctx.Out.WriteLine($"IKE: {counters}");

@@ -64,9 +64,11 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
         IReadOnlyList<TunnelStatus> tunnels = [.. Runtime(ctx, command).Snapshot().Where(t => only is null || t.RemoteAddress.Equals(only))];
         var text = new StringBuilder();
         var items = new JsonArray();
+        // Junos' 16 columns fit an IPv4 address; an IPv6 peer widens the column so the state stays apart from it.
+        int width = Math.Max(16, tunnels.Select(t => t.RemoteAddress.ToString().Length + 2).DefaultIfEmpty(0).Max());
         if (!detail && tunnels.Count > 0)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"{"Remote Address",-16}{"State",-14}{"Initiator cookie",-18}{"Responder cookie",-18}Exchange type");
+            text.AppendLine(CultureInfo.InvariantCulture, $"{"Remote Address".PadRight(width)}{"State",-14}{"Initiator cookie",-18}{"Responder cookie",-18}Exchange type");
         }
         foreach (TunnelStatus t in tunnels)
         {
@@ -95,7 +97,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             });
             if (!detail)
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"{t.RemoteAddress,-16}{state,-14}{t.IkeInitiatorSpi.ToString("x16", CultureInfo.InvariantCulture),-18}{t.IkeResponderSpi.ToString("x16", CultureInfo.InvariantCulture),-18}IKEv2");
+                text.AppendLine(CultureInfo.InvariantCulture, $"{t.RemoteAddress.ToString().PadRight(width)}{state,-14}{t.IkeInitiatorSpi.ToString("x16", CultureInfo.InvariantCulture),-18}{t.IkeResponderSpi.ToString("x16", CultureInfo.InvariantCulture),-18}IKEv2");
                 continue;
             }
             text.AppendLine(CultureInfo.InvariantCulture, $"IKE peer {t.RemoteAddress}, service set: {t.Id.ServiceSet}");
@@ -103,7 +105,8 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             text.AppendLine(CultureInfo.InvariantCulture, $"  Initiator cookie: {t.IkeInitiatorSpi:x16}, Responder cookie: {t.IkeResponderSpi:x16}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  IPsec SA SPIs: initiator {Hex(t.InitiatorSpi)}, responder {Hex(t.ResponderSpi)}");
             text.AppendLine("  Exchange type: IKEv2");
-            text.AppendLine(CultureInfo.InvariantCulture, $"  Local: {t.LocalAddress}:500, Remote: {t.RemoteAddress}:500");
+            // IPEndPoint brackets an IPv6 address ([fd00::1]:500), so the port cannot be read as part of it.
+            text.AppendLine(CultureInfo.InvariantCulture, $"  Local: {new IPEndPoint(t.LocalAddress, 500)}, Remote: {new IPEndPoint(t.RemoteAddress, 500)}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Local identity: {t.LocalIdentity ?? "-"}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Remote identity: {t.PeerIdentity ?? "-"}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Authentication method: {t.LocalAuthMethod ?? "-"} (peer: {t.PeerAuthMethod ?? "-"})");
@@ -135,8 +138,8 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             text.AppendLine(CultureInfo.InvariantCulture, $"Service set: {t.Id.ServiceSet}, IKE Routing-instance: default");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Rule: {t.Id.Rule}, Term: {t.Id.Term}, Tunnel index: {index}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Local gateway: {t.LocalAddress}, Remote gateway: {t.RemoteAddress}");
-            text.AppendLine(CultureInfo.InvariantCulture, $"  Local identity: ipv4_subnet(any:0,[0..7]={t.LocalSelector})");
-            text.AppendLine(CultureInfo.InvariantCulture, $"  Remote identity: ipv4_subnet(any:0,[0..7]={t.RemoteSelector})");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  Local identity: {SubnetIdentity(t.LocalSelector)}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  Remote identity: {SubnetIdentity(t.RemoteSelector)}");
             if (detail)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"  IPsec inside interface: {t.Device}, {(t.NatDetected ? "UDP encapsulation: port 4500" : "ESP (IP protocol 50), no NAT")}");
@@ -172,6 +175,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
                 if (detail)
                 {
                     text.AppendLine(CultureInfo.InvariantCulture, $"    Algorithms: {t.EspAlgorithms}, lifetime {(long)t.IpsecLifetime.TotalSeconds} seconds, remaining {Remaining(t.ChildSaSince, t.IpsecLifetime)} seconds (rekeyed before)");
+                    text.AppendLine(CultureInfo.InvariantCulture, $"    Extended sequence numbers: {(t.ExtendedSequenceNumbers ? "enabled" : "disabled")}");
                 }
             }
             if (detail && t.Drops.Count > 0)
@@ -194,6 +198,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
                 ["negotiated-remote-selector"] = t.NegotiatedRemoteSelector,
                 ["inside-interface"] = t.Device,
                 ["algorithms"] = t.EspAlgorithms,
+                ["extended-sequence-numbers"] = t.ExtendedSequenceNumbers,
                 ["lifetime-seconds"] = (long)t.IpsecLifetime.TotalSeconds,
                 ["security-associations"] = sas,
                 ["dropped-packets"] = new JsonObject(t.Drops.Select(d => KeyValuePair.Create(d.Reason, (JsonNode?)d.Packets))),
@@ -202,6 +207,14 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
         Write(ctx, "ipsec-security-associations", items, tunnels.Count == 0 ? "No IPsec SAs (no IPsec service set is configured)" + Environment.NewLine : text.ToString());
         return 0;
     }
+
+    /// <summary>
+    /// A selector as Junos shows a proxy identity: the ID type and the octet range of its data, an address and a mask
+    /// (8 octets for IPv4, 32 for IPv6: ID_IPV4_ADDR_SUBNET / ID_IPV6_ADDR_SUBNET, RFC 2407 §4.6.2.1).
+    /// </summary>
+    private static string SubnetIdentity(string selector) => selector.Contains(':', StringComparison.Ordinal)
+        ? $"ipv6_subnet(any:0,[0..31]={selector})"
+        : $"ipv4_subnet(any:0,[0..7]={selector})";
 
     private static int Clear(CommandContext ctx, Arguments args, string kind)
     {

@@ -161,6 +161,7 @@ internal sealed class Tunnel : IAsyncDisposable
                 LocalIdentity = _localIdentity,
                 IkeAlgorithms = c?.Ike.IkeName,
                 EspAlgorithms = now?.Esp.CipherName,
+                ExtendedSequenceNumbers = now?.Esp.Esn ?? false,
                 LocalAuthMethod = c?.LocalAuthMethod.ToString(),
                 PeerAuthMethod = c?.PeerAuthMethod.ToString(),
                 NatDetected = c?.NatDetected ?? false,

@@ -95,6 +95,9 @@ public sealed record TunnelStatus
     /// <summary>ESP algorithms.</summary>
     public string? EspAlgorithms { get; init; }
 
+    /// <summary>Whether the current Child SA negotiated 64-bit extended sequence numbers (RFC 4303 §2.2.1).</summary>
+    public bool ExtendedSequenceNumbers { get; init; }
+
     /// <summary>AUTH method this side used.</summary>
     public string? LocalAuthMethod { get; init; }
 

@@ -534,7 +534,7 @@ public sealed class IkeConnection : IDisposable
                 }
             }), null, life, Timeout.InfiniteTimeSpan);
         }
-        Log($"{child.Name}: installed ({esp.CipherName}{(pfs ? ", PFS" : "")}), {TrafficSelectorNarrowing.Describe(localTs)} === {TrafficSelectorNarrowing.Describe(remoteTs)}");
+        Log($"{child.Name}: installed ({esp.EspName}{(pfs ? ", PFS" : "")}), {TrafficSelectorNarrowing.Describe(localTs)} === {TrafficSelectorNarrowing.Describe(remoteTs)}");
         _deferred.Add(() => Changed?.Invoke());
         return child;
     }
@@ -798,6 +798,7 @@ public sealed class IkeConnection : IDisposable
         KeyBits = esp.KeyBits,
         Integrity = (Ipsec.Registry.IntegrityAlgorithm)(ushort)esp.Integrity,
         Keymat = keymat,
+        ExtendedSequenceNumbers = esp.Esn,
         LocalSelectors = local,
         RemoteSelectors = remote,
         ReqId = Options.ReqId,

@@ -72,18 +72,22 @@ internal static class SaPayloads
         return lowestOurs.AsSpan().SequenceCompareTo(lowestTheirs) < 0;
     }
 
-    /// <summary>Certgate's ESP offer (<see cref="Negotiation.EspOffer"/>) with the PFS group added to each proposal.</summary>
-    public static IReadOnlyList<Proposal> EspOffer(uint spi, DhGroup pfs, IReadOnlyList<SaSuite>? configured = null) =>
-        [.. Negotiation.EspOffer(Spi(spi), configured).Select(p => pfs == DhGroup.NONE ? p : p with { Transforms = [.. p.Transforms, new Transform(TransformType.DiffieHellman, (ushort)pfs)] })];
+    /// <summary>
+    /// Certgate's ESP offer (<see cref="Negotiation.EspOffer"/>) with the PFS group added to each proposal; a rekey
+    /// puts the old CHILD_SA's ESN choice first (<paramref name="preferEsn"/>).
+    /// </summary>
+    public static IReadOnlyList<Proposal> EspOffer(uint spi, DhGroup pfs, IReadOnlyList<SaSuite>? configured = null, bool preferEsn = true) =>
+        [.. Negotiation.EspOffer(Spi(spi), configured, preferEsn).Select(p => pfs == DhGroup.NONE ? p : p with { Transforms = [.. p.Transforms, new Transform(TransformType.DiffieHellman, (ushort)pfs)] })];
 
     /// <summary>
     /// The responder's choice among ESP proposals that may carry a D-H group (PFS, §1.3.1): the group is taken apart,
     /// the rest chosen as in IKE_AUTH. A group of KEi that is offered is preferred; otherwise Certgate's order. With a
     /// configured PFS group (<paramref name="pfs"/>, Junos <c>perfect-forward-secrecy keys</c>) only that group is
-    /// accepted, and a proposal without PFS is not.
+    /// accepted, and a proposal without PFS is not. ESN as in <see cref="Negotiation.Choose"/>: a rekey passes the old
+    /// CHILD_SA's choice as <paramref name="preferEsn"/>.
     /// </summary>
     public static (SaSuite Suite, Proposal Reply, DhGroup Group)? ChooseEsp(IReadOnlyList<Proposal> offered, ushort? keGroup,
-        IReadOnlyList<SaSuite>? configured = null, DhGroup pfs = DhGroup.NONE)
+        IReadOnlyList<SaSuite>? configured = null, DhGroup pfs = DhGroup.NONE, bool preferEsn = true)
     {
         // The configured ESP order decides (as in IKE_AUTH), so every proposal's group is settled first.
         var candidates = new List<(Proposal Stripped, DhGroup Group)>();
@@ -121,7 +125,7 @@ internal static class SaPayloads
             }
             candidates.Add((p with { Transforms = [.. p.Transforms.Where(t => t.Type != TransformType.DiffieHellman)] }, group));
         }
-        if (Negotiation.Choose([.. candidates.Select(c => c.Stripped)], Proposal.Esp, configured) is not { } choice)
+        if (Negotiation.Choose([.. candidates.Select(c => c.Stripped)], Proposal.Esp, configured, preferEsn) is not { } choice)
         {
             return null;
         }

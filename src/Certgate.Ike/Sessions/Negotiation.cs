@@ -7,8 +7,10 @@ namespace Certgate.Ike.Sessions;
 /// <summary>
 /// The algorithms one SA (IKE or ESP) uses, or one configured proposal. <see cref="Integrity"/> is NONE with an AEAD
 /// cipher; <see cref="Group"/> is NONE for ESP (PFS is negotiated apart); <see cref="Prf"/> matters for IKE only.
+/// <see cref="Esn"/> is what an ESP SA negotiated (RFC 4303 §2.2.1 extended sequence numbers); configured suites leave
+/// it false, because ESN is not configured: it is always offered and, as responder, taken when the peer offers it.
 /// </summary>
-public sealed record SaSuite(EncrId Encryption, int KeyBits, IntegId Integrity, DhGroup Group, PrfId Prf = PrfId.PRF_HMAC_SHA2_256)
+public sealed record SaSuite(EncrId Encryption, int KeyBits, IntegId Integrity, DhGroup Group, PrfId Prf = PrfId.PRF_HMAC_SHA2_256, bool Esn = false)
 {
     /// <summary>Whether the cipher authenticates itself (AES-GCM), so there is no integrity transform.</summary>
     public bool IsAead => Encryption == EncrId.ENCR_AES_GCM_16;
@@ -48,16 +50,21 @@ public sealed record SaSuite(EncrId Encryption, int KeyBits, IntegId Integrity, 
     public string CipherName => (Encryption == EncrId.ENCR_AES_GCM_16 ? "AES_GCM_16-" : "AES_CBC-") + KeyBits
         + (Integrity == IntegId.NONE ? "" : "/" + Integrity.ToString()["AUTH_".Length..]);
 
+    /// <summary>An ESP SA's algorithms as <c>swanctl --list-sas</c> shows them: the cipher, then <c>/ESN</c> with ESN.</summary>
+    public string EspName => CipherName + (Esn ? "/ESN" : "");
+
     /// <summary>The IKE suite in strongSwan's spelling, e.g. <c>AES_GCM_16-256/PRF_HMAC_SHA2_256/ECP_256</c>.</summary>
     public string IkeName => $"{CipherName}/{Prf}/{Group}";
 }
 
 /// <summary>
 /// What Certgate offers and accepts (issue 5). Without configured proposals: AES-GCM-16 and AES-CBC with
-/// HMAC-SHA-256-128, 128 or 256-bit keys, PRF-HMAC-SHA-256, DH groups ECP-256, ECP-384 and MODP-2048, no ESN. With
+/// HMAC-SHA-256-128, 128 or 256-bit keys, PRF-HMAC-SHA-256, DH groups ECP-256, ECP-384 and MODP-2048. With
 /// configured proposals (Junos <c>ike proposal</c> / <c>ipsec proposal</c>): exactly those, one proposal each, and as
 /// responder the first configured one the peer offers. AEAD and non-AEAD ciphers are never in one proposal because an
-/// AEAD proposal must not carry an integrity transform (RFC 5282 §8).
+/// AEAD proposal must not carry an integrity transform (RFC 5282 §8). Every ESP proposal offers both ESN and no ESN
+/// (RFC 7296 §3.3.2: "an initiator who supports ESNs will usually include two ESN transforms"); a responder takes ESN
+/// when it is offered, so a fast link is not forced to rekey after 2^32 packets (docs/decisions.md).
 /// </summary>
 internal static class Negotiation
 {
@@ -98,20 +105,23 @@ internal static class Negotiation
         ]
         : [.. configured.Select((s, i) => new Proposal((byte)(i + 1), Proposal.Ike, ReadOnlyMemory<byte>.Empty, IkeTransforms(s)))];
 
-    /// <summary>The default ESP offer (two proposals, AEAD and CBC) or one proposal per configured suite.</summary>
-    public static IReadOnlyList<Proposal> EspOffer(ReadOnlyMemory<byte> spi, IReadOnlyList<SaSuite>? configured = null) => configured is null
+    /// <summary>
+    /// The default ESP offer (two proposals, AEAD and CBC) or one proposal per configured suite, each with both ESN
+    /// transforms, the preferred one first (<paramref name="preferEsn"/>: a rekey keeps the old CHILD_SA's choice).
+    /// </summary>
+    public static IReadOnlyList<Proposal> EspOffer(ReadOnlyMemory<byte> spi, IReadOnlyList<SaSuite>? configured = null, bool preferEsn = true) => configured is null
         ?
         [
-            new Proposal(1, Proposal.Esp, spi, [.. Aead.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), NoEsn]),
-            new Proposal(2, Proposal.Esp, spi, [.. Cbc.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Integ(IntegId.AUTH_HMAC_SHA2_256_128), NoEsn]),
+            new Proposal(1, Proposal.Esp, spi, [.. Aead.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), .. Esns(preferEsn)]),
+            new Proposal(2, Proposal.Esp, spi, [.. Cbc.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Integ(IntegId.AUTH_HMAC_SHA2_256_128), .. Esns(preferEsn)]),
         ]
-        : [.. configured.Select((s, i) => new Proposal((byte)(i + 1), Proposal.Esp, spi, EspTransforms(s)))];
+        : [.. configured.Select((s, i) => new Proposal((byte)(i + 1), Proposal.Esp, spi, [.. EspTransforms(s), .. Esns(preferEsn)]))];
 
     private static List<Transform> IkeTransforms(SaSuite s) => s.IsAead
         ? [Encr(s), Prf(s.Prf), Dh(s.Group)]
         : [Encr(s), Prf(s.Prf), Integ(s.Integrity), Dh(s.Group)];
 
-    private static List<Transform> EspTransforms(SaSuite s) => s.IsAead ? [Encr(s), NoEsn] : [Encr(s), Integ(s.Integrity), NoEsn];
+    private static List<Transform> EspTransforms(SaSuite s) => s.IsAead ? [Encr(s)] : [Encr(s), Integ(s.Integrity)];
 
     private static Transform Encr(SaSuite s) => new(TransformType.Encryption, (ushort)s.Encryption, s.KeyBits);
 
@@ -119,7 +129,9 @@ internal static class Negotiation
 
     private static Transform Integ(IntegId id) => new(TransformType.Integrity, (ushort)id);
 
-    private static Transform NoEsn => new(TransformType.ExtendedSequenceNumbers, 0);
+    private static Transform Esn(bool on) => new(TransformType.ExtendedSequenceNumbers, on ? (ushort)1 : (ushort)0);
+
+    private static Transform[] Esns(bool preferEsn) => [Esn(preferEsn), Esn(!preferEsn)];
 
     private static Transform Dh(DhGroup g) => new(TransformType.DiffieHellman, (ushort)g);
 
@@ -127,18 +139,22 @@ internal static class Negotiation
     /// Picks, in the order of <paramref name="configured"/> (the defaults when null), the first suite some offered
     /// proposal of <paramref name="protocol"/> contains, so the configured order wins over the peer's (strongSwan's
     /// prefer_configured_proposals); a KE in another group is answered with INVALID_KE_PAYLOAD as strongSwan does.
-    /// RFC 7296 §3.3.6: "the responder MUST select a single proposal ... and one transform of each type".
+    /// RFC 7296 §3.3.6: "the responder MUST select a single proposal ... and one transform of each type". For ESP,
+    /// ESN is chosen when the proposal offers it, no ESN otherwise; <paramref name="preferEsn"/> false (a rekey of a
+    /// CHILD_SA without ESN) turns that round, so a CHILD_SA keeps its choice while the peer keeps offering it.
     /// </summary>
     /// <returns>The chosen suite and the proposal to send back (same number, one transform per type), or null.</returns>
-    public static (SaSuite Suite, Proposal Reply)? Choose(IReadOnlyList<Proposal> offered, byte protocol, IReadOnlyList<SaSuite>? configured = null)
+    public static (SaSuite Suite, Proposal Reply)? Choose(IReadOnlyList<Proposal> offered, byte protocol, IReadOnlyList<SaSuite>? configured = null, bool preferEsn = true)
     {
         foreach (SaSuite s in configured ?? (protocol == Proposal.Ike ? DefaultIke : DefaultEsp))
         {
             foreach (Proposal p in offered)
             {
-                if (Match(p, protocol, s) is { } reply)
+                if (Match(p, protocol, s, preferEsn) is { } reply)
                 {
-                    return (protocol == Proposal.Ike ? s : s with { Group = DhGroup.NONE, Prf = PrfId.PRF_HMAC_SHA2_256 }, p with { Transforms = reply });
+                    return (protocol == Proposal.Ike
+                        ? s
+                        : s with { Group = DhGroup.NONE, Prf = PrfId.PRF_HMAC_SHA2_256, Esn = reply[^1].Id == 1 }, p with { Transforms = reply });
                 }
             }
         }
@@ -146,7 +162,7 @@ internal static class Negotiation
     }
 
     /// <summary>The reply transforms when proposal <paramref name="p"/> contains every transform of <paramref name="s"/>, else null.</summary>
-    private static List<Transform>? Match(Proposal p, byte protocol, SaSuite s)
+    private static List<Transform>? Match(Proposal p, byte protocol, SaSuite s, bool preferEsn)
     {
         if (p.ProtocolId != protocol || (protocol == Proposal.Esp && p.Spi.Length != 4))
         {
@@ -178,9 +194,12 @@ internal static class Negotiation
             reply.Add(Dh(s.Group));
             return reply;
         }
-        // No PFS for the IKE_AUTH child (its DH transform, if any, must allow NONE) and no ESN.
+        // No PFS for the IKE_AUTH child (its DH transform, if any, must allow NONE). ESN is a mandatory transform type
+        // of an ESP proposal (§3.3.3), with value 0 or 1 (§3.3.2); the responder takes one of those offered.
         bool anyDh = p.Transforms.Any(t => t.Type == TransformType.DiffieHellman);
-        if ((anyDh && !Has(TransformType.DiffieHellman, 0)) || !Has(TransformType.ExtendedSequenceNumbers, 0))
+        bool esn = Has(TransformType.ExtendedSequenceNumbers, 1);
+        bool noEsn = Has(TransformType.ExtendedSequenceNumbers, 0);
+        if ((anyDh && !Has(TransformType.DiffieHellman, 0)) || !(esn || noEsn))
         {
             return null;
         }
@@ -188,7 +207,8 @@ internal static class Negotiation
         {
             reply.Add(Integ(s.Integrity));
         }
-        reply.Add(NoEsn);
+        // The ESN transform stays last: Choose reads the choice from it.
+        reply.Add(Esn(esn && (preferEsn || !noEsn)));
         return reply;
     }
 

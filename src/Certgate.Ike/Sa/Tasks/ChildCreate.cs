@@ -70,7 +70,7 @@ internal sealed class ChildCreate : IkeTask
         {
             message.Add(SaPayloads.EspNotify(NotifyType.REKEY_SA, _rekeyed.InboundSpi));
         }
-        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(SaPayloads.EspOffer(_inboundSpi, _group, Connection.Options.EspProposals))));
+        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(SaPayloads.EspOffer(_inboundSpi, _group, Connection.Options.EspProposals, _rekeyed?.Esp.Esn ?? true))));
         message.Add((PayloadType.Nonce, _ni));
         if (_group != DhGroup.NONE)
         {
@@ -243,7 +243,7 @@ internal sealed class ChildCreate : IkeTask
         RawPayload? ke = message.FirstOrDefault(p => p.Type == PayloadType.KeyExchange);
         (ushort Group, ReadOnlyMemory<byte> Data)? keyExchange = ke is null ? null : Payloads.ReadKe(ke.Body);
         _ni = Payloads.ReadNonce(SaPayloads.Require(message, PayloadType.Nonce, "the CREATE_CHILD_SA request").Body).ToArray();
-        if (SaPayloads.ChooseEsp(offered, keyExchange?.Group, Connection.Options.EspProposals, Connection.Options.PfsGroup) is not { } choice)
+        if (SaPayloads.ChooseEsp(offered, keyExchange?.Group, Connection.Options.EspProposals, Connection.Options.PfsGroup, _rekeyTarget?.Esp.Esn ?? true) is not { } choice)
         {
             Connection.Log($"{Name}: NO_PROPOSAL_CHOSEN: {Negotiation.Mismatch(offered, Proposal.Esp, Connection.Options.EspProposals)}"
                 + (Connection.Options.PfsGroup == DhGroup.NONE ? "" : $", PFS {Connection.Options.PfsGroup}"));

@@ -146,7 +146,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         if (Negotiation.Choose(espOffered, Proposal.Esp, config.EspProposals) is not { } espChoice)
         {
             _refusal = IkeSession.Notify(NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty);
-            _error = $"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no ESN, no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}";
+            _error = $"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}";
             return;
         }
         (_esp, _espReply) = espChoice;
