@@ -304,6 +304,72 @@ public sealed class StrongswanIdentityTests(StrongswanIdentityFixture f) : IClas
             $"charon did not look for and miss a peer config for gate@example.net\n--- certgate ---\n{gateOut}\n{Charon.LogTail()}");
     }
 
+    /// <summary>
+    /// The gateway daemon from a committed configuration: <c>local-id user-at-hostname</c> and <c>remote-id ipv4_addr</c>
+    /// against charon with the matching ids; <c>show services ipsec-vpn ike security-associations detail</c> shows
+    /// both identities with their types, and charon shows the same.
+    /// </summary>
+    [Fact]
+    public void Gateway_CommittedLocalIdAndRemoteId_ShowDetailListsBothIdentitiesWithTheirTypes()
+    {
+        Configure(StrongswanIdentityFixture.CharonOuter, "gate@example.net");
+        string setFile = Path.Combine(f.Dir, "gateway.set");
+        File.WriteAllText(setFile, """
+            set services ipsec-vpn ike proposal ike-cert authentication-method rsa-signatures
+            set services ipsec-vpn ike proposal ike-cert dh-group group19
+            set services ipsec-vpn ike proposal ike-cert authentication-algorithm sha-256
+            set services ipsec-vpn ike proposal ike-cert encryption-algorithm aes-256-gcm
+            set services ipsec-vpn ike policy ike-cert-pol version 2
+            set services ipsec-vpn ike policy ike-cert-pol proposals ike-cert
+            set services ipsec-vpn ike policy ike-cert-pol local-certificate cg
+            set services ipsec-vpn ike policy ike-cert-pol local-id user-at-hostname gate@example.net
+            set services ipsec-vpn ike policy ike-cert-pol remote-id ipv4_addr 10.66.0.1
+            set services ipsec-vpn ike policy ike-cert-pol remote-id fqdn other.example.net
+            set services ipsec-vpn ipsec proposal esp-gcm protocol esp
+            set services ipsec-vpn ipsec proposal esp-gcm encryption-algorithm aes-256-gcm
+            set services ipsec-vpn ipsec policy esp-pol proposals esp-gcm
+            set services ipsec-vpn rule rule-ike term t1 from source-address 10.77.2.0/24
+            set services ipsec-vpn rule rule-ike term t1 from destination-address 10.77.1.0/24
+            set services ipsec-vpn rule rule-ike term t1 then remote-gateway 10.66.0.1
+            set services ipsec-vpn rule rule-ike term t1 then dynamic ike-policy ike-cert-pol
+            set services ipsec-vpn rule rule-ike term t1 then dynamic ipsec-policy esp-pol
+            set services ipsec-vpn rule rule-ike match-direction input
+            set interfaces ms-0/0/0 unit 1 family inet address 10.77.2.1/32
+            set interfaces ms-0/0/0 unit 1 service-domain inside
+            set interfaces ms-0/0/0 unit 2 family inet
+            set interfaces ms-0/0/0 unit 2 service-domain outside
+            set services service-set ipsec-1 next-hop-service inside-service-interface ms-0/0/0.1
+            set services service-set ipsec-1 next-hop-service outside-service-interface ms-0/0/0.2
+            set services service-set ipsec-1 ipsec-vpn-options local-gateway 10.66.0.2
+            set services service-set ipsec-1 ipsec-vpn-options trusted-ca test
+            set services service-set ipsec-1 ipsec-vpn-rules rule-ike
+            set routing-options static route 10.77.1.0/24 next-hop ms-0/0/0.1
+            commit
+
+            """);
+        f.Certgate("configure", "-f", setFile);
+        Process gate = f.Net.Start(f.NsGate, "dotnet", f.Dll, "--state", f.State, "gateway", "run");
+        try
+        {
+            f.Net.WaitFor(gate, "waiting for the peer's IKE_SA_INIT", 60);
+            (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
+            Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
+            f.Net.WaitFor(gate, "IKE SA up as responder with 10.66.0.1", 30);
+            string detail = f.Certgate("show", "services", "ipsec-vpn", "ike", "security-associations", "detail");
+            Assert.Contains("Local identity: gate@example.net (ID_RFC822_ADDR)", detail);
+            Assert.Contains("Remote identity: 10.66.0.1 (ID_IPV4_ADDR)", detail);
+            string sas = Charon.Swanctl("--list-sas", "--ike", "cg");
+            Assert.Contains($"local  '{StrongswanIdentityFixture.CharonOuter}' @ ", sas);
+            Assert.Contains("remote 'gate@example.net' @ ", sas);
+        }
+        finally
+        {
+            StopGate(gate);
+            Charon.TrySwanctl("--terminate", "--ike", "cg", "--force", "--timeout", "2");
+        }
+        Assert.True(gate.ExitCode == 0, $"the gateway exited {gate.ExitCode}\n{f.Net.OutputOf(gate)}");
+    }
+
     /// <summary>A local-id the local certificate does not carry is refused before anything is sent, naming the certificate and its subjectAltNames.</summary>
     [Fact]
     public void LocalIdNotInTheCertificate_IsRefusedAtStart()
