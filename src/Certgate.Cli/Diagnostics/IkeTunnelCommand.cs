@@ -512,6 +512,11 @@ internal sealed class IkeTunnelCommand : ICommandModule
         return result;
     }
 
+    /// <summary>The domain-name syntax of the configuration's <c>fqdn</c> (letters, digits, hyphens; an optional final dot).</summary>
+    private static bool IsDomainName(string value) =>
+        value.Length is > 0 and <= 255
+        && System.Text.RegularExpressions.Regex.IsMatch(value, @"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$");
+
     private static IkeIdentity Identity(string option, string kind, string value)
     {
         switch (kind)
@@ -524,14 +529,14 @@ internal sealed class IkeTunnelCommand : ICommandModule
                 }
                 return IkeIdentity.FromAddress(address);
             case "fqdn":
-                if (Uri.CheckHostName(value.TrimEnd('.')) != UriHostNameType.Dns || !value.All(char.IsAscii))
+                if (!IsDomainName(value))
                 {
                     throw new UserException($"debug ike-tunnel: {option} fqdn '{value}': expected a domain name such as gw1.example.net", 2);
                 }
                 return IkeIdentity.FromFqdn(value);
             case "user-at-hostname":
                 int at = value.IndexOf('@', StringComparison.Ordinal);
-                if (at < 1 || at != value.LastIndexOf('@') || Uri.CheckHostName(value[(at + 1)..]) != UriHostNameType.Dns || !value.All(c => char.IsAscii(c) && !char.IsWhiteSpace(c)))
+                if (at < 1 || at != value.LastIndexOf('@') || !IsDomainName(value[(at + 1)..]) || !value.All(c => char.IsAsciiLetterOrDigit(c) || "@._%+=-".Contains(c)))
                 {
                     throw new UserException($"debug ike-tunnel: {option} user-at-hostname '{value}': expected an e-mail address such as gw1@example.net", 2);
                 }
