@@ -13,13 +13,19 @@ namespace Certgate.Scenario.Tests;
 ///   ns C: charon (kernel-libipsec)                       ns G: certgate debug ike-tunnel
 ///   veth 10.66.0.1/24 ---------------------------------- veth 10.66.0.2/24   cg0 (TUN)
 ///   cert CN=charon-id.test: IP:10.66.0.1,                cert CN=cg-id.test: IP:10.66.0.2,
-///        DNS:charon.example.net, email:charon@example.net     DNS:gate.example.net, email:gate@example.net
+///        IP:2001:db8:66::1, DNS:charon.example.net,           IP:2001:db8:66::2, DNS:gate.example.net,
+///        email:charon@example.net                             email:gate@example.net
 /// </code>
 /// </summary>
 public sealed class StrongswanIdentityFixture : IDisposable
 {
     public const string CharonOuter = "10.66.0.1";
     public const string GateOuter = "10.66.0.2";
+
+    /// <summary>IPv6 identities in the certificates (carried over the IPv4 link: an ID names, it does not route).</summary>
+    public const string CharonV6Id = "2001:db8:66::1";
+
+    public const string GateV6Id = "2001:db8:66::2";
 
     public StrongswanIdentityFixture()
     {
@@ -101,6 +107,7 @@ public sealed class StrongswanIdentityFixture : IDisposable
         var req = new CertificateRequest($"CN={cn}, O=Certgate Test, C=CH", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         var san = new SubjectAlternativeNameBuilder();
         san.AddIpAddress(IPAddress.Parse(ip));
+        san.AddIpAddress(IPAddress.Parse(ip == CharonOuter ? CharonV6Id : GateV6Id));
         san.AddDnsName($"{name}.example.net");
         san.AddEmailAddress($"{name}@example.net");
         req.CertificateExtensions.Add(san.Build());
@@ -128,7 +135,7 @@ public sealed class StrongswanIdentityFixture : IDisposable
 }
 
 /// <summary>
-/// IKE identities against strongSwan charon (issue 5, reference §3.6): IPv4, e-mail and FQDN identities backed by
+/// IKE identities against strongSwan charon (issue 5, reference §3.6): IPv4, IPv6, e-mail and FQDN identities backed by
 /// the certificates' subjectAltName, both roles; both sides show the identities they agreed on. A remote-id that the
 /// peer's identity does not match is refused on either side, with the reason.
 /// </summary>
@@ -199,6 +206,8 @@ public sealed class StrongswanIdentityTests(StrongswanIdentityFixture f) : IClas
     // kind, Certgate's local-id, charon's id (as charon writes it), its type name, Certgate's id type.
     [InlineData(CharonInitiates, "ipv4_addr", StrongswanIdentityFixture.GateOuter, StrongswanIdentityFixture.CharonOuter, "ID_IPV4_ADDR")]
     [InlineData(CertgateInitiates, "ipv4_addr", StrongswanIdentityFixture.GateOuter, StrongswanIdentityFixture.CharonOuter, "ID_IPV4_ADDR")]
+    [InlineData(CharonInitiates, "ipv6-addr", StrongswanIdentityFixture.GateV6Id, StrongswanIdentityFixture.CharonV6Id, "ID_IPV6_ADDR")]
+    [InlineData(CertgateInitiates, "ipv6-addr", StrongswanIdentityFixture.GateV6Id, StrongswanIdentityFixture.CharonV6Id, "ID_IPV6_ADDR")]
     [InlineData(CharonInitiates, "user-at-hostname", "gate@example.net", "charon@example.net", "ID_RFC822_ADDR")]
     [InlineData(CertgateInitiates, "user-at-hostname", "gate@example.net", "charon@example.net", "ID_RFC822_ADDR")]
     [InlineData(CharonInitiates, "fqdn", "gate.example.net", "charon.example.net", "ID_FQDN")]
@@ -274,7 +283,7 @@ public sealed class StrongswanIdentityTests(StrongswanIdentityFixture f) : IClas
         Assert.NotEqual(0, gate.ExitCode);
         Assert.Contains("the initiator's remote-id check failed: it identifies as charon.example.net (ID_FQDN), which matches no configured remote-id "
             + "(fqdn other.example.net; distinguished-name Wildcard \"O=Other Org\"); its certificate: subject 'CN=charon-id.test, O=Certgate Test, C=CH', "
-            + "subjectAltName DNS:charon.example.net, IP:10.66.0.1, email:charon@example.net", gateOut, StringComparison.Ordinal);
+            + "subjectAltName DNS:charon.example.net, IP:10.66.0.1, IP:2001:db8:66::1, email:charon@example.net", gateOut, StringComparison.Ordinal);
         Assert.Contains("parsed IKE_AUTH response 1 [ N(AUTH_FAILED) ]", Charon.Log()[logStart..], StringComparison.Ordinal);
     }
 
@@ -381,6 +390,6 @@ public sealed class StrongswanIdentityTests(StrongswanIdentityFixture f) : IClas
         string output = f.Net.OutputOf(gate);
         Assert.NotEqual(0, gate.ExitCode);
         Assert.Contains("debug ike-tunnel: certificate-id cg: local-id not-mine.example.net (ID_FQDN) is not carried by local certificate 'CN=cg-id.test, O=Certgate Test, C=CH' "
-            + "(subjectAltName: DNS:gate.example.net, IP:10.66.0.2, email:gate@example.net)", output, StringComparison.Ordinal);
+            + "(subjectAltName: DNS:gate.example.net, IP:10.66.0.2, IP:2001:db8:66::2, email:gate@example.net)", output, StringComparison.Ordinal);
     }
 }
