@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Certgate.Esp.Dataplane;
+using Certgate.Ike.Auth;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
@@ -54,6 +55,7 @@ internal sealed class Tunnel : IAsyncDisposable
     private IkeRole _role;
     private DateTimeOffset? _establishedAt;
     private string? _localIdentity;
+    private string? _peerIdentity;
     private string? _lastError;
     private Task _run = Task.CompletedTask;
 
@@ -151,7 +153,7 @@ internal sealed class Tunnel : IAsyncDisposable
                 IkeResponderSpi = ike?.ResponderSpi ?? 0,
                 InitiatorSpi = now is null ? 0 : initiator ? now.InboundSpi : now.OutboundSpi,
                 ResponderSpi = now is null ? 0 : initiator ? now.OutboundSpi : now.InboundSpi,
-                PeerIdentity = c?.PeerIdentity,
+                PeerIdentity = c is null ? null : _peerIdentity,
                 LocalIdentity = _localIdentity,
                 IkeAlgorithms = c?.Ike.IkeName,
                 EspAlgorithms = now?.Esp.CipherName,
@@ -337,7 +339,8 @@ internal sealed class Tunnel : IAsyncDisposable
             _role = role;
             _establishedAt = _time.GetUtcNow();
             _lastError = null;
-            _localIdentity = config.Certificate?.Subject ?? config.LocalFqdn;
+            _localIdentity = child.LocalId is { } local ? IkeIdentities.Describe(local) : null;
+            _peerIdentity = child.PeerId is { } peer ? IkeIdentities.Describe(peer) : child.PeerIdentity;
         }
         _log($"{Name}: IKE SA up as {role.ToString().ToLowerInvariant()} with {child.PeerIdentity} ({child.Ike.IkeName}, AUTH {child.PeerAuthMethod}); "
             + $"ESP {child.Esp.CipherName} SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {TrafficSelectorNarrowing.Describe(child.LocalTs)} <-> {TrafficSelectorNarrowing.Describe(child.RemoteTs)} on {Plan.Child.Device}");
