@@ -175,6 +175,7 @@ public static class ServiceSetCompiler
         IkeIdentityKind.Ipv6Address => IdType.ID_IPV6_ADDR,
         IkeIdentityKind.Fqdn => IdType.ID_FQDN,
         IkeIdentityKind.KeyId => IdType.ID_KEY_ID,
+        IkeIdentityKind.Email => IdType.ID_RFC822_ADDR,
         _ => IdType.ID_DER_ASN1_DN,
     }, i.Value, i.Match);
 

@@ -5,6 +5,7 @@ using Certgate.Ike.Crypto;
 using Certgate.Ike.Registry;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
+using Certgate.Pki.Identity;
 
 namespace Certgate.Ike.Tests;
 
@@ -89,7 +90,8 @@ public sealed class CookieTests
         new(null, [], null, Payloads.TrafficSelector.Any4, Payloads.TrafficSelector.Any4)
         {
             PreSharedKey = "a shared secret of some length"u8.ToArray(),
-            LocalFqdn = "gw-b.test",
+            LocalId = IkeIdentity.FromFqdn("gw-b.test"),
+            RemoteIds = [RemoteIdentity.Any],
             Cookies = cookies,
             RetransmitTimeout = TimeSpan.FromSeconds(1),
         };

@@ -5,6 +5,7 @@ using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Ipsec;
+using Certgate.Pki.Identity;
 
 namespace Certgate.Ike.Tests;
 
@@ -85,7 +86,8 @@ public sealed class EsnTests
         {
             RetransmitTimeout = TimeSpan.FromSeconds(1),
             PreSharedKey = "a shared secret for the ESN tests"u8.ToArray(),
-            LocalFqdn = me,
+            LocalId = IkeIdentity.FromFqdn(me),
+            RemoteIds = [RemoteIdentity.Any],
         };
 
     /// <summary>

@@ -8,6 +8,7 @@ using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Ipsec;
 using Certgate.Ipsec.Registry;
+using Certgate.Pki.Identity;
 
 namespace Certgate.Ike.Tests;
 
@@ -128,7 +129,8 @@ public sealed class ProposalTests
         {
             RetransmitTimeout = TimeSpan.FromSeconds(1),
             PreSharedKey = "a shared secret for the proposal tests"u8.ToArray(),
-            LocalFqdn = me,
+            LocalId = IkeIdentity.FromFqdn(me),
+            RemoteIds = [RemoteIdentity.Any],
             IkeProposals = ike,
             EspProposals = esp,
         };

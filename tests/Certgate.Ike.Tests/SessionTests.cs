@@ -7,6 +7,7 @@ using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Pki.Revocation;
 using Certgate.Pki.Validation;
+using Certgate.Pki.Identity;
 
 namespace Certgate.Ike.Tests;
 
@@ -104,11 +105,12 @@ public sealed class SessionTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2)) with { RemoteIdentity = new X500DistinguishedName("CN=gw-c") });
+        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2)) with { RemoteIds = [RemoteIdentity.DistinguishedName("CN=gw-c", DistinguishedNameMatch.ExactMatch)] });
         IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 3))));
         Assert.Contains("AUTHENTICATION_FAILED", initiatorError.Message);
         IkeException e = await Assert.ThrowsAsync<IkeException>(() => responder);
-        Assert.Contains("configured remote identity is 'CN=gw-c'", e.Message);
+        Assert.Contains("remote-id check failed: it identifies as CN=gw-a (ID_DER_ASN1_DN), which matches no configured remote-id (distinguished-name ", e.Message);
+        Assert.Contains("CN=gw-c", e.Message);
     }
 
     /// <summary>
@@ -150,8 +152,8 @@ public sealed class SessionTests : IDisposable
         {
             RetransmitTimeout = TimeSpan.FromSeconds(1),
             PreSharedKey = System.Text.Encoding.UTF8.GetBytes(secret),
-            LocalFqdn = me,
-            RemoteFqdn = peer,
+            LocalId = IkeIdentity.FromFqdn(me),
+            RemoteIds = peer is null ? [RemoteIdentity.Any] : [RemoteIdentity.Fqdn(peer)],
         };
 
     [Fact]

@@ -48,7 +48,9 @@ public sealed partial class ServiceSetTunnelTests
             (string I, string R) spis2 = IkeSpis(Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations"), "10.88.0.1");
             Assert.Equal(spis1, spis2);
             string detail = Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail");
-            Assert.Contains("Remote identity: CN=gw2.test, O=Certgate Test, C=CH", detail);
+            // No local-id: each side sends its certificate's subject (docs/decisions.md "Identities").
+            Assert.Contains("Local identity: CN=gw1.test, O=Certgate Test, C=CH (ID_DER_ASN1_DN)", detail);
+            Assert.Contains("Remote identity: CN=gw2.test, O=Certgate Test, C=CH (ID_DER_ASN1_DN)", detail);
             Assert.Contains("Role: Initiator", detail);
             Assert.Contains($"Initiator cookie: {spis1.I}, Responder cookie: {spis1.R}", detail);
             (string I, string R) child1 = ChildSpis(detail);

@@ -385,8 +385,8 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
     // RFC 5280 §6.1.3 (a)(2) from the other end: notBefore one day ahead. Certgate's ChainValidator says "is not valid before".
     [InlineData(CharonInitiates, "charon-not-yet-valid", null, "is not valid before")]
     [InlineData(CertgateInitiates, "charon-not-yet-valid", null, "is not valid before")]
-    [InlineData(CharonInitiates, "charon-rsa", "CN=someone-else.test, O=Certgate Test, C=CH", "configured remote identity")]
-    [InlineData(CertgateInitiates, "charon-rsa", "CN=someone-else.test, O=Certgate Test, C=CH", "configured remote identity")]
+    [InlineData(CharonInitiates, "charon-rsa", "CN=someone-else.test, O=Certgate Test, C=CH", "remote-id check failed")]
+    [InlineData(CertgateInitiates, "charon-rsa", "CN=someone-else.test, O=Certgate Test, C=CH", "remote-id check failed")]
     public void RefusedPeer_CertgateSaysWhy_CharonSeesAuthenticationFailed(string role, string charonCert, string? remoteIdentity, string reason)
     {
         Configure("aes256gcm16-prfsha256-ecp256", "aes256gcm16", charonCert, "cg-rsa", rfc7427: true);

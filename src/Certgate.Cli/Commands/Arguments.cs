@@ -48,6 +48,40 @@ public sealed class Arguments
         return values;
     }
 
+    /// <summary>
+    /// Every occurrence of <paramref name="keyword"/> with the words after it, Junos style (<c>remote-id fqdn gw2.example</c>,
+    /// <c>remote-id distinguished-name wildcard "O=Example"</c>): the first word is a kind, and
+    /// <paramref name="valuesAfterKind"/> says how many values follow it (it throws for an unknown kind).
+    /// </summary>
+    public IReadOnlyList<string[]> AllPhrases(string keyword, Func<string, int> valuesAfterKind)
+    {
+        ArgumentNullException.ThrowIfNull(valuesAfterKind);
+        var phrases = new List<string[]>();
+        for (int i = 0; i < _words.Count; i++)
+        {
+            if (_used[i] || _words[i] != keyword)
+            {
+                continue;
+            }
+            if (i + 1 >= _words.Count)
+            {
+                throw new UserException($"{Command}: '{keyword}' needs a value", 2);
+            }
+            int n = 1 + valuesAfterKind(_words[i + 1]);
+            if (i + n >= _words.Count)
+            {
+                throw new UserException($"{Command}: '{keyword} {_words[i + 1]}' needs {n - 1} more value{(n == 2 ? "" : "s")}", 2);
+            }
+            for (int k = i; k <= i + n; k++)
+            {
+                _used[k] = true;
+            }
+            phrases.Add(_words.GetRange(i + 1, n).ToArray());
+            i += n;
+        }
+        return phrases;
+    }
+
     /// <summary>The value after <paramref name="keyword"/>; a usage error naming it when absent.</summary>
     public string Required(string keyword) =>
         Optional(keyword) ?? throw new UserException($"{Command}: missing '{keyword} <value>'", 2);

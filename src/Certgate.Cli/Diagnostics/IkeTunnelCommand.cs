@@ -8,11 +8,13 @@ using Certgate.Cli.Commands;
 using Certgate.Cli.Pki;
 using Certgate.Esp.Dataplane;
 using Certgate.Esp.Tun;
+using Certgate.Ike.Auth;
 using Certgate.Ike.Registry;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Net.Addressing;
+using Certgate.Pki.Identity;
 using Certgate.Pki.Keys;
 
 namespace Certgate.Cli.Diagnostics;
@@ -35,7 +37,10 @@ internal sealed class IkeTunnelCommand : ICommandModule
 
     public void Register(CommandTable table) =>
         table.Add("debug ike-tunnel",
-            "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F local-identity FQDN) local-subnet CIDR[,CIDR…] remote-subnet CIDR[,CIDR…] [remote-identity DN|FQDN] [initiate] "
+            "tun NAME local IP remote IP (certificate-id ID | pre-shared-key-file F) local-subnet CIDR[,CIDR…] remote-subnet CIDR[,CIDR…] [initiate] "
+            + "[local-id (ipv4_addr IP | ipv6-addr IP | fqdn NAME | user-at-hostname EMAIL | key-id HEX | distinguished-name)] "
+            + "[remote-id (ipv4_addr IP | ipv6-addr IP | fqdn NAME | user-at-hostname EMAIL | key-id HEX | distinguished-name (container|wildcard|exact-match) DN)]... "
+            + "[local-identity FQDN] [remote-identity DN|FQDN] (older forms of local-id fqdn / remote-id) "
             + "[fragment-size OCTETS] [no-fragmentation] [cookie-threshold N] "
             + "[ike-lifetime S] [ipsec-lifetime S] [dpd S] [pfs-group 14|19|20|21] "
             + "[ike-proposal ENC,HASH,GROUP e.g. aes-128-cbc,sha-384,group20] [esp-proposal ENC[,AUTH] e.g. aes-256-cbc,hmac-sha-512-256] [control FILE] "
@@ -50,6 +55,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
         string? id = args.Optional("certificate-id");
         string? pskFile = args.Optional("pre-shared-key-file");
         string? localIdentity = args.Optional("local-identity");
+        IReadOnlyList<string[]> localIds = args.AllPhrases("local-id", kind => IdentityValues(kind, local: true));
+        IReadOnlyList<string[]> remoteIds = args.AllPhrases("remote-id", kind => IdentityValues(kind, local: false));
         IReadOnlyList<IpPrefix> localNets = Prefixes(args, "local-subnet");
         IReadOnlyList<IpPrefix> remoteNets = Prefixes(args, "remote-subnet");
         IpPrefix localNet = localNets[0];
@@ -80,11 +87,17 @@ internal sealed class IkeTunnelCommand : ICommandModule
         }
         if ((id is null) == (pskFile is null))
         {
-            throw new UserException("debug ike-tunnel: give either 'certificate-id ID' (certificates) or 'pre-shared-key-file F' with 'local-identity FQDN'", 2);
+            throw new UserException("debug ike-tunnel: give either 'certificate-id ID' (certificates) or 'pre-shared-key-file F'", 2);
+        }
+        if (localIds.Count > 1 || localIds.Count == 1 && localIdentity is not null)
+        {
+            throw new UserException("debug ike-tunnel: give at most one local-id (or the older local-identity)", 2);
         }
         IkePeerConfig config = pskFile is not null
-            ? PreSharedKeyConfig(pskFile, localIdentity, remoteIdentity, Selector(localNet), Selector(remoteNet))
-            : CertificateConfig(pki, id!, remoteIdentity, Selector(localNet), Selector(remoteNet));
+            ? PreSharedKeyConfig(pskFile, Selector(localNet), Selector(remoteNet))
+            : CertificateConfig(pki, id!, Selector(localNet), Selector(remoteNet));
+        config = Identities(config, id, localIds.Count == 1 ? localIds[0] : localIdentity is null ? null : ["fqdn", localIdentity],
+            [.. remoteIds, .. remoteIdentity is null ? [] : new[] { LegacyRemote(remoteIdentity, certificates: id is not null) }]);
         var counters = new IkeCounters();
         config = config with
         {
@@ -102,7 +115,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             config = config with { Cookies = new IkeCookies(threshold) };
         }
-        string me = config.Certificate?.Subject ?? config.LocalFqdn!;
+        string me = config.LocalId is { } sent ? IkeIdentities.Describe(sent)
+            : config.Certificate is { } own ? $"{own.SubjectName.Name} (ID_DER_ASN1_DN)" : $"{local} (ID_{(local.AddressFamily == AddressFamily.InterNetwork ? "IPV4" : "IPV6")}_ADDR)";
 
         using var stop = new CancellationTokenSource();
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, s => { s.Cancel = true; stop.Cancel(); });
@@ -131,6 +145,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
             ctx.Out.WriteLine("IKE: stopped before the tunnel was up");
             return 1;
         }
+        ctx.Out.WriteLine($"IKE: identities local {(child.LocalId is { } l ? IkeIdentities.Describe(l) : "-")}, peer {(child.PeerId is { } r ? IkeIdentities.Describe(r) : "-")}");
         ctx.Out.WriteLine($"IKE: SA established with {child.PeerIdentity}{(child.PeerCertificate is { } pc ? $" (issuer {pc.Issuer})" : " (pre-shared key)")}; ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.EspName}");
         ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({child.LocalAuthMethod}), peer {(byte)child.PeerAuthMethod} ({child.PeerAuthMethod})");
         ctx.Out.WriteLine($"IKE: traffic selectors local {TrafficSelectorNarrowing.Describe(child.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(child.RemoteTs)} (configured local {TrafficSelectorNarrowing.Describe(config.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(config.RemoteTs)})");
@@ -427,20 +442,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
         return new SaSuite(encr, bits, integ, DhGroup.NONE);
     }
 
-    private static IkePeerConfig CertificateConfig(PkiContext pki, string id, string? remoteIdentity, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
+    private static IkePeerConfig CertificateConfig(PkiContext pki, string id, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
     {
-        X500DistinguishedName? expected = null;
-        if (remoteIdentity is not null)
-        {
-            try
-            {
-                expected = new X500DistinguishedName(remoteIdentity);
-            }
-            catch (CryptographicException)
-            {
-                throw new UserException($"debug ike-tunnel: remote-identity '{remoteIdentity}': expected a distinguished name such as \"CN=gw2.example, O=Example\"", 2);
-            }
-        }
         X509Certificate2 cert = pki.LoadLocalCertificate(id) ?? throw pki.Fail($"local certificate {id} doesn't exist");
         using KeyPair key = pki.LoadKeyPair(id) ?? throw pki.Fail($"Keypair doesn't exist for certificate {id}");
         X509Certificate2 withKey = key.Rsa is { } rsa ? cert.CopyWithPrivateKey(rsa) : cert.CopyWithPrivateKey(key.Ecdsa!);
@@ -449,20 +452,12 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             throw pki.Fail("no CA certificate is loaded: nothing to trust the peer's certificate with");
         }
-        return new IkePeerConfig(withKey, anchors, pki.AllCrls(), localTs, remoteTs) { RemoteIdentity = expected };
+        return new IkePeerConfig(withKey, anchors, pki.AllCrls(), localTs, remoteTs);
     }
 
     /// <summary>AUTH method 2: the key comes from a file only its owner can read (never from the command line, where ps shows it).</summary>
-    private static IkePeerConfig PreSharedKeyConfig(string file, string? localIdentity, string? remoteIdentity, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
+    private static IkePeerConfig PreSharedKeyConfig(string file, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
     {
-        if (localIdentity is null || !Uri.CheckHostName(localIdentity).Equals(UriHostNameType.Dns))
-        {
-            throw new UserException($"debug ike-tunnel: local-identity '{localIdentity}': a pre-shared key needs this gateway's FQDN, such as gw1.example.net", 2);
-        }
-        if (remoteIdentity is not null && !Uri.CheckHostName(remoteIdentity).Equals(UriHostNameType.Dns))
-        {
-            throw new UserException($"debug ike-tunnel: remote-identity '{remoteIdentity}': with a pre-shared key, expected the peer's FQDN", 2);
-        }
         if (!File.Exists(file))
         {
             throw new UserException($"debug ike-tunnel: pre-shared-key-file '{file}' does not exist", 2);
@@ -476,7 +471,99 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             throw new UserException($"debug ike-tunnel: pre-shared-key-file '{file}': the key has {psk.Length} octets; use at least 16", 2);
         }
-        return new IkePeerConfig(null, [], null, localTs, remoteTs) { PreSharedKey = psk, LocalFqdn = localIdentity, RemoteFqdn = remoteIdentity };
+        return new IkePeerConfig(null, [], null, localTs, remoteTs) { PreSharedKey = psk };
+    }
+
+    /// <summary>How many values follow a local-id / remote-id kind (Junos <c>services ipsec-vpn ike policy</c> syntax).</summary>
+    private static int IdentityValues(string kind, bool local) => kind switch
+    {
+        "ipv4_addr" or "ipv4-addr" or "ipv6-addr" or "ipv6_addr" or "fqdn" or "user-at-hostname" or "key-id" or "key_id" => 1,
+        "distinguished-name" => local ? 0 : 2,
+        _ => throw new UserException($"debug ike-tunnel: {(local ? "local-id" : "remote-id")} '{kind}': expected ipv4_addr, ipv6-addr, fqdn, user-at-hostname, key-id or distinguished-name", 2),
+    };
+
+    /// <summary>The older <c>remote-identity</c>: an exact DN with certificates, an FQDN with a pre-shared key.</summary>
+    private static string[] LegacyRemote(string value, bool certificates) =>
+        certificates ? ["distinguished-name", "exact-match", value] : ["fqdn", value];
+
+    /// <summary>Sets local-id and remote-ids; with a certificate the local-id must be one the certificate carries.</summary>
+    private static IkePeerConfig Identities(IkePeerConfig config, string? certificateId, string[]? local, IReadOnlyList<string[]> remote)
+    {
+        IkeIdentity? localId = local is null ? null : local[0] == "distinguished-name"
+            ? config.Certificate is { } c ? IkeIdentity.FromDistinguishedName(c.SubjectName)
+                : throw new UserException("debug ike-tunnel: local-id distinguished-name takes the subject of the local certificate: give certificate-id ID", 2)
+            : Identity("local-id", local[0], local[1]);
+        var remoteIds = new List<RemoteIdentity>();
+        foreach (string[] r in remote)
+        {
+            if (r[0] != "distinguished-name")
+            {
+                IkeIdentity wanted = Identity("remote-id", r[0], r[1]);
+                remoteIds.Add(wanted.Address is { } a ? RemoteIdentity.Address(a) : wanted.Type switch
+                {
+                    IkeIdentityType.ID_FQDN => RemoteIdentity.Fqdn(wanted.Text!),
+                    IkeIdentityType.ID_RFC822_ADDR => RemoteIdentity.Email(wanted.Text!),
+                    _ => RemoteIdentity.KeyId(wanted.Data.Span),
+                });
+                continue;
+            }
+            DistinguishedNameMatch mode = r[1] switch
+            {
+                "container" => DistinguishedNameMatch.Container,
+                "wildcard" => DistinguishedNameMatch.Wildcard,
+                "exact-match" => DistinguishedNameMatch.ExactMatch,
+                _ => throw new UserException($"debug ike-tunnel: remote-id distinguished-name '{r[1]}': expected container, wildcard or exact-match", 2),
+            };
+            if (!DistinguishedNamePattern.TryParse(r[2], mode, out _, out string? error))
+            {
+                throw new UserException($"debug ike-tunnel: remote-id distinguished-name {r[1]} '{r[2]}': {error}", 2);
+            }
+            remoteIds.Add(RemoteIdentity.DistinguishedName(r[2], mode));
+        }
+        IkePeerConfig result = config with { LocalId = localId, RemoteIds = remoteIds };
+        if (IkeIdentities.LocalProblem(result) is { } problem)
+        {
+            throw new UserException($"debug ike-tunnel: certificate-id {certificateId}: {problem}", 2);
+        }
+        return result;
+    }
+
+    /// <summary>The domain-name syntax of the configuration's <c>fqdn</c> (letters, digits, hyphens; an optional final dot).</summary>
+    private static bool IsDomainName(string value) =>
+        value.Length is > 0 and <= 255
+        && System.Text.RegularExpressions.Regex.IsMatch(value, @"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$");
+
+    private static IkeIdentity Identity(string option, string kind, string value)
+    {
+        switch (kind)
+        {
+            case "ipv4_addr" or "ipv4-addr" or "ipv6-addr" or "ipv6_addr":
+                bool v4 = kind.StartsWith("ipv4", StringComparison.Ordinal);
+                if (!IPAddress.TryParse(value, out IPAddress? address) || address.AddressFamily != (v4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6))
+                {
+                    throw new UserException($"debug ike-tunnel: {option} {kind} '{value}': expected an {(v4 ? "IPv4" : "IPv6")} address", 2);
+                }
+                return IkeIdentity.FromAddress(address);
+            case "fqdn":
+                if (!IsDomainName(value))
+                {
+                    throw new UserException($"debug ike-tunnel: {option} fqdn '{value}': expected a domain name such as gw1.example.net", 2);
+                }
+                return IkeIdentity.FromFqdn(value);
+            case "user-at-hostname":
+                int at = value.IndexOf('@', StringComparison.Ordinal);
+                if (at < 1 || at != value.LastIndexOf('@') || !IsDomainName(value[(at + 1)..]) || !value.All(c => char.IsAsciiLetterOrDigit(c) || "@._%+=-".Contains(c)))
+                {
+                    throw new UserException($"debug ike-tunnel: {option} user-at-hostname '{value}': expected an e-mail address such as gw1@example.net", 2);
+                }
+                return IkeIdentity.FromEmail(value);
+            default:
+                if (value.Length == 0 || value.Length % 2 != 0 || !value.All(char.IsAsciiHexDigit))
+                {
+                    throw new UserException($"debug ike-tunnel: {option} key-id '{value}': expected hexadecimal digits, two per byte", 2);
+                }
+                return IkeIdentity.FromKeyId(Convert.FromHexString(value));
+        }
     }
 
     private static Payloads.TrafficSelector Selector(IpPrefix prefix)

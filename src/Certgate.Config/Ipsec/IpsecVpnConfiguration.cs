@@ -66,6 +66,8 @@ public enum IkeIdentityKind
     Ipv6Address,
     Fqdn,
     KeyId,
+    /// <summary><c>user-at-hostname</c>: an e-mail identity (ID_RFC822_ADDR), as in the SRX <c>security ike</c> model.</summary>
+    Email,
     /// <summary>Local: the subject of the local certificate (no value). Remote: see <see cref="DnMatch"/>.</summary>
     DistinguishedName,
 }
@@ -381,6 +383,7 @@ public sealed class IpsecVpnConfiguration
         "ipv6-addr" => IkeIdentityKind.Ipv6Address,
         "fqdn" => IkeIdentityKind.Fqdn,
         "key-id" => IkeIdentityKind.KeyId,
+        "user-at-hostname" => IkeIdentityKind.Email,
         _ => IkeIdentityKind.DistinguishedName,
     };
 

@@ -74,14 +74,16 @@ public static class IpsecVpnSchema
                     .Leaf("ipv6-addr", ValueSyntax.IpAddress(v4: false), aliases: "ipv6_addr")
                     .Leaf("fqdn", Fqdn())
                     .Leaf("key-id", KeyId(), aliases: "key_id")
+                    .Leaf("user-at-hostname", Email())
                     .Flag("distinguished-name")
-                    .Choice("ipv4_addr", "ipv6-addr", "fqdn", "key-id", "distinguished-name"))
+                    .Choice("ipv4_addr", "ipv6-addr", "fqdn", "key-id", "user-at-hostname", "distinguished-name"))
                 .Container("remote-id", r => r
                     .Flag("any-remote-id")
                     .LeafList("ipv4_addr", ValueSyntax.IpAddress(v6: false), aliases: "ipv4-addr")
                     .LeafList("ipv6-addr", ValueSyntax.IpAddress(v4: false), aliases: "ipv6_addr")
                     .LeafList("fqdn", Fqdn())
                     .LeafList("key-id", KeyId(), aliases: "key_id")
+                    .LeafList("user-at-hostname", Email())
                     .Container("distinguished-name", d => d
                         .LeafList("container", ValueSyntax.String(1, 255))
                         .LeafList("wildcard", ValueSyntax.String(1, 255))
@@ -122,6 +124,10 @@ public static class IpsecVpnSchema
 
     private static ValueSyntax Fqdn() =>
         ValueSyntax.String(1, 255, @"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$", "a domain name such as gw1.example.com");
+
+    // Certgate extension (SRX "user-at-hostname"): services ipsec-vpn has no e-mail identity, RFC 7296 §3.5 does.
+    private static ValueSyntax Email() =>
+        ValueSyntax.String(3, 255, @"^[A-Za-z0-9._%+=-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$", "an e-mail address such as gw1@example.com");
 
     private static ValueSyntax KeyId() => ValueSyntax.String(2, 255, "^([0-9A-Fa-f]{2})+$", "hexadecimal digits, two per byte");
 

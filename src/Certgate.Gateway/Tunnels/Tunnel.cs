@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Certgate.Esp.Dataplane;
+using Certgate.Ike.Auth;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
@@ -55,6 +56,7 @@ internal sealed class Tunnel : IAsyncDisposable
     private IkeRole _role;
     private DateTimeOffset? _establishedAt;
     private string? _localIdentity;
+    private string? _peerIdentity;
     private string? _lastError;
     private Task _run = Task.CompletedTask;
 
@@ -157,7 +159,7 @@ internal sealed class Tunnel : IAsyncDisposable
                 IkeResponderSpi = ike?.ResponderSpi ?? 0,
                 InitiatorSpi = now is null ? 0 : initiator ? now.InboundSpi : now.OutboundSpi,
                 ResponderSpi = now is null ? 0 : initiator ? now.OutboundSpi : now.InboundSpi,
-                PeerIdentity = c?.PeerIdentity,
+                PeerIdentity = c is null ? null : _peerIdentity,
                 LocalIdentity = _localIdentity,
                 IkeAlgorithms = c?.Ike.IkeName,
                 EspAlgorithms = now?.Esp.CipherName,
@@ -352,7 +354,8 @@ internal sealed class Tunnel : IAsyncDisposable
             _role = role;
             _establishedAt = _time.GetUtcNow();
             _lastError = null;
-            _localIdentity = connection.Profile?.Config.Certificate?.Subject ?? connection.Profile?.Config.LocalFqdn;
+            _localIdentity = child.LocalId is { } local ? IkeIdentities.Describe(local) : null;
+            _peerIdentity = child.PeerId is { } peer ? IkeIdentities.Describe(peer) : child.PeerIdentity;
             connection.Closed += _ => Pulse();
             Pulse();
         }

@@ -12,6 +12,7 @@ using Certgate.Esp.Tun;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Pki.Encoding;
+using Certgate.Pki.Identity;
 using Certgate.Pki.Keys;
 using Certgate.Pki.Revocation;
 using Certgate.Pki.Store;
@@ -408,8 +409,8 @@ public sealed class TunnelRuntime : IAsyncDisposable
             return new IkePeerConfig(null, [], null, localTs, remoteTs)
             {
                 PreSharedKey = psk.GetKey(),
-                LocalFqdn = p.LocalId.Type == IdType.ID_FQDN ? p.LocalId.Value : null,
-                RemoteFqdn = p.RemoteIds.FirstOrDefault(r => r.Type == IdType.ID_FQDN)?.Value,
+                LocalId = IdentityMapping.Local(t, null),
+                RemoteIds = IdentityMapping.Remote(t),
                 IkeProposals = ProposalMapping.Ike(p),
                 EspProposals = ProposalMapping.Esp(t.Child),
             };
@@ -444,14 +445,24 @@ public sealed class TunnelRuntime : IAsyncDisposable
             withKey.Dispose();
             throw new IOException($"tunnel {t.Id}: none of the trusted CA profiles ({string.Join(", ", p.TrustedCas)}) has a CA certificate loaded");
         }
-        X500DistinguishedName? remoteDn = p.RemoteIds.FirstOrDefault(r => r.Type == IdType.ID_DER_ASN1_DN && r.Value is not null) is { } dn
-            ? new X500DistinguishedName(dn.Value!)
-            : null;
+        Certgate.Pki.Identity.IkeIdentity? localId;
+        IReadOnlyList<RemoteIdentity> remoteIds;
+        try
+        {
+            localId = IdentityMapping.Local(t, withKey);
+            remoteIds = IdentityMapping.Remote(t);
+        }
+        catch (IOException)
+        {
+            withKey.Dispose();
+            throw;
+        }
         // IKE checks revocation strictly for every CA or not at all (#5: per-profile modes and on-download-failure
         // are not expressible yet), so one profile with revocation checking makes the CRLs required.
         return new IkePeerConfig(withKey, anchors, checkRevocation ? crls : null, localTs, remoteTs)
         {
-            RemoteIdentity = remoteDn,
+            LocalId = localId,
+            RemoteIds = remoteIds,
             IkeProposals = ProposalMapping.Ike(p),
             EspProposals = ProposalMapping.Esp(t.Child),
         };

@@ -83,10 +83,10 @@ public sealed record TunnelStatus
     /// <summary>The Child SA SPI chosen by the responder (its inbound SPI).</summary>
     public uint ResponderSpi { get; init; }
 
-    /// <summary>The identity the peer proved.</summary>
+    /// <summary>The identity the peer proved, with its IANA ID type: "CN=gw2, O=Example (ID_DER_ASN1_DN)".</summary>
     public string? PeerIdentity { get; init; }
 
-    /// <summary>This gateway's identity (certificate subject or FQDN).</summary>
+    /// <summary>The identity this gateway sent, with its IANA ID type: "10.0.0.1 (ID_IPV4_ADDR)".</summary>
     public string? LocalIdentity { get; init; }
 
     /// <summary>IKE SA algorithms (encryption/PRF/DH group).</summary>

@@ -9,6 +9,7 @@ using Certgate.Ike.Registry;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sa.Tasks;
 using Certgate.Ike.Wire;
+using Certgate.Pki.Identity;
 using Certgate.Pki.Validation;
 
 namespace Certgate.Ike.Sessions;
@@ -33,20 +34,23 @@ public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<
     /// <summary>How long to wait for each answer before retransmitting (3 tries).</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>The distinguished name the peer must identify as (null: any identity its certificate proves).</summary>
-    public X500DistinguishedName? RemoteIdentity { get; init; }
+    /// <summary>
+    /// The identity this side sends in IDi/IDr (Junos <c>local-id</c>); null: the certificate's subject DN, or with a
+    /// pre-shared key the local gateway address (the IKE socket's address). With a certificate it must be the
+    /// subject or a subjectAltName entry of it (<see cref="IkeIdentities.LocalProblem"/>).
+    /// </summary>
+    public IkeIdentity? LocalId { get; init; }
+
+    /// <summary>
+    /// The identities the peer may have (Junos <c>remote-id</c>, any match; DN container/wildcard/exact-match). Empty:
+    /// any identity its validated certificate proves, or with a pre-shared key its gateway address (reference §3.6).
+    /// </summary>
+    public IReadOnlyList<RemoteIdentity> RemoteIds { get; init; } = [];
 
     /// <summary>
     /// Shared-key authentication (AUTH method 2, RFC 7296 §2.15) instead of certificates: both sides prove the key.
-    /// Needs <see cref="LocalFqdn"/>; the peer's identity is checked against <see cref="RemoteFqdn"/> when set.
     /// </summary>
     public byte[]? PreSharedKey { get; init; }
-
-    /// <summary>This side's ID_FQDN identity (with a pre-shared key; certificates identify by their subject DN).</summary>
-    public string? LocalFqdn { get; init; }
-
-    /// <summary>The ID_FQDN the peer must identify as with a pre-shared key (null: any).</summary>
-    public string? RemoteFqdn { get; init; }
 
     /// <summary>
     /// Whether to announce IKE fragmentation (RFC 7383, N(IKEV2_FRAGMENTATION_SUPPORTED) in IKE_SA_INIT) and, when
@@ -95,8 +99,14 @@ public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<
 public sealed record ChildSa(uint InboundSpi, uint OutboundSpi, byte[] InboundKeymat, byte[] OutboundKeymat, X509Certificate2? PeerCertificate,
     SaSuite Esp, SaSuite Ike)
 {
-    /// <summary>The identity the peer proved: its certificate's subject, or its ID_FQDN with a pre-shared key.</summary>
+    /// <summary>The identity the peer proved, as people write it (<see cref="IkeIdentities.Value"/>): a DN, address, FQDN or e-mail.</summary>
     public string PeerIdentity { get; init; } = "";
+
+    /// <summary>The peer's IDi/IDr as received and checked.</summary>
+    public IkeIdentity? PeerId { get; init; }
+
+    /// <summary>The IDi/IDr this side sent.</summary>
+    public IkeIdentity? LocalId { get; init; }
 
     /// <summary>Whether IKE moved to UDP 4500 because a NAT was detected (or faked, as strongSwan's libipsec does).</summary>
     public bool NatDetected { get; init; }
@@ -305,14 +315,18 @@ public static class IkeSession
             && cookies.Verify(first.Data.Span, Find(request.Payloads, PayloadType.Nonce, "IKE_SA_INIT request").Body.Span, from.Address, request.Header.InitiatorSpi);
     }
 
-    internal sealed record PeerProof(X509Certificate2? Certificate, AuthMethod Method, string Identity);
+    internal sealed record PeerProof(X509Certificate2? Certificate, AuthMethod Method, IkeIdentity Identity);
 
     internal static void CheckConfig(IkePeerConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        if (config.PreSharedKey is null ? config.Certificate is null : config.LocalFqdn is null)
+        if (config.PreSharedKey is null && config.Certificate is null)
         {
-            throw new ArgumentException("an IKE peer needs a certificate with its key, or a pre-shared key and a local FQDN", nameof(config));
+            throw new ArgumentException("an IKE peer needs a certificate with its key, or a pre-shared key", nameof(config));
+        }
+        if (IkeIdentities.LocalProblem(config) is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(config));
         }
         if (config.LocalTs is not { Count: > 0 } || config.RemoteTs is not { Count: > 0 })
         {
@@ -328,11 +342,6 @@ public static class IkeSession
         }
     }
 
-    /// <summary>The ID payload body: ID_FQDN with a pre-shared key, else the certificate's subject as ID_DER_ASN1_DN.</summary>
-    internal static byte[] LocalId(IkePeerConfig config) => config.PreSharedKey is not null
-        ? Payloads.WriteTyped4((byte)IdType.ID_FQDN, System.Text.Encoding.ASCII.GetBytes(config.LocalFqdn!))
-        : Payloads.WriteTyped4((byte)IdType.ID_DER_ASN1_DN, config.Certificate!.SubjectName.RawData);
-
     internal static (AuthMethod Method, byte[] Data) Authenticate(IkePeerConfig config, KeyDerivation kd, byte[] signedOctets, IReadOnlyCollection<SignatureHash>? peerHashes)
     {
         (AuthMethod method, byte[] data) = config.PreSharedKey is { } psk
@@ -346,42 +355,39 @@ public static class IkeSession
         return (method, data);
     }
 
-    /// <summary>Checks the peer's identity and AUTH the way this side authenticates (certificate or pre-shared key).</summary>
-    internal static PeerProof VerifyPeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role, KeyDerivation kd, byte[] signedOctets)
+    /// <summary>Checks the peer's identity (<see cref="IkeIdentities.CheckPeer"/>) and AUTH the way this side authenticates (certificate or pre-shared key).</summary>
+    internal static PeerProof VerifyPeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role, IPAddress peerAddress, KeyDerivation kd, byte[] signedOctets)
     {
         (byte authMethod, ReadOnlyMemory<byte> authData) = Payloads.ReadTyped4(Find(inner, PayloadType.Authentication, $"the {role}'s IKE_AUTH").Body, "AUTH");
         var method = (AuthMethod)authMethod;
+        IkeIdentity identity = IkeIdentities.Decode(idBody, role);
         if (config.PreSharedKey is { } psk)
         {
-            (byte idType, ReadOnlyMemory<byte> id) = Payloads.ReadTyped4(idBody, "ID");
-            string identity = idType == (byte)IdType.ID_FQDN ? System.Text.Encoding.ASCII.GetString(id.Span) : $"ID type {idType}";
-            if (config.RemoteFqdn is { } expected && !string.Equals(identity, expected, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new IkeException($"the {role} identifies as '{identity}', but the configured remote identity is '{expected}'");
-            }
-            // §2.15: the MIC is compared in constant time so that a wrong key leaks nothing about the right one.
+            // §2.15: the MIC is compared in constant time so that a wrong key leaks nothing about the right one. It is
+            // checked before the identity, so only a peer that knows the key learns which identity was refused.
             if (method != AuthMethod.SharedKey || !CryptographicOperations.FixedTimeEquals(authData.Span, AuthPayload.SharedKeyMic(kd, psk, signedOctets)))
             {
                 throw new IkeException(method != AuthMethod.SharedKey
                     ? $"the {role} used AUTH method {authMethod}, but this side is configured for a pre-shared key (2)"
                     : $"the {role}'s shared-key AUTH does not verify (a different pre-shared key)");
             }
+            IkeIdentities.CheckPeer(identity, null, config, peerAddress, role);
             return new PeerProof(null, method, identity);
         }
-        X509Certificate2 peer = ValidatePeer(inner, idBody, config, role);
+        X509Certificate2 peer = ValidatePeer(inner, config, role);
+        IkeIdentities.CheckPeer(identity, peer, config, peerAddress, role);
         if (AuthPayload.Verify(peer, method, authData.Span, signedOctets) is { } why)
         {
             throw new IkeException($"the {role}'s AUTH does not verify: {why}");
         }
-        return new PeerProof(peer, method, peer.Subject);
+        return new PeerProof(peer, method, identity);
     }
 
     /// <summary>
-    /// The peer's CERT must be an X.509 certificate that chains to a trust anchor, is valid now and not revoked, and
-    /// proves the identity of its ID payload (RFC 4945 §3.1: "the ID MUST match ... the certificate"); with a
-    /// configured <see cref="IkePeerConfig.RemoteIdentity"/> that identity must be the expected one.
+    /// The peer's CERT must be an X.509 certificate that chains to a trust anchor, is valid now and not revoked; its
+    /// ID is then checked against it (RFC 4945 §3.1: "the ID MUST match ... the certificate", <see cref="IkeIdentities.CheckPeer"/>).
     /// </summary>
-    internal static X509Certificate2 ValidatePeer(IReadOnlyList<RawPayload> inner, byte[] idBody, IkePeerConfig config, string role)
+    internal static X509Certificate2 ValidatePeer(IReadOnlyList<RawPayload> inner, IkePeerConfig config, string role)
     {
         (byte encoding, ReadOnlyMemory<byte> der) = Payloads.ReadCert(Find(inner, PayloadType.Certificate, $"the {role}'s IKE_AUTH").Body);
         if (encoding != CertX509Signature)
@@ -407,31 +413,7 @@ public static class IkeSession
         {
             throw new IkeException($"the {role}'s certificate ({peer.Subject}) is not accepted: {result.Failure!.Message}");
         }
-        (byte idType, ReadOnlyMemory<byte> id) = Payloads.ReadTyped4(idBody, "ID");
-        string? shown = idType == (byte)IdType.ID_DER_ASN1_DN ? DnText(id) : null;
-        // Compared as decoded names, not octets: a peer that encodes its configured ID string itself (strongSwan
-        // does) may pick another string type (PrintableString vs UTF8String) than the certificate's issuer did.
-        if (shown is null || shown != peer.SubjectName.Name)
-        {
-            throw new IkeException($"the {role}'s identity ({shown ?? $"ID type {idType}"}) is not the subject of its certificate ({peer.Subject}); Certgate expects ID_DER_ASN1_DN");
-        }
-        if (config.RemoteIdentity is { } expected && shown != expected.Name)
-        {
-            throw new IkeException($"the {role} identifies as '{shown}', but the configured remote identity is '{expected.Name}'");
-        }
         return peer;
-    }
-
-    private static string? DnText(ReadOnlyMemory<byte> der)
-    {
-        try
-        {
-            return new X500DistinguishedName(der.Span).Name;
-        }
-        catch (CryptographicException)
-        {
-            return null;
-        }
     }
 
     /// <summary>

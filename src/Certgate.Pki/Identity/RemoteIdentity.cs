@@ -54,6 +54,19 @@ public sealed class RemoteIdentity
         new(RemoteIdentityKind.DistinguishedName, dn: DistinguishedNamePattern.Parse(pattern, mode));
 
     /// <summary>
+    /// The one IKE identity this remote-id names (an address, FQDN, e-mail or key-id), e.g. for an initiator's IDr;
+    /// null for a DN pattern or any-remote-id, which name no single encoding.
+    /// </summary>
+    public IkeIdentity? Identity => Kind switch
+    {
+        RemoteIdentityKind.Address => IkeIdentity.FromAddress(_address!),
+        RemoteIdentityKind.Fqdn => IkeIdentity.FromFqdn(_text!),
+        RemoteIdentityKind.Email => IkeIdentity.FromEmail(_text!),
+        RemoteIdentityKind.KeyId => IkeIdentity.FromKeyId(_keyId),
+        _ => null,
+    };
+
+    /// <summary>
     /// True when the peer's IKE identity satisfies this remote-id. The identity must separately be consistent
     /// with the peer's certificate (<see cref="CertificateIdentity.IsConsistent"/>).
     /// </summary>

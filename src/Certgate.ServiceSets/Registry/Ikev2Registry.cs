@@ -61,6 +61,7 @@ public enum IdType : byte
 {
     ID_IPV4_ADDR = 1,
     ID_FQDN = 2,
+    ID_RFC822_ADDR = 3,
     ID_IPV6_ADDR = 5,
     ID_DER_ASN1_DN = 9,
     ID_KEY_ID = 11,

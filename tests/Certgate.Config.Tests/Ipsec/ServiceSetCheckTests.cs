@@ -162,6 +162,22 @@ public sealed class ServiceSetCheckTests
         Assert.Contains("'gw_1.example' is not valid (expected a domain name such as gw1.example.com)", Cfg.ErrorOf(() => Cfg.FromSet("set services ipsec-vpn ike policy p local-id fqdn gw_1.example")));
         Assert.Contains("'2001:db8::1' is not an IPv4 address", Cfg.ErrorOf(() => Cfg.FromSet("set services ipsec-vpn ike policy p remote-id ipv4_addr 2001:db8::1")));
         Assert.Contains("'abc' is not valid (expected hexadecimal digits, two per byte)", Cfg.ErrorOf(() => Cfg.FromSet("set services ipsec-vpn ike policy p remote-id key_id abc")));
+        Assert.Contains("'gw.example.net' is not valid (expected an e-mail address such as gw1@example.com)", Cfg.ErrorOf(() => Cfg.FromSet("set services ipsec-vpn ike policy p local-id user-at-hostname gw.example.net")));
+    }
+
+    /// <summary>user-at-hostname (ID_RFC822_ADDR, RFC 7296 §3.5) is a local-id choice and a remote-id list like the others.</summary>
+    [Fact]
+    public void UserAtHostname_IsALocalIdChoice_AndARemoteIdList()
+    {
+        ConfigNode tree = Cfg.FromSet(
+            "set services ipsec-vpn ike policy p local-id fqdn gw1.example.net",
+            "set services ipsec-vpn ike policy p local-id user-at-hostname gw1@example.net",
+            "set services ipsec-vpn ike policy p remote-id user-at-hostname gw2@example.net",
+            "set services ipsec-vpn ike policy p remote-id user-at-hostname gw3@example.net");
+        string set = ConfigText.WriteSet(tree);
+        Assert.DoesNotContain("local-id fqdn", set);
+        Assert.Contains("set services ipsec-vpn ike policy p local-id user-at-hostname gw1@example.net", set);
+        Assert.Contains("set services ipsec-vpn ike policy p remote-id user-at-hostname [ gw2@example.net gw3@example.net ]", set);
     }
 
     // ---- IPsec ----

@@ -167,6 +167,46 @@ public sealed class TunnelRuntimeTests : IDisposable
         }
     }
 
+    /// <summary>Issue 5, reference §3.6: local-id and every remote-id reach the IKE engine with their types.</summary>
+    [Fact]
+    public async Task PeerConfig_CarriesLocalIdAndRemoteIds()
+    {
+        using X509Certificate2 ca = StoreMaterial();
+        await using var runtime = new TunnelRuntime(_state, _log.Add, TimeProvider.System, new RecordingLinks());
+        ConfigNode root = Root("10.0.0.1", "10.0.0.2", """
+            set services ipsec-vpn ike policy ip local-id distinguished-name
+            set services ipsec-vpn ike policy ip remote-id fqdn gw2.example.net
+            set services ipsec-vpn ike policy ip remote-id user-at-hostname gw2@example.net
+            set services ipsec-vpn ike policy ip remote-id ipv6-addr 2001:db8::2
+            set services ipsec-vpn ike policy ip remote-id distinguished-name wildcard "O=Example, C=CH"
+            """);
+        Assert.Empty(GatewaySchema.Instance.Check(root));
+        TunnelPlan plan = Assert.Single(ServiceSetCompiler.Compile(IpsecVpnConfiguration.From(root), PkiConfiguration.From(root)).Tunnels);
+        await runtime.ApplyAsync(ConfigText.ParseSet(GatewaySchema.Instance, "set security pki ca-profile test ca-identity test\n"));
+        IkePeerConfig config = runtime.PeerConfig(plan);
+        using (config.Certificate)
+        {
+            Assert.Equal("CN=gw.test (ID_DER_ASN1_DN)", Certgate.Ike.Auth.IkeIdentities.Describe(config.LocalId!));
+            // The order of remote-ids does not matter (any match).
+            Assert.Equal(new[] { "distinguished-name Wildcard \"O=Example, C=CH\"", "email gw2@example.net", "fqdn gw2.example.net", "ip 2001:db8::2" },
+                config.RemoteIds.Select(r => r.ToString()).Order(StringComparer.Ordinal));
+        }
+    }
+
+    /// <summary>A local-id the local certificate does not carry fails the tunnel's start with the certificate, the identity and its subjectAltNames.</summary>
+    [Fact]
+    public async Task PeerConfig_LocalIdNotInTheCertificate_FailsNamingCertificateIdentityAndSans()
+    {
+        using X509Certificate2 ca = StoreMaterial();
+        await using var runtime = new TunnelRuntime(_state, _log.Add, TimeProvider.System, new RecordingLinks());
+        ConfigNode root = Root("10.0.0.1", "10.0.0.2", "set services ipsec-vpn ike policy ip local-id user-at-hostname gw@example.net");
+        TunnelPlan plan = Assert.Single(ServiceSetCompiler.Compile(IpsecVpnConfiguration.From(root), PkiConfiguration.From(root)).Tunnels);
+        await runtime.ApplyAsync(ConfigText.ParseSet(GatewaySchema.Instance, "set security pki ca-profile test ca-identity test\n"));
+        IOException e = Assert.Throws<IOException>(() => runtime.PeerConfig(plan));
+        Assert.Equal("tunnel s/r/t: local-id gw@example.net (ID_RFC822_ADDR) is not carried by local certificate gw-cert (subject 'CN=gw.test', subjectAltName: none); "
+            + "the peer would refuse it (RFC 4945 §3.1): set a local-id the certificate carries, or delete local-id to send its subject", e.Message);
+    }
+
     /// <summary>Issue 5: the Junos proposals (IANA ids on both sides) and the PFS group reach the IKE engine.</summary>
     [Fact]
     public void PeerConfig_CarriesTheConfiguredProposals_AndThePfsGroup()

@@ -4,6 +4,7 @@ using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Ipsec;
+using Certgate.Pki.Identity;
 
 namespace Certgate.Ike.Tests.Sa;
 
@@ -25,8 +26,8 @@ public sealed class HandoverTests
         {
             RetransmitTimeout = TimeSpan.FromSeconds(1),
             PreSharedKey = System.Text.Encoding.UTF8.GetBytes("a shared secret of some length"),
-            LocalFqdn = me,
-            RemoteFqdn = peer,
+            LocalId = IkeIdentity.FromFqdn(me),
+            RemoteIds = [RemoteIdentity.Fqdn(peer)],
         };
 
     private static Payloads.TrafficSelector Ts(string net) =>

@@ -4,6 +4,7 @@ using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Ipsec;
+using Certgate.Pki.Identity;
 
 namespace Certgate.Ike.Tests.Sa;
 
@@ -53,7 +54,8 @@ public sealed class IkeEstablishTests : IDisposable
         new(null, [], null, Ts(local), Ts(remote))
         {
             PreSharedKey = Psk,
-            LocalFqdn = fqdn,
+            LocalId = IkeIdentity.FromFqdn(fqdn),
+            RemoteIds = [RemoteIdentity.Any],
             FragmentSize = fragmentSize,
             Cookies = new IkeCookies(),
         };

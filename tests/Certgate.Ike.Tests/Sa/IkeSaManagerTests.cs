@@ -4,6 +4,7 @@ using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Ipsec;
+using Certgate.Pki.Identity;
 
 namespace Certgate.Ike.Tests.Sa;
 
@@ -51,7 +52,12 @@ public sealed class IkeSaManagerTests : IDisposable
         new(0, 0, 65535, IPAddress.Parse(net), IPAddress.Parse(net.Replace(".0.0", ".255.255", StringComparison.Ordinal)));
 
     private static IkePeerConfig Config(string local, string remote, string fqdn, string? remoteFqdn = null) =>
-        new(null, [], null, Ts(local), Ts(remote)) { PreSharedKey = Psk, LocalFqdn = fqdn, RemoteFqdn = remoteFqdn };
+        new(null, [], null, Ts(local), Ts(remote))
+        {
+            PreSharedKey = Psk,
+            LocalId = IkeIdentity.FromFqdn(fqdn),
+            RemoteIds = remoteFqdn is null ? [RemoteIdentity.Any] : [RemoteIdentity.Fqdn(remoteFqdn)],
+        };
 
     private static IkeProfile Profile(IkePeerConfig config, uint reqId, Node self, Node peer, string tag) =>
         new(config, new MemoryDataPlane(), new IkeSaOptions
@@ -144,7 +150,7 @@ public sealed class IkeSaManagerTests : IDisposable
         IkeConnection mine = _a.Manager.Initiate(Profile(Config("10.1.0.0", "10.2.0.0", "a.test"), 1, _a, _b, "a"), _b.Endpoint, false);
         Pump();
         Assert.Contains("AUTHENTICATION_FAILED", mine.CloseReason);
-        Assert.Contains("configured remote identity is 'other.test'", theirs!.CloseReason);
+        Assert.Contains("matches no configured remote-id", theirs!.CloseReason);
         Assert.Empty(_b.Manager.Connections);
         Assert.Equal(0, _b.Manager.Cookies.HalfOpen);
     }

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ca;
 using Certgate.Ca.Http;
@@ -6,6 +7,7 @@ using Certgate.Ca.Settings;
 using Certgate.Ca.Sqlite;
 using Certgate.Cli;
 using Certgate.Interop.Tests.Tools;
+using Certgate.Pki.Identity;
 
 namespace Certgate.Interop.Tests.Scep;
 
@@ -91,11 +93,12 @@ public sealed class GatewayEnrollmentTests : IAsyncLifetime
         Ok("request", "security", "pki", "generate-key-pair", "certificate-id", "gw1", "size", "2048");
         string challenge = (await _ca.CreateChallengeAsync(TimeSpan.FromMinutes(10), null, "test")).Password;
         string enroll = Ok("request", "security", "pki", "local-certificate", "enroll", "certificate-id", "gw1", "ca-profile", "ca1",
-            "challenge-password", challenge, "subject", "CN=gw1.example.net,O=Certgate,C=CH", "domain-name", "gw1.example.net", "ip-address", "192.0.2.1");
+            "challenge-password", challenge, "subject", "CN=gw1.example.net,O=Certgate,C=CH", "domain-name", "gw1.example.net", "ip-address", "192.0.2.1",
+            "ipv6-address", "2001:db8::1", "email", "gw1@example.net");
         Assert.Contains("Local certificate gw1 loaded successfully", enroll);
         Assert.Contains("aes256", enroll);
         string show = Ok("show", "security", "pki", "local-certificate", "certificate-id", "gw1", "detail");
-        Assert.Contains("gw1.example.net, ipv4 192.0.2.1", show);
+        Assert.Contains("\"gw1@example.net\", gw1.example.net, ipv4 192.0.2.1, ipv6 2001:db8::1", show);
         Assert.Contains("Public key verification status: Passed", show);
 
         string certPem = _dir.File("gw1.pem");
@@ -104,6 +107,15 @@ public sealed class GatewayEnrollmentTests : IAsyncLifetime
         File.WriteAllText(caPem, _ca.Certificate.ExportCertificatePem() + "\n");
         ExternalTool.Result verify = ExternalTool.Run("openssl", ["verify", "-CAfile", caPem, certPem]);
         Assert.True(verify.ExitCode == 0, verify.Combined);
+        // Issue 5: each requested name backs an IKE identity (RFC 4945 §3.1), so local-id can be any of them.
+        using (X509Certificate2 issued = X509CertificateLoader.LoadCertificateFromFile(certPem))
+        {
+            foreach (IkeIdentity id in new[] { IkeIdentity.FromFqdn("gw1.example.net"), IkeIdentity.FromAddress(IPAddress.Parse("192.0.2.1")),
+                IkeIdentity.FromAddress(IPAddress.Parse("2001:db8::1")), IkeIdentity.FromEmail("gw1@example.net"), IkeIdentity.FromDistinguishedName(issued.SubjectName) })
+            {
+                Assert.True(CertificateIdentity.IsConsistent(id, issued, out string why), why);
+            }
+        }
 
         // A used challenge: refused, explained, and nothing is stored for gw2.
         Ok("request", "security", "pki", "generate-key-pair", "certificate-id", "gw2", "size", "2048");

@@ -3,6 +3,7 @@ using Certgate.Ike.Auth;
 using Certgate.Ike.Registry;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
+using Certgate.Pki.Identity;
 
 namespace Certgate.Ike.Sa.Tasks;
 
@@ -26,6 +27,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
     private SaSuite? _esp;
     private Proposal? _espReply;
     private NarrowedSelectors? _ts;
+    private IkeIdentity? _localId;
 
     public override ExchangeType Exchange => ExchangeType.IkeAuth;
 
@@ -44,13 +46,19 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
             return true;
         }
         _inboundSpi = Connection.NewEspSpi();
-        byte[] idi = IkeSession.LocalId(config);
+        _localId = IkeIdentities.Local(config, setup.Local.Address);
+        byte[] idi = IkeIdentities.Encode(_localId);
         (_method, byte[] auth) = IkeSession.Authenticate(config, sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Request, setup.Nr, sa.Keys.Skpi, idi), setup.PeerHashes);
         message.Add((PayloadType.IdInitiator, idi));
         if (config.Certificate is not null)
         {
             message.Add((PayloadType.Certificate, Payloads.WriteCert(IkeSession.CertX509Signature, config.Certificate.RawData)));
             message.Add((PayloadType.CertificateRequest, IkeSession.CertificateRequest(config)));
+        }
+        // RFC 7296 §1.2: HDR, SK {IDi, [CERT,] [CERTREQ,] [IDr,] AUTH, SAi2, TSi, TSr}.
+        if (IkeIdentities.Requested(config) is { } requested)
+        {
+            message.Add((PayloadType.IdResponder, IkeIdentities.Encode(requested)));
         }
         message.Add((PayloadType.Authentication, Payloads.WriteTyped4((byte)_method, auth)));
         message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOffer(IkeSession.Spi(_inboundSpi), config.EspProposals))));
@@ -86,7 +94,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         {
             PayloadRules.Require(inner, "the IKE_AUTH response", PayloadRules.IkeAuthResponse);
             byte[] idr = IkeSession.Find(inner, PayloadType.IdResponder, "IKE_AUTH response").Body.ToArray();
-            proof = IkeSession.VerifyPeer(inner, idr, config, "responder", sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Response, setup.Ni, sa.Keys.Skpr, idr));
+            proof = IkeSession.VerifyPeer(inner, idr, config, "responder", sa.Remote.Address, sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Response, setup.Ni, sa.Keys.Skpr, idr));
         }
         catch (Exception e) when (e is IkeException or IkeFormatException)
         {
@@ -115,7 +123,9 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         byte[] keymat = sa.Kd.ChildKeymat(sa.Keys.Skd, [], setup.Ni, setup.Nr, 2 * half);
         var child = new ChildSa(_inboundSpi, outboundSpi, keymat[half..], keymat[..half], proof.Certificate, esp, sa.Suite)
         {
-            PeerIdentity = proof.Identity,
+            PeerIdentity = IkeIdentities.Value(proof.Identity),
+            PeerId = proof.Identity,
+            LocalId = _localId,
             NatDetected = setup.NatDetected,
             LocalAuthMethod = _method,
             PeerAuthMethod = proof.Method,
@@ -185,7 +195,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         byte[] signed = AuthPayload.SignedOctets(sa.Kd, setup.Request, setup.Nr, sa.Keys.Skpi, idi);
         if (candidates.Count <= 1)
         {
-            return IkeSession.VerifyPeer(inner, idi, setup.Config, "initiator", sa.Kd, signed);
+            return IkeSession.VerifyPeer(inner, idi, setup.Config, "initiator", sa.Remote.Address, sa.Kd, signed);
         }
         (IReadOnlyList<Payloads.TrafficSelector> tsi, IReadOnlyList<Payloads.TrafficSelector> tsr) = IkeSession.ReadTs(inner, "IKE_AUTH request");
         (IkeProfile Profile, IkeSession.PeerProof Proof)? byIdentity = null;
@@ -195,7 +205,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
             IkeSession.PeerProof proof;
             try
             {
-                proof = IkeSession.VerifyPeer(inner, idi, candidate.Config, "initiator", sa.Kd, signed);
+                proof = IkeSession.VerifyPeer(inner, idi, candidate.Config, "initiator", sa.Remote.Address, sa.Kd, signed);
             }
             catch (IkeException e)
             {
@@ -226,7 +236,9 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         }
         IkePeerConfig config = setup.Config;
         _inboundSpi = Connection.NewEspSpi();
-        byte[] idr = IkeSession.LocalId(config);
+        // The initiator's optional IDr (RFC 7296 §3.5) is not used to choose: this side has one identity to offer.
+        _localId = IkeIdentities.Local(config, setup.Local.Address);
+        byte[] idr = IkeIdentities.Encode(_localId);
         (_method, byte[] auth) = IkeSession.Authenticate(config, sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Response, setup.Ni, sa.Keys.Skpr, idr), setup.PeerHashes);
         message.Add((PayloadType.IdResponder, idr));
         if (config.Certificate is not null)
@@ -253,7 +265,9 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         byte[] keymat = sa.Kd.ChildKeymat(sa.Keys.Skd, [], setup.Ni, setup.Nr, 2 * half);
         var child = new ChildSa(_inboundSpi, outboundSpi, keymat[..half], keymat[half..], _proof!.Certificate, esp, sa.Suite)
         {
-            PeerIdentity = _proof.Identity,
+            PeerIdentity = IkeIdentities.Value(_proof.Identity),
+            PeerId = _proof.Identity,
+            LocalId = _localId,
             NatDetected = setup.NatDetected,
             LocalAuthMethod = _method,
             PeerAuthMethod = _proof.Method,
