@@ -10,7 +10,7 @@ namespace Certgate.Gateway.Tunnels;
 /// outer MTU of the local-gateway's interface less the worst-case ESP-in-UDP overhead, so a full-size inner packet
 /// is never fragmented by the outer IP layer (docs/decisions.md, "Tunnel MTU").
 /// </summary>
-internal static class TunnelMtu
+public static class TunnelMtu
 {
     /// <summary>The outer MTU assumed where the local-gateway's interface is unknown or is loopback.</summary>
     public const int FallbackOuterMtu = 1500;
