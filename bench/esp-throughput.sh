@@ -75,6 +75,8 @@ certgate_run() {  # CIPHER KEYBYTES OFFLOADS(on|off)
   measure
   kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; PIDS=()
   io=$(sed -n 's/^esp-tunnel on .*; //p' "$W/cga.log")
+  # ESP the kernel dropped at either gateway's socket (receive queue full), TCP and UDP runs together.
+  ovf=$(sed -n 's/.*ReceiveQueueOverflow \([0-9]*\).*/\1/p' "$W/cga.log" "$W/cgb.log" | awk '{s+=$1} END {if (NR) print s}')
 }
 
 strongswan_conf() {  # NAME LOCAL REMOTE LTS RTS ESP
@@ -133,11 +135,11 @@ printf '%-28s %9s Mbit/s (plain veth, no tunnel; UDP %s pkt/s)\n' "-" "${plain% 
 printf '%-28s %16s %16s %16s %8s %8s\n' "cipher (${SECS}s per run)" "Certgate TCP" "(offloads off)" "strongSwan TCP" "ratio" "pps ratio"
 for pair in "aes-256-gcm:36:aes256gcm16" "aes-256-cbc-hmac-sha256:64:aes256-sha256"; do
   IFS=: read -r ours len theirs <<<"$pair"
-  certgate_run "$ours" "$len" on; c=$(cat "$W/result"); io_on=$io
-  certgate_run "$ours" "$len" off; c0=$(cat "$W/result")
+  certgate_run "$ours" "$len" on; c=$(cat "$W/result"); io_on=$io; ovf_on=${ovf:--}
+  certgate_run "$ours" "$len" off; c0=$(cat "$W/result"); ovf_off=${ovf:--}
   strongswan_run "$theirs"; s=$(cat "$W/result")
   ct=${c% *} cu=${c#* } c0t=${c0% *} c0u=${c0#* } st=${s% *} su=${s#* }
-  printf '%-28s %9s Mbit/s %9s Mbit/s %9s Mbit/s %7sx %7sx   (UDP 64 B pkt/s: Certgate %s, offloads off %s, strongSwan %s)\n' "$ours" "$ct" "$c0t" "$st" \
-    "$(python3 -c "print(round($ct/max($st,1),2))")" "$(python3 -c "print(round($cu/max($su,1),2))")" "$cu" "$c0u" "$su"
+  printf '%-28s %9s Mbit/s %9s Mbit/s %9s Mbit/s %7sx %7sx   (UDP 64 B pkt/s: Certgate %s, offloads off %s, strongSwan %s; socket receive overflows %s / %s)\n' "$ours" "$ct" "$c0t" "$st" \
+    "$(python3 -c "print(round($ct/max($st,1),2))")" "$(python3 -c "print(round($cu/max($su,1),2))")" "$cu" "$c0u" "$su" "$ovf_on" "$ovf_off"
 done
 echo "Certgate I/O: $io_on"

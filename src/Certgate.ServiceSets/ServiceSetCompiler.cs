@@ -50,7 +50,7 @@ public static class ServiceSetCompiler
             };
             string device = LinuxName(unit);
             IEnumerable<string> addresses = config.Units.FirstOrDefault(u => u.Unit == unit)?.Addresses.Select(a => a.ToString()) ?? [];
-            devices.Add(new TunDevicePlan(device, unit.ToString(), set.Name, style, [.. addresses], config.RoutingInstanceOf(unit)));
+            devices.Add(new TunDevicePlan(device, unit.ToString(), set.Name, style, [.. addresses], config.RoutingInstanceOf(unit), set.TunnelMtu));
             EquatableArray<string> cas = [.. set.TrustedCa.Count > 0 ? set.TrustedCa : allCas];
 
             foreach (IpsecVpnRule rule in set.Rules)

@@ -120,7 +120,7 @@ public sealed partial class StrongswanIkeTests
             string gateOut = f.Net.OutputOf(gate);
             Assert.Equal(("10.77.1.0/24", "10.77.2.0/24"), CharonChildTs());
             Assert.Contains("IKE: traffic selectors local 10.77.2.0/24, remote 10.77.1.0/24 (configured local 10.77.2.0/24, remote 10.77.1.0/24)", gateOut, StringComparison.Ordinal);
-            Assert.Contains("tunnel up on cg0: 10.77.2.0/24 <-> 10.77.1.0/24", gateOut, StringComparison.Ordinal);
+            Assert.Contains("tunnel up on cg0 (mtu 1399): 10.77.2.0/24 <-> 10.77.1.0/24", gateOut, StringComparison.Ordinal);
             SetUpGateInside();
             PingBothWays();
 
@@ -152,7 +152,7 @@ public sealed partial class StrongswanIkeTests
             WaitUp(gate);
             string gateOut = f.Net.OutputOf(gate);
             Assert.Contains("IKE: traffic selectors local 10.77.2.0/24, remote 10.77.1.0/24 (configured local 10.77.0.0/16, remote 10.77.1.0/24)", gateOut, StringComparison.Ordinal);
-            Assert.Contains("tunnel up on cg0: 10.77.2.0/24 <-> 10.77.1.0/24", gateOut, StringComparison.Ordinal);
+            Assert.Contains("tunnel up on cg0 (mtu 1399): 10.77.2.0/24 <-> 10.77.1.0/24", gateOut, StringComparison.Ordinal);
             Assert.Equal(("10.77.1.0/24", "10.77.2.0/24"), CharonChildTs());
             // No IPv6 on cg0: its neighbour discovery would count as packets without a policy too.
             NetNamespaces.Run("ip", "netns", "exec", f.NsGate, "sysctl", "-q", "-w", "net.ipv6.conf.cg0.disable_ipv6=1");

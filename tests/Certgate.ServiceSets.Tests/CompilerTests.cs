@@ -185,4 +185,12 @@ public sealed class CompilerTests
         Assert.Equal(ServiceSetPlan.Empty, Plans.Compile("set security pki ca-profile a ca-identity a"));
         Assert.Throws<ArgumentNullException>("config", () => ServiceSetCompiler.Compile(null!));
     }
+
+    [Fact]
+    public void TunnelMtu_GoesToTheInsideDevice_NullLeavesTheDefaultToTheGateway()
+    {
+        Assert.Null(Assert.Single(Plans.Compile(Plans.NextHop).Devices).Mtu);
+        ServiceSetPlan plan = Plans.Compile(Plans.NextHop, "set services service-set ipsec-1 ipsec-vpn-options tunnel-mtu 1360");
+        Assert.Equal(1360, Assert.Single(plan.Devices).Mtu);
+    }
 }

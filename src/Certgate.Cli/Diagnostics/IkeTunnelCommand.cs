@@ -8,6 +8,7 @@ using Certgate.Cli.Commands;
 using Certgate.Cli.Pki;
 using Certgate.Esp.Dataplane;
 using Certgate.Esp.Tun;
+using Certgate.Gateway.Tunnels;
 using Certgate.Ike.Auth;
 using Certgate.Ike.Registry;
 using Certgate.Ike.Sa;
@@ -154,6 +155,8 @@ internal sealed class IkeTunnelCommand : ICommandModule
         try
         {
             tun = TunDevice.Open(tunName);
+            // As the gateway's service sets without tunnel-mtu: a full-size inner packet fits the outer link in ESP.
+            tun.Mtu = TunnelMtu.Default(local);
         }
         catch (IOException e)
         {
@@ -199,7 +202,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
                 sa.Receive(message, from);
             }
             Task listener = ListenAsync(ike, sa, stop.Token);
-            Say($"tunnel up on {tun.Name}: {TrafficSelectorNarrowing.Describe(child.LocalTs)} <-> {TrafficSelectorNarrowing.Describe(child.RemoteTs)} via {remote}");
+            Say($"tunnel up on {tun.Name} (mtu {tun.Mtu}): {TrafficSelectorNarrowing.Describe(child.LocalTs)} <-> {TrafficSelectorNarrowing.Describe(child.RemoteTs)} via {remote}");
             while (!stop.Token.WaitHandle.WaitOne(ControlPoll))
             {
                 if (control is not null)

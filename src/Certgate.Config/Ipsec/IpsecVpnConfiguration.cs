@@ -149,7 +149,12 @@ public sealed record IpsecVpnRule(string Name, MatchDirection MatchDirection, IR
 public sealed record ServiceSetAttachment(InterfaceUnit Unit, MatchDirection Direction, bool IPv6);
 
 /// <summary>A service set (reference §1.4): next-hop or interface style.</summary>
-public abstract record ServiceSet(string Name, IPAddress? LocalGateway, IReadOnlyList<string> TrustedCa, IReadOnlyList<IpsecVpnRule> Rules);
+public abstract record ServiceSet(string Name, IPAddress? LocalGateway, IReadOnlyList<string> TrustedCa, IReadOnlyList<IpsecVpnRule> Rules)
+{
+    /// <summary><c>ipsec-vpn-options tunnel-mtu</c>: the MTU of the set's inside (TUN) device, or null for the
+    /// gateway's default (room for the worst-case ESP-in-UDP overhead on the outer path).</summary>
+    public int? TunnelMtu { get; init; }
+}
 
 /// <summary>A route-based service set: traffic routed into <see cref="Inside"/> is protected.</summary>
 public sealed record NextHopServiceSet(string Name, IPAddress? LocalGateway, IReadOnlyList<string> TrustedCa, IReadOnlyList<IpsecVpnRule> Rules,
@@ -339,13 +344,14 @@ public sealed class IpsecVpnConfiguration
         ConfigNode? options = s.Child("ipsec-vpn-options");
         IPAddress? gateway = options?.Leaf("local-gateway") is { } g ? IPAddress.Parse(g) : null;
         IReadOnlyList<string> cas = options?.Child("trusted-ca")?.Values ?? [];
+        int? mtu = options?.Leaf("tunnel-mtu") is { } m ? int.Parse(m, CultureInfo.InvariantCulture) : null;
         var setRules = Resolve(s.Child("ipsec-vpn-rules")?.Values ?? [], rules, r => r.Name, s.Path);
         if (s.Child("next-hop-service") is { } nh)
         {
             return new NextHopServiceSet(s.Key!, gateway, cas, setRules,
                 InterfaceUnit.Parse(nh.Leaf("inside-service-interface") ?? throw Unchecked(nh.Path)),
                 InterfaceUnit.Parse(nh.Leaf("outside-service-interface") ?? throw Unchecked(nh.Path)),
-                s.Has("allow-multicast"));
+                s.Has("allow-multicast")) { TunnelMtu = mtu };
         }
         ConfigNode itf = s.Child("interface-service") ?? throw Unchecked(s.Path);
         var applied = new List<ServiceSetAttachment>();
@@ -363,7 +369,7 @@ public sealed class IpsecVpnConfiguration
             }
         }
         return new InterfaceServiceSet(s.Key!, gateway, cas, setRules,
-            InterfaceUnit.Parse(itf.Leaf("service-interface") ?? throw Unchecked(itf.Path)), applied);
+            InterfaceUnit.Parse(itf.Leaf("service-interface") ?? throw Unchecked(itf.Path)), applied) { TunnelMtu = mtu };
     }
 
     private static StaticRoute ReadRoute(ConfigNode r, string? instance)

@@ -37,7 +37,8 @@ public static class ServiceSetSchema
          .Choice("interface-service", "next-hop-service")
          .Container("ipsec-vpn-options", o => o
              .Leaf("local-gateway", ValueSyntax.IpAddress())
-             .LeafList("trusted-ca", ValueSyntax.ObjectName(32), maxElements: 20))
+             .LeafList("trusted-ca", ValueSyntax.ObjectName(32), maxElements: 20)
+             .Leaf("tunnel-mtu", ValueSyntax.Integer(256, 9192)))
          .LeafList("ipsec-vpn-rules", ValueSyntax.Identifier(32))
          .Flag("allow-multicast");
     }

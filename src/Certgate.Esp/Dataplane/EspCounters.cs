@@ -29,6 +29,8 @@ public sealed class EspCounters
 
     internal void CountDrop(EspDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);
 
+    internal void CountDrops(EspDrop reason, long packets) => Interlocked.Add(ref _drops[(int)reason], packets);
+
     /// <inheritdoc />
     public override string ToString() =>
         $"sent {Sent}, received {Received}, keepalives {Keepalives}, IKE {IkePackets}, " +

@@ -72,11 +72,36 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         // ESP without UDP (IP protocol 50, RFC 4303 over IP) for SAs with UdpEncapsulation false; where the process may
         // not open a raw socket (no CAP_NET_RAW) only UDP-encapsulated SAs can be installed.
         _raw = UdpBatchSocket.OpenRaw(local.Address, 50, out _rawError);
+        // Both sockets carry every tunnel of this address: their receive queues must ride out the receive thread
+        // losing the CPU for a while, or packets are lost in the kernel without any ESP counter seeing them.
+        ReceiveBufferLength = UdpBatchSocket.EnlargeKernelBuffers(_socket.SafeHandle);
+        if (_raw is not null)
+        {
+            UdpBatchSocket.EnlargeKernelBuffers(_raw);
+        }
         Path = new EspPacketPath(time);
         Local = local;
         _fromPeer = new Thread(() => PeerToTun(_io, udp: true)) { IsBackground = true, Name = $"esp-in {local}" };
         _fromPeerRaw = _raw is null ? null : new Thread(() => PeerToTun(_rawIo!, udp: false)) { IsBackground = true, Name = $"esp-raw-in {local}" };
     }
+
+    /// <summary>The smallest default inside MTU: IPv6's minimum link MTU (RFC 8200 §5), below which the kernel
+    /// takes IPv6 off the device.</summary>
+    public const int MinimumDefaultInnerMtu = 1280;
+
+    /// <summary>
+    /// The inside (TUN) MTU that keeps every ESP packet within <paramref name="outerMtu"/>: less the outer IP header
+    /// (20 octets IPv4, 40 IPv6, for <paramref name="outer"/>), the UDP header of ESP in UDP (8, RFC 3948 §2.1; raw
+    /// ESP needs 8 less) and <see cref="EspPacketPath.MaxOverhead"/> (ESP header 8, IV 16, padding up to 15, pad
+    /// length and next header 2, ICV up to 32: the worst transform the data plane has, since the device exists before
+    /// any SA is negotiated and a rekey may choose another). 1399 for IPv4 and 1379 for IPv6 over 1500; never below
+    /// <see cref="MinimumDefaultInnerMtu"/> (over a smaller outer path the outer layer then fragments).
+    /// </summary>
+    public static int InnerMtu(int outerMtu, AddressFamily outer) =>
+        Math.Max(MinimumDefaultInnerMtu, outerMtu - (outer == AddressFamily.InterNetworkV6 ? 40 : 20) - 8 - EspPacketPath.MaxOverhead);
+
+    /// <summary>The UDP socket's kernel receive buffer in octets, as the kernel reports it (twice what was set).</summary>
+    public int ReceiveBufferLength { get; }
 
     /// <summary>The tables and per-packet work.</summary>
     public EspPacketPath Path { get; }
@@ -90,7 +115,7 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
     public IReadOnlyList<EspDevice> Devices => [.. Volatile.Read(ref _devices).OfType<EspDevice>()];
 
     /// <summary>How packets move (batching and which kernel offloads are on), for the log; after <see cref="Start"/>.</summary>
-    public string IoDescription => _io.Describe() +
+    public string IoDescription => _io.Describe() + $", receive buffer {ReceiveBufferLength / 1024} KiB" +
         (Devices.All(d => d.Tun.Offloads) ? ", TUN TSO/GRO on" : Devices.Any(d => d.Tun.Offloads) ? ", TUN TSO/GRO on some devices" : ", TUN offloads off") +
         (_raw is null ? $", no raw ESP ({_rawError})" : ", raw ESP socket open");
 
@@ -317,6 +342,7 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
         // This thread's coalescers, one per device with offloads it wrote to (checked against the device now
         // attached under that number, which a commit may have replaced).
         var gro = new Dictionary<EspDevice, TcpCoalescer>();
+        uint overflows = 0;
         while (!_stopping)
         {
             int messages;
@@ -335,6 +361,12 @@ public sealed class EspDataPlane : IIpsecDataPlane, IDisposable
             if (messages == 0)
             {
                 return;
+            }
+            if (io.Overflows != overflows)
+            {
+                // The kernel's count is cumulative and wraps at 2^32: the difference, modulo 2^32, is what is new.
+                Counters.CountDrops(EspDrop.ReceiveQueueOverflow, unchecked(io.Overflows - overflows));
+                overflows = io.Overflows;
             }
             EspDevice?[] devices = Volatile.Read(ref _devices);
             for (int i = 0; i < messages; i++)

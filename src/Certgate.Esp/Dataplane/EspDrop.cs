@@ -50,4 +50,10 @@ public enum EspDrop
 
     /// <summary>Inbound: the device the SA's service set used is gone (removed by a commit while packets were in flight).</summary>
     NoDevice,
+
+    /// <summary>
+    /// Inbound: lost in the kernel before the data plane read it, because the socket's receive queue was full (the
+    /// receive thread fell behind); the kernel's count (<c>SO_RXQ_OVFL</c>), so SA and cause are unknown.
+    /// </summary>
+    ReceiveQueueOverflow,
 }

@@ -23,6 +23,8 @@ public sealed partial class TunDevice : IDisposable
     private const short IffNoPi = 0x1000;
     private const short IffVnetHdr = 0x4000;
     private const uint TunSetOffload = 0x400454d0;
+    private const uint SiocGifMtu = 0x8921;
+    private const uint SiocSifMtu = 0x8922;
     private const nint TunFCsum = 0x01;
     private const nint TunFTso4 = 0x02;
     private const nint TunFTso6 = 0x04;
@@ -112,6 +114,35 @@ public sealed partial class TunDevice : IDisposable
         error = null;
         int end = Array.IndexOf(ifreq, (byte)0, 0, 16);
         return new TunDevice(handle, Encoding.ASCII.GetString(ifreq, 0, end < 0 ? 16 : end), withOffloads);
+    }
+
+    /// <summary>The interface's MTU: what the kernel routes into it at most (and the TCP MSS it advertises).</summary>
+    /// <exception cref="IOException">The kernel refused the value (below the family's minimum for a set address, say).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is outside 68..65535 (RFC 791 §3.1 minimum).</exception>
+    public int Mtu
+    {
+        get => InterfaceMtu(SiocGifMtu, 0);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 68);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 65535);
+            InterfaceMtu(SiocSifMtu, value);
+        }
+    }
+
+    /// <summary>SIOCGIFMTU / SIOCSIFMTU: interface ioctls, which go through any socket (the TUN descriptor does not take them).</summary>
+    private int InterfaceMtu(uint request, int value)
+    {
+        // struct ifreq: char ifr_name[16]; int ifr_mtu; (padding to 40 bytes)
+        byte[] ifreq = new byte[40];
+        Encoding.ASCII.GetBytes(Name, ifreq);
+        BitConverter.TryWriteBytes(ifreq.AsSpan(16), value);
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        if (Ioctl((int)socket.Handle, request, ifreq) < 0)
+        {
+            throw new IOException($"TUN interface {Name}: {(request == SiocSifMtu ? $"MTU {value}" : "MTU")}: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+        return BitConverter.ToInt32(ifreq, 16);
     }
 
     /// <summary>Blocks until a packet arrives; returns its length (0 once the device is disposed).</summary>

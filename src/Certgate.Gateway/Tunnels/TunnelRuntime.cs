@@ -285,12 +285,16 @@ public sealed class TunnelRuntime : IAsyncDisposable
     private void CreateDevice(TunDevicePlan d, ServiceSetPlan plan)
     {
         TunDevice tun;
+        IPAddress? local = plan.Tunnels.FirstOrDefault(t => t.Child.Device == d.Name)?.Peer.LocalAddress;
+        int mtu = d.Mtu ?? TunnelMtu.Default(local);
         try
         {
             // TCP segmentation offload: the kernel hands over TCP super-packets, which the data plane cuts into
             // segments before ESP (3x the TCP throughput of one packet per read, bench/README.md); a kernel that
             // refuses it gets a plain device.
             tun = TunDevice.Open(d.Name, offloads: true);
+            // Before the addresses: an IPv6 address needs the MTU at 1280 or above when it is added.
+            tun.Mtu = mtu;
             foreach (string address in d.Addresses)
             {
                 _links.AddAddress(d.Name, address);
@@ -304,12 +308,11 @@ public sealed class TunnelRuntime : IAsyncDisposable
         }
         var device = new Device(d, tun);
         _devices[d.Name] = device;
-        _log($"tunnels: TUN device {d.Name} ({d.JunosName}) of service-set {d.ServiceSet} up{(d.Addresses.Count > 0 ? " with " + string.Join(", ", d.Addresses) : "")}");
+        _log($"tunnels: TUN device {d.Name} ({d.JunosName}) of service-set {d.ServiceSet} up, mtu {mtu}{(d.Mtu is null ? " (default)" : "")}{(d.Addresses.Count > 0 ? " with " + string.Join(", ", d.Addresses) : "")}");
         if (d.RoutingInstance is not null)
         {
             _log($"tunnels: warning: {d.Name} belongs to routing-instance {d.RoutingInstance}, which the gateway does not create yet (#6); it stays in the main table");
         }
-        IPAddress? local = plan.Tunnels.FirstOrDefault(t => t.Child.Device == d.Name)?.Peer.LocalAddress;
         if (local is null)
         {
             return;

@@ -78,8 +78,10 @@ public sealed record TunnelPlan(TunnelId Id, ServiceSetStyle Style, PeerConfig P
 
 /// <summary>A TUN device to create. Next-hop: the inside unit (<c>ms-0/0/0.1</c> → <c>ms0-0-0-1</c>) with the unit's
 /// addresses; interface style: the set's service interface, a steering device for the selected traffic.
-/// <see cref="RoutingInstance"/>: the VRF the device is enslaved to, or null for the main table.</summary>
-public sealed record TunDevicePlan(string Name, string JunosName, string ServiceSet, ServiceSetStyle Style, EquatableArray<string> Addresses, string? RoutingInstance = null);
+/// <see cref="RoutingInstance"/>: the VRF the device is enslaved to, or null for the main table. <see cref="Mtu"/>: the
+/// set's <c>tunnel-mtu</c>, or null for the gateway's default (which depends on the host's outer interface).</summary>
+public sealed record TunDevicePlan(string Name, string JunosName, string ServiceSet, ServiceSetStyle Style, EquatableArray<string> Addresses, string? RoutingInstance = null,
+    int? Mtu = null);
 
 /// <summary>A route to install: <see cref="Destination"/> via the TUN <see cref="Device"/> (a static route into an
 /// inside unit), in the table of <see cref="RoutingInstance"/> (null: the main table).</summary>

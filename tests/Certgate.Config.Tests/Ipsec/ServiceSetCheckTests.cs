@@ -27,6 +27,18 @@ public sealed class ServiceSetCheckTests
     }
 
     [Fact]
+    public void TunnelMtu_256To9192_ReadIntoTheServiceSet()
+    {
+        ConfigNode root = Cfg.FromSet(Examples.NextHop);
+        Assert.Null(Certgate.Config.Ipsec.IpsecVpnConfiguration.From(root).ServiceSets.Single().TunnelMtu);
+        Assert.Contains("value 9193 is outside the range 256..9192", Cfg.ErrorOf(() => Cfg.Set(root, "services service-set ipsec-1 ipsec-vpn-options tunnel-mtu 9193")));
+        Assert.Contains("value 255 is outside the range 256..9192", Cfg.ErrorOf(() => Cfg.Set(root, "services service-set ipsec-1 ipsec-vpn-options tunnel-mtu 255")));
+        Cfg.Set(root, "services service-set ipsec-1 ipsec-vpn-options tunnel-mtu 1400");
+        Assert.Empty(Cfg.Schema.Check(root));
+        Assert.Equal(1400, Certgate.Config.Ipsec.IpsecVpnConfiguration.From(root).ServiceSets.Single().TunnelMtu);
+    }
+
+    [Fact]
     public void ReferenceExampleA_Verbatim_ParsesAndCommitSaysWhatToChange()
     {
         // Reference §1.7 A as printed (plus its interfaces' PKI): old algorithms load, commit names each one.
