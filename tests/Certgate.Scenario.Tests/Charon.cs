@@ -95,6 +95,57 @@ public sealed class Charon : IDisposable
     /// <summary>Writes swanctl.conf (the caller's text) for the next <see cref="Load"/>.</summary>
     public void WriteSwanctlConf(string text) => File.WriteAllText(Path.Combine(SwanctlDir, "swanctl.conf"), text);
 
+    /// <summary>
+    /// swanctl.conf with one IKEv2 connection <paramref name="connection"/> from <paramref name="localAddrs"/> to
+    /// <paramref name="remoteAddrs"/> (CERTREQ sent), <paramref name="auth"/> as its <c>local</c> and <c>remote</c>
+    /// rounds, a child <paramref name="child"/> between <paramref name="localTs"/> and <paramref name="remoteTs"/> that
+    /// only <c>swanctl --initiate</c> starts, then <paramref name="moreChildren"/> and <paramref name="secrets"/>.
+    /// Whatever an earlier case left (an SA, its routes) is terminated before the connection is replaced and loaded.
+    /// </summary>
+    public void LoadConnection(string localAddrs, string remoteAddrs, string auth, string localTs, string remoteTs,
+        string proposals = "aes256gcm16-prfsha256-ecp256", string espProposals = "aes256gcm16", string moreChildren = "", string secrets = "",
+        string connection = "cg", string child = "net")
+    {
+        WriteSwanctlConf($$"""
+            connections {
+              {{connection}} {
+                version = 2
+                local_addrs = {{localAddrs}}
+                remote_addrs = {{remoteAddrs}}
+                proposals = {{proposals}}
+                send_certreq = yes
+            {{auth}}
+                children {
+                  {{child}} {
+                    local_ts = {{localTs}}
+                    remote_ts = {{remoteTs}}
+                    esp_proposals = {{espProposals}}
+                    start_action = none
+                  }
+            {{moreChildren}}
+                }
+              }
+            }
+            {{secrets}}
+            """);
+        TrySwanctl("--terminate", "--ike", connection, "--force", "--timeout", "2");
+        Load();
+    }
+
+    /// <summary>Pings <paramref name="to"/> from <paramref name="from"/> in <paramref name="ns"/> (3 packets); a failure fails the test with charon's log.</summary>
+    public string Ping(string ns, string from, string to)
+    {
+        try
+        {
+            return NetNamespaces.Run("ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", from, to);
+        }
+        catch (InvalidOperationException e)
+        {
+            Assert.Fail($"ping {from} -> {to} failed: {e.Message}\n{LogTail()}");
+            throw;
+        }
+    }
+
     /// <summary>Starts charon in the namespace and waits (bounded) for its vici socket.</summary>
     public void Start()
     {

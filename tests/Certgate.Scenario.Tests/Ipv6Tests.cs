@@ -55,35 +55,7 @@ public sealed class Ipv6Tests(StrongswanFixture f) : IClassFixture<StrongswanFix
         AddAddress(f.NsCharon, CharonInner + "/128", "lo");
         Charon.WriteSettings(signatureAuthentication: true);
         Charon.Swanctl("--reload-settings");
-        Charon.WriteSwanctlConf($$"""
-            connections {
-              cg6 {
-                version = 2
-                local_addrs = {{CharonOuter}}
-                remote_addrs = {{GateOuter}}
-                proposals = aes256gcm16-prfsha256-ecp256
-                local {
-                  auth = pubkey
-                  certs = charon-rsa.pem
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects["charon-rsa"])}}"
-                }
-                remote {
-                  auth = pubkey
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects["cg-rsa"])}}"
-                }
-                children {
-                  net6 {
-                    local_ts = {{localTs}}
-                    remote_ts = {{remoteTs}}
-                    esp_proposals = aes256gcm16
-                    start_action = none
-                  }
-                }
-              }
-            }
-            """);
-        Charon.TrySwanctl("--terminate", "--ike", "cg6", "--force", "--timeout", "2");
-        Charon.Load();
+        Charon.LoadConnection(CharonOuter, GateOuter, f.PubkeyAuth("charon-rsa", "cg-rsa"), localTs, remoteTs, connection: "cg6", child: "net6");
     }
 
     private Process StartGate(bool initiate, string localSubnet, string remoteSubnet)
@@ -104,19 +76,6 @@ public sealed class Ipv6Tests(StrongswanFixture f) : IClassFixture<StrongswanFix
         });
         f.Net.WaitFor(p, "IKE: ");
         return p;
-    }
-
-    private string Ping(string ns, string from, string to)
-    {
-        try
-        {
-            return NetNamespaces.Run("ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", from, to);
-        }
-        catch (InvalidOperationException e)
-        {
-            Assert.Fail($"ping {from} -> {to} failed: {e.Message}\n{Charon.LogTail()}");
-            throw;
-        }
     }
 
     [Theory]
@@ -166,8 +125,8 @@ public sealed class Ipv6Tests(StrongswanFixture f) : IClassFixture<StrongswanFix
         Assert.Contains($"via {CharonOuter}", gateOut, StringComparison.Ordinal);
         Assert.DoesNotContain("invalid", Charon.Log()[logStart..], StringComparison.OrdinalIgnoreCase);
 
-        Assert.Contains("3 received", Ping(f.NsCharon, charonInner, gateInner));
-        Assert.Contains("3 received", Ping(f.NsGate, gateInner, charonInner));
+        Assert.Contains("3 received", Charon.Ping(f.NsCharon, charonInner, gateInner));
+        Assert.Contains("3 received", Charon.Ping(f.NsGate, gateInner, charonInner));
         // TCP from Certgate's side: full-sized segments in batches (UDP GSO where the kernel has it) over IPv6.
         Process server = f.Net.Start(f.NsCharon, "iperf3", "-s", "-1", "--forceflush", "-B", charonInner, "-p", "5201");
         f.Net.WaitFor(server, "Server listening", 10);
@@ -192,27 +151,8 @@ public sealed class Ipv6Tests(StrongswanFixture f) : IClassFixture<StrongswanFix
 /// </summary>
 public sealed partial class ServiceSetTunnelTests
 {
-    private static string Ipv6NextHop(string gw, string local, string remote, string inside, string near, string far) => Policies(gw) + $"""
-        set services ipsec-vpn rule rule-ike term t1 from source-address {near}
-        set services ipsec-vpn rule rule-ike term t1 from destination-address {far}
-        set services ipsec-vpn rule rule-ike term t1 then remote-gateway {remote}
-        set services ipsec-vpn rule rule-ike term t1 then dynamic ike-policy ike-cert-pol
-        set services ipsec-vpn rule rule-ike term t1 then dynamic ipsec-policy esp-pol
-        set services ipsec-vpn rule rule-ike match-direction input
-        set interfaces eth0 unit 0 family inet6 address {local}/64
-        set interfaces ms-0/0/0 unit 1 family inet6 address {inside}
-        set interfaces ms-0/0/0 unit 1 service-domain inside
-        set interfaces ms-0/0/0 unit 2 family inet6
-        set interfaces ms-0/0/0 unit 2 service-domain outside
-        set services service-set ipsec-6 next-hop-service inside-service-interface ms-0/0/0.1
-        set services service-set ipsec-6 next-hop-service outside-service-interface ms-0/0/0.2
-        set services service-set ipsec-6 ipsec-vpn-options local-gateway {local}
-        set services service-set ipsec-6 ipsec-vpn-options trusted-ca test
-        set services service-set ipsec-6 ipsec-vpn-rules rule-ike
-        set routing-options static route {far} next-hop ms-0/0/0.1
-        commit
-
-        """;
+    private static string Ipv6NextHop(string gw, string local, string remote, string inside, string near, string far) =>
+        Configuration(gw, local, remote, inside, far, near, family: "inet6", outerPrefix: 64, serviceSet: "ipsec-6");
 
     [Fact]
     public void NextHopServiceSet_Ipv6Gateways_TunnelUp_RawEspOverIpv6_PingCrosses_ShowsIpv6()

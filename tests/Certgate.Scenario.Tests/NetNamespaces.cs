@@ -106,6 +106,12 @@ public sealed class NetNamespaces : IDisposable
 
     public string OutputOf(Process p)
     {
+        if (p.HasExited)
+        {
+            // WaitForExit(timeout) returns when the process ends, possibly before its redirected output has been read
+            // to the end; WaitForExit() also waits for that, so the last lines (often the error) are not missed.
+            p.WaitForExit();
+        }
         lock (Output[p])
         {
             return Output[p].ToString();

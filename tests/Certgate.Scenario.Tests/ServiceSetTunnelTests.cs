@@ -242,24 +242,28 @@ public sealed partial class ServiceSetTunnelTests
     // Encoded C, O, CN; .NET's string form lists the RDNs the other way round.
     private static X500DistinguishedName Dn(string cn) => new($"CN={cn}, O=Certgate Test, C=CH");
 
-    /// <summary>docs/examples/ipsec-next-hop.set adapted to the namespaces (no SCEP: the certificates are loaded).</summary>
-    private static string Configuration(string gw, string local, string remote, string inside, string far, string near) => Policies(gw) + $"""
+    /// <summary>
+    /// docs/examples/ipsec-next-hop.set adapted to the namespaces (no SCEP: the certificates are loaded); IPv4 by
+    /// default, IPv6 with <paramref name="family"/> inet6, a /64 outer prefix and its own service-set name.
+    /// </summary>
+    private static string Configuration(string gw, string local, string remote, string inside, string far, string near,
+        string family = "inet", int outerPrefix = 24, string serviceSet = "ipsec-1") => Policies(gw) + $"""
         set services ipsec-vpn rule rule-ike term t1 from source-address {near}
         set services ipsec-vpn rule rule-ike term t1 from destination-address {far}
         set services ipsec-vpn rule rule-ike term t1 then remote-gateway {remote}
         set services ipsec-vpn rule rule-ike term t1 then dynamic ike-policy ike-cert-pol
         set services ipsec-vpn rule rule-ike term t1 then dynamic ipsec-policy esp-pol
         set services ipsec-vpn rule rule-ike match-direction input
-        set interfaces eth0 unit 0 family inet address {local}/24
-        set interfaces ms-0/0/0 unit 1 family inet address {inside}
+        set interfaces eth0 unit 0 family {family} address {local}/{outerPrefix}
+        set interfaces ms-0/0/0 unit 1 family {family} address {inside}
         set interfaces ms-0/0/0 unit 1 service-domain inside
-        set interfaces ms-0/0/0 unit 2 family inet
+        set interfaces ms-0/0/0 unit 2 family {family}
         set interfaces ms-0/0/0 unit 2 service-domain outside
-        set services service-set ipsec-1 next-hop-service inside-service-interface ms-0/0/0.1
-        set services service-set ipsec-1 next-hop-service outside-service-interface ms-0/0/0.2
-        set services service-set ipsec-1 ipsec-vpn-options local-gateway {local}
-        set services service-set ipsec-1 ipsec-vpn-options trusted-ca test
-        set services service-set ipsec-1 ipsec-vpn-rules rule-ike
+        set services service-set {serviceSet} next-hop-service inside-service-interface ms-0/0/0.1
+        set services service-set {serviceSet} next-hop-service outside-service-interface ms-0/0/0.2
+        set services service-set {serviceSet} ipsec-vpn-options local-gateway {local}
+        set services service-set {serviceSet} ipsec-vpn-options trusted-ca test
+        set services service-set {serviceSet} ipsec-vpn-rules rule-ike
         set routing-options static route {far} next-hop ms-0/0/0.1
         commit
 

@@ -25,21 +25,7 @@ public sealed partial class StrongswanGatewayTests
     public void GatewayDaemon_RekeysUnderContinuousPing_LoseAtMostAHandful()
     {
         ConfigureCharon();
-        // The fixture's configuration may hold the interface service set of the other test: set then delete makes
-        // the deletes valid whichever ran first.
-        string wan = $"v{f.Net.Tag}b1";
-        string config = Path.Combine(f.Dir, "rekey.set");
-        File.WriteAllText(config, $"""
-            set services service-set ss-if ipsec-vpn-rules rule-ike
-            delete services service-set ss-if
-            set interfaces sp-0/0/0 unit 0 family inet
-            delete interfaces sp-0/0/0
-            set interfaces {wan} unit 0 family inet
-            delete interfaces {wan}
-
-            """ + NextHop);
-        f.Certgate("configure", "-f", config);
-        Process gate = f.Net.Start(f.NsGate, "dotnet", f.Dll, "--state", f.State, "gateway", "run");
+        Process gate = StartNextHopGateway("rekey.set", NextHop);
         var lost = new List<string>();
         try
         {

@@ -68,40 +68,28 @@ public sealed partial class StrongswanGatewayTests(StrongswanFixture f, ITestOut
 
         """;
 
-    private void ConfigureCharon()
+    private void ConfigureCharon() => f.LoadRsaConnection("10.77.1.0/24", "10.77.2.0/24");
+
+    /// <summary>
+    /// Commits <paramref name="nextHop"/> (written to <paramref name="file"/> in the fixture's directory) and starts
+    /// the gateway daemon. The fixture's configuration may hold the interface service set of another test: set then
+    /// delete makes the deletes valid whichever ran first.
+    /// </summary>
+    private Process StartNextHopGateway(string file, string nextHop)
     {
-        Charon.WriteSettings(signatureAuthentication: true);
-        Charon.Swanctl("--reload-settings");
-        Charon.WriteSwanctlConf($$"""
-            connections {
-              cg {
-                version = 2
-                local_addrs = {{StrongswanFixture.CharonOuter}}
-                remote_addrs = {{StrongswanFixture.GateOuter}}
-                proposals = aes256gcm16-prfsha256-ecp256
-                send_certreq = yes
-                local {
-                  auth = pubkey
-                  certs = charon-rsa.pem
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects["charon-rsa"])}}"
-                }
-                remote {
-                  auth = pubkey
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects["cg-rsa"])}}"
-                }
-                children {
-                  net {
-                    local_ts = 10.77.1.0/24
-                    remote_ts = 10.77.2.0/24
-                    esp_proposals = aes256gcm16
-                    start_action = none
-                  }
-                }
-              }
-            }
-            """);
-        Charon.TrySwanctl("--terminate", "--ike", "cg", "--force", "--timeout", "2");
-        Charon.Load();
+        string wan = $"v{f.Net.Tag}b1";
+        string config = Path.Combine(f.Dir, file);
+        File.WriteAllText(config, $"""
+            set services service-set ss-if ipsec-vpn-rules rule-ike
+            delete services service-set ss-if
+            set interfaces sp-0/0/0 unit 0 family inet
+            delete interfaces sp-0/0/0
+            set interfaces {wan} unit 0 family inet
+            delete interfaces {wan}
+
+            """ + nextHop);
+        f.Certgate("configure", "-f", config);
+        return f.Net.Start(f.NsGate, "dotnet", f.Dll, "--state", f.State, "gateway", "run");
     }
 
     private string Why(Process gate) => $"\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}";

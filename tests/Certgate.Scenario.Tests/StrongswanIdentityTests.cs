@@ -147,16 +147,8 @@ public sealed class StrongswanIdentityTests(StrongswanIdentityFixture f) : IClas
     private Charon Charon => f.Charon;
 
     /// <summary>charon's connection with <paramref name="localId"/> and <paramref name="remoteId"/> (strongSwan's id syntax).</summary>
-    private void Configure(string localId, string remoteId)
-    {
-        Charon.WriteSwanctlConf($$"""
-            connections {
-              cg {
-                version = 2
-                local_addrs = {{StrongswanIdentityFixture.CharonOuter}}
-                remote_addrs = {{StrongswanIdentityFixture.GateOuter}}
-                proposals = aes256gcm16-prfsha256-ecp256
-                send_certreq = yes
+    private void Configure(string localId, string remoteId) =>
+        Charon.LoadConnection(StrongswanIdentityFixture.CharonOuter, StrongswanIdentityFixture.GateOuter, $$"""
                 local {
                   auth = pubkey
                   certs = charon.pem
@@ -166,20 +158,7 @@ public sealed class StrongswanIdentityTests(StrongswanIdentityFixture f) : IClas
                   auth = pubkey
                   id = {{remoteId}}
                 }
-                children {
-                  net {
-                    local_ts = 10.77.1.0/24
-                    remote_ts = 10.77.2.0/24
-                    esp_proposals = aes256gcm16
-                    start_action = none
-                  }
-                }
-              }
-            }
-            """);
-        Charon.TrySwanctl("--terminate", "--ike", "cg", "--force", "--timeout", "2");
-        Charon.Load();
-    }
+            """, "10.77.1.0/24", "10.77.2.0/24");
 
     private Process StartGate(bool initiate, string[] identities)
     {

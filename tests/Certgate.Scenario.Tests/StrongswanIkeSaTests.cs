@@ -114,8 +114,8 @@ public sealed partial class StrongswanIkeTests
 
     private void PingBothWays()
     {
-        Assert.Contains("3 received", Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
-        Assert.Contains("3 received", Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
+        Assert.Contains("3 received", Charon.Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
+        Assert.Contains("3 received", Charon.Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
     }
 
     private void Control(Process gate, string command)

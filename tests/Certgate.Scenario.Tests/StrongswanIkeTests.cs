@@ -161,6 +161,30 @@ public sealed class StrongswanFixture : IDisposable
         }
     }
 
+    /// <summary>charon's <c>local</c> and <c>remote</c> rounds in swanctl.conf: certificates both ways, each side's subject DN as its identity.</summary>
+    public string PubkeyAuth(string charonCert, string gateCert) => $$"""
+                local {
+                  auth = pubkey
+                  certs = {{charonCert}}.pem
+                  id = "{{StrongswanDn(Subjects[charonCert])}}"
+                }
+                remote {
+                  auth = pubkey
+                  id = "{{StrongswanDn(Subjects[gateCert])}}"
+                }
+            """;
+
+    /// <summary>
+    /// charon with RFC 7427 signatures and the connection <c>cg</c> to the gateway's outer address: RSA certificates
+    /// both ways (charon-rsa, cg-rsa), the child <c>net</c> with the given selectors, and <paramref name="moreChildren"/>.
+    /// </summary>
+    public void LoadRsaConnection(string localTs, string remoteTs, string moreChildren = "")
+    {
+        Charon.WriteSettings(signatureAuthentication: true);
+        Charon.Swanctl("--reload-settings");
+        Charon.LoadConnection(CharonOuter, GateOuter, PubkeyAuth("charon-rsa", "cg-rsa"), localTs, remoteTs, moreChildren: moreChildren);
+    }
+
     /// <summary>Runs a certgate command on the gateway's state directory (outside the namespaces: files only).</summary>
     public string Certgate(params string[] args) => NetNamespaces.Run("dotnet", [Dll, "--state", State, "--yes", .. args]);
 
@@ -192,17 +216,7 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
     private const string PskGate = "certgate.test";
 
     private void Configure(string ike, string esp, string charonCert, string gateCert, bool rfc7427, string charonSettings = "") =>
-        Configure(ike, esp, rfc7427, $$"""
-                local {
-                  auth = pubkey
-                  certs = {{charonCert}}.pem
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects[charonCert])}}"
-                }
-                remote {
-                  auth = pubkey
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects[gateCert])}}"
-                }
-            """, "", charonSettings);
+        Configure(ike, esp, rfc7427, f.PubkeyAuth(charonCert, gateCert), "", charonSettings);
 
     /// <summary>charon with AUTH method 2 and <paramref name="secret"/> between charon.test and certgate.test.</summary>
     private void ConfigurePsk(string secret) =>
@@ -229,30 +243,7 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
     {
         Charon.WriteSettings(rfc7427, charonSettings);
         Charon.Swanctl("--reload-settings");
-        Charon.WriteSwanctlConf($$"""
-            connections {
-              cg {
-                version = 2
-                local_addrs = {{StrongswanFixture.CharonOuter}}
-                remote_addrs = {{StrongswanFixture.GateOuter}}
-                proposals = {{ike}}
-                send_certreq = yes
-            {{authRounds}}
-                children {
-                  net {
-                    local_ts = 10.77.1.0/24
-                    remote_ts = 10.77.2.0/24
-                    esp_proposals = {{esp}}
-                    start_action = none
-                  }
-                }
-              }
-            }
-            {{secrets}}
-            """);
-        // Whatever an earlier case left (an SA, its routes) goes before the connection is replaced.
-        Charon.TrySwanctl("--terminate", "--ike", "cg", "--force", "--timeout", "2");
-        Charon.Load();
+        Charon.LoadConnection(StrongswanFixture.CharonOuter, StrongswanFixture.GateOuter, authRounds, "10.77.1.0/24", "10.77.2.0/24", ike, esp, secrets: secrets);
     }
 
     private Process StartGate(string certId, bool initiate, string? remoteIdentity = null, params string[] options) =>
@@ -281,19 +272,6 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
         if (!gate.HasExited)
         {
             NetNamespaces.Stop(gate);
-        }
-    }
-
-    private string Ping(string ns, string from, string to)
-    {
-        try
-        {
-            return NetNamespaces.Run("ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", from, to);
-        }
-        catch (InvalidOperationException e)
-        {
-            Assert.Fail($"ping {from} -> {to} failed: {e.Message}\n{Charon.LogTail()}");
-            throw;
         }
     }
 
@@ -363,8 +341,8 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
                 Assert.True(log.Contains("N(INVAL_KE)", StringComparison.Ordinal), "no INVALID_KE_PAYLOAD round trip in charon's log" + why);
             }
 
-            Assert.Contains("3 received", Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
-            Assert.Contains("3 received", Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
+            Assert.Contains("3 received", Charon.Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
+            Assert.Contains("3 received", Charon.Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
         }
         finally
         {
@@ -520,8 +498,8 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
             Assert.True(gateSpis.Success && swanSpis.Success, $"SPIs missing\n{sas}\n{gateOut}");
             Assert.Equal(swanSpis.Groups[1].Value, gateSpis.Groups[2].Value);
             Assert.Equal(swanSpis.Groups[2].Value, gateSpis.Groups[1].Value);
-            Assert.Contains("3 received", Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
-            Assert.Contains("3 received", Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
+            Assert.Contains("3 received", Charon.Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
+            Assert.Contains("3 received", Charon.Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
         }
         finally
         {
@@ -601,8 +579,8 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
             NetNamespaces.Run("ip", "-n", f.NsGate, "route", "add", "10.77.1.0/24", "dev", "cg0", "src", StrongswanFixture.GateInner);
             string sas = Charon.Swanctl("--list-sas", "--ike", "cg");
             Assert.True(sas.Contains("ESTABLISHED", StringComparison.Ordinal) && sas.Contains("INSTALLED", StringComparison.Ordinal), "charon has no established IKE SA with an installed child" + why);
-            Assert.Contains("3 received", Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
-            Assert.Contains("3 received", Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
+            Assert.Contains("3 received", Charon.Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
+            Assert.Contains("3 received", Charon.Ping(f.NsGate, StrongswanFixture.GateInner, StrongswanFixture.CharonInner));
         }
         finally
         {
@@ -651,7 +629,7 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
             NetNamespaces.Run("ip", "-n", f.NsGate, "route", "add", "10.77.1.0/24", "dev", "cg0", "src", StrongswanFixture.GateInner);
             string sas = Charon.Swanctl("--list-sas", "--ike", "cg");
             Assert.True(sas.Contains("ESTABLISHED", StringComparison.Ordinal) && sas.Contains("INSTALLED", StringComparison.Ordinal), "charon has no established IKE SA with an installed child" + why);
-            Assert.Contains("3 received", Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
+            Assert.Contains("3 received", Charon.Ping(f.NsCharon, StrongswanFixture.CharonInner, StrongswanFixture.GateInner));
         }
         finally
         {

@@ -16,42 +16,7 @@ namespace Certgate.Scenario.Tests;
 public sealed partial class StrongswanIkeTests
 {
     /// <summary>charon's swanctl.conf: RSA certificates both ways, the <c>net</c> child with the given selectors, and more children.</summary>
-    private void ConfigureSelectors(string localTs, string remoteTs, string moreChildren = "")
-    {
-        Charon.WriteSettings(signatureAuthentication: true);
-        Charon.Swanctl("--reload-settings");
-        Charon.WriteSwanctlConf($$"""
-            connections {
-              cg {
-                version = 2
-                local_addrs = {{StrongswanFixture.CharonOuter}}
-                remote_addrs = {{StrongswanFixture.GateOuter}}
-                proposals = aes256gcm16-prfsha256-ecp256
-                send_certreq = yes
-                local {
-                  auth = pubkey
-                  certs = charon-rsa.pem
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects["charon-rsa"])}}"
-                }
-                remote {
-                  auth = pubkey
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects["cg-rsa"])}}"
-                }
-                children {
-                  net {
-                    local_ts = {{localTs}}
-                    remote_ts = {{remoteTs}}
-                    esp_proposals = aes256gcm16
-                    start_action = none
-                  }
-            {{moreChildren}}
-                }
-              }
-            }
-            """);
-        Charon.TrySwanctl("--terminate", "--ike", "cg", "--force", "--timeout", "2");
-        Charon.Load();
-    }
+    private void ConfigureSelectors(string localTs, string remoteTs, string moreChildren = "") => f.LoadRsaConnection(localTs, remoteTs, moreChildren);
 
     /// <summary><c>debug ike-tunnel</c> with the given subnets (comma-separated lists).</summary>
     private Process StartGateWithSubnets(string localSubnets, string remoteSubnets, bool initiate)
@@ -289,52 +254,8 @@ public sealed partial class StrongswanGatewayTests
     [Fact]
     public void GatewayDaemon_NarrowsCharonsWiderOffer_AndInstallsCharonsNarrowing_ShowDisplaysTheNegotiatedTs()
     {
-        Charon.WriteSettings(signatureAuthentication: true);
-        Charon.Swanctl("--reload-settings");
-        Charon.WriteSwanctlConf($$"""
-            connections {
-              cg {
-                version = 2
-                local_addrs = {{StrongswanFixture.CharonOuter}}
-                remote_addrs = {{StrongswanFixture.GateOuter}}
-                proposals = aes256gcm16-prfsha256-ecp256
-                send_certreq = yes
-                local {
-                  auth = pubkey
-                  certs = charon-rsa.pem
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects["charon-rsa"])}}"
-                }
-                remote {
-                  auth = pubkey
-                  id = "{{StrongswanFixture.StrongswanDn(f.Subjects["cg-rsa"])}}"
-                }
-                children {
-                  net {
-                    local_ts = 10.77.0.0/16
-                    remote_ts = 10.77.2.0/24
-                    esp_proposals = aes256gcm16
-                    start_action = none
-                  }
-                }
-              }
-            }
-            """);
-        Charon.TrySwanctl("--terminate", "--ike", "cg", "--force", "--timeout", "2");
-        Charon.Load();
-        // As in the rekey test: whichever test ran before, the interface service set goes and the next-hop one comes.
-        string wan = $"v{f.Net.Tag}b1";
-        string config = Path.Combine(f.Dir, "narrow.set");
-        File.WriteAllText(config, $"""
-            set services service-set ss-if ipsec-vpn-rules rule-ike
-            delete services service-set ss-if
-            set interfaces sp-0/0/0 unit 0 family inet
-            delete interfaces sp-0/0/0
-            set interfaces {wan} unit 0 family inet
-            delete interfaces {wan}
-
-            """ + NextHop.Replace("from source-address 10.77.2.0/24", "from source-address 10.77.0.0/16", StringComparison.Ordinal));
-        f.Certgate("configure", "-f", config);
-        Process gate = f.Net.Start(f.NsGate, "dotnet", f.Dll, "--state", f.State, "gateway", "run");
+        f.LoadRsaConnection("10.77.0.0/16", "10.77.2.0/24");
+        Process gate = StartNextHopGateway("narrow.set", NextHop.Replace("from source-address 10.77.2.0/24", "from source-address 10.77.0.0/16", StringComparison.Ordinal));
         try
         {
             f.Net.WaitFor(gate, "waiting for the peer's IKE_SA_INIT", 60);
