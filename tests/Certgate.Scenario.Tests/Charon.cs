@@ -132,6 +132,28 @@ public sealed class Charon : IDisposable
         Load();
     }
 
+    /// <summary>
+    /// Brings a tunnel between charon and a <c>certgate debug ike-tunnel</c> up: with <paramref name="charonInitiates"/>
+    /// charon starts it (its initiate must succeed), then Certgate must print "tunnel up". A failure fails the test with
+    /// Certgate's output and charon's log.
+    /// </summary>
+    public void BringUp(NetNamespaces net, Process gate, bool charonInitiates, string connection = "cg", string child = "net")
+    {
+        if (charonInitiates)
+        {
+            (int code, string output) = TrySwanctl("--initiate", "--child", child, "--ike", connection, "--timeout", "15");
+            Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{net.OutputOf(gate)}\n{LogTail()}");
+        }
+        try
+        {
+            net.WaitFor(gate, "tunnel up");
+        }
+        catch (TimeoutException e)
+        {
+            Assert.Fail($"{e.Message}\n{LogTail()}");
+        }
+    }
+
     /// <summary>Pings <paramref name="to"/> from <paramref name="from"/> in <paramref name="ns"/> (3 packets); a failure fails the test with charon's log.</summary>
     public string Ping(string ns, string from, string to)
     {

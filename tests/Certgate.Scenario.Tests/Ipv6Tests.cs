@@ -89,19 +89,7 @@ public sealed class Ipv6Tests(StrongswanFixture f) : IClassFixture<StrongswanFix
         Configure(charonNet, gateNet);
         int logStart = Charon.Log().Length;
         Process gate = StartGate(!charonInitiates, gateNet, charonNet);
-        if (charonInitiates)
-        {
-            (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net6", "--ike", "cg6", "--timeout", "15");
-            Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
-        }
-        try
-        {
-            f.Net.WaitFor(gate, "tunnel up");
-        }
-        catch (TimeoutException e)
-        {
-            Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
-        }
+        Charon.BringUp(f.Net, gate, charonInitiates, "cg6", "net6");
         string gateOut = f.Net.OutputOf(gate);
         bool v6 = gateInner.Contains(':', StringComparison.Ordinal);
         NetNamespaces.Run("ip", ["-n", f.NsGate, "addr", "add", gateInner + (v6 ? "/128" : "/32"), "dev", "cg6", .. (v6 ? new[] { "nodad" } : [])]);

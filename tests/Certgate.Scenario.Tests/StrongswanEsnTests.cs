@@ -26,12 +26,7 @@ public sealed partial class StrongswanIkeTests
         Process gate = StartGate(["certificate-id", "cg-rsa"], role == CertgateInitiates, null, "control", ControlFile);
         try
         {
-            if (role == CharonInitiates)
-            {
-                (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
-                Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
-            }
-            f.Net.WaitFor(gate, "tunnel up");
+            Charon.BringUp(f.Net, gate, role == CharonInitiates);
             SetUpGateInside();
             (string In, string Out) child = AssertChildAgrees(gate, null);
             AssertNoEsn(gate);

@@ -295,19 +295,7 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
         Process gate = StartGate(gateCert, initiate: role == CertgateInitiates);
         try
         {
-            if (role == CharonInitiates)
-            {
-                (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
-                Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
-            }
-            try
-            {
-                f.Net.WaitFor(gate, "tunnel up");
-            }
-            catch (TimeoutException e)
-            {
-                Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
-            }
+            Charon.BringUp(f.Net, gate, role == CharonInitiates);
             string gateOut = f.Net.OutputOf(gate);
             NetNamespaces.Run("ip", "-n", f.NsGate, "addr", "add", StrongswanFixture.GateInner + "/32", "dev", "cg0");
             NetNamespaces.Run("ip", "-n", f.NsGate, "link", "set", "cg0", "up");
@@ -472,19 +460,7 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
         Process gate = StartGate(["pre-shared-key-file", PskFile(Secret), "local-identity", PskGate], role == CertgateInitiates, PskCharon);
         try
         {
-            if (role == CharonInitiates)
-            {
-                (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
-                Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
-            }
-            try
-            {
-                f.Net.WaitFor(gate, "tunnel up");
-            }
-            catch (TimeoutException e)
-            {
-                Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
-            }
+            Charon.BringUp(f.Net, gate, role == CharonInitiates);
             string gateOut = f.Net.OutputOf(gate);
             NetNamespaces.Run("ip", "-n", f.NsGate, "addr", "add", StrongswanFixture.GateInner + "/32", "dev", "cg0");
             NetNamespaces.Run("ip", "-n", f.NsGate, "link", "set", "cg0", "up");
@@ -543,19 +519,7 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
         Process gate = StartGate("cg-rsa", initiate: role == CertgateInitiates, null, "fragment-size", "576");
         try
         {
-            if (role == CharonInitiates)
-            {
-                (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
-                Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
-            }
-            try
-            {
-                f.Net.WaitFor(gate, "tunnel up");
-            }
-            catch (TimeoutException e)
-            {
-                Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
-            }
+            Charon.BringUp(f.Net, gate, role == CharonInitiates);
             string gateOut = f.Net.OutputOf(gate);
             string log = Charon.Log()[logStart..];
             string why = $"\n--- certgate ---\n{gateOut}\n{Charon.LogTail(120)}";
@@ -604,16 +568,7 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
         Process gate = StartGate("cg-rsa", initiate: false, null, "cookie-threshold", "0");
         try
         {
-            (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
-            Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
-            try
-            {
-                f.Net.WaitFor(gate, "tunnel up");
-            }
-            catch (TimeoutException e)
-            {
-                Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
-            }
+            Charon.BringUp(f.Net, gate, charonInitiates: true);
             string gateOut = f.Net.OutputOf(gate);
             string log = Charon.Log()[logStart..];
             string why = $"\n--- certgate ---\n{gateOut}\n{Charon.LogTail(120)}";

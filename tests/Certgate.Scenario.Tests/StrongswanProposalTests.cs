@@ -17,9 +17,7 @@ public sealed partial class StrongswanIkeTests
             "ike-proposal", "aes-128-cbc,sha-384,group20", "esp-proposal", "aes-256-cbc,hmac-sha-512-256", "pfs-group", "19", "control", ControlFile);
         try
         {
-            (int code, string output) = Charon.TrySwanctl("--initiate", "--child", "net", "--ike", "cg", "--timeout", "15");
-            Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
-            f.Net.WaitFor(gate, "tunnel up");
+            Charon.BringUp(f.Net, gate, charonInitiates: true);
             string gateOut = f.Net.OutputOf(gate);
             Assert.Contains("AES_CBC-256/HMAC_SHA2_512_256", gateOut, StringComparison.Ordinal);
             Assert.Contains("AES_CBC-128/HMAC_SHA2_384_192/PRF_HMAC_SHA2_384/ECP_384", gateOut, StringComparison.Ordinal);

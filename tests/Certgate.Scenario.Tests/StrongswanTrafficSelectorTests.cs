@@ -38,17 +38,7 @@ public sealed partial class StrongswanIkeTests
         Assert.True(code == 0, $"swanctl --initiate exited {code}:\n{output}\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}");
     }
 
-    private void WaitUp(Process gate)
-    {
-        try
-        {
-            f.Net.WaitFor(gate, "tunnel up");
-        }
-        catch (TimeoutException e)
-        {
-            Assert.Fail($"{e.Message}\n{Charon.LogTail()}");
-        }
-    }
+    private void WaitUp(Process gate) => Charon.BringUp(f.Net, gate, charonInitiates: false);
 
     /// <summary>charon's CHILD_SA selectors as <c>swanctl --list-sas</c> shows them (its local, its remote).</summary>
     private (string Local, string Remote) CharonChildTs()
