@@ -159,8 +159,8 @@ public sealed class LdapCrlDownloader : ICrlDownloader
             using (w.PushSequence(SearchRequestTag))
             {
                 w.WriteOctetString(System.Text.Encoding.UTF8.GetBytes(dn));
-                w.WriteEnumeratedValue(0);
-                w.WriteEnumeratedValue(0);
+                w.WriteEnumeratedValue(SearchScope.BaseObject);
+                w.WriteEnumeratedValue(DerefAliases.NeverDerefAliases);
                 w.WriteInteger(1);
                 w.WriteInteger((long)Math.Ceiling(_timeout.TotalSeconds));
                 w.WriteBoolean(false);
@@ -268,6 +268,16 @@ public sealed class LdapCrlDownloader : ICrlDownloader
             }
         }
         return null;
+    }
+
+    private enum SearchScope
+    {
+        BaseObject = 0,
+    }
+
+    private enum DerefAliases
+    {
+        NeverDerefAliases = 0,
     }
 
     private static string Describe(int code, string why) => why.Length == 0 ? $"LDAP result {code}" : $"LDAP result {code}: {why}";

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Certgate.Gateway.Crl;
 
 namespace Certgate.Interop.Tests.Ldap;
@@ -22,12 +23,32 @@ public sealed class LdapCrlDownloaderTests(SlapdFixture slapd) : IClassFixture<S
         return dn;
     }
 
+    /// <summary>A signed CRL of about <paramref name="bytes"/> octets (slapd checks the certificateList syntax).</summary>
+    private static byte[] CrlOfSize(int bytes)
+    {
+        using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=Downloader Test CA", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.KeyCertSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        using X509Certificate2 ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        var builder = new CertificateRevocationListBuilder();
+        DateTimeOffset when = DateTimeOffset.UtcNow.AddHours(-1);
+        for (int i = 0; i < bytes / 36 + 1; i++)
+        {
+            byte[] serial = RandomNumberGenerator.GetBytes(16);
+            serial[0] = (byte)(0x40 | (serial[0] & 0x3F));   // positive, no redundant leading octet
+            builder.AddEntry(serial, when);
+        }
+        return builder.Build(ca, 1, DateTimeOffset.UtcNow.AddDays(1), HashAlgorithmName.SHA256);
+    }
+
     private Uri Url(string dn) => new($"{slapd.Url}/{Uri.EscapeDataString(dn)}?certificateRevocationList;binary");
 
     [Fact]
     public async Task Reads_back_the_stored_value_byte_for_byte()
     {
-        byte[] value = RandomNumberGenerator.GetBytes(300_000);
+        byte[] value = CrlOfSize(300_000);
         string dn = Entry(value);
         byte[] read = await new LdapCrlDownloader(TimeSpan.FromSeconds(30)).DownloadAsync(Url(dn), CancellationToken.None);
         Assert.Equal(value, read);
@@ -36,7 +57,7 @@ public sealed class LdapCrlDownloaderTests(SlapdFixture slapd) : IClassFixture<S
     [Fact]
     public async Task An_answer_over_the_limit_is_refused_from_its_length_before_it_is_read()
     {
-        string dn = Entry(RandomNumberGenerator.GetBytes(2 * 1024 * 1024));
+        string dn = Entry(CrlOfSize(2 * 1024 * 1024));
         var downloader = new LdapCrlDownloader(TimeSpan.FromSeconds(30), maxBytes: 1024 * 1024);
         var e = await Assert.ThrowsAsync<CrlDownloadException>(() => downloader.DownloadAsync(Url(dn), CancellationToken.None));
         Assert.Matches(@"the LDAP answer is \d+ bytes, more than the limit of 1048576$", e.Message);
