@@ -34,7 +34,7 @@ public sealed class ProjectDependencyTests
         ("Microsoft.Data.Sqlite", ["Certgate.Ca.Sqlite"]),
         ("Npgsql", ["Certgate.Ca.Postgres"]),
         ("Microsoft.AspNetCore", ["Certgate.Ca.Http", "certgate"]),
-        ("System.DirectoryServices.Protocols", ["Certgate.Ca.Http", "Certgate.Gateway"]),
+        ("System.DirectoryServices.Protocols", ["Certgate.Ca.Http"]),
     ];
 
     public static TheoryData<string> Assemblies()

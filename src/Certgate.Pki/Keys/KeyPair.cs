@@ -257,10 +257,12 @@ public sealed class KeyPair : IDisposable
         {
             throw new PkiPasswordException("the private key is encrypted; a passphrase is needed");
         }
+        byte[] encrypted = der.ToArray();
+        PbeIterationLimit.CheckEncryptedPrivateKeyInfo(encrypted);
         Pkcs8PrivateKeyInfo info;
         try
         {
-            info = Pkcs8PrivateKeyInfo.DecryptAndDecode(password, der.ToArray(), out int read);
+            info = Pkcs8PrivateKeyInfo.DecryptAndDecode(password, encrypted, out int read);
             CheckConsumed(read, der.Length);
         }
         catch (CryptographicException e)

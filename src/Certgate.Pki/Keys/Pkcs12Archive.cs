@@ -55,14 +55,17 @@ public static class Pkcs12Archive
 
     /// <summary>Reads a PKCS#12 file (DER).</summary>
     /// <exception cref="PkiPasswordException">The password is wrong (the MAC does not verify or a bag will not decrypt).</exception>
-    /// <exception cref="PkiFormatException">Not a PKCS#12 file, or an unsupported content.</exception>
+    /// <exception cref="PkiFormatException">Not a PKCS#12 file, an unsupported content, or key-derivation iteration
+    /// counts above <see cref="PbeIterationLimit"/>'s limits (checked before any derivation).</exception>
     public static Pkcs12Contents Import(ReadOnlySpan<byte> data, string password)
     {
         ArgumentNullException.ThrowIfNull(password);
+        byte[] pfx = data.ToArray();
+        PbeIterationLimit.CheckPfx(pfx);
         Pkcs12Info info;
         try
         {
-            info = Pkcs12Info.Decode(data.ToArray(), out int read, skipCopy: true);
+            info = Pkcs12Info.Decode(pfx, out int read, skipCopy: true);
             if (read != data.Length)
             {
                 throw new PkiFormatException("PKCS#12 file has trailing data");

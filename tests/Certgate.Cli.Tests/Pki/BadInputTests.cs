@@ -125,6 +125,23 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void HugeKeyDerivationIterationCount_RefusedAtOnce_OneLine()
+    {
+        // A crafted key with millions of PBKDF2 iterations used to keep key-pair import busy for hours.
+        byte[] der = _localKey.ExportEncryptedPkcs8PrivateKey("right-password",
+            new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 65_536));
+        int at = der.AsSpan().IndexOf(new byte[] { 0x02, 0x03, 0x01, 0x00, 0x00 });
+        Assert.True(at >= 0);
+        der[at + 2] = 0x7F;
+        der[at + 3] = 0xFF;
+        der[at + 4] = 0xFF;
+        string file = _f.WriteFile("slow.der", der);
+        AssertRefused(file, "request", "security", "pki", "key-pair", "import", "certificate-id", "gw9", "filename", file, "passphrase", "right-password");
+        (_, _, string err) = _f.Run("request", "security", "pki", "key-pair", "import", "certificate-id", "gw9", "filename", file, "passphrase", "right-password");
+        Assert.Contains("8,388,607 key-derivation iterations, above the limit of 2,000,000", err);
+    }
+
+    [Fact]
     public void WrongPassword_EncryptedKeyAndPkcs12()
     {
         string pem = _f.WriteFile("enc.pem", _localKey.ExportEncryptedPkcs8PrivateKeyPem("right-password",

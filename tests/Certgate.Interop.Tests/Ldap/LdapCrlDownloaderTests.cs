@@ -1,0 +1,80 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Gateway.Crl;
+
+namespace Certgate.Interop.Tests.Ldap;
+
+/// <summary>
+/// The gateway's LDAP CRL client against a real OpenLDAP slapd, which plays a directory an attacker controls: an
+/// entry whose CRL attribute is larger than the gateway's limit is refused from the message length alone, and the
+/// honest path reads back exactly the bytes stored.
+/// </summary>
+public sealed class LdapCrlDownloaderTests(SlapdFixture slapd) : IClassFixture<SlapdFixture>
+{
+    private static int _entries;
+
+    /// <summary>Stores <paramref name="value"/> as certificateRevocationList;binary of a new pkiCA entry with ldapadd.</summary>
+    private string Entry(byte[] value)
+    {
+        string dn = $"cn=downloader {Interlocked.Increment(ref _entries)},{SlapdFixture.Suffix}";
+        string file = slapd.ScratchFile($"value-{_entries}.der");
+        File.WriteAllBytes(file, value);
+        slapd.Ldap("ldapadd", [], $"dn: {dn}\nobjectClass: applicationProcess\nobjectClass: pkiCA\ncn: downloader {_entries}\ncertificateRevocationList;binary:< file://{file}\n");
+        return dn;
+    }
+
+    /// <summary>A signed CRL of about <paramref name="bytes"/> octets (slapd checks the certificateList syntax).</summary>
+    private static byte[] CrlOfSize(int bytes)
+    {
+        using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=Downloader Test CA", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.KeyCertSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        using X509Certificate2 ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        var builder = new CertificateRevocationListBuilder();
+        DateTimeOffset when = DateTimeOffset.UtcNow.AddHours(-1);
+        for (int i = 0; i < bytes / 36 + 1; i++)
+        {
+            byte[] serial = RandomNumberGenerator.GetBytes(16);
+            serial[0] = (byte)(0x40 | (serial[0] & 0x3F));   // positive, no redundant leading octet
+            builder.AddEntry(serial, when);
+        }
+        return builder.Build(ca, 1, DateTimeOffset.UtcNow.AddDays(1), HashAlgorithmName.SHA256);
+    }
+
+    private Uri Url(string dn) => new($"{slapd.Url}/{Uri.EscapeDataString(dn)}?certificateRevocationList;binary");
+
+    [Fact]
+    public async Task Reads_back_the_stored_value_byte_for_byte()
+    {
+        byte[] value = CrlOfSize(300_000);
+        string dn = Entry(value);
+        byte[] read = await new LdapCrlDownloader(TimeSpan.FromSeconds(30)).DownloadAsync(Url(dn), CancellationToken.None);
+        Assert.Equal(value, read);
+    }
+
+    [Fact]
+    public async Task An_answer_over_the_limit_is_refused_from_its_length_before_it_is_read()
+    {
+        string dn = Entry(CrlOfSize(2 * 1024 * 1024));
+        var downloader = new LdapCrlDownloader(TimeSpan.FromSeconds(30), maxBytes: 1024 * 1024);
+        var e = await Assert.ThrowsAsync<CrlDownloadException>(() => downloader.DownloadAsync(Url(dn), CancellationToken.None));
+        Assert.Matches(@"the LDAP answer is \d+ bytes, more than the limit of 1048576$", e.Message);
+        Assert.StartsWith(slapd.Url, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_entry_and_a_missing_value_are_named()
+    {
+        var downloader = new LdapCrlDownloader(TimeSpan.FromSeconds(30));
+        string missing = $"cn=nobody,{SlapdFixture.Suffix}";
+        var e = await Assert.ThrowsAsync<CrlDownloadException>(() => downloader.DownloadAsync(Url(missing), CancellationToken.None));
+        Assert.EndsWith($"the entry {missing} does not exist", e.Message, StringComparison.Ordinal);
+
+        string dn = $"cn=no crl,{SlapdFixture.Suffix}";
+        slapd.Ldap("ldapadd", [], $"dn: {dn}\nobjectClass: applicationProcess\nobjectClass: pkiCA\ncn: no crl\n");
+        e = await Assert.ThrowsAsync<CrlDownloadException>(() => downloader.DownloadAsync(Url(dn), CancellationToken.None));
+        Assert.EndsWith($"the entry {dn} has no certificateRevocationList;binary value", e.Message, StringComparison.Ordinal);
+    }
+}
