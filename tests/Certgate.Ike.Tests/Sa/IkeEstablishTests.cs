@@ -242,6 +242,52 @@ public sealed class IkeEstablishTests : IDisposable
     }
 
     /// <summary>
+    /// The same refusal with B's real IDr and AUTH: the responder proved who it is, so the initiator acts on the
+    /// CHILD_SA error — it deletes the IKE SA the responder kept (§1.2) and says who authenticated.
+    /// </summary>
+    [Fact]
+    public void ChildSaErrorWithAGoodAuth_IsActedOn_TheIkeSaIsDeleted()
+    {
+        StartBoth(Config("10.1.0.0", "10.2.0.0", "a.test"), Config("10.2.0.0", "10.1.0.0", "b.test"));
+        Deliver(_b);
+        Deliver(_a);
+        IkeSa b = _b.Connection.Current;
+        IkeMessage real = IkeMessage.Parse(_b.Take());
+        IReadOnlyList<RawPayload> payloads = IkeSession.Receive(_a.Connection.Current.In, null, real, null, "responder")!;
+        // B's IDr and AUTH kept, its SA, TSi and TSr replaced by N(TS_UNACCEPTABLE) (RFC 7296 §2.21.2's form).
+        byte[] refusal = b.Out.Seal(new IkeHeader(b.SpiI, b.SpiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
+        [
+            .. payloads.Where(p => p.Type is PayloadType.IdResponder or PayloadType.Authentication).Select(p => (p.Type, p.Body)),
+            IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty),
+        ]);
+        Assert.True(_a.Connection.Receive(refusal, _b.Endpoint, false));
+
+        Assert.Equal("the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi 10.1.0.0/16, TSr 10.2.0.0/16 "
+            + "(the responder authenticated as b.test (ID_FQDN) with AUTH method 2; its IKE SA deleted)", _a.Connection.CloseReason);
+        IReadOnlyList<RawPayload> sent = IkeSession.Receive(b.In, null, IkeMessage.Parse(_a.Take()), null, "initiator")!;
+        Assert.Equal([PayloadType.Delete], sent.Select(p => p.Type));
+        Assert.Empty(_a.Plane.Sas);
+    }
+
+    /// <summary>A refusal without AUTH fails the SA, but nobody vouches for it: the initiator sends nothing (no Delete).</summary>
+    [Fact]
+    public void ChildSaErrorWithoutAuth_FailsTheSa_WithoutActingOnIt()
+    {
+        StartBoth(Config("10.1.0.0", "10.2.0.0", "a.test"), Config("10.2.0.0", "10.1.0.0", "b.test"));
+        Deliver(_b);
+        Deliver(_a);
+        _b.Take();
+        IkeSa b = _b.Connection.Current;
+        byte[] refusal = b.Out.Seal(new IkeHeader(b.SpiI, b.SpiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
+            [IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty)]);
+        Assert.True(_a.Connection.Receive(refusal, _b.Endpoint, false));
+
+        Assert.Equal("the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi 10.1.0.0/16, TSr 10.2.0.0/16", _a.Connection.CloseReason);
+        Assert.Empty(_a.Outbox);
+        Assert.Empty(_a.Plane.Sas);
+    }
+
+    /// <summary>
     /// RFC 7383 in the task manager's send path: with a 512-octet fragment size, a CREATE_CHILD_SA with a MODP-2048
     /// KE (PFS) goes as several Encrypted Fragments, each within the size, and is reassembled by the peer.
     /// </summary>
