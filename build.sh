@@ -11,8 +11,14 @@ CONFIG=Release
 
 # Debian packages the tests use. Each is installed only when missing.
 # The peers the tests run: OpenSSL, PostgreSQL, micromdm SCEP (scep), strongSwan (pki, charon with kernel-libipsec and
-# the openssl plugin, swanctl), certmonger, OpenLDAP (slapd, ldap-utils); iperf3 and xxd for bench/.
-APT_PACKAGES=(openssl ca-certificates postgresql scep strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-charon strongswan-swanctl libcharon-extra-plugins certmonger slapd ldap-utils curl iproute2 iputils-ping iperf3 tcpdump tcpreplay xxd bird2)
+# the openssl plugin, swanctl), certmonger, OpenLDAP (slapd, ldap-utils); iperf3 and xxd for bench/; NSS's certutil and
+# pk12util and the libraries libreswan's pluto needs beyond those already here (see unpack_libreswan).
+APT_PACKAGES=(openssl ca-certificates postgresql scep strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-charon strongswan-swanctl libcharon-extra-plugins certmonger slapd ldap-utils curl iproute2 iputils-ping iperf3 tcpdump tcpreplay xxd bird2 libnss3-tools libldns3 libevent-pthreads-2.1-7)
+
+# libreswan's pluto, the second IKEv2 peer of the scenario tests (LibreswanIkeTests). Debian's libreswan package
+# conflicts with strongSwan's, so it is not installed: its .deb is downloaded and unpacked here, once (skipped when
+# pluto is present; delete the directory to fetch it again).
+LIBRESWAN_DIR=$ROOT/artifacts/peers/libreswan
 
 install_packages() {
   local missing=()
@@ -28,6 +34,26 @@ install_packages() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+unpack_libreswan() {
+  [ -x "$LIBRESWAN_DIR/usr/libexec/ipsec/pluto" ] && return 0
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "build.sh: libreswan's pluto is missing from $LIBRESWAN_DIR (run as root on Debian to fetch it)" >&2
+    return 1
+  fi
+  echo "build.sh: fetching libreswan into $LIBRESWAN_DIR"
+  local tmp; tmp=$(mktemp -d)
+  # apt-get download runs as _apt where it can: let that user write the directory.
+  chmod 0755 "$tmp"; id _apt >/dev/null 2>&1 && chown _apt "$tmp"
+  if ! (cd "$tmp" && apt-get download -qq libreswan >/dev/null 2>&1); then
+    apt-get update -qq >/dev/null
+    (cd "$tmp" && apt-get download -qq libreswan >/dev/null)
+  fi
+  rm -rf "$LIBRESWAN_DIR.partial"; mkdir -p "$LIBRESWAN_DIR.partial"
+  dpkg -x "$tmp"/libreswan_*.deb "$LIBRESWAN_DIR.partial"
+  rm -rf "$tmp" "$LIBRESWAN_DIR"
+  mv "$LIBRESWAN_DIR.partial" "$LIBRESWAN_DIR"
 }
 
 build() {
@@ -82,9 +108,10 @@ case "${1:-build}" in
   build) build ;;
   test)
     install_packages
+    unpack_libreswan
     build
     run_tests "${2:-all}"
     ;;
-  deps) install_packages ;;
+  deps) install_packages; unpack_libreswan ;;
   *) echo "usage: ./build.sh [build|test [unit|interop|PROJECT]|deps]" >&2; exit 2 ;;
 esac

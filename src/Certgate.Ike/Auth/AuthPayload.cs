@@ -45,6 +45,12 @@ public static class AuthPayload
     /// Digital Signature (14) with a SHA-2 hash from its SIGNATURE_HASH_ALGORITHMS, else the classic RSA (1) or
     /// ECDSA (9/10/11) method. RFC 7427 §4: a peer "MUST NOT" be sent a hash it did not list.
     /// </summary>
+    /// <remarks>
+    /// An RSA key signs method 14 with RSASSA-PSS (<see cref="RsaPss"/>), not PKCS#1 v1.5: RFC 8247 §3.2 makes PSS the
+    /// SHOULD and PKCS#1 v1.5 with SHA-2 a MAY, libreswan (authby=rsasig, its default) refuses PKCS#1 v1.5 with SHA-2,
+    /// and strongSwan verifies PSS with any `auth = pubkey` connection. Peers that did not announce RFC 7427 still get
+    /// method 1 (PKCS#1 v1.5 with SHA-1), which is all RFC 7296 defines for them.
+    /// </remarks>
     public static (AuthMethod Method, byte[] Data) Sign(AsymmetricAlgorithm key, ReadOnlySpan<byte> signedOctets, IReadOnlyCollection<SignatureHash>? peerHashes)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -59,7 +65,7 @@ public static class AuthPayload
         HashAlgorithmName name = Algorithms[index].Hash;
         return key switch
         {
-            RSA rsa => (AuthMethod.DigitalSignature, [.. Prefix(index), .. rsa.SignData(signedOctets.ToArray(), name, RSASignaturePadding.Pkcs1)]),
+            RSA rsa => SignPss(rsa, signedOctets, name),
             ECDsa ec => (AuthMethod.DigitalSignature, [.. Prefix(index), .. ec.SignData(signedOctets.ToArray(), name, DSASignatureFormat.Rfc3279DerSequence)]),
             _ => throw new ArgumentException("only RSA and ECDSA keys can sign IKE AUTH", nameof(key)),
         };
@@ -71,7 +77,7 @@ public static class AuthPayload
         switch (key)
         {
             case RSA rsa when peerSupportsRfc7427:
-                return (AuthMethod.DigitalSignature, [.. Prefix(0), .. rsa.SignData(signedOctets.ToArray(), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)]);
+                return SignPss(rsa, signedOctets, HashAlgorithmName.SHA256);
             case RSA rsa:
                 // Method 1: SHA-1 is what RFC 7296 peers without RFC 7427 expect.
                 return (AuthMethod.RsaSignature, rsa.SignData(signedOctets.ToArray(), HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1));
@@ -125,6 +131,10 @@ public static class AuthPayload
                 }
                 ReadOnlySpan<byte> algorithm = data.Slice(1, data[0]);
                 ReadOnlySpan<byte> signature = data[(1 + data[0])..];
+                if (RsaPss.IsPss(algorithm))
+                {
+                    return VerifyPss(rsa, algorithm, signature, octets);
+                }
                 foreach ((string name, HashAlgorithmName h, byte[] der) in Algorithms)
                 {
                     if (!algorithm.SequenceEqual(der))
@@ -136,7 +146,7 @@ public static class AuthPayload
                         : ec?.VerifyData(octets, signature, h, DSASignatureFormat.Rfc3279DerSequence) == true;
                     return ok ? null : $"the {name} signature does not verify with the peer certificate's key";
                 }
-                return "the Digital Signature uses an algorithm this gateway does not accept (RSA PKCS#1 or ECDSA with SHA-2)";
+                return "the Digital Signature uses an algorithm this gateway does not accept (RSASSA-PSS, RSA PKCS#1 or ECDSA with SHA-2)";
             default:
                 return $"AUTH method {(byte)method} does not fit the peer certificate's key";
         }
@@ -147,6 +157,29 @@ public static class AuthPayload
     {
         ArgumentNullException.ThrowIfNull(prf);
         return prf.Prf(prf.Prf(secret, "Key Pad for IKEv2"u8), signedOctets);
+    }
+
+    /// <summary>Method 14 with RSASSA-PSS: the AlgorithmIdentifier's length, the AlgorithmIdentifier, the signature (RFC 7427 §3).</summary>
+    private static (AuthMethod, byte[]) SignPss(RSA rsa, ReadOnlySpan<byte> signedOctets, HashAlgorithmName hash)
+    {
+        ReadOnlySpan<byte> algorithm = RsaPss.AlgorithmIdentifier(hash);
+        return (AuthMethod.DigitalSignature, [(byte)algorithm.Length, .. algorithm, .. rsa.SignData(signedOctets.ToArray(), hash, RSASignaturePadding.Pss)]);
+    }
+
+    /// <summary>Method 14 with RSASSA-PSS: the parameters read strictly (<see cref="RsaPss.TryRead"/>), then the signature.</summary>
+    private static string? VerifyPss(RSA? rsa, ReadOnlySpan<byte> algorithm, ReadOnlySpan<byte> signature, byte[] signedOctets)
+    {
+        if (RsaPss.TryRead(algorithm, out HashAlgorithmName hash) is { } why)
+        {
+            return $"the Digital Signature's RSASSA-PSS parameters are not accepted: {why}";
+        }
+        if (rsa is null)
+        {
+            return "the Digital Signature is RSASSA-PSS, but the peer certificate's key is not RSA";
+        }
+        // .NET verifies PSS with MGF1 over the same hash and a salt as long as the hash: exactly what TryRead accepts.
+        return rsa.VerifyData(signedOctets, signature, hash, RSASignaturePadding.Pss) ? null
+            : $"the {RsaPss.Name(hash)} signature does not verify with the peer certificate's key";
     }
 
     private static byte[] Prefix(int index) => [(byte)Algorithms[index].Der.Length, .. Algorithms[index].Der];

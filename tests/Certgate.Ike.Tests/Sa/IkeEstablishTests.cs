@@ -1,4 +1,5 @@
 using System.Net;
+using Certgate.Ike.Auth;
 using Certgate.Ike.Registry;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
@@ -206,6 +207,84 @@ public sealed class IkeEstablishTests : IDisposable
         _time.Advance(TimeSpan.FromSeconds(30));
         Assert.Contains("no IKE_AUTH", _b.Connection.CloseReason);
         Assert.Equal(0, b.Cookies.HalfOpen);
+    }
+
+    /// <summary>
+    /// An IKE_AUTH response that refuses the CHILD_SA (IDr, AUTH, N(TS_UNACCEPTABLE), as RFC 7296 §2.21.2 has it) but
+    /// whose AUTH does not verify is an AUTH failure: the initiator answers AUTHENTICATION_FAILED and does not act on
+    /// the unauthenticated notify (no Delete, no "the peer refused the CHILD_SA").
+    /// </summary>
+    [Fact]
+    public void ChildSaErrorWithABadAuth_IsRefusedAsAnAuthFailure_NotActedOnAsTheChildError()
+    {
+        StartBoth(Config("10.1.0.0", "10.2.0.0", "a.test"), Config("10.2.0.0", "10.1.0.0", "b.test"));
+        Deliver(_b);
+        Deliver(_a);
+        // B's real answer is dropped; in its place one sealed with B's keys (so it decrypts) whose AUTH is not B's MIC.
+        _b.Take();
+        IkeSa b = _b.Connection.Current;
+        byte[] forged = b.Out.Seal(new IkeHeader(b.SpiI, b.SpiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
+        [
+            (PayloadType.IdResponder, IkeIdentities.Encode(IkeIdentity.FromFqdn("b.test"))),
+            (PayloadType.Authentication, Payloads.WriteTyped4((byte)AuthMethod.SharedKey, new byte[32])),
+            IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty),
+        ]);
+        Assert.True(_a.Connection.Receive(forged, _b.Endpoint, false));
+
+        Assert.Equal("the responder's shared-key AUTH does not verify (a different pre-shared key)", _a.Connection.CloseReason);
+        Assert.Empty(_a.Plane.Sas);
+        IkeMessage sent = IkeMessage.Parse(_a.Take());
+        Assert.Equal(ExchangeType.Informational, sent.Header.Exchange);
+        IReadOnlyList<RawPayload> inner = IkeSession.Receive(b.In, null, sent, null, "initiator")!;
+        Assert.Equal([PayloadType.Notify], inner.Select(p => p.Type));
+        Assert.Equal((ushort)NotifyType.AUTHENTICATION_FAILED, Payloads.ReadNotify(inner[0].Body).Type);
+        Assert.Empty(_a.Outbox);
+    }
+
+    /// <summary>
+    /// The same refusal with B's real IDr and AUTH: the responder proved who it is, so the initiator acts on the
+    /// CHILD_SA error — it deletes the IKE SA the responder kept (§1.2) and says who authenticated.
+    /// </summary>
+    [Fact]
+    public void ChildSaErrorWithAGoodAuth_IsActedOn_TheIkeSaIsDeleted()
+    {
+        StartBoth(Config("10.1.0.0", "10.2.0.0", "a.test"), Config("10.2.0.0", "10.1.0.0", "b.test"));
+        Deliver(_b);
+        Deliver(_a);
+        IkeSa b = _b.Connection.Current;
+        IkeMessage real = IkeMessage.Parse(_b.Take());
+        IReadOnlyList<RawPayload> payloads = IkeSession.Receive(_a.Connection.Current.In, null, real, null, "responder")!;
+        // B's IDr and AUTH kept, its SA, TSi and TSr replaced by N(TS_UNACCEPTABLE) (RFC 7296 §2.21.2's form).
+        byte[] refusal = b.Out.Seal(new IkeHeader(b.SpiI, b.SpiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
+        [
+            .. payloads.Where(p => p.Type is PayloadType.IdResponder or PayloadType.Authentication).Select(p => (p.Type, p.Body)),
+            IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty),
+        ]);
+        Assert.True(_a.Connection.Receive(refusal, _b.Endpoint, false));
+
+        Assert.Equal("the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi 10.1.0.0/16, TSr 10.2.0.0/16 "
+            + "(the responder authenticated as b.test (ID_FQDN) with AUTH method 2; its IKE SA deleted)", _a.Connection.CloseReason);
+        IReadOnlyList<RawPayload> sent = IkeSession.Receive(b.In, null, IkeMessage.Parse(_a.Take()), null, "initiator")!;
+        Assert.Equal([PayloadType.Delete], sent.Select(p => p.Type));
+        Assert.Empty(_a.Plane.Sas);
+    }
+
+    /// <summary>A refusal without AUTH fails the SA, but nobody vouches for it: the initiator sends nothing (no Delete).</summary>
+    [Fact]
+    public void ChildSaErrorWithoutAuth_FailsTheSa_WithoutActingOnIt()
+    {
+        StartBoth(Config("10.1.0.0", "10.2.0.0", "a.test"), Config("10.2.0.0", "10.1.0.0", "b.test"));
+        Deliver(_b);
+        Deliver(_a);
+        _b.Take();
+        IkeSa b = _b.Connection.Current;
+        byte[] refusal = b.Out.Seal(new IkeHeader(b.SpiI, b.SpiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
+            [IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty)]);
+        Assert.True(_a.Connection.Receive(refusal, _b.Endpoint, false));
+
+        Assert.Equal("the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi 10.1.0.0/16, TSr 10.2.0.0/16", _a.Connection.CloseReason);
+        Assert.Empty(_a.Outbox);
+        Assert.Empty(_a.Plane.Sas);
     }
 
     /// <summary>

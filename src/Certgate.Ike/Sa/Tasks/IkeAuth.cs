@@ -15,7 +15,9 @@ namespace Certgate.Ike.Sa.Tasks;
 ///   I: IDi, [CERT, CERTREQ], AUTH, SA(ESP offer), TSi, TSr
 ///   R: IDr, [CERT], AUTH, SA(ESP choice), TSi, TSr      (or N(AUTHENTICATION_FAILED) / N(NO_PROPOSAL_CHOSEN): the SA closes)
 /// </code>
-/// The peer's certificate is validated (chain, validity, revocation, identity) before its AUTH is checked.
+/// The peer's certificate is validated (chain, validity, revocation, identity) before its AUTH is checked, and the
+/// initiator acts on a CHILD_SA error in the response (IDr, [CERT,] AUTH, N(TS_UNACCEPTABLE)…: delete the IKE SA)
+/// only after that check passed: a bad AUTH is an AUTH failure, whatever error notify came with it.
 /// </summary>
 internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool initiator) : IkeTask(connection, initiator)
 {
@@ -82,17 +84,19 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
     private void ProcessResponse(IkeSa sa, IReadOnlyList<RawPayload> inner)
     {
         IkePeerConfig config = setup.Config;
-        if (IkeSession.FindNotify(inner, NotifyType.TS_UNACCEPTABLE) is not null)
+        // An error notify is acted on only once the responder has proved who it is: a response that carries AUTH is
+        // checked (certificate, identity, AUTH) first, and a bad AUTH is an AUTH failure whatever notify came with it.
+        // A response without AUTH is a refusal nobody vouches for: the SA fails with it, and nothing more is done.
+        Payloads.Notify? error = FirstError(inner);
+        if (error is { } unauthenticated && !inner.Any(p => p.Type == PayloadType.Authentication))
         {
-            // The responder may have set up the IKE SA without the CHILD_SA (§1.2); without one it is of no use here.
-            DeleteIkeSa(sa);
-            throw new IkeException($"the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi {TrafficSelectorNarrowing.Describe(config.LocalTs)}, TSr {TrafficSelectorNarrowing.Describe(config.RemoteTs)}");
+            throw new IkeException(Refusal(unauthenticated, config, authenticated: null));
         }
-        IkeSession.FailOnErrorNotify(inner, "IKE_AUTH");
         IkeSession.PeerProof proof;
         try
         {
-            PayloadRules.Require(inner, "the IKE_AUTH response", PayloadRules.IkeAuthResponse);
+            // §2.21.2: with a CHILD_SA error the responder still sends IDr, [CERT,] AUTH — but no SA, TSi or TSr.
+            PayloadRules.Require(inner, "the IKE_AUTH response", error is null ? PayloadRules.IkeAuthResponse : AuthenticationPayloads);
             byte[] idr = IkeSession.Find(inner, PayloadType.IdResponder, "IKE_AUTH response").Body.ToArray();
             proof = IkeSession.VerifyPeer(inner, idr, config, "responder", sa.Remote.Address, sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Response, setup.Ni, sa.Keys.Skpr, idr));
         }
@@ -103,6 +107,12 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
                 [IkeSession.Notify(NotifyType.AUTHENTICATION_FAILED, ReadOnlyMemory<byte>.Empty)]);
             Connection.Sender.Send(info, sa.Remote, sa.Encapsulated);
             throw;
+        }
+        if (error is { } refused)
+        {
+            // The responder set up the IKE SA without the CHILD_SA (§1.2); without one it is of no use here.
+            DeleteIkeSa(sa);
+            throw new IkeException(Refusal(refused, config, proof));
         }
         IReadOnlyList<Proposal> espAnswer = IkeSession.ReadSa(inner, "IKE_AUTH response");
         SaSuite esp = Negotiation.Accept(espAnswer, Proposal.Esp, "IKE_AUTH", config.EspProposals);
@@ -169,6 +179,36 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
             return;
         }
         _ts = ts;
+    }
+
+    /// <summary>What a response that refuses the CHILD_SA carries besides the error (§2.21.2): the responder's proof.</summary>
+    private static readonly PayloadType[] AuthenticationPayloads = [PayloadType.IdResponder, PayloadType.Authentication];
+
+    /// <summary>The first error notify (type below 16384, RFC 7296 §3.10.1) of the response, if any.</summary>
+    private static Payloads.Notify? FirstError(IReadOnlyList<RawPayload> inner)
+    {
+        foreach (RawPayload p in inner)
+        {
+            if (p.Type == PayloadType.Notify && Payloads.ReadNotify(p.Body) is { IsError: true } n)
+            {
+                return n;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The initiator's account of a refused IKE_AUTH: which error, for TS_UNACCEPTABLE what was offered, and — when the
+    /// responder authenticated — as whom and that its IKE SA was deleted.
+    /// </summary>
+    private static string Refusal(Payloads.Notify error, IkePeerConfig config, IkeSession.PeerProof? authenticated)
+    {
+        string name = Enum.IsDefined((NotifyType)error.Type) ? ((NotifyType)error.Type).ToString() : "error " + error.Type;
+        string what = error.Type == (ushort)NotifyType.TS_UNACCEPTABLE
+            ? $"the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi {TrafficSelectorNarrowing.Describe(config.LocalTs)}, TSr {TrafficSelectorNarrowing.Describe(config.RemoteTs)}"
+            : $"the peer refused IKE_AUTH: {name}";
+        return authenticated is null ? what
+            : $"{what} (the responder authenticated as {IkeIdentities.Describe(authenticated.Identity)} with AUTH method {(byte)authenticated.Method}; its IKE SA deleted)";
     }
 
     /// <summary>
