@@ -7,12 +7,27 @@ public sealed class ConfigureCommandTests : IDisposable
 {
     private readonly string _state = Path.Combine(Path.GetTempPath(), "certgate-cli-config-" + Guid.NewGuid().ToString("N"));
 
+    /// <summary>Input files live outside the state directory, so that a test can start from a state directory that
+    /// does not exist.</summary>
+    private readonly string _files = Path.Combine(Path.GetTempPath(), "certgate-cli-config-files-" + Guid.NewGuid().ToString("N"));
+
     public void Dispose()
     {
-        if (Directory.Exists(_state))
+        foreach (string dir in new[] { _state, _files })
         {
-            Directory.Delete(_state, recursive: true);
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
         }
+    }
+
+    private string WriteFile(string name, string text)
+    {
+        Directory.CreateDirectory(_files);
+        string path = Path.Combine(_files, name);
+        File.WriteAllText(path, text);
+        return path;
     }
 
     private (int Code, string Out, string Err) Run(string stdin, params string[] args)
@@ -134,5 +149,31 @@ public sealed class ConfigureCommandTests : IDisposable
         Assert.Equal(0, code);
         Assert.Equal("The configuration has been changed but not committed\nExiting configuration mode\n", output);
         Assert.DoesNotContain("after", File.ReadAllText(Path.Combine(_state, "config", "candidate.conf")));
+    }
+
+    /// <summary>Issue #13: on a state directory that was never configured, a refused statement in <c>load merge</c> /
+    /// <c>load set</c> crashed with <c>DirectoryNotFoundException</c>; it must give the one-line error it gives on a
+    /// configured directory.</summary>
+    [Theory]
+    [InlineData("merge", "security { pki { ca-profile p { enrollment { retry 2000; } } } }")]
+    [InlineData("set", "set security pki ca-profile p enrollment retry 2000\n")]
+    [InlineData("merge", "security { pki { auto-re-enrollment { certificate-id c { ca-profile-name zz; } } } }")]
+    public void ConfigureLoad_RefusedFile_OnUnconfiguredStateDirectory_SameErrorAsConfigured(string mode, string text)
+    {
+        string bad = WriteFile("bad." + mode, text);
+        Assert.False(Directory.Exists(_state));
+        (int code, string output, string err) = Run("", "configure", "load", mode, bad);
+        Assert.Equal(1, code);
+        Assert.Equal("", output.Replace("load complete\n", "", StringComparison.Ordinal));
+        Assert.False(File.Exists(Path.Combine(_state, "config", "candidate.conf")));
+        Assert.False(File.Exists(Path.Combine(_state, "config", "juniper.conf")));
+
+        // The same file on a configured directory: the same error.
+        string good = WriteFile("good.set", "set security pki ca-profile a ca-identity a\n");
+        Assert.Equal(0, Run("", "configure", "load", "set", good).Code);
+        (int code2, _, string err2) = Run("", "configure", "load", mode, bad);
+        Assert.Equal(1, code2);
+        Assert.Equal(err2, err);
+        Assert.DoesNotContain("Exception", err);
     }
 }
