@@ -11,6 +11,28 @@ namespace Certgate.Config.Text;
 /// </summary>
 public static class ConfigText
 {
+    /// <summary>The longest configuration text read or parsed, in characters (a hostile file cannot make us allocate without bound).</summary>
+    public const int MaxTextLength = Tokenizer.MaxLength;
+
+    /// <summary>Reads <paramref name="reader"/> to its end, refusing more than <see cref="MaxTextLength"/> characters.</summary>
+    /// <exception cref="ConfigException">The text is longer; the message names <paramref name="source"/>.</exception>
+    public static string ReadBounded(TextReader reader, string source)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var sb = new StringBuilder();
+        char[] buffer = new char[64 * 1024];
+        int n;
+        while ((n = reader.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            if (sb.Length + n > MaxTextLength)
+            {
+                throw new ConfigException($"error: {source}: the text is longer than {MaxTextLength} characters");
+            }
+            sb.Append(buffer, 0, n);
+        }
+        return sb.ToString();
+    }
+
     /// <summary>Parses curly-brace text (comments allowed) into a new tree.</summary>
     /// <exception cref="ConfigException">The text is malformed or a statement is invalid; the message gives the line.</exception>
     public static ConfigNode ParseCurly(ConfigSchema schema, string text)
