@@ -69,7 +69,7 @@ public static class ConfigText
                         ConfigNode node = ConfigEditor.Set(stack.Peek(), words, out bool block);
                         if (!block)
                         {
-                            throw new ConfigException($"syntax error at {ConfigEditor.At(node)} '{string.Join(' ', words)}': a leaf cannot have a '{{' block");
+                            throw new ConfigException($"syntax error at {ConfigEditor.At(node)} '{Tokenizer.Excerpt(words)}': a leaf cannot have a '{{' block");
                         }
                         stack.Push(node);
                         words.Clear();
@@ -78,7 +78,7 @@ public static class ConfigText
                     case TokenKind.CloseBrace:
                         if (words.Count > 0)
                         {
-                            throw new ConfigException($"syntax error: missing ';' after '{string.Join(' ', words)}'");
+                            throw new ConfigException($"syntax error: missing ';' after '{Tokenizer.Excerpt(words)}'");
                         }
                         if (stack.Count == 1)
                         {
@@ -95,7 +95,7 @@ public static class ConfigText
         }
         if (words.Count > 0)
         {
-            throw new ConfigException($"line {line}: syntax error: missing ';' after '{string.Join(' ', words)}'");
+            throw new ConfigException($"line {line}: syntax error: missing ';' after '{Tokenizer.Excerpt(words)}'");
         }
         if (stack.Count > 1)
         {
@@ -139,7 +139,9 @@ public static class ConfigText
             }
             catch (ConfigException e)
             {
-                throw new ConfigException($"line {n + 1}: {e.Message}", e);
+                // The tokenizer saw this one line as its line 1; the line that counts is the text's.
+                string message = e.Message.StartsWith("line 1: ", StringComparison.Ordinal) ? e.Message["line 1: ".Length..] : e.Message;
+                throw new ConfigException($"line {n + 1}: {message}", e);
             }
         }
     }
