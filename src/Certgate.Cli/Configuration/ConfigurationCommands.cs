@@ -99,7 +99,11 @@ internal sealed class ConfigurationCommands : ICommandModule
                 ctx.Out.WriteLine(TerminalPrompt);
                 ctx.Out.Flush();
                 string? text = ReadUntilEndMarker(ctx.In, out _);
-                if (text is not null)
+                if (text is null)
+                {
+                    ctx.Out.WriteLine(TooLong("terminal"));
+                }
+                else
                 {
                     session.LoadText(mode, text, "terminal");
                 }
@@ -114,12 +118,13 @@ internal sealed class ConfigurationCommands : ICommandModule
     /// The text after <c>load … terminal</c>, up to the end marker: a line that is only <c>^D</c> (the two characters,
     /// which is how a script spells it), a Ctrl-D character (what a terminal in raw mode passes on; text before it on
     /// its line is kept), or the end of the input (Ctrl-D at a new line on a terminal). Null when the text is longer
-    /// than <see cref="ConfigText.MaxTextLength"/> (the error is the caller's: it reads the rest as configuration text).
-    /// <paramref name="lines"/> counts the lines consumed, the marker line included.
+    /// than <see cref="ConfigText.MaxTextLength"/>: the rest up to the marker is still read (and dropped), so that it is
+    /// not taken for commands. <paramref name="lines"/> counts the lines consumed, the marker line included.
     /// </summary>
     private static string? ReadUntilEndMarker(TextReader input, out int lines)
     {
         var sb = new StringBuilder();
+        bool tooLong = false;
         lines = 0;
         string? line;
         while ((line = input.ReadLine()) is not null)
@@ -130,19 +135,21 @@ internal sealed class ConfigurationCommands : ICommandModule
                 break;
             }
             int eot = line.IndexOf('\u0004', StringComparison.Ordinal);
+            string part = eot >= 0 ? line[..eot] : line;
+            tooLong |= sb.Length + part.Length + 1 > ConfigText.MaxTextLength;
+            if (!tooLong)
+            {
+                sb.Append(part).Append('\n');
+            }
             if (eot >= 0)
             {
-                sb.Append(line, 0, eot).Append('\n');
                 break;
             }
-            if (sb.Length + line.Length + 1 > ConfigText.MaxTextLength)
-            {
-                return null;
-            }
-            sb.Append(line).Append('\n');
         }
-        return sb.ToString();
+        return tooLong ? null : sb.ToString();
     }
+
+    private static string TooLong(string source) => $"error: {source}: the text is longer than {ConfigText.MaxTextLength} characters";
 
     /// <summary>
     /// A script (stdin or <c>-f FILE</c>). Curly-brace text, recognised as a whole (<see cref="ConfigurationSession.IsCurlyText"/>),
@@ -181,6 +188,10 @@ internal sealed class ConfigurationCommands : ICommandModule
                 string? body = ReadUntilEndMarker(input, out int lines);
                 number += lines;
                 // Blank lines in front, so that the loader's "line N" is the line of the script.
+                if (body is null)
+                {
+                    ctx.Error.WriteLine(TooLong(source));
+                }
                 ok = body is not null && session.LoadText(mode, new string('\n', at) + body, source);
             }
             else

@@ -195,6 +195,19 @@ public sealed class ConfigureCommandTests : IDisposable
         Assert.Contains("ca-identity entrust", Run("", "show", "configuration").Out);
     }
 
+    /// <summary>Terminal text longer than the reader's limit is refused in one line, and nothing is committed.</summary>
+    [Fact]
+    public void ConfigureLoadMergeTerminal_TooLongText_IsRefused()
+    {
+        string line = "/* " + new string('x', 1000) + " */\n";
+        string text = string.Concat(Enumerable.Repeat(line, 17 * 1024)) + "^D\n";
+        (int code, string output, string err) = Run(text, "configure", "load", "merge", "terminal");
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.Equal("error: configure load: the terminal text is longer than 16777216 characters\n", err);
+        Assert.False(File.Exists(Path.Combine(_state, "config", "juniper.conf")));
+    }
+
     /// <summary>A set-style script whose first word is mistyped stays a command error, not a curly-brace one.</summary>
     [Fact]
     public void Stdin_MistypedCommand_IsACommandError()
