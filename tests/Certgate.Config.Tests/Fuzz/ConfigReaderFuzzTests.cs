@@ -171,8 +171,30 @@ public sealed class ConfigReaderFuzzTests
         {
             int at = sb.Length == 0 ? 0 : rng.Next(sb.Length + 1);
             int len = sb.Length - at == 0 ? 0 : rng.Next(Math.Min(64, sb.Length - at) + 1);
-            switch (rng.Next(12))
+            switch (rng.Next(15))
             {
+                case 12 or 13 or 14:
+                {
+                    // Changes that keep the meaning, so that part of the mutants get through to commit check.
+                    names.Add("benign");
+                    int line = at == 0 ? 0 : sb.ToString(0, at).LastIndexOf('\n') + 1;
+                    switch (rng.Next(4))
+                    {
+                        case 0:
+                            sb.Replace("\n", "\r\n");
+                            break;
+                        case 1:
+                            sb.Insert(line, "/* fuzz */ ");
+                            break;
+                        case 2:
+                            sb.Insert(line, "# fuzz { ; \" }\n");
+                            break;
+                        default:
+                            sb.Insert(line, " \t ");
+                            break;
+                    }
+                    break;
+                }
                 case 0:
                     names.Add("flip");
                     if (sb.Length > 0)
@@ -247,7 +269,7 @@ public sealed class ConfigReaderFuzzTests
                     sb.Insert(at, new StringBuilder().Insert(0, line, rng.Next(16) == 0 ? 5_000 : 50).ToString());
                     break;
                 }
-                default:
+                case 11:
                     names.Add("replace-char");
                     if (sb.Length > 0)
                     {
