@@ -3,8 +3,8 @@ using Certgate.Cli.Commands;
 namespace Certgate.Cli;
 
 /// <summary>
-/// The composition root of the <c>certgate</c> executable. Global options come first
-/// (<c>--state DIR</c>, <c>--json</c>, <c>--yes</c>); the words after them choose a command from the
+/// The composition root of the <c>certgate</c> executable. Global options (<c>--state DIR</c>, <c>--json</c>,
+/// <c>--yes</c>) go before or after the command words (see <see cref="CommandContext"/>); the words choose a command from the
 /// <see cref="CommandTable"/> by longest match (<c>request security pki generate-key-pair …</c>).
 /// A trailing <c>| display json</c> (one argument or three) is the same as <c>--json</c>.
 /// </summary>

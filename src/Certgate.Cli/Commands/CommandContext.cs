@@ -45,27 +45,52 @@ public sealed class CommandContext
         return answer is not null && (answer.Equals("yes", StringComparison.OrdinalIgnoreCase) || answer.Equals("y", StringComparison.OrdinalIgnoreCase));
     }
 
-    /// <summary>Splits global options from command words.</summary>
+    /// <summary>
+    /// Splits global options (<c>--state DIR</c>, <c>--state=DIR</c>, <c>--json</c>, <c>--yes</c>) from command words.
+    /// They may come before or after the command words (<c>certgate show security pki local-certificate --state DIR</c>),
+    /// with two exceptions so that values that look like options still reach the command: the word after a command's
+    /// own dash option (<c>-f --json</c>, <c>--reason --yes</c>; every dash option of a command takes a value) is that
+    /// option's value, and after <c>--</c> every word is a command word. <c>--state</c> given twice with different
+    /// directories is a usage error.
+    /// </summary>
     internal static (CommandContext Context, List<string> Words) Parse(IReadOnlyList<string> args, TextReader input, TextWriter output, TextWriter error)
     {
         string? state = null;
         bool json = false;
         bool yes = false;
         var words = new List<string>();
+        var values = new HashSet<int>();
+        bool endOfOptions = false;
+        bool valueFollows = false;
         for (int i = 0; i < args.Count; i++)
         {
             string a = args[i];
-            if (words.Count == 0 && a == "--state")
+            if (valueFollows)
+            {
+                // The value of the command's dash option just before, whatever it looks like.
+                values.Add(words.Count);
+                words.Add(a);
+                valueFollows = false;
+            }
+            else if (endOfOptions)
+            {
+                words.Add(a);
+            }
+            else if (a == "--")
+            {
+                endOfOptions = true;
+            }
+            else if (a == "--state")
             {
                 if (i + 1 >= args.Count)
                 {
                     throw new UserException("--state needs a directory", 2);
                 }
-                state = args[++i];
+                state = SetOnce(state, args[++i]);
             }
-            else if (words.Count == 0 && a.StartsWith("--state=", StringComparison.Ordinal))
+            else if (a.StartsWith("--state=", StringComparison.Ordinal))
             {
-                state = a["--state=".Length..];
+                state = SetOnce(state, a["--state=".Length..]);
             }
             else if (a == "--json")
             {
@@ -77,12 +102,21 @@ public sealed class CommandContext
             }
             else
             {
+                valueFollows = a.Length > 1 && a[0] == '-';
                 words.Add(a);
             }
         }
 
         // "| display json" as three words, or "|display json", or one quoted argument.
-        int pipe = words.FindIndex(w => w.StartsWith('|'));
+        // A dash option's value that starts with '|' is a value, not a pipe.
+        int pipe = -1;
+        for (int k = 0; k < words.Count && pipe < 0; k++)
+        {
+            if (words[k].StartsWith('|') && !values.Contains(k))
+            {
+                pipe = k;
+            }
+        }
         if (pipe >= 0)
         {
             string tail = string.Join(' ', words.Skip(pipe)).TrimStart('|').Trim();
@@ -103,5 +137,18 @@ public sealed class CommandContext
             state = "state";
         }
         return (new CommandContext(Path.GetFullPath(state), json, yes, input, output, error), words);
+    }
+
+    private static string SetOnce(string? current, string value)
+    {
+        if (value.Length == 0)
+        {
+            throw new UserException("--state needs a directory", 2);
+        }
+        if (current is not null && current != value)
+        {
+            throw new UserException($"--state is given twice with different directories ('{current}' and '{value}')", 2);
+        }
+        return value;
     }
 }

@@ -91,7 +91,7 @@ public sealed class ConfigurationSession
     public bool Execute(string line)
     {
         ArgumentNullException.ThrowIfNull(line);
-        List<Text.Token> tokens;
+        List<Token> tokens;
         try
         {
             tokens = Tokenizer.Tokenize(line);
@@ -105,7 +105,7 @@ public sealed class ConfigurationSession
         {
             return true;
         }
-        if (tokens.Any(t => t.Kind != Text.TokenKind.Word))
+        if (tokens.Any(t => t.Kind != TokenKind.Word))
         {
             _err.WriteLine("syntax error: '{', '}' and ';' are not allowed in a command (use 'load merge FILE' for curly-brace text)");
             return false;
@@ -404,7 +404,10 @@ public sealed class ConfigurationSession
         ConfigNode loaded = _store.LoadRollback(n);
         _candidate = loaded;
         _dirty = true;
-        Flush();
+        if (AutoSave)
+        {
+            Flush();
+        }
         _out.WriteLine("load complete");
     }
 
@@ -414,24 +417,81 @@ public sealed class ConfigurationSession
         {
             throw new ConfigException("syntax error: expected 'load merge FILE', 'load override FILE' or 'load set FILE'");
         }
+        if (words[1] == "terminal")
+        {
+            // The caller reads the terminal (see TerminalLoadMode); this class never does.
+            throw new ConfigException($"error: 'load {words[0]} terminal' needs text from a terminal or standard input; give a FILE instead");
+        }
         string file = words[1];
         string text;
         try
         {
-            text = File.ReadAllText(file);
+            text = ReadBounded(file);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ConfigException($"error: could not read '{file}': {e.Message}", e);
         }
+        LoadCore(words[0], text, file);
+    }
+
+    private static string ReadBounded(string file)
+    {
+        using var reader = new StreamReader(file);
+        return ConfigText.ReadBounded(reader, file);
+    }
+
+    /// <summary>
+    /// <c>load merge|override|set terminal</c>: loads <paramref name="text"/> (read by the caller up to its end marker)
+    /// into the candidate. Returns false (after writing the error, which names <paramref name="source"/> and the line)
+    /// when the text is refused; a refused text changes nothing.
+    /// </summary>
+    /// <param name="mode"><c>merge</c>, <c>override</c> or <c>set</c>.</param>
+    /// <param name="text">Curly-brace or set-style text (<c>set</c> mode: set-style only).</param>
+    /// <param name="source">What to call the text in messages (<c>terminal</c>, <c>stdin</c>, a file name).</param>
+    public bool LoadText(string mode, string text, string source)
+    {
+        ArgumentNullException.ThrowIfNull(mode);
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(source);
+        if (mode is not ("merge" or "override" or "set"))
+        {
+            throw new ArgumentException($"'{mode}' is not merge, override or set", nameof(mode));
+        }
         try
         {
-            switch (words[0])
+            LoadCore(mode, text, source);
+            return true;
+        }
+        catch (ConfigException e)
+        {
+            _err.WriteLine(e.Message);
+            return false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _err.WriteLine($"error: {e.Message}");
+            return false;
+        }
+    }
+
+    private void LoadCore(string mode, string text, string source)
+    {
+        try
+        {
+            if (text.Length > ConfigText.MaxTextLength)
+            {
+                throw new ConfigException($"the text is longer than {ConfigText.MaxTextLength} characters");
+            }
+            switch (mode)
             {
                 case "override":
                     _candidate = ConfigText.Parse(_store.Schema, text);
                     _dirty = true;
-                    Flush();
+                    if (AutoSave)
+                    {
+                        Flush();
+                    }
                     break;
                 case "merge":
                 {
@@ -446,9 +506,78 @@ public sealed class ConfigurationSession
         }
         catch (ConfigException e)
         {
-            throw new ConfigException($"error: {file}: {e.Message}", e);
+            throw new ConfigException($"error: {source}: {e.Message}", e);
         }
         _out.WriteLine("load complete");
+    }
+
+    /// <summary>
+    /// The mode of a <c>load merge|override|set terminal</c> command line (Junos reads the text that follows up to an
+    /// end marker), or null when <paramref name="line"/> is anything else.
+    /// </summary>
+    public static string? TerminalLoadMode(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        List<string> words;
+        try
+        {
+            words = Tokenizer.Words(line);
+        }
+        catch (ConfigException)
+        {
+            return null;
+        }
+        return words is ["load", "merge" or "override" or "set", "terminal"] ? words[1] : null;
+    }
+
+    /// <summary>Whether <paramref name="word"/> is a configuration-mode command (<c>set</c>, <c>commit</c>, …).</summary>
+    public static bool IsCommand(string word) =>
+        word is "run" or "?" || Help.Any(h => h.Command == word) || word == "help";
+
+    /// <summary>
+    /// Whether <paramref name="text"/>, taken as a whole, is curly-brace configuration (what <c>show</c> prints) rather
+    /// than configuration-mode commands: its first word (after comments) is not a command, and it has a <c>{</c>,
+    /// <c>}</c> or <c>;</c> outside quotes. Commands never contain those, so set-style scripts stay commands, and a
+    /// typo in a command's first word stays a command error.
+    /// </summary>
+    public static bool IsCurlyText(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Length > ConfigText.MaxTextLength)
+        {
+            return false;
+        }
+        List<Token> tokens;
+        try
+        {
+            tokens = Tokenizer.Tokenize(text);
+        }
+        catch (ConfigException)
+        {
+            // Unterminated quote or comment: decide by the first word of the first statement line, so that the
+            // curly-brace parser reports the error with its line.
+            foreach (string raw in text.Split('\n'))
+            {
+                string l = raw.Trim();
+                if (l.Length == 0 || l.StartsWith('#') || l.StartsWith("/*", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                int end = l.IndexOfAny([' ', '\t', '{', ';']);
+                string first = end < 0 ? l : l[..end];
+                return !IsCommand(first) && l.IndexOfAny(['{', ';', '}']) >= 0;
+            }
+            return false;
+        }
+        if (tokens.Count == 0)
+        {
+            return false;
+        }
+        if (tokens[0].Kind != TokenKind.Word)
+        {
+            return true;
+        }
+        return !IsCommand(tokens[0].Text) && tokens.Any(t => t.Kind != TokenKind.Word);
     }
 
     private static int ParseRollback(string s) =>

@@ -78,8 +78,19 @@ public sealed class ConfigurationStore
         WriteAtomic(CandidatePath, ConfigText.WriteCurly(candidate));
     }
 
-    /// <summary>Forgets uncommitted changes.</summary>
-    public void DiscardCandidate() => File.Delete(CandidatePath);
+    /// <summary>Forgets uncommitted changes. Nothing to do when none are stored, even when the state directory has no
+    /// <c>config</c> directory yet (a state directory that was never configured).</summary>
+    public void DiscardCandidate()
+    {
+        try
+        {
+            File.Delete(CandidatePath);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // No config directory: there is no candidate to forget.
+        }
+    }
 
     /// <summary>Runs every commit check on <paramref name="candidate"/>.</summary>
     public IReadOnlyList<CommitError> Check(ConfigNode candidate) => Schema.Check(candidate);

@@ -11,6 +11,28 @@ namespace Certgate.Config.Text;
 /// </summary>
 public static class ConfigText
 {
+    /// <summary>The longest configuration text read or parsed, in characters (a hostile file cannot make us allocate without bound).</summary>
+    public const int MaxTextLength = Tokenizer.MaxLength;
+
+    /// <summary>Reads <paramref name="reader"/> to its end, refusing more than <see cref="MaxTextLength"/> characters.</summary>
+    /// <exception cref="ConfigException">The text is longer; the message names <paramref name="source"/>.</exception>
+    public static string ReadBounded(TextReader reader, string source)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var sb = new StringBuilder();
+        char[] buffer = new char[64 * 1024];
+        int n;
+        while ((n = reader.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            if (sb.Length + n > MaxTextLength)
+            {
+                throw new ConfigException($"error: {source}: the text is longer than {MaxTextLength} characters");
+            }
+            sb.Append(buffer, 0, n);
+        }
+        return sb.ToString();
+    }
+
     /// <summary>Parses curly-brace text (comments allowed) into a new tree.</summary>
     /// <exception cref="ConfigException">The text is malformed or a statement is invalid; the message gives the line.</exception>
     public static ConfigNode ParseCurly(ConfigSchema schema, string text)
@@ -47,7 +69,7 @@ public static class ConfigText
                         ConfigNode node = ConfigEditor.Set(stack.Peek(), words, out bool block);
                         if (!block)
                         {
-                            throw new ConfigException($"syntax error at {ConfigEditor.At(node)} '{string.Join(' ', words)}': a leaf cannot have a '{{' block");
+                            throw new ConfigException($"syntax error at {ConfigEditor.At(node)} '{Tokenizer.Excerpt(words)}': a leaf cannot have a '{{' block");
                         }
                         stack.Push(node);
                         words.Clear();
@@ -56,7 +78,7 @@ public static class ConfigText
                     case TokenKind.CloseBrace:
                         if (words.Count > 0)
                         {
-                            throw new ConfigException($"syntax error: missing ';' after '{string.Join(' ', words)}'");
+                            throw new ConfigException($"syntax error: missing ';' after '{Tokenizer.Excerpt(words)}'");
                         }
                         if (stack.Count == 1)
                         {
@@ -73,7 +95,7 @@ public static class ConfigText
         }
         if (words.Count > 0)
         {
-            throw new ConfigException($"line {line}: syntax error: missing ';' after '{string.Join(' ', words)}'");
+            throw new ConfigException($"line {line}: syntax error: missing ';' after '{Tokenizer.Excerpt(words)}'");
         }
         if (stack.Count > 1)
         {
@@ -117,7 +139,9 @@ public static class ConfigText
             }
             catch (ConfigException e)
             {
-                throw new ConfigException($"line {n + 1}: {e.Message}", e);
+                // The tokenizer saw this one line as its line 1; the line that counts is the text's.
+                string message = e.Message.StartsWith("line 1: ", StringComparison.Ordinal) ? e.Message["line 1: ".Length..] : e.Message;
+                throw new ConfigException($"line {n + 1}: {message}", e);
             }
         }
     }

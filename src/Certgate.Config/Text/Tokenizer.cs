@@ -23,6 +23,10 @@ internal static class Tokenizer
     /// <summary>Longest accepted input, so that a hostile file cannot make us allocate without bound.</summary>
     internal const int MaxLength = 16 * 1024 * 1024;
 
+    /// <summary>Longest word (bare or quoted). Every value the schema takes is far shorter (at most 1024 characters);
+    /// the limit keeps a hostile megabyte-long word out of the error messages, which quote the offending word.</summary>
+    internal const int MaxWordLength = 8 * 1024;
+
     public static List<Token> Tokenize(string text)
     {
         if (text.Length > MaxLength)
@@ -98,6 +102,7 @@ internal static class Tokenizer
                     }
                     sb.Append(q);
                 }
+                CheckWordLength(sb.Length, start);
                 tokens.Add(new Token(TokenKind.Word, sb.ToString(), start, true));
             }
             else
@@ -107,10 +112,26 @@ internal static class Tokenizer
                 {
                     i++;
                 }
+                CheckWordLength(i - start, line);
                 tokens.Add(new Token(TokenKind.Word, text[start..i], line, false));
             }
         }
         return tokens;
+    }
+
+    private static void CheckWordLength(int length, int line)
+    {
+        if (length > MaxWordLength)
+        {
+            throw new ConfigException($"line {line}: a word of {length} characters is too long (at most {MaxWordLength})");
+        }
+    }
+
+    /// <summary>At most 200 characters of <paramref name="words"/>, for an error message that quotes what was typed.</summary>
+    public static string Excerpt(IEnumerable<string> words)
+    {
+        string joined = string.Join(' ', words);
+        return joined.Length <= 200 ? joined : joined[..200] + $"… ({joined.Length} characters)";
     }
 
     /// <summary>The words of one command line (no braces or semicolons expected).</summary>

@@ -28,6 +28,18 @@ public sealed class StoreTests
         Assert.Empty(Directory.GetFiles(store.Directory, "*.tmp"));
     }
 
+    /// <summary>Issue #13: <c>configure load</c> refused a file on a state directory without <c>config/</c> and then
+    /// crashed with <c>DirectoryNotFoundException</c> while dropping the candidate.</summary>
+    [Fact]
+    public void DiscardCandidate_OnNeverConfiguredStateDirectory_DoesNothing()
+    {
+        using var dir = new TempDir();
+        var store = new ConfigurationStore(Path.Combine(dir.Path, "never-created"));
+        store.DiscardCandidate();
+        Assert.False(store.HasCandidate);
+        Assert.False(Directory.Exists(store.Directory));
+    }
+
     [Fact]
     public void Candidate_SurvivesNewStoreInstance_AndEqualCandidateIsNotStored()
     {
