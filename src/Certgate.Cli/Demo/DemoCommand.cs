@@ -182,6 +182,8 @@ internal sealed class DemoCommand : ICommandModule
                 demo.Say($"{gw}# ip netns exec {ns} certgate --state {Path.Combine(work, gw)} gateway run");
                 return p;
             }
+            demo.Say("(The namespaces have no route to the CA on the host's loopback, so each daemon's first CRL refresh from the "
+                + "certificates' distribution point fails once; they keep the CRL loaded above.)");
             Process daemon1 = Start(ns1, "gw1");
             Process daemon2 = Start(ns2, "gw2");
             if (!WaitFor(daemon1, "IKE SA up") || !WaitFor(daemon2, "IKE SA up"))
