@@ -19,6 +19,9 @@ public sealed record ScepEnrollment(ScepPkiStatus Status, ScepFailInfo? FailInfo
         ScepFailInfo.BadCertId => "badCertId: the CA does not know the certificate or transaction referred to",
         _ => failInfo.ToString(),
     };
+
+    /// <summary>Why a FAILURE was refused, in words: the failInfo explained and the CA's failInfoText, if any.</summary>
+    public string FailureReason => (FailInfo is { } f ? Explain(f) : "no failInfo given") + (FailInfoText is { Length: > 0 } t ? $" (CA says: {t})" : "");
 }
 
 /// <summary>
@@ -44,11 +47,19 @@ public sealed class ScepClient
     private Uri Operation(string operation, string? message = null) =>
         new($"{_url.GetLeftPart(UriPartial.Path)}?operation={operation}" + (message is null ? "" : "&message=" + Uri.EscapeDataString(message)));
 
-    /// <exception cref="ScepFormatException">The CA answered with an error or nothing usable.</exception>
-    public async Task<IReadOnlyList<string>> GetCaCapsAsync(CancellationToken cancellationToken = default)
+    /// <summary>GetCACaps, parsed (RFC 8894 §3.5.2: lines, case-insensitive; see <see cref="ScepCapabilities"/>).</summary>
+    /// <exception cref="ScepFormatException">The CA answered with an error, nothing reachable, or an oversized list.</exception>
+    public async Task<ScepCapabilities> GetCapabilitiesAsync(CancellationToken cancellationToken = default)
     {
         string text = await GetStringAsync(Operation("GetCACaps", _identity), cancellationToken).ConfigureAwait(false);
-        return [.. text.Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+        try
+        {
+            return ScepCapabilities.Parse(text);
+        }
+        catch (ScepFormatException e)
+        {
+            throw new ScepFormatException($"{_url}: {e.Message}", e) { FailInfo = ScepFailInfo.BadRequest };
+        }
     }
 
     /// <summary>The CA (and RA) certificates: one DER certificate, or a certificates-only PKCS#7.</summary>
@@ -75,9 +86,14 @@ public sealed class ScepClient
 
     /// <summary>Sends a PKCSReq or RenewalReq and returns the CA's answer (which may be PENDING).</summary>
     public Task<ScepEnrollment> EnrollAsync(ScepMessageType type, byte[] csr, X509Certificate2 signer, X509Certificate2 recipient, IReadOnlyCollection<X509Certificate2> caCertificates,
-        string transactionId, HashAlgorithmName digest, ScepCipher cipher, CancellationToken cancellationToken = default) =>
-        ExchangeAsync(c => ScepClientMessages.Enrollment(csr, transactionId, c, renewal: type == ScepMessageType.RenewalReq), signer, recipient, caCertificates,
-            transactionId, digest, cipher, cancellationToken);
+        string transactionId, HashAlgorithmName digest, ScepCipher cipher, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(caCertificates);
+        var credentials = new ScepClientCredentials(signer, recipient, digest, cipher);
+        ScepOutgoingRequest request = ScepClientMessages.Enrollment(csr, transactionId, credentials, renewal: type == ScepMessageType.RenewalReq);
+        return ExchangeAsync(request, credentials, [.. caCertificates], signer.PublicKey, cancellationToken);
+    }
 
     /// <summary>CertPoll for a PENDING transaction: IssuerAndSubject of the request.</summary>
     public async Task<ScepEnrollment> PollAsync(X500DistinguishedName issuer, X500DistinguishedName subject, X509Certificate2 signer, X509Certificate2 recipient,
@@ -85,8 +101,11 @@ public sealed class ScepClient
     {
         ArgumentNullException.ThrowIfNull(issuer);
         ArgumentNullException.ThrowIfNull(subject);
-        return await ExchangeAsync(c => ScepClientMessages.CertPoll(transactionId, issuer, subject, c), signer, recipient, caCertificates, transactionId, digest, cipher,
-            cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(caCertificates);
+        var credentials = new ScepClientCredentials(signer, recipient, digest, cipher);
+        ScepOutgoingRequest request = ScepClientMessages.CertPoll(transactionId, issuer, subject, credentials);
+        return await ExchangeAsync(request, credentials, [.. caCertificates], signer.PublicKey, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The transactionID Certgate uses: hex SHA-1 of the public key, so a repeated enrollment with the same key is the same transaction.</summary>
@@ -96,28 +115,38 @@ public sealed class ScepClient
         return Convert.ToHexString(SHA1.HashData(key.ExportSubjectPublicKeyInfo()));
     }
 
-    private async Task<ScepEnrollment> ExchangeAsync(Func<ScepClientCredentials, ScepOutgoingRequest> build, X509Certificate2 signer, X509Certificate2 recipient,
-        IReadOnlyCollection<X509Certificate2> caCertificates, string transactionId, HashAlgorithmName digest, ScepCipher cipher, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends <paramref name="request"/> by POST and checks the CertRep (RFC 8894 §3.3.2): signed by one of
+    /// <paramref name="trustedSigners"/>, our transactionID, recipientNonce = our senderNonce; on SUCCESS the
+    /// certificate for <paramref name="issuedKey"/> must be in it.
+    /// </summary>
+    /// <exception cref="ScepFormatException">No answer, an HTTP error, or an answer that cannot be trusted (the message names the URL).</exception>
+    internal async Task<ScepEnrollment> ExchangeAsync(ScepOutgoingRequest request, ScepClientCredentials credentials, X509Certificate2Collection trustedSigners,
+        PublicKey issuedKey, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(signer);
-        ArgumentNullException.ThrowIfNull(caCertificates);
-        var credentials = new ScepClientCredentials(signer, recipient, digest, cipher);
-        ScepOutgoingRequest request = build(credentials);
         var post = new HttpRequestMessage(HttpMethod.Post, Operation("PKIOperation")) { Content = new ByteArrayContent(request.Der) };
         post.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-pki-message");
         using HttpResponseMessage response = await SendAsync(post, cancellationToken).ConfigureAwait(false);
         byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        ScepCertRep reply = ScepCertRep.Read(body, request, credentials, [.. caCertificates]);
+        ScepCertRep reply;
+        try
+        {
+            reply = ScepCertRep.Read(body, request, credentials, trustedSigners);
+        }
+        catch (Exception e) when (e is ScepFormatException or CryptographicException)
+        {
+            throw new ScepFormatException($"{_url}: the CA's answer cannot be trusted ({e.Message})", e) { FailInfo = ScepFailInfo.BadMessageCheck };
+        }
         X509Certificate2? certificate = null;
         if (reply.Status == ScepPkiStatus.Success)
         {
-            certificate = reply.IssuedCertificate(signer.PublicKey);
-            if (certificate is null || !certificate.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(signer.PublicKey.ExportSubjectPublicKeyInfo()))
+            certificate = reply.IssuedCertificate(issuedKey);
+            if (certificate is null || !certificate.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(issuedKey.ExportSubjectPublicKeyInfo()))
             {
-                throw new ScepFormatException("the CA's SUCCESS reply holds no certificate for this key pair") { FailInfo = ScepFailInfo.BadCertId };
+                throw new ScepFormatException($"{_url}: the CA's SUCCESS reply holds no certificate for the requested key pair") { FailInfo = ScepFailInfo.BadCertId };
             }
         }
-        return new ScepEnrollment(reply.Status, reply.FailInfo, certificate, transactionId, reply.FailInfoText);
+        return new ScepEnrollment(reply.Status, reply.FailInfo, certificate, request.TransactionId, reply.FailInfoText);
     }
 
     private async Task<string> GetStringAsync(Uri uri, CancellationToken cancellationToken)

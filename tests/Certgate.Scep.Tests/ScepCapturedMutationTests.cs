@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ca;
-using Certgate.Ca.Http.Scep;
+using Certgate.Ca.Scep;
 using Certgate.Ca.Settings;
 using Certgate.Ca.Sqlite;
 

@@ -113,8 +113,7 @@ internal static class ScepHarness
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var client = new ScepClient(http, url);
         X509Certificate2Collection cas = client.GetCaCertAsync().GetAwaiter().GetResult();
-        IReadOnlyList<string> caps = client.GetCaCapsAsync().GetAwaiter().GetResult();
-        ScepCipher cipher = caps.Contains("AES") ? ScepCipher.Aes256Cbc : ScepCipher.TripleDesCbc;
+        ScepCipher cipher = ScepAlgorithms.Choose(client.GetCapabilitiesAsync().GetAwaiter().GetResult()).Cipher;
         // Requests are built beforehand: the measurement is the CA's round trip, not the client's crypto setup.
         var work = new ConcurrentQueue<(int Index, byte[] Csr, X509Certificate2 Signer)>();
         for (int i = 0; i < keys.Length; i++)

@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Security.Cryptography.X509Certificates;
-using Certgate.Ca.Issuance;
-using Certgate.Ca.Storage;
+using Certgate.Ca.Scep;
 using Certgate.Scep;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -10,7 +8,9 @@ namespace Certgate.Ca.Http.Scep;
 
 /// <summary>
 /// SCEP over HTTP (RFC 8894 §4): GetCACaps, GetCACert, GetNextCACert and PKIOperation (POST body or GET
-/// <c>message</c>) at <c>/scep</c> and at the historical <c>/cgi-bin/pkiclient.exe</c>.
+/// <c>message</c>) at <c>/scep</c> and at the historical <c>/cgi-bin/pkiclient.exe</c>. Only the transport lives here
+/// (operation names, body limits, base64, status codes); every answer comes from <see cref="ScepService"/> in
+/// Certgate.Ca.
 /// </summary>
 /// <remarks>
 /// A message too broken to read (not CMS, no SCEP attributes) answers HTTP 400 with a short reason. A readable request
@@ -56,7 +56,7 @@ public sealed class ScepEndpoints : ICaEndpoints
                 switch (op.ToUpperInvariant())
                 {
                     case "GETCACAPS":
-                        return Results.Text(string.Join('\n', Capabilities(ca, http.Request.Query["message"].ToString())) + "\n", "text/plain");
+                        return Results.Text(string.Join('\n', _service.GetCaCaps(http.Request.Query["message"].ToString())) + "\n", "text/plain");
                     case "GETCACERT":
                         return GetCaCert();
                     case "GETNEXTCACERT":
@@ -78,15 +78,9 @@ public sealed class ScepEndpoints : ICaEndpoints
 
         private IResult GetCaCert()
         {
-            X509Certificate2Collection certs = ca.GetCaCertificates();
-            // RFC 8894 §4.2.1: one certificate → DER; a CA with an RA → degenerate certs-only SignedData.
-            return certs.Count == 1
-                ? Results.Bytes(certs[0].RawData, "application/x-x509-ca-cert")
-                : Results.Bytes(DegenerateSignedData.Encode(certs.Cast<X509Certificate2>().Concat(IncludeCa(certs)).ToList()), "application/x-x509-ca-ra-cert");
+            ScepCaCertAnswer answer = _service.GetCaCert();
+            return Results.Bytes(answer.Body, answer.ContentType);
         }
-
-        private IEnumerable<X509Certificate2> IncludeCa(X509Certificate2Collection certs) =>
-            certs.Cast<X509Certificate2>().Any(c => c.RawData.AsSpan().SequenceEqual(ca.Certificate.RawData)) ? [] : [ca.Certificate];
 
         private async Task<IResult> PkiOperationAsync(HttpContext http, string who)
         {
@@ -119,19 +113,6 @@ public sealed class ScepEndpoints : ICaEndpoints
             options.Log?.WriteLine($"scep {who} refused: {reason}");
             return Results.Text(reason + "\n", "text/plain", statusCode: StatusCodes.Status400BadRequest);
         }
-    }
-
-    /// <summary>GetCACaps keywords: the CA's list, plus SHA-384, which this layer supports and strongSwan 5.9.8 needs
-    /// to see before it uses AES and SHA-256 (its capability check bug, fixed in 5.9.11).</summary>
-    internal static IReadOnlyList<string> Capabilities(CertificateAuthority ca, string? profile)
-    {
-        List<string> caps = [.. ca.GetCaCapabilities(string.IsNullOrEmpty(profile) ? null : profile)];
-        int sha256 = caps.FindIndex(c => string.Equals(c, "SHA-256", StringComparison.OrdinalIgnoreCase));
-        if (sha256 >= 0 && !caps.Contains("SHA-384", StringComparer.OrdinalIgnoreCase))
-        {
-            caps.Insert(sha256 + 1, "SHA-384");
-        }
-        return caps;
     }
 
     private static async Task<byte[]> ReadBodyAsync(HttpRequest request, long limit, CancellationToken ct)

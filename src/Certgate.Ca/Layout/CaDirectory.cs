@@ -36,12 +36,14 @@ public static class CaDirectory
     /// <param name="days">CA certificate validity.</param>
     /// <param name="settingsText">Settings to write when <c>ca.json</c> does not exist yet (the commented default when null).</param>
     /// <param name="time">Clock.</param>
-    /// <exception cref="ArgumentException">Bad subject, key or days.</exception>
+    /// <param name="baseUrl">The address gateways reach this CA at (<c>ca init --url</c>), written as <c>baseUrl</c> into
+    /// <c>ca.json</c> (new or existing) so that issued certificates carry the CRL distribution point; null leaves it.</param>
+    /// <exception cref="ArgumentException">Bad subject, key, days or base URL.</exception>
     /// <exception cref="CaOperationException">The directory already holds a CA key.</exception>
     /// <exception cref="CaSettingsException">The settings are invalid.</exception>
-    public static CaMaterial Init(string dir, string subject, string keySpec, int days, string? settingsText = null, TimeProvider? time = null)
+    public static CaMaterial Init(string dir, string subject, string keySpec, int days, string? settingsText = null, TimeProvider? time = null, string? baseUrl = null)
     {
-        (X500DistinguishedName name, KeySpec spec, CaSettings settings) = Prepare(dir, subject, keySpec, days, settingsText);
+        (X500DistinguishedName name, KeySpec spec, CaSettings settings) = Prepare(dir, subject, keySpec, days, settingsText, baseUrl);
         DateTimeOffset now = (time ?? TimeProvider.System).GetUtcNow();
         using AsymmetricAlgorithm key = spec.Generate();
         CertificateRequest req = CreateCaRequest(name, key);
@@ -55,12 +57,12 @@ public static class CaDirectory
 
     /// <summary>Prepares a subordinate CA: writes the key and a CSR to <paramref name="csrOut"/>; finish with
     /// <see cref="InstallCertificate"/> once the parent CA has signed it.</summary>
-    /// <exception cref="ArgumentException">Bad subject or key.</exception>
+    /// <exception cref="ArgumentException">Bad subject, key or base URL.</exception>
     /// <exception cref="CaOperationException">The directory already holds a CA key.</exception>
-    public static void InitSubordinate(string dir, string subject, string keySpec, string csrOut, string? settingsText = null)
+    public static void InitSubordinate(string dir, string subject, string keySpec, string csrOut, string? settingsText = null, string? baseUrl = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(csrOut);
-        (X500DistinguishedName name, KeySpec spec, _) = Prepare(dir, subject, keySpec, 1, settingsText);
+        (X500DistinguishedName name, KeySpec spec, _) = Prepare(dir, subject, keySpec, 1, settingsText, baseUrl);
         using AsymmetricAlgorithm key = spec.Generate();
         CertificateRequest req = CreateCaRequest(name, key);
         WriteKey(Path.Combine(dir, KeyFile), key);
@@ -128,10 +130,14 @@ public static class CaDirectory
             : settings.Database;
     }
 
-    private static (X500DistinguishedName, KeySpec, CaSettings) Prepare(string dir, string subject, string keySpec, int days, string? settingsText)
+    private static (X500DistinguishedName, KeySpec, CaSettings) Prepare(string dir, string subject, string keySpec, int days, string? settingsText, string? baseUrl)
     {
         ArgumentException.ThrowIfNullOrEmpty(dir);
         ArgumentException.ThrowIfNullOrEmpty(subject);
+        if (baseUrl is not null && CaSettingsFile.BaseUrlProblem(baseUrl) is { } urlProblem)
+        {
+            throw new ArgumentException($"baseUrl '{baseUrl}': {urlProblem}", nameof(baseUrl));
+        }
         ArgumentOutOfRangeException.ThrowIfLessThan(days, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(days, 36500);
         KeySpec spec = KeySpec.Parse(keySpec);
@@ -157,9 +163,14 @@ public static class CaDirectory
             Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         string settingsPath = Path.Combine(dir, CaSettingsFile.FileName);
-        if (!File.Exists(settingsPath))
+        bool exists = File.Exists(settingsPath);
+        if (!exists || baseUrl is not null)
         {
-            string text = settingsText ?? CaSettingsFile.DefaultText;
+            string text = exists ? File.ReadAllText(settingsPath) : settingsText ?? CaSettingsFile.DefaultText;
+            if (baseUrl is not null)
+            {
+                text = CaSettingsFile.WithBaseUrl(text, baseUrl, settingsPath);
+            }
             CaSettingsFile.Parse(text, settingsPath); // validate before writing
             SecureFile.WriteAtomic(settingsPath, Encoding.UTF8.GetBytes(text), secret: false);
         }

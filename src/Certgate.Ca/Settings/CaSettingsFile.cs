@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Certgate.Ca.Settings;
 
@@ -196,7 +197,7 @@ public static class CaSettingsFile
             }
 
             string? baseUrl = r.String(root, "baseUrl", "");
-            if (baseUrl is not null && (!Uri.TryCreate(baseUrl, UriKind.Absolute, out Uri? u) || (u.Scheme != "http" && u.Scheme != "https")))
+            if (baseUrl is not null && BaseUrlProblem(baseUrl) is not null)
             {
                 throw new CaSettingsException($"{source}: baseUrl '{baseUrl}': expected an absolute http:// or https:// URL");
             }
@@ -218,6 +219,50 @@ public static class CaSettingsFile
                 Ldap = ldap,
             };
         }
+    }
+
+    /// <summary>
+    /// Why <paramref name="url"/> cannot be a <c>baseUrl</c> (the address gateways reach this CA at), or null when it
+    /// can: an absolute http:// or https:// URL with a host and no query or fragment (the CRL path is appended to it).
+    /// </summary>
+    public static string? BaseUrlProblem(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? u) || (u.Scheme != Uri.UriSchemeHttp && u.Scheme != Uri.UriSchemeHttps) || u.Host.Length == 0)
+        {
+            return "expected an absolute http:// or https:// URL";
+        }
+        return u.Query.Length > 0 || u.Fragment.Length > 0 ? "a base URL has no query or fragment (the CRL path /crl/ca.crl is appended to it)" : null;
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> with its top-level <c>"baseUrl"</c> value replaced by <paramref name="baseUrl"/>, keeping
+    /// every comment; the result is parsed again, so a file that does not say <c>"baseUrl"</c> once is refused.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="baseUrl"/> is not a valid base URL.</exception>
+    /// <exception cref="CaSettingsException">The text is invalid, or has no single <c>"baseUrl"</c> entry to replace.</exception>
+    public static string WithBaseUrl(string text, string baseUrl, string source)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(baseUrl);
+        if (BaseUrlProblem(baseUrl) is { } problem)
+        {
+            throw new ArgumentException($"baseUrl '{baseUrl}': {problem}", nameof(baseUrl));
+        }
+        // Comments mention baseUrl without quotes; the JSON key is the only quoted "baseUrl" followed by a colon.
+        MatchCollection found = Regex.Matches(text, "\"baseUrl\"\\s*:\\s*(null|\"(?:[^\"\\\\]|\\\\.)*\")");
+        if (found.Count != 1)
+        {
+            throw new CaSettingsException($"{source}: cannot set baseUrl: the file has {(found.Count == 0 ? "no" : "more than one")} \"baseUrl\" entry; edit it by hand");
+        }
+        Group value = found[0].Groups[1];
+        string result = string.Concat(text.AsSpan(0, value.Index), JsonSerializer.Serialize(baseUrl), text.AsSpan(value.Index + value.Length));
+        CaSettings parsed = Parse(result, source);
+        if (parsed.BaseUrl != baseUrl)
+        {
+            throw new CaSettingsException($"{source}: cannot set baseUrl: the \"baseUrl\" entry is not the top-level one; edit it by hand");
+        }
+        return result;
     }
 
     private static string Redact(string s) => s.Contains("assword", StringComparison.OrdinalIgnoreCase) ? "(connection string)" : s;

@@ -29,7 +29,8 @@ internal sealed class CaCommands : ICommandModule
 
     public void Register(CommandTable table)
     {
-        table.Add("ca init", "--dir DIR --subject DN [--key rsa:2048|rsa:4096|ecdsa:p256|ecdsa:p384] [--days N] [--csr-out F]", Init);
+        table.Add("ca init", "--dir DIR --subject DN [--url http://HOST:PORT] [--key rsa:2048|rsa:4096|ecdsa:p256|ecdsa:p384] [--days N] [--csr-out F]"
+            + " (--url: the address gateways reach this CA at; issued certificates point to its CRL there)", Init);
         table.Add("ca install-cert", "--dir DIR --cert F (finish a subordinate CA made with init --csr-out)", InstallCert);
         table.Add("ca challenge", "--dir DIR [--ttl 1h] [--profile P]" + DbHelp + " (prints a one-time challenge password)", Challenge);
         table.Add("ca list", "--dir DIR" + DbHelp, List);
@@ -54,7 +55,12 @@ internal sealed class CaCommands : ICommandModule
         string key = args.Optional("--key") ?? "rsa:2048";
         string? daysText = args.Optional("--days");
         string? csrOut = args.Optional("--csr-out");
+        string? url = args.Optional("--url");
         args.EnsureAllUsed();
+        if (url is not null && CaSettingsFile.BaseUrlProblem(url) is { } urlProblem)
+        {
+            throw new UserException($"{args.Command}: --url '{url}': {urlProblem}, the address gateways reach this CA at (e.g. http://ca.example.net:8080)", 2);
+        }
         try
         {
             KeySpec.Parse(key);
@@ -84,13 +90,13 @@ internal sealed class CaCommands : ICommandModule
         {
             if (csrOut is not null)
             {
-                CaDirectory.InitSubordinate(dir, subject, key, csrOut);
+                CaDirectory.InitSubordinate(dir, subject, key, csrOut, baseUrl: url);
                 ctx.Out.WriteLine($"Subordinate CA key written to {Path.Combine(Path.GetFullPath(dir), CaDirectory.KeyFile)} (mode 0600)");
                 ctx.Out.WriteLine($"Certificate request written to {Path.GetFullPath(csrOut)}");
                 ctx.Out.WriteLine($"Have the parent CA sign it, then run: certgate ca install-cert --dir {dir} --cert FILE");
                 return 0;
             }
-            CaMaterial m = CaDirectory.Init(dir, subject, key, days);
+            CaMaterial m = CaDirectory.Init(dir, subject, key, days, baseUrl: url);
             ctx.Out.WriteLine($"CA initialised in {m.Path}");
             WriteCaSummary(ctx, m, key);
             return 0;
@@ -171,7 +177,11 @@ internal sealed class CaCommands : ICommandModule
         ctx.Out.WriteLine($"  Valid:       {CaText.Time(c.NotBefore.ToUniversalTime())} to {CaText.Time(c.NotAfter.ToUniversalTime())}");
         ctx.Out.WriteLine($"  SHA-256:     {CaText.Fingerprint(c.RawData)}");
         ctx.Out.WriteLine($"  Settings:    {Path.Combine(m.Path, CaSettingsFile.FileName)}"
-            + (m.Settings.BaseUrl is null ? " (set baseUrl so issued certificates carry CRL and AIA URLs)" : ""));
+            + (m.Settings.BaseUrl is null ? " (set baseUrl, or init with --url, so issued certificates carry CRL and AIA URLs)" : ""));
+        if (m.Settings.CrlUrl is { } crl)
+        {
+            ctx.Out.WriteLine($"  CRL:         {crl} (distribution point of issued certificates)");
+        }
         if (m.RaCertificate is { } ra)
         {
             ctx.Out.WriteLine($"  RA:          {ra.Subject} ({CaDirectory.RaCertificateFile})");

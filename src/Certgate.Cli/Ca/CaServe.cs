@@ -104,6 +104,10 @@ internal static class CaServe
             ctx.Out.WriteLine($"  CA certificate:  {b}ca.crt");
             ctx.Out.Flush();
             log.WriteLine($"CA {s.Ca.Certificate.Subject}, database {CaSession.Redact(s.Store.Description)}; CRL checked every {s.Ca.Settings.Crl.CheckInterval.TotalMinutes:0.##} min");
+            if (NoDistributionPointWarning(s.Material.Path, s.Ca.Settings, b) is { } warning)
+            {
+                log.WriteLine(warning);
+            }
 
             TimeSpan interval = s.Ca.Settings.Crl.CheckInterval;
             while (!stop.Task.IsCompleted)
@@ -121,6 +125,17 @@ internal static class CaServe
         log.WriteLine("stopped");
         return 0;
     }
+
+    /// <summary>
+    /// The one warning <c>ca serve</c> gives at start when <c>ca.json</c> has no <c>baseUrl</c>: the certificates it
+    /// issues then carry no CRL distribution point, so gateways cannot find the CRL by themselves.
+    /// </summary>
+    internal static string? NoDistributionPointWarning(string dir, Certgate.Ca.Settings.CaSettings settings, Uri listening) =>
+        settings.BaseUrl is not null
+            ? null
+            : $"warning: certificates are issued without a CRL distribution point (ca.json has no baseUrl), so gateways cannot find this CA's CRL; "
+              + $"set \"baseUrl\" in {Path.Combine(dir, Certgate.Ca.Settings.CaSettingsFile.FileName)} to the address gateways reach this CA at "
+              + $"(e.g. \"http://ca.example.net:{listening.Port}\"; `certgate ca init --url` sets it for a new CA) and restart";
 
     /// <summary>Publishes the current CRL to LDAP when its number changed since the last publication.</summary>
     private static async Task PublishAsync(Certgate.Ca.Http.Ldap.LdapCrlPublisher? ldap, CaSession s, TextWriter log)

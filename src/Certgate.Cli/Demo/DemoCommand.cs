@@ -94,11 +94,20 @@ internal sealed class DemoCommand : ICommandModule
 
             demo.Step("1. A certificate authority: a root CA on SQLite, serving SCEP over HTTP on loopback.");
             string caDir = Path.Combine(work, "ca");
-            CaDirectory.Init(caDir, "CN=Certgate Demo Root CA,O=Certgate Demo,C=US", "rsa:2048", 3650);
+            // The CA's address is chosen first so that `ca init --url` can put it into ca.json: the certificates it
+            // issues then carry their CRL distribution point (http://127.0.0.1:PORT/crl/ca.crl).
+            var caListen = new Uri($"http://127.0.0.1:{FreeLoopbackPort()}");
+            demo.Run("ca", Path.Combine(work, "ca-operator"), "ca", "init", "--dir", caDir, "--subject", "CN=Certgate Demo Root CA,O=Certgate Demo,C=US",
+                "--key", "rsa:2048", "--url", caListen.GetLeftPart(UriPartial.Authority));
+            if (demo.Failures > 0)
+            {
+                demo.Say("Demo stopped: the CA could not be created.");
+                return 1;
+            }
             CaMaterial material = CaDirectory.Load(caDir);
             store = await SqliteCaStore.OpenAsync(Path.Combine(caDir, "ca.db"));
             var ca = new CertificateAuthority(material.Settings, material.Certificate, store, raCertificate: material.RaCertificate);
-            server = await CaHttpServer.StartAsync(ca, new CaHttpOptions { Listen = new Uri("http://127.0.0.1:0") });
+            server = await CaHttpServer.StartAsync(ca, new CaHttpOptions { Listen = caListen });
             var scepUrl = new Uri(server.BaseAddress, "scep");
             demo.Say($"CA '{material.Certificate.Subject}' serves SCEP at {scepUrl}");
 
@@ -173,6 +182,8 @@ internal sealed class DemoCommand : ICommandModule
                 demo.Say($"{gw}# ip netns exec {ns} certgate --state {Path.Combine(work, gw)} gateway run");
                 return p;
             }
+            demo.Say("(The namespaces have no route to the CA on the host's loopback, so each daemon's first CRL refresh from the "
+                + "certificates' distribution point fails once; they keep the CRL loaded above.)");
             Process daemon1 = Start(ns1, "gw1");
             Process daemon2 = Start(ns2, "gw2");
             if (!WaitFor(daemon1, "IKE SA up") || !WaitFor(daemon2, "IKE SA up"))
@@ -295,6 +306,14 @@ internal sealed class DemoCommand : ICommandModule
     }
 
     /// <summary>Prints and runs each step through the same entry point as the command line.</summary>
+    /// <summary>A TCP port free on 127.0.0.1 now (the CA binds it a moment later).</summary>
+    private static int FreeLoopbackPort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
     private sealed class Script(CommandContext ctx)
     {
         public int Failures { get; private set; }

@@ -74,20 +74,23 @@ internal sealed class PkiEnrollCommands : ICommandModule
         using KeyPair key = pki.LoadKeyPair(id) ?? throw pki.Fail($"Keypair doesn't exist for certificate {id}");
         RSA rsa = key.Rsa ?? throw pki.Fail($"key pair {id} is {key.DisplayName}; SCEP needs an RSA key (generate-key-pair certificate-id {id} type rsa)");
         X500DistinguishedName subject = names.Subject;
+        HashAlgorithmName? digestAsked = ParseDigest(digestChoice, args.Command);
+        ScepCipher? cipherAsked = ParseEncryption(encryptionChoice, args.Command);
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        var client = new ScepClient(http, url, profile.CaIdentity);
-        IReadOnlyList<string> caps;
+        var flow = new ScepEnrollmentFlow(http, url, profile.CaIdentity, caCert, ras);
+        ScepCapabilities caps;
         try
         {
-            caps = client.GetCaCapsAsync().GetAwaiter().GetResult();
+            caps = flow.GetCapabilitiesAsync().GetAwaiter().GetResult();
         }
         catch (ScepFormatException e)
         {
             throw pki.Fail(e.Message);
         }
-        HashAlgorithmName digest = ChooseDigest(digestChoice, caps, args.Command);
-        ScepCipher encryption = ChooseEncryption(encryptionChoice, caps, args.Command);
+        ScepAlgorithms algorithms = ScepAlgorithms.Choose(caps, digestAsked, cipherAsked);
+        HashAlgorithmName digest = algorithms.Digest;
+        ScepCipher encryption = algorithms.Cipher;
 
         byte[] csr = CertificateRequestBuilder.Create(key, new CertificateRequestOptions
         {
@@ -96,20 +99,19 @@ internal sealed class PkiEnrollCommands : ICommandModule
             IPAddresses = names.Addresses,
             Emails = names.Emails,
             ChallengePassword = challenge,
-            Digest = digest == HashAlgorithmName.SHA1 ? SignatureDigest.Sha1 : digest == HashAlgorithmName.SHA512 ? SignatureDigest.Sha512 : digest == HashAlgorithmName.SHA384 ? SignatureDigest.Sha384 : SignatureDigest.Sha256,
+            Digest = algorithms.CsrDigest,
         });
         // The self-signed certificate that signs the SCEP message (RFC 8894 §2.3) for a first enrollment.
-        var selfRequest = new CertificateRequest(subject, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        using X509Certificate2 signer = selfRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        // Encrypt to the RA's encryption certificate when the CA has one, else to the CA.
-        X509Certificate2 recipient = ras.FirstOrDefault(r => r.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault() is not { } ku
-            || ku.KeyUsages.HasFlag(X509KeyUsageFlags.KeyEncipherment)) ?? caCert;
-        List<X509Certificate2> trusted = [caCert, .. ras];
+        using X509Certificate2 signer = ScepEnrollmentFlow.SelfSignedSigner(rsa, subject, DateTimeOffset.UtcNow);
         string transactionId = ScepClient.TransactionIdFor(signer.PublicKey);
 
         bool hadRequest = pki.Store.Exists(PkiObjectType.CertificateRequest, id);
         pki.Apply(new PkiStoreChange().WriteCertificateRequest(id, csr));
-        ctx.Out.WriteLine($"Certificate enrollment has started (transaction {transactionId}, {DigestName(digest)}, {EncryptionName(encryption)}).");
+        foreach (string warning in algorithms.Warnings)
+        {
+            ctx.Out.WriteLine("Warning: " + warning);
+        }
+        ctx.Out.WriteLine($"Certificate enrollment has started (transaction {transactionId}, {algorithms.DigestName}, {algorithms.CipherName}).");
         ScepEnrollment result;
         int polls = 0;
         int maxPolls = Math.Max(0, profile.Retry);
@@ -118,7 +120,7 @@ internal sealed class PkiEnrollCommands : ICommandModule
         var agentState = new AgentStateStore(ctx.StateDirectory);
         try
         {
-            result = client.EnrollAsync(ScepMessageType.PkcsReq, csr, signer, recipient, trusted, transactionId, digest, encryption).GetAwaiter().GetResult();
+            result = flow.EnrollAsync(ScepMessageType.PkcsReq, csr, signer, transactionId, algorithms).GetAwaiter().GetResult();
             // A running daemon polls PENDING requests itself (and this command holds its one-writer turn), so the
             // command hands over at once; without one it polls in the foreground for at most a minute.
             daemon = ControlClient.IsListening(ctx.StateDirectory);
@@ -129,7 +131,7 @@ internal sealed class PkiEnrollCommands : ICommandModule
                 ctx.Out.Flush();
                 Thread.Sleep(interval);
                 polls++;
-                result = client.PollAsync(caCert.SubjectName, subject, signer, recipient, trusted, transactionId, digest, encryption).GetAwaiter().GetResult();
+                result = flow.PollAsync(subject, signer, transactionId, algorithms).GetAwaiter().GetResult();
             }
         }
         catch (ScepFormatException e)
@@ -169,41 +171,29 @@ internal sealed class PkiEnrollCommands : ICommandModule
             default:
                 agentState.DeletePending(id);
                 pki.Apply(new PkiStoreChange().Delete(PkiObjectType.CertificateRequest, id));
-                throw pki.Fail($"the CA refused the enrollment: {(result.FailInfo is { } f ? ScepEnrollment.Explain(f) : "no failInfo given")}{(result.FailInfoText is { Length: > 0 } t ? $" (CA says: {t})" : "")}");
+                throw pki.Fail($"the CA refused the enrollment: {result.FailureReason}");
         }
     }
 
-    private static HashAlgorithmName ChooseDigest(string? choice, IReadOnlyList<string> caps, string command)
+    /// <summary>The digest the operator asked for, or null to let <see cref="ScepAlgorithms.Choose"/> pick from GetCACaps.</summary>
+    private static HashAlgorithmName? ParseDigest(string? choice, string command) => choice switch
     {
-        HashAlgorithmName chosen = choice switch
-        {
-            null => caps.Contains("SHA-512") ? HashAlgorithmName.SHA512 : caps.Contains("SHA-256") ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA1,
-            "sha512" => HashAlgorithmName.SHA512,
-            "sha384" => HashAlgorithmName.SHA384,
-            "sha256" => HashAlgorithmName.SHA256,
-            "sha1" => HashAlgorithmName.SHA1,
-            _ => throw new UserException($"{command}: scep-digest-algorithm '{choice}': expected sha512, sha384, sha256 or sha1", 2),
-        };
-        return chosen;
-    }
+        null => null,
+        "sha512" => HashAlgorithmName.SHA512,
+        "sha384" => HashAlgorithmName.SHA384,
+        "sha256" => HashAlgorithmName.SHA256,
+        "sha1" => HashAlgorithmName.SHA1,
+        _ => throw new UserException($"{command}: scep-digest-algorithm '{choice}': expected sha512, sha384, sha256 or sha1", 2),
+    };
 
-    private static ScepCipher ChooseEncryption(string? choice, IReadOnlyList<string> caps, string command) => choice switch
+    /// <summary>The cipher the operator asked for, or null to let <see cref="ScepAlgorithms.Choose"/> pick from GetCACaps.</summary>
+    private static ScepCipher? ParseEncryption(string? choice, string command) => choice switch
     {
-        null => caps.Contains("AES") ? ScepCipher.Aes256Cbc : ScepCipher.TripleDesCbc,
+        null => null,
         "aes256" => ScepCipher.Aes256Cbc,
         "aes128" => ScepCipher.Aes128Cbc,
         "des3" => ScepCipher.TripleDesCbc,
         "des" => ScepCipher.DesCbc,
         _ => throw new UserException($"{command}: scep-encryption-algorithm '{choice}': expected aes256, aes128, des3 or des", 2),
-    };
-
-    private static string DigestName(HashAlgorithmName h) => h.Name!.ToLowerInvariant().Replace("sha", "sha-", StringComparison.Ordinal);
-
-    private static string EncryptionName(ScepCipher cipher) => cipher switch
-    {
-        ScepCipher.Aes256Cbc => "aes256",
-        ScepCipher.Aes128Cbc => "aes128",
-        ScepCipher.TripleDesCbc => "des3",
-        _ => cipher.ToString().ToLowerInvariant(),
     };
 }

@@ -78,9 +78,9 @@ internal sealed class PendingEnrollmentPoller
             using KeyPair key = _store.LoadKeyPair(id) ?? throw new AgentException($"the key pair of {id} is missing");
             var subject = new X500DistinguishedName(pending.Subject);
             using X509Certificate2 signer = AgentScep.SelfSigned(key, subject, now);
-            var client = new ScepClient(_http, ca.Url, ca.Profile.CaIdentity);
-            ScepEnrollment result = await client.PollAsync(ca.Certificate.SubjectName, subject, signer, ca.Recipient, [.. ca.Trusted], pending.TransactionId,
-                new HashAlgorithmName(pending.Digest), Enum.Parse<ScepCipher>(pending.Cipher), cancellationToken).ConfigureAwait(false);
+            // The algorithms the enrollment chose when it started (a CertPoll repeats its PKCSReq's).
+            var algorithms = new ScepAlgorithms(new HashAlgorithmName(pending.Digest), Enum.Parse<ScepCipher>(pending.Cipher), []);
+            ScepEnrollment result = await ca.Flow(_http).PollAsync(subject, signer, pending.TransactionId, algorithms, cancellationToken).ConfigureAwait(false);
             switch (result.Status)
             {
                 case ScepPkiStatus.Success:
@@ -108,9 +108,7 @@ internal sealed class PendingEnrollmentPoller
                         _store.Apply(new PkiStoreChange().Delete(PkiObjectType.CertificateRequest, id));
                         _state.DeletePending(id);
                     }, cancellationToken).ConfigureAwait(false);
-                    _log($"enrollment of local certificate {id} (transaction {pending.TransactionId}) refused by the CA: "
-                        + (result.FailInfo is { } f ? ScepEnrollment.Explain(f) : "no failInfo given")
-                        + (result.FailInfoText is { Length: > 0 } t ? $" (CA says: {t})" : ""));
+                    _log($"enrollment of local certificate {id} (transaction {pending.TransactionId}) refused by the CA: {result.FailureReason}");
                     return null;
             }
         }

@@ -224,11 +224,17 @@ public sealed class ReEnrollmentAgent : IDisposable
         {
             throw new AgentException($"the key pair of {entry.CertificateId} does not match its certificate");
         }
-        IReadOnlyList<string> caps = await AgentScep.CapsAsync(_http, ca, cancellationToken).ConfigureAwait(false);
-        HashAlgorithmName digest = AgentScep.Digest(entry.ScepDigestAlgorithm, caps);
-        ScepCipher cipher = AgentScep.Cipher(entry.ScepEncryptionAlgorithm, caps);
+        ScepEnrollmentFlow flow = ca.Flow(_http);
+        HashAlgorithmName? digestAsked = AgentScep.Digest(entry.ScepDigestAlgorithm);
+        ScepCipher? cipherAsked = AgentScep.Cipher(entry.ScepEncryptionAlgorithm);
+        ScepCapabilities caps = await flow.GetCapabilitiesAsync(cancellationToken).ConfigureAwait(false);
+        ScepAlgorithms algorithms = ScepAlgorithms.Choose(caps, digestAsked, cipherAsked);
+        foreach (string warning in algorithms.Warnings)
+        {
+            _log($"auto-re-enrollment: local certificate {entry.CertificateId}: warning: {warning}");
+        }
         // RFC 8894 §3.3.1.2: a RenewalReq is signed with the certificate being renewed, which must still be valid.
-        bool renewal = AgentScep.Has(caps, "Renewal") && now < certificate.NotAfter.ToUniversalTime();
+        bool renewal = caps.Renewal && now < certificate.NotAfter.ToUniversalTime();
         if (!renewal && entry.ChallengePassword is null)
         {
             throw new AgentException(now < certificate.NotAfter.ToUniversalTime()
@@ -240,17 +246,18 @@ public sealed class ReEnrollmentAgent : IDisposable
             episode.NewKey = KeyPair.Generate(current.Algorithm, current.KeySize);
         }
         KeyPair requestKey = episode.NewKey ?? current;
-        byte[] csr = CertificateRequestBuilder.Create(requestKey, AgentScep.SameNames(certificate, AgentScep.CsrDigest(digest), renewal ? null : entry.ChallengePassword));
+        byte[] csr = CertificateRequestBuilder.Create(requestKey, AgentScep.SameNames(certificate, algorithms.CsrDigest, renewal ? null : entry.ChallengePassword));
         byte[] spki = requestKey.ExportSubjectPublicKeyInfo();
         // A transaction per (requested key, certificate renewed): a retry repeats it (the CA answers it as before),
         // and it differs from the first enrollment's, which used the same key.
         string transactionId = Convert.ToHexString(SHA256.HashData([.. spki, .. certificate.RawData]))[..40];
         episode.TransactionId = transactionId;
         using X509Certificate2 signer = renewal ? AgentScep.WithKey(certificate, current) : AgentScep.SelfSigned(requestKey, certificate.SubjectName, now);
-        var credentials = new ScepClientCredentials(signer, ca.Recipient, digest, cipher);
-        ScepOutgoingRequest request = ScepClientMessages.Enrollment(csr, transactionId, credentials, renewal);
+        // With re-generate-keypair the RenewalReq is signed with the current key while the certificate is for the new
+        // one, so the issued certificate is looked for by the CSR's key, not the signer's.
         PublicKey issuedKey = PublicKey.CreateFromSubjectPublicKeyInfo(spki, out _);
-        ScepEnrollment result = await AgentScep.SendAsync(_http, ca.Url, request, credentials, ca.Trusted, issuedKey, cancellationToken).ConfigureAwait(false);
+        ScepEnrollment result = await flow.EnrollAsync(renewal ? ScepMessageType.RenewalReq : ScepMessageType.PkcsReq, csr, signer, transactionId, algorithms,
+            issuedKey, cancellationToken).ConfigureAwait(false);
         switch (result.Status)
         {
             case ScepPkiStatus.Success:
@@ -263,9 +270,7 @@ public sealed class ReEnrollmentAgent : IDisposable
                 episode.LastError = $"pending at the CA (transaction {transactionId})";
                 return null;
             default:
-                throw new AgentException($"the CA refused the {(renewal ? "RenewalReq" : "PKCSReq")}: "
-                    + (result.FailInfo is { } f ? ScepEnrollment.Explain(f) : "no failInfo given")
-                    + (result.FailInfoText is { Length: > 0 } t ? $" (CA says: {t})" : ""));
+                throw new AgentException($"the CA refused the {(renewal ? "RenewalReq" : "PKCSReq")}: {result.FailureReason}");
         }
     }
 

@@ -67,6 +67,10 @@ public sealed partial class CaCommandTests : IDisposable
     [InlineData("--days", "0", "--days '0': expected a whole number from 1 to 36500")]
     [InlineData("--days", "ten", "--days 'ten': expected a whole number")]
     [InlineData("--subject", "not a dn", "--subject 'not a dn': not a distinguished name")]
+    [InlineData("--url", "ca.example.net:8080", "--url 'ca.example.net:8080': expected an absolute http:// or https:// URL, the address gateways reach this CA at")]
+    [InlineData("--url", "ldap://ca.example.net", "--url 'ldap://ca.example.net': expected an absolute http:// or https:// URL")]
+    [InlineData("--url", "/crl", "--url '/crl': expected an absolute http:// or https:// URL")]
+    [InlineData("--url", "http://ca.example.net:8080/?x=1", "--url 'http://ca.example.net:8080/?x=1': a base URL has no query or fragment")]
     public void Init_BadOption_NamesTheOptionAndWritesNothing(string option, string value, string expected)
     {
         string[] args = ["ca", "init", "--dir", _f.Dir, "--subject", "CN=Test CA", "--key", "ecdsa:p256"];
@@ -82,6 +86,42 @@ public sealed partial class CaCommandTests : IDisposable
         string err = _f.Fails(2, args);
         Assert.Contains(expected, err);
         Assert.False(Directory.Exists(_f.Dir));
+    }
+
+    [Fact]
+    public void Init_Url_CertificatesIssuedAfterwardsCarryTheCrlDistributionPoint()
+    {
+        string output = _f.Ok("ca", "init", "--dir", _f.Dir, "--subject", "CN=Test CA", "--key", "ecdsa:p256", "--url", "http://ca.example.net:8080");
+        Assert.Contains("CRL:         http://ca.example.net:8080/crl/ca.crl", output);
+        string settings = File.ReadAllText(Path.Combine(_f.Dir, "ca.json"));
+        Assert.Contains("\"baseUrl\": \"http://ca.example.net:8080\"", settings);
+        Assert.Contains("// baseUrl         Public base URL of this CA", settings); // the documentation stays
+
+        SignOne("gw1");
+        using X509Certificate2 cert = X509Certificate2.CreateFromPem(File.ReadAllText(_f.File("gw1.crt")));
+        Assert.Equal(["http://ca.example.net:8080/crl/ca.crl"], Certgate.Pki.Certificates.CertificateInfo.From(cert).CrlDistributionPoints);
+    }
+
+    [Fact]
+    public void Init_WithoutUrl_IssuesWithoutADistributionPoint()
+    {
+        _f.InitCa();
+        SignOne("gw1");
+        using X509Certificate2 cert = X509Certificate2.CreateFromPem(File.ReadAllText(_f.File("gw1.crt")));
+        Assert.Empty(Certgate.Pki.Certificates.CertificateInfo.From(cert).CrlDistributionPoints);
+    }
+
+    [Fact]
+    public void Init_Url_SetsBaseUrlInAnExistingSettingsFileAndKeepsTheRest()
+    {
+        Directory.CreateDirectory(_f.Dir);
+        string path = Path.Combine(_f.Dir, "ca.json");
+        File.WriteAllText(path, Certgate.Ca.Settings.CaSettingsFile.DefaultText.Replace("\"validityDays\": 365", "\"validityDays\": 30", StringComparison.Ordinal));
+        _f.Ok("ca", "init", "--dir", _f.Dir, "--subject", "CN=Test CA", "--key", "ecdsa:p256", "--url", "https://ca.example.net/pki");
+        Certgate.Ca.Settings.CaSettings settings = Certgate.Ca.Settings.CaSettingsFile.Read(path);
+        Assert.Equal("https://ca.example.net/pki", settings.BaseUrl);
+        Assert.Equal("https://ca.example.net/pki/crl/ca.crl", settings.CrlUrl);
+        Assert.Equal(30, settings.GetProfile(null).ValidityDays);
     }
 
     [Fact]
@@ -302,6 +342,28 @@ public sealed partial class CaCommandTests : IDisposable
         int port = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
         string err = _f.Fails(1, "ca", "serve", "--dir", _f.Dir, "--listen", $"http://127.0.0.1:{port}");
         Assert.Contains($"--listen 'http://127.0.0.1:{port}': cannot listen", err);
+    }
+
+    [Fact]
+    public void Serve_WithoutBaseUrl_WarnsOnceAndNamesTheFix()
+    {
+        _f.InitCa();
+        (int code, string output, string err) = _f.Run("ca", "serve", "--dir", _f.Dir, "--listen", "http://127.0.0.1:0");
+        Assert.True(code == 0, err + output);
+        string[] warnings = [.. err.Split('\n').Where(l => l.StartsWith("warning: ", StringComparison.Ordinal))];
+        string warning = Assert.Single(warnings);
+        Assert.Contains("certificates are issued without a CRL distribution point", warning);
+        Assert.Contains($"\"baseUrl\" in {Path.Combine(_f.Dir, "ca.json")}", warning);
+        Assert.Contains("ca init --url", warning);
+    }
+
+    [Fact]
+    public void Serve_WithBaseUrl_DoesNotWarn()
+    {
+        _f.Ok("ca", "init", "--dir", _f.Dir, "--subject", "CN=Test CA", "--key", "ecdsa:p256", "--url", "http://127.0.0.1:8080");
+        (int code, string output, string err) = _f.Run("ca", "serve", "--dir", _f.Dir, "--listen", "http://127.0.0.1:0");
+        Assert.True(code == 0, err + output);
+        Assert.DoesNotContain("distribution point", err);
     }
 
     [Fact]

@@ -17,7 +17,8 @@ namespace Certgate.Cli.Tests.Scep;
 /// <summary>
 /// <c>local-certificate enroll</c> against a CA whose answers are tampered with by a proxy in front of our real CA:
 /// garbage, a broken signature, a replayed answer (wrong nonce), an HTTP error. Each is refused in one line and the
-/// state directory is exactly as it was.
+/// state directory is exactly as it was. And a GetCACaps in lower case with CRLF line ends, which is still the same
+/// list (RFC 8894 §3.5.2).
 /// </summary>
 public sealed class BadCaAnswerTests : IAsyncLifetime
 {
@@ -60,6 +61,11 @@ public sealed class BadCaAnswerTests : IAsyncLifetime
             }
             byte[] answer = await r.Content.ReadAsByteArrayAsync();
             ctx.Response.ContentType = r.Content.Headers.ContentType?.ToString();
+            if (ctx.Request.Query["operation"] == "GetCACaps" && _mode == "caps-lower-crlf")
+            {
+                // RFC 8894 §3.5.2: keywords are case-insensitive; lines may end in CRLF.
+                answer = System.Text.Encoding.ASCII.GetBytes(System.Text.Encoding.ASCII.GetString(answer).ToLowerInvariant().Replace("\n", "\r\n", StringComparison.Ordinal));
+            }
             if (ctx.Request.Query["operation"] == "PKIOperation")
             {
                 byte[] original = answer;
@@ -107,6 +113,21 @@ public sealed class BadCaAnswerTests : IAsyncLifetime
     }
 
     private async Task<string> ChallengeAsync() => (await _authority.CreateChallengeAsync(TimeSpan.FromMinutes(10), null, "test")).Password;
+
+    [Fact]
+    public async Task LowerCaseCrlfCapabilities_EnrollWithAesAndSha512()
+    {
+        // Before the shared capabilities parser the CLI compared keywords case-sensitively, fell back to SHA-1 and
+        // DES3, and our CA (which offers neither by default) refused the request with badAlg.
+        string challenge = await ChallengeAsync();
+        _mode = "caps-lower-crlf";
+        string output = _f.Ok("request", "security", "pki", "local-certificate", "enroll", "certificate-id", "gw1", "ca-profile", "ca1",
+            "challenge-password", challenge, "subject", "CN=gw1.example.net");
+        Assert.Contains("sha-512, aes256", output);
+        Assert.DoesNotContain("Warning", output);
+        Assert.Contains("Local certificate gw1 loaded successfully", output);
+        Assert.True(File.Exists(Path.Combine(_f.State, "pki", "local", "gw1.pem")));
+    }
 
     [Theory]
     [InlineData("garbage", "")]

@@ -3,15 +3,50 @@ using Certgate.Ca.Issuance;
 using Certgate.Ca.Storage;
 using Certgate.Scep;
 
-namespace Certgate.Ca.Http.Scep;
+namespace Certgate.Ca.Scep;
 
 /// <summary>
-/// The SCEP PKIOperation service without its HTTP transport (micromdm's split): one pkiMessage in, one answer out —
-/// a CertRep (SUCCESS, PENDING or FAILURE) or, for a message too broken to answer in SCEP, a 400 reason.
-/// <see cref="ScepEndpoints"/> carries it over HTTP; the mutation tests drive it directly.
+/// The SCEP service without its HTTP transport (micromdm's split; DESIGN.md "The SCEP service kept apart from its
+/// HTTP transport"): GetCACaps and GetCACert answers, and PKIOperation — one pkiMessage in, one answer out: a CertRep
+/// (SUCCESS, PENDING or FAILURE) or, for a message too broken to answer in SCEP, a 400 reason. Certgate.Ca.Http maps
+/// it onto Kestrel; tests drive it directly.
 /// </summary>
-internal sealed class ScepService(CertificateAuthority ca, TextWriter? log)
+/// <param name="ca">The certificate authority that decides.</param>
+/// <param name="log">Where one line per request goes (null: nowhere); never a challenge password.</param>
+public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
 {
+    /// <summary>
+    /// GetCACaps keywords (RFC 8894 §3.5.2) for the certificate profile named by the <c>message</c> parameter (the
+    /// default profile when empty or unknown): the CA's list, plus SHA-384, which this layer supports and strongSwan
+    /// 5.9.8 needs to see before it uses AES and SHA-256 (its capability check bug, fixed in 5.9.11).
+    /// </summary>
+    public IReadOnlyList<string> GetCaCaps(string? profile)
+    {
+        List<string> caps = [.. ca.GetCaCapabilities(string.IsNullOrEmpty(profile) ? null : profile)];
+        int sha256 = caps.FindIndex(c => string.Equals(c, "SHA-256", StringComparison.OrdinalIgnoreCase));
+        if (sha256 >= 0 && !caps.Contains("SHA-384", StringComparer.OrdinalIgnoreCase))
+        {
+            caps.Insert(sha256 + 1, "SHA-384");
+        }
+        return caps;
+    }
+
+    /// <summary>
+    /// The GetCACert answer (RFC 8894 §4.2.1): one certificate → DER (<c>application/x-x509-ca-cert</c>); a CA with an
+    /// RA → a degenerate certificates-only SignedData holding the RA and the CA (<c>application/x-x509-ca-ra-cert</c>).
+    /// </summary>
+    public ScepCaCertAnswer GetCaCert()
+    {
+        X509Certificate2Collection certs = ca.GetCaCertificates();
+        if (certs.Count == 1)
+        {
+            return new ScepCaCertAnswer(certs[0].RawData, "application/x-x509-ca-cert");
+        }
+        bool hasCa = certs.Cast<X509Certificate2>().Any(c => c.RawData.AsSpan().SequenceEqual(ca.Certificate.RawData));
+        List<X509Certificate2> all = [.. certs.Cast<X509Certificate2>(), .. hasCa ? Array.Empty<X509Certificate2>() : [ca.Certificate]];
+        return new ScepCaCertAnswer(DegenerateSignedData.Encode(all), "application/x-x509-ca-ra-cert");
+    }
+
     /// <summary>Answers one pkiMessage from <paramref name="who"/> (a peer address, for the log and the audit).</summary>
     /// <remarks>
     /// RFC 8894 §3.3.2: a readable request that fails later (signature or decryption: badMessageCheck; bad payload:
@@ -103,4 +138,12 @@ internal sealed class ScepService(CertificateAuthority ca, TextWriter? log)
 }
 
 /// <summary>What <see cref="ScepService.PkiOperationAsync"/> answers: a CertRep with its pkiStatus, or a 400 reason.</summary>
-internal sealed record ScepPkiOperationAnswer(byte[]? CertRep, ScepPkiStatus? Status, string? BadRequestReason);
+/// <param name="CertRep">The DER CertRep, or null for a 400.</param>
+/// <param name="Status">Its pkiStatus, or null for a 400.</param>
+/// <param name="BadRequestReason">Why the message cannot be answered in SCEP, or null.</param>
+public sealed record ScepPkiOperationAnswer(byte[]? CertRep, ScepPkiStatus? Status, string? BadRequestReason);
+
+/// <summary>What <see cref="ScepService.GetCaCert"/> answers.</summary>
+/// <param name="Body">DER certificate or certificates-only SignedData.</param>
+/// <param name="ContentType">Its media type.</param>
+public sealed record ScepCaCertAnswer(byte[] Body, string ContentType);
