@@ -51,6 +51,17 @@ public sealed class CrlReaderWriterTests
         Assert.Equal(["0102", "8F", "075BCD15"], crl.Select(e => e.SerialNumberHex));
     }
 
+    [Fact]
+    public void Crl_without_authorityKeyIdentifier_reads_back_without_one()
+    {
+        // Issue #13: openssl ca -gencrl writes no authorityKeyIdentifier unless crl_extensions asks for one; the
+        // absent extension must read as null, not as an empty key identifier.
+        using TestCa ca = TestCa.CreateRoot();
+        CertificateRevocationList crl = ca.Crl(omitAuthorityKeyIdentifier: true);
+        Assert.Null(crl.AuthorityKeyIdentifier);
+        Assert.True(crl.VerifySignature(ca.Certificate));
+    }
+
     [Theory]
     [InlineData("rsa-sha1")]
     [InlineData("rsa-sha384")]

@@ -81,12 +81,12 @@ internal sealed class TestCa : IDisposable
     /// <summary>A CRL with the given revoked certificates.</summary>
     public CertificateRevocationList Crl(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
         DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
-        bool corruptSignature = false, TestCa? signer = null) =>
-        CertificateRevocationList.Load(CrlBytes(revoked, thisUpdate, nextUpdate, number, reason, corruptSignature, signer));
+        bool corruptSignature = false, TestCa? signer = null, bool omitAuthorityKeyIdentifier = false) =>
+        CertificateRevocationList.Load(CrlBytes(revoked, thisUpdate, nextUpdate, number, reason, corruptSignature, signer, omitAuthorityKeyIdentifier));
 
     public byte[] CrlBytes(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
         DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
-        bool corruptSignature = false, TestCa? signer = null)
+        bool corruptSignature = false, TestCa? signer = null, bool omitAuthorityKeyIdentifier = false)
     {
         // A different signer keeps this CA's name: that is the "CRL signed by the wrong key" case.
         TestCa keyHolder = signer ?? this;
@@ -95,6 +95,7 @@ internal sealed class TestCa : IDisposable
             ThisUpdate = thisUpdate ?? Now.AddHours(-1),
             NextUpdate = nextUpdate ?? Now.AddDays(7),
             CrlNumber = number ?? 7,
+            IncludeAuthorityKeyIdentifier = !omitAuthorityKeyIdentifier,
         };
         foreach (X509Certificate2 c in revoked ?? [])
         {
