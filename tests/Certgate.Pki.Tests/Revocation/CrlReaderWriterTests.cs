@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Certgate.Pki.Revocation;
-using Certgate.Pki.Tests.TestPki;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Pki.Tests.Revocation;
 

@@ -1,6 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Pki.Revocation;
-using Certgate.Pki.Tests.TestPki;
+using Certgate.Tests.Shared.TestPki;
 using Certgate.Pki.Validation;
 
 namespace Certgate.Pki.Tests.Validation;
