@@ -68,6 +68,14 @@ internal sealed class TestCa : IDisposable
 
     public string Name => Certificate.Subject;
 
+    /// <summary>A copy of <see cref="Certificate"/> that holds the private key (for code that signs with it).</summary>
+    public X509Certificate2 CertificateWithKey() => Key switch
+    {
+        RSA rsa => Certificate.CopyWithPrivateKey(rsa),
+        ECDsa ec => Certificate.CopyWithPrivateKey(ec),
+        _ => throw new InvalidOperationException("unsupported key type"),
+    };
+
     /// <summary>A self-signed root.</summary>
     public static TestCa CreateRoot(string name = "CN=Test Root CA, O=Certgate", CertOptions? options = null)
     {
@@ -148,6 +156,9 @@ internal sealed class TestCa : IDisposable
         _ => RSA.Create(2048),
     };
 
+    private static byte[]? SubjectKeyIdentifier(X509Certificate2 certificate) =>
+        certificate.Extensions["2.5.29.14"] is { } e ? new X509SubjectKeyIdentifierExtension(e, e.Critical).SubjectKeyIdentifierBytes.ToArray() : null;
+
     private static HashAlgorithmName HashFor(AsymmetricAlgorithm key) => key.KeySize > 256 && key is ECDsa ? HashAlgorithmName.SHA384 : HashAlgorithmName.SHA256;
 
     private static X509Certificate2 Build(X500DistinguishedName subject, AsymmetricAlgorithm subjectKey,
@@ -173,7 +184,7 @@ internal sealed class TestCa : IDisposable
         }
         byte[]? issuerSki = issuerCert is null
             ? (o.OmitSubjectKeyIdentifier ? null : ski.SubjectKeyIdentifierBytes.ToArray())
-            : CrlBuilder.SubjectKeyIdentifier(issuerCert);
+            : SubjectKeyIdentifier(issuerCert);
         if (!o.OmitAuthorityKeyIdentifier && issuerSki is not null)
         {
             request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(issuerSki));
