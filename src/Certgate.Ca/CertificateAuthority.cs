@@ -5,6 +5,7 @@ using Certgate.Ca.Issuance;
 using Certgate.Ca.Revocation;
 using Certgate.Ca.Settings;
 using Certgate.Ca.Storage;
+using Certgate.Pki.Revocation;
 
 namespace Certgate.Ca;
 
@@ -231,7 +232,7 @@ public sealed class CertificateAuthority
 
     /// <summary><c>certgate ca revoke SERIAL reason</c>. Issues a new CRL afterwards when the settings say so.</summary>
     /// <exception cref="ArgumentException">Malformed serial or unknown reason.</exception>
-    public async Task<RevokeOutcome> RevokeAsync(string serial, RevocationReason reason, string actor, CancellationToken cancellationToken = default)
+    public async Task<RevokeOutcome> RevokeAsync(string serial, CrlReason reason, string actor, CancellationToken cancellationToken = default)
     {
         string s = NormalizeSerial(serial);
         RevokeOutcome outcome = await Store.RevokeAsync(s, reason, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
@@ -251,17 +252,17 @@ public sealed class CertificateAuthority
 
     /// <summary>Parses an RFC 5280 reason name (case-insensitive), e.g. <c>keyCompromise</c>.</summary>
     /// <exception cref="ArgumentException">Not a reason name.</exception>
-    public static RevocationReason ParseReason(string name)
+    public static CrlReason ParseReason(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        foreach (RevocationReason r in Enum.GetValues<RevocationReason>())
+        foreach (CrlReason r in Enum.GetValues<CrlReason>())
         {
             if (string.Equals(r.ToString(), name, StringComparison.OrdinalIgnoreCase))
             {
                 return r;
             }
         }
-        throw new ArgumentException($"revocation reason '{name}': expected one of {string.Join(", ", Enum.GetNames<RevocationReason>())}", nameof(name));
+        throw new ArgumentException($"revocation reason '{name}': expected one of {string.Join(", ", Enum.GetNames<CrlReason>())}", nameof(name));
     }
 
     /// <summary><c>certgate ca crl</c>: signs and stores a new CRL (number allocated in the same transaction).</summary>

@@ -161,7 +161,7 @@ public sealed class GatewayDaemon : IAsyncDisposable
         DateTimeOffset now = _time.GetUtcNow();
         foreach (CaProfile profile in config.CaProfiles)
         {
-            if (profile.Revocation == RevocationMode.Disabled || _store.LoadCaCertificate(profile.Name) is not { } ca)
+            if (RevocationModes.For(profile) == Certgate.Pki.Validation.RevocationMode.Disabled || _store.LoadCaCertificate(profile.Name) is not { } ca)
             {
                 continue;
             }

@@ -107,7 +107,7 @@ internal static class CaCrlHarness
             GC.Collect();
             long alloc = GC.GetTotalAllocatedBytes(precise: true);
             sw.Restart();
-            IReadOnlyList<Certgate.Ca.Storage.RevokedEntry> revoked = await store.ListRevokedAsync();
+            IReadOnlyList<Certgate.Pki.Revocation.RevokedEntry> revoked = await store.ListRevokedAsync();
             TimeSpan list = sw.Elapsed;
             CrlRecord again = await ca.GenerateCrlAsync("bench");
             TimeSpan build = sw.Elapsed;
@@ -187,7 +187,7 @@ internal static class CaCrlHarness
             notBefore.Value = now - (long)TimeSpan.FromDays(30).TotalMilliseconds;
             key.Value = serial.Value;
             revokedAt.Value = now - i; // distinct revocation times, the CRL's order
-            reason.Value = i % 3 == 0 ? (long)RevocationReason.keyCompromise : (long)RevocationReason.unspecified;
+            reason.Value = i % 3 == 0 ? (long)CrlReason.keyCompromise : (long)CrlReason.unspecified;
             cmd.ExecuteNonQuery();
         }
         tx.Commit();

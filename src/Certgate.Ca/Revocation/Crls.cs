@@ -4,7 +4,6 @@ using System.Security.Cryptography.X509Certificates;
 using Certgate.Ca.Settings;
 using Certgate.Ca.Storage;
 using Certgate.Pki.Revocation;
-using RevokedEntry = Certgate.Ca.Storage.RevokedEntry;
 
 namespace Certgate.Ca.Revocation;
 
@@ -34,7 +33,7 @@ public sealed class DotNetCrlSigner : ICrlSigner
         var b = new CertificateRevocationListBuilder();
         foreach (RevokedEntry e in content.Revoked)
         {
-            b.AddEntry(Convert.FromHexString(e.Serial), e.RevokedAt, (X509RevocationReason)(int)e.Reason);
+            b.AddEntry(e.SerialNumber.ToArray(), e.RevocationDate, (X509RevocationReason)(int)(e.Reason ?? CrlReason.unspecified));
         }
         bool rsa = content.Issuer.GetRSAPublicKey() is not null;
         HashAlgorithmName hash = !rsa && content.Issuer.GetECDsaPublicKey()!.KeySize > 256 ? HashAlgorithmName.SHA384 : HashAlgorithmName.SHA256;
@@ -55,7 +54,7 @@ public sealed class PkiCrlSigner : ICrlSigner
         {
             // RFC 5280 §5.3.1: "the reason code CRL entry extension SHOULD be absent instead of using the unspecified
             // (0) reasonCode value".
-            b.AddEntry(Convert.FromHexString(e.Serial), e.RevokedAt, e.Reason == RevocationReason.unspecified ? null : (CrlReason)(int)e.Reason);
+            b.AddEntry(e.SerialNumber.Span, e.RevocationDate, e.Reason == CrlReason.unspecified ? null : e.Reason);
         }
         using RSA? rsa = content.Issuer.GetRSAPrivateKey();
         if (rsa is not null)

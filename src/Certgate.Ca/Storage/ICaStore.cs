@@ -1,3 +1,5 @@
+using Certgate.Pki.Revocation;
+
 namespace Certgate.Ca.Storage;
 
 /// <summary>
@@ -23,7 +25,7 @@ public interface ICaStore : IAsyncDisposable
     Task<IReadOnlyList<CertificateRecord>> ListCertificatesAsync(int offset, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Marks a certificate revoked; a second revocation keeps the first time and reason.</summary>
-    Task<RevokeOutcome> RevokeAsync(string serial, RevocationReason reason, DateTimeOffset time, CancellationToken cancellationToken = default);
+    Task<RevokeOutcome> RevokeAsync(string serial, CrlReason reason, DateTimeOffset time, CancellationToken cancellationToken = default);
 
     /// <summary>Every revoked certificate (for the CRL), in revocation order.</summary>
     Task<IReadOnlyList<RevokedEntry>> ListRevokedAsync(CancellationToken cancellationToken = default);

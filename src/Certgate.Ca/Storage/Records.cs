@@ -1,3 +1,5 @@
+using Certgate.Pki.Revocation;
+
 namespace Certgate.Ca.Storage;
 
 /// <summary>An issued certificate as stored. <see cref="Serial"/> is upper-case hex without leading zeros stripped.</summary>
@@ -12,24 +14,9 @@ public sealed record CertificateRecord(
     string? TransactionId,
     DateTimeOffset IssuedAt,
     DateTimeOffset? RevokedAt = null,
-    RevocationReason? RevocationReason = null)
+    CrlReason? RevocationReason = null)
 {
     public bool IsRevoked => RevokedAt is not null;
-}
-
-/// <summary>RFC 5280 §5.3.1 CRLReason codes (value 7 is not used).</summary>
-public enum RevocationReason
-{
-    unspecified = 0,
-    keyCompromise = 1,
-    cACompromise = 2,
-    affiliationChanged = 3,
-    superseded = 4,
-    cessationOfOperation = 5,
-    certificateHold = 6,
-    removeFromCRL = 8,
-    privilegeWithdrawn = 9,
-    aACompromise = 10,
 }
 
 /// <summary>Outcome of <see cref="ICaStore.RevokeAsync"/>.</summary>
@@ -39,9 +26,6 @@ public enum RevokeOutcome
     AlreadyRevoked,
     NotFound,
 }
-
-/// <summary>One revoked certificate, as a CRL entry needs it.</summary>
-public sealed record RevokedEntry(string Serial, DateTimeOffset RevokedAt, RevocationReason Reason);
 
 /// <summary>A one-time challenge. Only the SHA-256 of the password is stored (<c>PasswordHash</c>); <c>Id</c> is a short
 /// public identifier (first 16 hex digits of the hash) for listings and audit.</summary>

@@ -11,6 +11,7 @@ using Certgate.Ca.Settings;
 using Certgate.Ca.Storage;
 using Certgate.Cli.Commands;
 using Certgate.Cli.Pki;
+using Certgate.Pki.Revocation;
 
 namespace Certgate.Cli.Ca;
 
@@ -358,21 +359,21 @@ internal sealed class CaCommands : ICommandModule
         string dir = Dir(args);
         string? db = args.Optional("--db");
         string serial = SerialOption(args);
-        string reasonText = args.Optional("--reason") ?? nameof(RevocationReason.unspecified);
+        string reasonText = args.Optional("--reason") ?? nameof(CrlReason.unspecified);
         args.EnsureAllUsed();
-        RevocationReason reason;
+        CrlReason reason;
         try
         {
             reason = CertificateAuthority.ParseReason(reasonText);
         }
         catch (ArgumentException)
         {
-            reason = RevocationReason.removeFromCRL; // refused just below with the list of names
+            reason = CrlReason.removeFromCRL; // refused just below with the list of names
         }
-        if (reason == RevocationReason.removeFromCRL)
+        if (reason == CrlReason.removeFromCRL)
         {
             // RFC 5280 §5.3.1: removeFromCRL is only for delta CRLs; it is not a reason to revoke.
-            string[] names = [.. Enum.GetNames<RevocationReason>().Where(n => n != nameof(RevocationReason.removeFromCRL))];
+            string[] names = [.. Enum.GetNames<CrlReason>().Where(n => n != nameof(CrlReason.removeFromCRL))];
             throw new UserException($"{args.Command}: --reason '{reasonText}': expected one of {string.Join(", ", names)}", 2);
         }
         return CaSession.Run(args, dir, db, async s =>

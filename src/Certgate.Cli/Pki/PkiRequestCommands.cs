@@ -13,8 +13,6 @@ using Certgate.Pki.Requests;
 using Certgate.Pki.Revocation;
 using Certgate.Pki.Store;
 using Certgate.Pki.Validation;
-using ConfigRevocation = Certgate.Config.Pki.RevocationMode;
-using PkiRevocation = Certgate.Pki.Validation.RevocationMode;
 
 namespace Certgate.Cli.Pki;
 
@@ -157,7 +155,7 @@ internal sealed class PkiRequestCommands : ICommandModule
         {
             TrustAnchors = anchors,
             CrlSource = pki.AllCrls(),
-            RevocationMode = selfSigned ? PkiRevocation.Disabled : RevocationFor(config),
+            RevocationMode = selfSigned ? RevocationMode.Disabled : RevocationModes.For(config),
         });
         if (!result.IsValid)
         {
@@ -247,13 +245,13 @@ internal sealed class PkiRequestCommands : ICommandModule
             throw pki.Fail($"local certificate {id} cannot be verified: no CA certificate is loaded");
         }
         (string Profile, X509Certificate2 Certificate) issuer = cas.FirstOrDefault(c => c.Certificate.SubjectName.RawData.AsSpan().SequenceEqual(cert.IssuerName.RawData));
-        PkiRevocation mode = PkiRevocation.Check;
+        RevocationMode mode = RevocationMode.Check;
         CaProfile? profile = issuer.Profile is null ? null : pki.Configuration.FindCaProfile(issuer.Profile);
         if (profile is not null)
         {
-            mode = RevocationFor(profile);
+            mode = RevocationModes.For(profile);
         }
-        if (mode != PkiRevocation.Disabled && issuer.Profile is not null)
+        if (mode != RevocationMode.Disabled && issuer.Profile is not null)
         {
             DownloadCrlIfNeeded(pki, issuer.Profile, issuer.Certificate, cert, profile);
         }
@@ -448,13 +446,4 @@ internal sealed class PkiRequestCommands : ICommandModule
             throw pki.Fail($"filename {path}: cannot be written ({e.Message})");
         }
     }
-
-    private static PkiRevocation RevocationFor(CaProfile profile) => profile.Revocation switch
-    {
-        ConfigRevocation.Disabled => PkiRevocation.Disabled,
-        _ when profile.DisableOnDownloadFailure => PkiRevocation.SkipWhenUnavailable,
-        // OCSP is not implemented offline: an OCSP profile is checked against a loaded CRL when there is one.
-        ConfigRevocation.Ocsp => PkiRevocation.SkipWhenUnavailable,
-        _ => PkiRevocation.Check,
-    };
 }

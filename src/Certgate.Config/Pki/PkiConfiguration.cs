@@ -5,11 +5,19 @@ using Certgate.Config.Tree;
 
 namespace Certgate.Config.Pki;
 
-/// <summary>How a CA profile checks revocation. CRL checking is on unless configured otherwise (reference §1.1.2).</summary>
-public enum RevocationMode
+/// <summary>
+/// The Junos words of <c>security pki ca-profile P revocation-check</c>: which method the profile names. CRL
+/// checking is on unless configured otherwise (reference §1.1.2). This is configuration, not behaviour: how the
+/// validator then checks is <c>Certgate.Pki.Validation.RevocationMode</c>, mapped from these words (and
+/// <c>crl disable on-download-failure</c>) in one table, <c>Certgate.Gateway.Crl.RevocationModes</c>.
+/// </summary>
+public enum RevocationCheck
 {
+    /// <summary><c>revocation-check crl</c> (the default).</summary>
     Crl,
+    /// <summary><c>revocation-check use-ocsp</c>.</summary>
     Ocsp,
+    /// <summary><c>revocation-check disable</c>.</summary>
     Disabled,
 }
 
@@ -49,7 +57,7 @@ public sealed record CaProfile(
     Uri? EnrollmentUrl,
     int Retry,
     TimeSpan RetryInterval,
-    RevocationMode Revocation,
+    RevocationCheck Revocation,
     IReadOnlyList<CrlUrl> CrlUrls,
     TimeSpan RefreshInterval,
     bool DisableOnDownloadFailure,
@@ -139,10 +147,10 @@ public sealed class PkiConfiguration
         ConfigNode enrollment = p.Child("enrollment") ?? Defaults(p, "enrollment");
         ConfigNode? rc = p.Child("revocation-check");
         ConfigNode crl = rc?.Child("crl") ?? Defaults(rc ?? Defaults(p, "revocation-check"), "crl");
-        RevocationMode mode = rc is null ? RevocationMode.Crl
-            : rc.Has("disable") ? RevocationMode.Disabled
-            : rc.Has("use-ocsp") ? RevocationMode.Ocsp
-            : RevocationMode.Crl;
+        RevocationCheck mode = rc is null ? RevocationCheck.Crl
+            : rc.Has("disable") ? RevocationCheck.Disabled
+            : rc.Has("use-ocsp") ? RevocationCheck.Ocsp
+            : RevocationCheck.Crl;
         ConfigNode? ocsp = rc?.Child("ocsp");
         return new CaProfile(
             p.Key!,

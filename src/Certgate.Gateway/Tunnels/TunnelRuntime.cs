@@ -9,6 +9,7 @@ using Certgate.Config.Storage;
 using Certgate.Config.Tree;
 using Certgate.Esp.Dataplane;
 using Certgate.Esp.Tun;
+using Certgate.Gateway.Crl;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Pki.Encoding;
@@ -433,7 +434,8 @@ public sealed class TunnelRuntime : IAsyncDisposable
                 anchors.Add(ca);
             }
             // revocation-check disable: this CA's CRL is neither needed nor used (reference §3.3).
-            if (_pki?.CaProfiles.FirstOrDefault(c => c.Name == profile)?.Revocation == Certgate.Config.Pki.RevocationMode.Disabled)
+            if (_pki?.CaProfiles.FirstOrDefault(c => c.Name == profile) is { } caProfile
+                && RevocationModes.For(caProfile) == RevocationMode.Disabled)
             {
                 continue;
             }

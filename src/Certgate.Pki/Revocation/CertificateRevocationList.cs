@@ -39,7 +39,14 @@ public sealed class CertificateRevocationList : IEnumerable<RevokedEntry>
         ThisUpdate = r.ThisUpdate;
         NextUpdate = r.NextUpdate;
         CrlNumber = r.CrlNumber;
-        AuthorityKeyIdentifier = r.AuthorityKeyIdentifier;
+        // Not an assignment from the byte[]?: byte[] (and the null literal) convert implicitly to ReadOnlyMemory<byte>,
+        // so an absent extension would become an empty key identifier that is "present", and a CRL without
+        // authorityKeyIdentifier (openssl ca -gencrl without crl_extensions) matched no CA that has a
+        // subjectKeyIdentifier (issue #13). Left unset, the property is null.
+        if (r.AuthorityKeyIdentifier is { } aki)
+        {
+            AuthorityKeyIdentifier = aki;
+        }
         SignatureAlgorithmOid = r.SignatureAlgorithmOid;
         OnlyContainsUserCerts = r.OnlyContainsUserCerts;
         OnlyContainsCACerts = r.OnlyContainsCACerts;

@@ -2,14 +2,21 @@ using System.Numerics;
 
 namespace Certgate.Pki.Revocation;
 
-/// <summary>One revokedCertificates entry of a CRL.</summary>
+/// <summary>
+/// One revoked certificate: an entry read from a CRL, or one the CA's store lists for the next CRL (the one type
+/// for both, issue #13).
+/// </summary>
 /// <remarks>
-/// <see cref="SerialNumber"/> is a view into the CRL's buffer (the INTEGER content octets as encoded, big-endian
-/// two's complement); it stays valid as long as the <see cref="CertificateRevocationList"/> is alive.
+/// Read from a CRL, <see cref="SerialNumber"/> is a view into the CRL's buffer (the INTEGER content octets as
+/// encoded, big-endian two's complement); it stays valid as long as the <see cref="CertificateRevocationList"/> is alive.
 /// </remarks>
 public readonly struct RevokedEntry
 {
-    internal RevokedEntry(ReadOnlyMemory<byte> serialNumber, DateTimeOffset revocationDate, CrlReason? reason)
+    /// <summary>An entry for <paramref name="serialNumber"/> (INTEGER content octets, big-endian).</summary>
+    /// <param name="serialNumber">The serial number's octets; the entry keeps this memory, it does not copy it.</param>
+    /// <param name="revocationDate">When the CA revoked the certificate.</param>
+    /// <param name="reason">The reasonCode, or null for none.</param>
+    public RevokedEntry(ReadOnlyMemory<byte> serialNumber, DateTimeOffset revocationDate, CrlReason? reason)
     {
         SerialNumber = serialNumber;
         RevocationDate = revocationDate;

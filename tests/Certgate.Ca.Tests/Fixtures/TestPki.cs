@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ca.Settings;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Ca.Tests.Fixtures;
 
@@ -12,12 +13,17 @@ public static class TestPki
     /// <summary>A self-signed ECDSA P-256 CA (fast) valid from <paramref name="now"/> − 1 day for <paramref name="days"/>.</summary>
     public static X509Certificate2 CreateCa(DateTimeOffset now, int days = 3650, string subject = "CN=Test CA,O=Certgate")
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var req = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
-        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
-        return req.CreateSelfSigned(now.AddDays(-1), now.AddDays(days));
+        // The shared test CA (tests/Shared/TestPki), with the key usage, validity and key identifiers this project's
+        // CA certificates always had: a root with subjectKeyIdentifier and no authorityKeyIdentifier.
+        using TestCa ca = TestCa.CreateRoot(subject, new CertOptions
+        {
+            KeyType = TestKeyType.EcdsaP256,
+            KeyUsage = X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature,
+            NotBefore = now.AddDays(-1),
+            NotAfter = now.AddDays(days),
+            OmitAuthorityKeyIdentifier = true,
+        });
+        return ca.CertificateWithKey();
     }
 
     /// <summary>A DER PKCS#10 request.</summary>

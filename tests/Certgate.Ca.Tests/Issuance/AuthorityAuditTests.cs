@@ -4,6 +4,7 @@ using Certgate.Ca.Challenges;
 using Certgate.Ca.Issuance;
 using Certgate.Ca.Storage;
 using Certgate.Ca.Tests.Fixtures;
+using Certgate.Pki.Revocation;
 
 namespace Certgate.Ca.Tests.Issuance;
 
@@ -101,7 +102,7 @@ public sealed class AuthorityAuditTests
         Assert.Contains(await AuditAsync(t), e => e.Event == "certificate-issued" && e.TransactionId == "cisco-1"
             && e.Detail!.Contains($"renewal of {old.SerialNumber} (PkcsReq)", StringComparison.Ordinal));
 
-        Assert.Equal(RevokeOutcome.Revoked, await t.Ca.RevokeAsync(old.SerialNumber, RevocationReason.keyCompromise, "admin"));
+        Assert.Equal(RevokeOutcome.Revoked, await t.Ca.RevokeAsync(old.SerialNumber, CrlReason.keyCompromise, "admin"));
         EnrollmentResult refused = await t.Ca.EnrollAsync(Pkcs(TestPki.Csr(thirdKey), "cisco-2", signer));
         Assert.Equal(EnrollmentStatus.Failed, refused.Status);
         Assert.Equal(EnrollmentFailInfo.BadRequest, refused.FailInfo);

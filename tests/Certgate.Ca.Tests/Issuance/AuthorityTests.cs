@@ -6,6 +6,7 @@ using Certgate.Ca.Issuance;
 using Certgate.Ca.Settings;
 using Certgate.Ca.Storage;
 using Certgate.Ca.Tests.Fixtures;
+using Certgate.Pki.Revocation;
 
 namespace Certgate.Ca.Tests.Issuance;
 
@@ -158,7 +159,7 @@ public sealed class AuthorityTests
         t.Clock.Advance(TimeSpan.FromDays(-366));
 
         // Revoked.
-        Assert.Equal(RevokeOutcome.Revoked, await t.Ca.RevokeAsync(old.SerialNumber, RevocationReason.keyCompromise, "admin"));
+        Assert.Equal(RevokeOutcome.Revoked, await t.Ca.RevokeAsync(old.SerialNumber, CrlReason.keyCompromise, "admin"));
         EnrollmentResult revoked = await t.Ca.EnrollAsync(new EnrollmentRequest(TestPki.Csr(newKey), "v1", EnrollmentMessageType.RenewalReq, old, "x"));
         Assert.Contains("revoked", revoked.Message, StringComparison.Ordinal);
         Assert.Single(await t.Store.ListCertificatesAsync(0, 10));
@@ -252,8 +253,8 @@ public sealed class AuthorityTests
         Assert.Equal(1, (int)number1);
 
         Assert.Equal(RevokeOutcome.Revoked, await t.Ca.RevokeAsync(cert.SerialNumber.ToLowerInvariant(), CertificateAuthority.ParseReason("KEYCOMPROMISE"), "admin"));
-        Assert.Equal(RevokeOutcome.AlreadyRevoked, await t.Ca.RevokeAsync(cert.SerialNumber, RevocationReason.superseded, "admin"));
-        Assert.Equal(RevokeOutcome.NotFound, await t.Ca.RevokeAsync("0102", RevocationReason.superseded, "admin"));
+        Assert.Equal(RevokeOutcome.AlreadyRevoked, await t.Ca.RevokeAsync(cert.SerialNumber, CrlReason.superseded, "admin"));
+        Assert.Equal(RevokeOutcome.NotFound, await t.Ca.RevokeAsync("0102", CrlReason.superseded, "admin"));
         CrlRecord latest = (await t.Store.GetLatestCrlAsync())!;
         Assert.Equal(2, latest.Number);
         CertificateRevocationListBuilder.Load(latest.Der, out var number2);
@@ -275,7 +276,7 @@ public sealed class AuthorityTests
         await using TestAuthority t = await TestAuthority.CreateAsync();
         using ECDsa k = TestPki.NewEcKey();
         X509Certificate2 cert = (await t.EnrollWithChallengeAsync(k)).Certificate!;
-        await t.Ca.RevokeAsync(cert.SerialNumber, RevocationReason.cessationOfOperation, "admin");
+        await t.Ca.RevokeAsync(cert.SerialNumber, CrlReason.cessationOfOperation, "admin");
         AuditVerification v = await t.Ca.VerifyAuditChainAsync();
         Assert.True(v.Valid, v.Problem);
         List<string> events = await EventsAsync(t);

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Certgate.Ca.Audit;
 using Certgate.Ca.Storage;
+using Certgate.Pki.Revocation;
 
 namespace Certgate.Ca.Tests.Storage;
 
@@ -51,12 +52,12 @@ public abstract class CaStoreContract : IAsyncLifetime
     {
         await Store.TryInsertCertificateAsync(Cert("01"));
         await Store.TryInsertCertificateAsync(Cert("02"));
-        Assert.Equal(RevokeOutcome.Revoked, await Store.RevokeAsync("01", RevocationReason.keyCompromise, T0.AddHours(1)));
-        Assert.Equal(RevokeOutcome.AlreadyRevoked, await Store.RevokeAsync("01", RevocationReason.superseded, T0.AddHours(2)));
-        Assert.Equal(RevokeOutcome.NotFound, await Store.RevokeAsync("03", RevocationReason.unspecified, T0));
+        Assert.Equal(RevokeOutcome.Revoked, await Store.RevokeAsync("01", CrlReason.keyCompromise, T0.AddHours(1)));
+        Assert.Equal(RevokeOutcome.AlreadyRevoked, await Store.RevokeAsync("01", CrlReason.superseded, T0.AddHours(2)));
+        Assert.Equal(RevokeOutcome.NotFound, await Store.RevokeAsync("03", CrlReason.unspecified, T0));
         RevokedEntry e = Assert.Single(await Store.ListRevokedAsync());
-        Assert.Equal(new RevokedEntry("01", T0.AddHours(1), RevocationReason.keyCompromise), e);
-        Assert.Equal(RevocationReason.keyCompromise, (await Store.GetCertificateAsync("01"))!.RevocationReason);
+        Assert.Equal(("01", T0.AddHours(1), (CrlReason?)CrlReason.keyCompromise), (e.SerialNumberHex, e.RevocationDate, e.Reason));
+        Assert.Equal(CrlReason.keyCompromise, (await Store.GetCertificateAsync("01"))!.RevocationReason);
     }
 
     [Fact]

@@ -95,6 +95,30 @@ public sealed class PkiCommandTests : IDisposable
     }
 
     [Fact]
+    public void CrlWithoutAuthorityKeyIdentifier_IsUsedByVerify()
+    {
+        // Issue #13: the CA certificate has a subjectKeyIdentifier, the CRL (as openssl ca -gencrl writes it by
+        // default) no authorityKeyIdentifier; verify said "no CRL loaded for …" although the CRL was loaded.
+        ConfigureProfile();
+        _f.Ok("--yes", "request", "security", "pki", "ca-certificate", "load", "ca-profile", "golden",
+            "filename", _f.WriteFile("ca.pem", _ca.ExportCertificatePem()));
+        _f.Ok("request", "security", "pki", "key-pair", "import", "certificate-id", "gw1",
+            "filename", _f.WriteFile("key.pem", _localKey.ExportPkcs8PrivateKeyPem()));
+        using X509Certificate2 local = PkiFixture.LocalCertificate(_ca, _caKey, _localKey, [0x10, 0x01]);
+        _f.Ok("request", "security", "pki", "local-certificate", "load", "certificate-id", "gw1",
+            "filename", _f.WriteFile("gw1.pem", local.ExportCertificatePem()));
+        _f.Ok("request", "security", "pki", "crl", "load", "ca-profile", "golden", "filename",
+            _f.WriteFile("ca.crl", PkiFixture.Crl(_ca, _caKey, 1, DateTimeOffset.UtcNow.AddDays(1), includeAuthorityKeyIdentifier: false, [0x2002])));
+        Assert.Equal("Local certificate gw1 verification success\n", _f.Ok("request", "security", "pki", "local-certificate", "verify", "certificate-id", "gw1"));
+
+        _f.Ok("request", "security", "pki", "crl", "load", "ca-profile", "golden", "filename",
+            _f.WriteFile("ca2.crl", PkiFixture.Crl(_ca, _caKey, 2, DateTimeOffset.UtcNow.AddDays(1), includeAuthorityKeyIdentifier: false, [0x1001])));
+        (int code, _, string err) = _f.Run("request", "security", "pki", "local-certificate", "verify", "certificate-id", "gw1");
+        Assert.Equal(1, code);
+        Assert.Contains("was revoked at", err);
+    }
+
+    [Fact]
     public void RevocationCheckDisabled_VerifiesWithoutCrl()
     {
         ConfigureProfile("set security pki ca-profile golden revocation-check disable");

@@ -110,13 +110,19 @@ public sealed class PkiFixture : IDisposable
     }
 
     /// <summary>A CRL of the fixed CA revoking <paramref name="serials"/>.</summary>
-    public static byte[] Crl(X509Certificate2 ca, RSA caKey, int number, DateTimeOffset? nextUpdate = null, params int[] serials)
+    public static byte[] Crl(X509Certificate2 ca, RSA caKey, int number, DateTimeOffset? nextUpdate = null, params int[] serials) =>
+        Crl(ca, caKey, number, nextUpdate, includeAuthorityKeyIdentifier: true, serials);
+
+    /// <summary>As <see cref="Crl(X509Certificate2, RSA, int, DateTimeOffset?, int[])"/>, with or without the
+    /// authorityKeyIdentifier extension (<c>openssl ca -gencrl</c> writes none unless asked).</summary>
+    public static byte[] Crl(X509Certificate2 ca, RSA caKey, int number, DateTimeOffset? nextUpdate, bool includeAuthorityKeyIdentifier, int[] serials)
     {
         var builder = new CrlBuilder(ca)
         {
             ThisUpdate = NotBefore.AddDays(2),
             NextUpdate = nextUpdate ?? NotAfter,
             CrlNumber = number,
+            IncludeAuthorityKeyIdentifier = includeAuthorityKeyIdentifier,
         };
         foreach (int s in serials)
         {

@@ -73,7 +73,7 @@ public sealed class PkiTests
         Assert.Equal(10, p.Retry);
         Assert.Equal(TimeSpan.FromSeconds(900), p.RetryInterval);
         Assert.Equal(TimeSpan.FromHours(24), p.RefreshInterval);
-        Assert.Equal(RevocationMode.Crl, p.Revocation);
+        Assert.Equal(RevocationCheck.Crl, p.Revocation);
         Assert.False(p.DisableOnDownloadFailure);
         Assert.Null(p.EnrollmentUrl);
         Assert.Empty(p.CrlUrls);
@@ -97,11 +97,11 @@ public sealed class PkiTests
         Assert.Equal("pki-admin@example.com", e.AdministratorEmail);
 
         CaProfile o = pki.FindCaProfile("ocsp-ca")!;
-        Assert.Equal(RevocationMode.Ocsp, o.Revocation);
+        Assert.Equal(RevocationCheck.Ocsp, o.Revocation);
         Assert.Equal(System.Net.IPAddress.Parse("192.0.2.1"), o.SourceAddress);
         Assert.Equal(true, o.Ocsp!.NoncePayload);
         Assert.Equal("fallback-crl", o.Ocsp.ConnectionFailure);
-        Assert.Equal(RevocationMode.Disabled, pki.FindCaProfile("offline")!.Revocation);
+        Assert.Equal(RevocationCheck.Disabled, pki.FindCaProfile("offline")!.Revocation);
 
         Assert.Equal(["entrust", "ocsp-ca"], Assert.Single(pki.TrustedCaGroups).CaProfiles);
         Assert.Equal(["local-entrust2", "gw2"], pki.AutoReEnrollments.Select(a => a.CertificateId));

@@ -3,6 +3,7 @@ using Certgate.Ca.Http.Ldap;
 using Certgate.Ca.Settings;
 using Certgate.Ca.Storage;
 using Certgate.Interop.Tests.Ldap;
+using Certgate.Pki.Revocation;
 
 namespace Certgate.Interop.Tests.Gateway;
 
@@ -35,7 +36,7 @@ public sealed class LdapCrlEndToEndTests
             Assert.Empty(Certgate.Pki.Certificates.CertificateInfo.From(gw1).CrlDistributionPoints);
             await ca.StopHttpAsync();
 
-            Assert.Equal(RevokeOutcome.Revoked, await ca.Ca.RevokeAsync(gw1.SerialNumber, RevocationReason.keyCompromise, "test"));
+            Assert.Equal(RevokeOutcome.Revoked, await ca.Ca.RevokeAsync(gw1.SerialNumber, CrlReason.keyCompromise, "test"));
             CrlRecord crl = await ca.Ca.GetCurrentCrlAsync("test");
             await new LdapCrlPublisher(new LdapPublishSettings(slapd.Url, SlapdFixture.RootDn, slapd.PasswordFile, EntryDn), ca.Ca.Certificate).PublishAsync(crl);
 

@@ -26,7 +26,7 @@ public sealed class LdapCrlPublisherTests(SlapdFixture slapd) : IClassFixture<Sl
     {
         await using LdapTestAuthority authority = await LdapTestAuthority.CreateAsync();
         X509Certificate2 revoked = await authority.EnrollAsync("CN=revoked.example.net,O=Example");
-        Assert.Equal(RevokeOutcome.Revoked, await authority.Ca.RevokeAsync(revoked.SerialNumber, RevocationReason.keyCompromise, "test"));
+        Assert.Equal(RevokeOutcome.Revoked, await authority.Ca.RevokeAsync(revoked.SerialNumber, CrlReason.keyCompromise, "test"));
         CrlRecord crl = await authority.Ca.GenerateCrlAsync("test");
         // What the HTTP endpoint serves is the current CRL's DER.
         CrlRecord served = await authority.Ca.GetCurrentCrlAsync("test");
@@ -87,7 +87,7 @@ public sealed class LdapCrlPublisherTests(SlapdFixture slapd) : IClassFixture<Sl
         Assert.Equal(first.Der, Assert.Single(slapd.SearchValues(entry, LdapCrlPublisher.CrlAttribute)));
 
         X509Certificate2 revoked = await authority.EnrollAsync("CN=later.example.net,O=Example");
-        await authority.Ca.RevokeAsync(revoked.SerialNumber, RevocationReason.superseded, "test");
+        await authority.Ca.RevokeAsync(revoked.SerialNumber, CrlReason.superseded, "test");
         CrlRecord second = await authority.Ca.GenerateCrlAsync("test");
         Assert.True(second.Number > first.Number);
         await publisher.PublishAsync(second);
@@ -117,7 +117,7 @@ public sealed class LdapCrlPublisherTests(SlapdFixture slapd) : IClassFixture<Sl
 
         // A revocation reissues the CRL; the next check publishes it.
         X509Certificate2 revoked = await authority.EnrollAsync("CN=gone.example.net,O=Example");
-        await authority.Ca.RevokeAsync(revoked.SerialNumber, RevocationReason.cessationOfOperation, "test");
+        await authority.Ca.RevokeAsync(revoked.SerialNumber, CrlReason.cessationOfOperation, "test");
         Assert.True(await publisher.PublishCurrentAsync(authority.Ca));
         CrlRecord second = await authority.Ca.GetCurrentCrlAsync("test");
         Assert.NotEqual(first.Number, second.Number);

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Pki.Identity;
-using Certgate.Pki.Tests.TestPki;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Pki.Tests.Identity;
 

@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Certgate.Pki.Revocation;
-using Certgate.Pki.Tests.TestPki;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Pki.Tests.Revocation;
 
@@ -49,6 +49,17 @@ public sealed class CrlReaderWriterTests
         Assert.False(crl.TryGetRevocation([0x01, 0x03], out _));
         Assert.False(crl.TryGetRevocation("0102FF", out _));
         Assert.Equal(["0102", "8F", "075BCD15"], crl.Select(e => e.SerialNumberHex));
+    }
+
+    [Fact]
+    public void Crl_without_authorityKeyIdentifier_reads_back_without_one()
+    {
+        // Issue #13: openssl ca -gencrl writes no authorityKeyIdentifier unless crl_extensions asks for one; the
+        // absent extension must read as null, not as an empty key identifier.
+        using TestCa ca = TestCa.CreateRoot();
+        CertificateRevocationList crl = ca.Crl(omitAuthorityKeyIdentifier: true);
+        Assert.Null(crl.AuthorityKeyIdentifier);
+        Assert.True(crl.VerifySignature(ca.Certificate));
     }
 
     [Theory]

@@ -1,6 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Pki.Revocation;
-using Certgate.Pki.Tests.TestPki;
+using Certgate.Tests.Shared.TestPki;
 using Certgate.Pki.Validation;
 
 namespace Certgate.Pki.Tests.Validation;
@@ -197,6 +197,20 @@ public sealed class ChainValidatorTests : IDisposable
         ChainValidationResult r = Validate(_root.Issue(), _root, source: source);
         Assert.False(r.IsValid);
         Assert.Contains(r.Failure!.Kind, new[] { ValidationFailureKind.CrlBadSignature, ValidationFailureKind.CrlIssuerMismatch });
+    }
+
+    [Fact]
+    public void Crl_without_authorityKeyIdentifier_is_matched_by_issuer_name()
+    {
+        // Issue #13: a CA with a subjectKeyIdentifier and a CRL without authorityKeyIdentifier (openssl ca -gencrl's
+        // default) was "no CRL loaded". RFC 5280 §6.3.3 (b) matches a complete CRL by issuer name.
+        X509Certificate2 good = _root.Issue();
+        X509Certificate2 revoked = _root.Issue(subject: "CN=gw2, O=Certgate");
+        CertificateRevocationList crl = _root.Crl([revoked], omitAuthorityKeyIdentifier: true);
+        Assert.Equal(CrlLookupStatus.Found, new CrlCollection([crl]).GetCrl(_root.Certificate).Status);
+        ChainValidationResult r = Validate(good, _root, crls: [crl]);
+        Assert.True(r.IsValid, r.ToString());
+        AssertFails(Validate(revoked, _root, crls: [crl]), ValidationFailureKind.Revoked, "CN=gw2", "keyCompromise");
     }
 
     [Fact]

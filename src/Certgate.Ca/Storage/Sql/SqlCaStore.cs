@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Certgate.Ca.Audit;
+using Certgate.Pki.Revocation;
 
 namespace Certgate.Ca.Storage.Sql;
 
@@ -150,7 +151,7 @@ public abstract class SqlCaStore : ICaStore
     }
 
     /// <inheritdoc/>
-    public async Task<RevokeOutcome> RevokeAsync(string serial, RevocationReason reason, DateTimeOffset time, CancellationToken cancellationToken = default)
+    public async Task<RevokeOutcome> RevokeAsync(string serial, CrlReason reason, DateTimeOffset time, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(serial);
         if (!Enum.IsDefined(reason))
@@ -173,7 +174,7 @@ public abstract class SqlCaStore : ICaStore
     {
         await using DbConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         return await QueryAsync(c, "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial",
-            r => new RevokedEntry(r.GetString(0), FromMs(L(r, 1)), (RevocationReason)L(r, 2)), cancellationToken).ConfigureAwait(false);
+            r => new RevokedEntry(Convert.FromHexString(r.GetString(0)), FromMs(L(r, 1)), (CrlReason)L(r, 2)), cancellationToken).ConfigureAwait(false);
     }
 
     // ---- challenges ----
@@ -379,7 +380,7 @@ public abstract class SqlCaStore : ICaStore
 
     private static CertificateRecord ReadCertificate(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), FromMs(L(r, 2)), FromMs(L(r, 3)), Bytes(r, 4), r.GetString(5), r.GetString(6), NullableString(r, 7),
-        FromMs(L(r, 8)), r.IsDBNull(9) ? null : FromMs(L(r, 9)), r.IsDBNull(10) ? null : (RevocationReason)L(r, 10));
+        FromMs(L(r, 8)), r.IsDBNull(9) ? null : FromMs(L(r, 9)), r.IsDBNull(10) ? null : (CrlReason)L(r, 10));
 
     private static RequestRecord ReadRequest(DbDataReader r) => new(
         r.GetString(0), ParseState(r.GetString(1)), r.GetString(2), Bytes(r, 3), r.GetString(4), r.GetString(5), r.GetString(6),

@@ -4,7 +4,15 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Pki.Revocation;
 
-namespace Certgate.Pki.Tests.TestPki;
+namespace Certgate.Tests.Shared.TestPki;
+
+/// <summary>The key a test certificate gets.</summary>
+internal enum TestKeyType
+{
+    Rsa2048,
+    EcdsaP256,
+    EcdsaP384,
+}
 
 /// <summary>How a test certificate is made; every switch defaults to a well-formed certificate.</summary>
 internal sealed record CertOptions
@@ -16,8 +24,17 @@ internal sealed record CertOptions
     /// <summary>Null = the usual usage (CA: keyCertSign|cRLSign, leaf: digitalSignature); use to drop bits.</summary>
     public X509KeyUsageFlags? KeyUsage { get; init; }
     public bool OmitBasicConstraints { get; init; }
-    public bool Ecdsa { get; init; }
+    /// <summary>The key type (default RSA 2048).</summary>
+    public TestKeyType KeyType { get; init; }
+    /// <summary>Shorthand for <see cref="KeyType"/> = <see cref="TestKeyType.EcdsaP256"/>.</summary>
+    public bool Ecdsa
+    {
+        get => KeyType != TestKeyType.Rsa2048;
+        init => KeyType = value ? TestKeyType.EcdsaP256 : TestKeyType.Rsa2048;
+    }
     public bool CorruptSignature { get; init; }
+    /// <summary>No subjectKeyIdentifier in this certificate (a CA without one makes its CRLs carry no AKI either).</summary>
+    public bool OmitSubjectKeyIdentifier { get; init; }
     public bool OmitAuthorityKeyIdentifier { get; init; }
     public byte[]? Serial { get; init; }
     public string[] DnsNames { get; init; } = [];
@@ -27,8 +44,10 @@ internal sealed record CertOptions
 }
 
 /// <summary>
-/// A test certificate authority: a certificate and its private key, able to issue certificates and CRLs with
-/// switches that break exactly one thing (signature, validity, key usage, CA flag, issuer).
+/// The test certificate authority of the unit test projects (one copy, linked from tests/Shared, issue #13): a
+/// certificate and its private key, able to issue certificates and CRLs with switches in the style of
+/// dotnet/runtime's test CA that change exactly one thing (signature, validity, key usage, CA flag, issuer, key
+/// identifiers, key type, the serials a CRL lists).
 /// </summary>
 internal sealed class TestCa : IDisposable
 {
@@ -49,12 +68,20 @@ internal sealed class TestCa : IDisposable
 
     public string Name => Certificate.Subject;
 
+    /// <summary>A copy of <see cref="Certificate"/> that holds the private key (for code that signs with it).</summary>
+    public X509Certificate2 CertificateWithKey() => Key switch
+    {
+        RSA rsa => Certificate.CopyWithPrivateKey(rsa),
+        ECDsa ec => Certificate.CopyWithPrivateKey(ec),
+        _ => throw new InvalidOperationException("unsupported key type"),
+    };
+
     /// <summary>A self-signed root.</summary>
     public static TestCa CreateRoot(string name = "CN=Test Root CA, O=Certgate", CertOptions? options = null)
     {
         options ??= new CertOptions();
         options = options with { IsCa = true };
-        AsymmetricAlgorithm key = NewKey(options.Ecdsa);
+        AsymmetricAlgorithm key = NewKey(options.KeyType);
         var subject = new X500DistinguishedName(name);
         X509Certificate2 cert = Build(subject, key, subject, key, null, options);
         return new TestCa(cert, key);
@@ -65,7 +92,7 @@ internal sealed class TestCa : IDisposable
     {
         options ??= new CertOptions();
         options = options with { IsCa = true };
-        AsymmetricAlgorithm key = NewKey(options.Ecdsa);
+        AsymmetricAlgorithm key = NewKey(options.KeyType);
         X509Certificate2 cert = Build(new X500DistinguishedName(name), key, Certificate.SubjectName, Key, Certificate, options);
         return new TestCa(cert, key);
     }
@@ -74,19 +101,23 @@ internal sealed class TestCa : IDisposable
     public X509Certificate2 Issue(string subject = "CN=gw1, O=Certgate", CertOptions? options = null)
     {
         options ??= new CertOptions();
-        using AsymmetricAlgorithm key = NewKey(options.Ecdsa);
+        using AsymmetricAlgorithm key = NewKey(options.KeyType);
         return Build(new X500DistinguishedName(subject), key, Certificate.SubjectName, Key, Certificate, options);
     }
 
     /// <summary>A CRL with the given revoked certificates.</summary>
     public CertificateRevocationList Crl(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
         DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
-        bool corruptSignature = false, TestCa? signer = null) =>
-        CertificateRevocationList.Load(CrlBytes(revoked, thisUpdate, nextUpdate, number, reason, corruptSignature, signer));
+        bool corruptSignature = false, TestCa? signer = null, bool omitAuthorityKeyIdentifier = false,
+        IEnumerable<byte[]>? serials = null) =>
+        CertificateRevocationList.Load(CrlBytes(revoked, thisUpdate, nextUpdate, number, reason, corruptSignature, signer,
+            omitAuthorityKeyIdentifier, serials));
 
+    /// <summary>The DER of a CRL listing <paramref name="revoked"/> and the raw <paramref name="serials"/>.</summary>
     public byte[] CrlBytes(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
         DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
-        bool corruptSignature = false, TestCa? signer = null)
+        bool corruptSignature = false, TestCa? signer = null, bool omitAuthorityKeyIdentifier = false,
+        IEnumerable<byte[]>? serials = null)
     {
         // A different signer keeps this CA's name: that is the "CRL signed by the wrong key" case.
         TestCa keyHolder = signer ?? this;
@@ -95,12 +126,17 @@ internal sealed class TestCa : IDisposable
             ThisUpdate = thisUpdate ?? Now.AddHours(-1),
             NextUpdate = nextUpdate ?? Now.AddDays(7),
             CrlNumber = number ?? 7,
+            IncludeAuthorityKeyIdentifier = !omitAuthorityKeyIdentifier,
         };
         foreach (X509Certificate2 c in revoked ?? [])
         {
             builder.AddEntry(c.SerialNumberBytes.Span, Now.AddDays(-1), reason);
         }
-        byte[] der = keyHolder.Key is RSA rsa ? builder.Sign(rsa, HashAlgorithmName.SHA256) : builder.Sign((ECDsa)keyHolder.Key, HashAlgorithmName.SHA256);
+        foreach (byte[] serial in serials ?? [])
+        {
+            builder.AddEntry(serial, Now.AddDays(-1), reason);
+        }
+        byte[] der = keyHolder.Key is RSA rsa ? builder.Sign(rsa, HashAlgorithmName.SHA256) : builder.Sign((ECDsa)keyHolder.Key, HashFor(keyHolder.Key));
         if (corruptSignature)
         {
             der[^5] ^= 0x5A;
@@ -113,14 +149,24 @@ internal sealed class TestCa : IDisposable
     private static X509Certificate2 WithName(TestCa ca, X500DistinguishedName name) =>
         Build(name, ca.Key, name, ca.Key, null, new CertOptions { IsCa = true });
 
-    private static AsymmetricAlgorithm NewKey(bool ecdsa) => ecdsa ? ECDsa.Create(ECCurve.NamedCurves.nistP256) : RSA.Create(2048);
+    private static AsymmetricAlgorithm NewKey(TestKeyType type) => type switch
+    {
+        TestKeyType.EcdsaP256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
+        TestKeyType.EcdsaP384 => ECDsa.Create(ECCurve.NamedCurves.nistP384),
+        _ => RSA.Create(2048),
+    };
+
+    private static byte[]? SubjectKeyIdentifier(X509Certificate2 certificate) =>
+        certificate.Extensions["2.5.29.14"] is { } e ? new X509SubjectKeyIdentifierExtension(e, e.Critical).SubjectKeyIdentifierBytes.ToArray() : null;
+
+    private static HashAlgorithmName HashFor(AsymmetricAlgorithm key) => key.KeySize > 256 && key is ECDsa ? HashAlgorithmName.SHA384 : HashAlgorithmName.SHA256;
 
     private static X509Certificate2 Build(X500DistinguishedName subject, AsymmetricAlgorithm subjectKey,
         X500DistinguishedName issuerName, AsymmetricAlgorithm issuerKey, X509Certificate2? issuerCert, CertOptions o)
     {
         CertificateRequest request = subjectKey is RSA rsa
-            ? new CertificateRequest(subject, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
-            : new CertificateRequest(subject, (ECDsa)subjectKey, HashAlgorithmName.SHA256);
+            ? new CertificateRequest(subject, rsa, HashFor(issuerKey), RSASignaturePadding.Pkcs1)
+            : new CertificateRequest(subject, (ECDsa)subjectKey, HashFor(issuerKey));
         if (!o.OmitBasicConstraints)
         {
             request.CertificateExtensions.Add(o.IsCa
@@ -132,8 +178,13 @@ internal sealed class TestCa : IDisposable
             : X509KeyUsageFlags.DigitalSignature);
         request.CertificateExtensions.Add(new X509KeyUsageExtension(usage, true));
         var ski = new X509SubjectKeyIdentifierExtension(request.PublicKey, false);
-        request.CertificateExtensions.Add(ski);
-        byte[]? issuerSki = issuerCert is null ? ski.SubjectKeyIdentifierBytes.ToArray() : CrlBuilder.SubjectKeyIdentifier(issuerCert);
+        if (!o.OmitSubjectKeyIdentifier)
+        {
+            request.CertificateExtensions.Add(ski);
+        }
+        byte[]? issuerSki = issuerCert is null
+            ? (o.OmitSubjectKeyIdentifier ? null : ski.SubjectKeyIdentifierBytes.ToArray())
+            : SubjectKeyIdentifier(issuerCert);
         if (!o.OmitAuthorityKeyIdentifier && issuerSki is not null)
         {
             request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(issuerSki));
