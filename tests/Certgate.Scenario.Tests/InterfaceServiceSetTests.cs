@@ -75,7 +75,26 @@ public sealed partial class ServiceSetTunnelTests
         return (Of("inbound"), Of("outbound"));
     }
 
-    private static string Ping(string ns, string from, string to) =>
+    /// <summary>Reads <paramref name="read"/> until two reads a second apart agree (the traffic before it is at rest,
+    /// however loaded the machine), within 60 s; a test then compares exact counts against that.</summary>
+    internal static T Settled<T>(Func<T> read)
+    {
+        T last = read();
+        for (int i = 0; i < 60; i++)
+        {
+            Thread.Sleep(1000);
+            T now = read();
+            if (EqualityComparer<T>.Default.Equals(now, last))
+            {
+                return now;
+            }
+            last = now;
+        }
+        Assert.Fail($"the counters did not settle within 60 s (last read {last})");
+        return last;
+    }
+
+    internal static string Ping(string ns, string from, string to) =>
         NetNamespaces.Run("ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", from, to);
 
     /// <summary>iperf3 sends 2 MB from <paramref name="from"/> in h1 to h2 and must finish.</summary>
@@ -118,13 +137,13 @@ public sealed partial class ServiceSetTunnelTests
             Assert.True(hostPinged.Out >= pinged.Out + 3 && hostPinged.In >= pinged.In + 3, $"ESP packets {pinged} -> {hostPinged} after 3 pings from gw1");
 
             Tcp(net, h1, h2, "172.30.1.10");
-            Thread.Sleep(500); // the last ACKs and FINs of the connection, so the counts below are at rest
-            (ulong In, ulong Out) tcp = EspPackets(dll, states[0]);
+            // The last ACKs and FINs of the connection: the counts below are taken at rest.
+            (ulong In, ulong Out) tcp = Settled(() => EspPackets(dll, states[0]));
             Assert.True(tcp.Out > hostPinged.Out + 100, $"ESP packets {hostPinged} -> {tcp} after 2 MB of TCP");
             Assert.True(tcp.In > hostPinged.In, $"no ACK came back through the tunnel: {hostPinged} -> {tcp}");
 
             // 172.30.1.100 is outside 172.30.1.0/28: in clear, the SA counters do not move.
-            (ulong In, ulong Out) peer = EspPackets(dll, states[1]);
+            (ulong In, ulong Out) peer = Settled(() => EspPackets(dll, states[1]));
             Assert.Contains("3 received", Ping(h1, "172.30.1.100", "172.30.2.10"));
             Tcp(net, h1, h2, "172.30.1.100");
             Assert.Equal(tcp, EspPackets(dll, states[0]));

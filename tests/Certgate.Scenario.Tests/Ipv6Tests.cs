@@ -139,7 +139,7 @@ public sealed class Ipv6Tests(StrongswanFixture f) : IClassFixture<StrongswanFix
 /// </summary>
 public sealed partial class ServiceSetTunnelTests
 {
-    private static string Ipv6NextHop(string gw, string local, string remote, string inside, string near, string far) =>
+    internal static string Ipv6NextHop(string gw, string local, string remote, string inside, string near, string far) =>
         Configuration(gw, local, remote, inside, far, near, family: "inet6", outerPrefix: 64, serviceSet: "ipsec-6");
 
     [Fact]
@@ -163,8 +163,8 @@ public sealed partial class ServiceSetTunnelTests
             Process gw1 = net.Start(ns1, "dotnet", dll, "--state", states[0], "gateway", "run");
             Process gw2 = net.Start(ns2, "dotnet", dll, "--state", states[1], "gateway", "run");
             string All() => "gw1:\n" + net.OutputOf(gw1) + "\ngw2:\n" + net.OutputOf(gw2);
-            net.WaitFor(gw1, "IKE SA up as initiator", 90);
-            net.WaitFor(gw2, "IKE SA up as responder", 30);
+            net.WaitFor(gw1, "IKE SA up as initiator", 90, All);
+            net.WaitFor(gw2, "IKE SA up as responder", 30, All);
             Assert.Contains("ESP data plane for local-gateway fd00:88::1 on UDP 4500", net.OutputOf(gw1));
 
             // Both directions; a capture on gw1's veth shows raw ESP (IPv6 Next Header 50) and no ESP in UDP.
@@ -268,8 +268,8 @@ public sealed partial class ServiceSetTunnelTests
             Process gw1 = net.Start(ns1, "dotnet", dll, "--state", states[0], "gateway", "run");
             Process gw2 = net.Start(ns2, "dotnet", dll, "--state", states[1], "gateway", "run");
             string All() => "gw1:\n" + net.OutputOf(gw1) + "\ngw2:\n" + net.OutputOf(gw2);
-            net.WaitFor(gw1, "IKE SA up as initiator", 90);
-            net.WaitFor(gw2, "IKE SA up as responder", 30);
+            net.WaitFor(gw1, "IKE SA up as initiator", 90, All);
+            net.WaitFor(gw2, "IKE SA up as responder", 30, All);
             string rules = NetNamespaces.Run("ip", "-n", ns1, "-6", "rule", "show");
             Assert.Contains("10000:\tfrom fd00:30:1::/120 to fd00:30:2::/120 lookup 30000", rules);
             Assert.Contains("9990:\tfrom all to fd00:88::2 ipproto udp dport 500 lookup main", rules);
@@ -279,11 +279,11 @@ public sealed partial class ServiceSetTunnelTests
             (ulong In, ulong Out) before = EspPackets(dll, states[0]);
             string first = Ping(h1, "fd00:30:1::10", "fd00:30:2::10");
             Assert.True(first.Contains("3 packets transmitted, 3 received", StringComparison.Ordinal), first + "\n" + All());
-            (ulong In, ulong Out) pinged = EspPackets(dll, states[0]);
+            (ulong In, ulong Out) pinged = Settled(() => EspPackets(dll, states[0]));
             Assert.True(pinged.Out >= before.Out + 3 && pinged.In >= before.In + 3, $"ESP packets {before} -> {pinged} after 3 pings\n{All()}");
 
             // fd00:30:1::1000 is outside fd00:30:1::/120 (::0 to ::ff): in clear, the SA counters do not move.
-            (ulong In, ulong Out) peer = EspPackets(dll, states[1]);
+            (ulong In, ulong Out) peer = Settled(() => EspPackets(dll, states[1]));
             Assert.Contains("3 received", Ping(h1, "fd00:30:1::1000", "fd00:30:2::10"));
             Assert.Equal(pinged, EspPackets(dll, states[0]));
             Assert.Equal(peer, EspPackets(dll, states[1]));

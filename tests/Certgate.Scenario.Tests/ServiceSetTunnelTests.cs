@@ -184,7 +184,8 @@ public sealed partial class ServiceSetTunnelTests
 
     private static void WaitUntil(Func<bool> condition, string what, string output)
     {
-        for (int i = 0; i < 200; i++)
+        // Generous: on 2 loaded cores a daemon can take seconds to get to it.
+        for (int i = 0; i < 1200; i++)
         {
             if (condition())
             {
@@ -192,11 +193,11 @@ public sealed partial class ServiceSetTunnelTests
             }
             Thread.Sleep(50);
         }
-        Assert.Fail($"{what} within 10 s; output:\n{output}");
+        Assert.Fail($"{what} within 60 s; output:\n{output}");
     }
 
     /// <summary>A test CA, and for each gateway: configuration, CA certificate, its own certificate and key, the CRL.</summary>
-    private static void Provision(string dll, string dir, string[] states, bool revokeGw2 = false, Func<int, string>? configuration = null)
+    internal static void Provision(string dll, string dir, string[] states, bool revokeGw2 = false, Func<int, string>? configuration = null)
     {
         using RSA caKey = RSA.Create(2048);
         var caReq = new CertificateRequest(Dn("Certgate Test Root CA"), caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -246,7 +247,7 @@ public sealed partial class ServiceSetTunnelTests
     /// docs/examples/ipsec-next-hop.set adapted to the namespaces (no SCEP: the certificates are loaded); IPv4 by
     /// default, IPv6 with <paramref name="family"/> inet6, a /64 outer prefix and its own service-set name.
     /// </summary>
-    private static string Configuration(string gw, string local, string remote, string inside, string far, string near,
+    internal static string Configuration(string gw, string local, string remote, string inside, string far, string near,
         string family = "inet", int outerPrefix = 24, string serviceSet = "ipsec-1") => Policies(gw) + $"""
         set services ipsec-vpn rule rule-ike term t1 from source-address {near}
         set services ipsec-vpn rule rule-ike term t1 from destination-address {far}
@@ -288,6 +289,6 @@ public sealed partial class ServiceSetTunnelTests
 
         """;
 
-    private static string Cli(string dll, string state, params string[] args) => NetNamespaces.Run("dotnet", [dll, "--state", state, "--yes", .. args]);
+    internal static string Cli(string dll, string state, params string[] args) => NetNamespaces.Run("dotnet", [dll, "--state", state, "--yes", .. args]);
 
 }
