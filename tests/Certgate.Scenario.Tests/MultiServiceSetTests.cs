@@ -82,7 +82,7 @@ public sealed partial class ServiceSetTunnelTests
             net.WaitFor(gw2, "IKE SA up as responder", 90);
             net.WaitFor(gw3, "IKE SA up as responder", 90);
             // The responders log "up" when they send IKE_AUTH's response; gw1 installs its SAs when it reads it.
-            for (int i = 0; i < 200 && System.Text.RegularExpressions.Regex.Matches(net.OutputOf(gw1), "IKE SA up as initiator").Count < 2; i++)
+            for (int i = 0; i < 600 && System.Text.RegularExpressions.Regex.Matches(net.OutputOf(gw1), "IKE SA up as initiator").Count < 2; i++)
             {
                 Thread.Sleep(50);
             }
