@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using static Certgate.Scenario.Tests.ServiceSetScenario;
 
 namespace Certgate.Scenario.Tests;
 
@@ -33,18 +34,18 @@ public sealed class LocalGatewayAddressTests
             string[] states = [Path.Combine(dir, "gw1"), Path.Combine(dir, "gw2")];
             string[] configurations =
             [
-                ServiceSetTunnelTests.Ipv6NextHop("gw1", "fd00:88::1", "fd00:88::2", "fd00:30:1::1/64", "fd00:30:1::/64", "fd00:30:2::/64"),
-                ServiceSetTunnelTests.Ipv6NextHop("gw2", "fd00:88::2", "fd00:88::1", "fd00:30:2::1/64", "fd00:30:2::/64", "fd00:30:1::/64"),
+                Ipv6NextHop("gw1", "fd00:88::1", "fd00:88::2", "fd00:30:1::1/64", "fd00:30:1::/64", "fd00:30:2::/64"),
+                Ipv6NextHop("gw2", "fd00:88::2", "fd00:88::1", "fd00:30:2::1/64", "fd00:30:2::/64", "fd00:30:1::/64"),
             ];
-            ServiceSetTunnelTests.Provision(dll, dir, states, configuration: i => configurations[i]);
+            Provision(dll, dir, states, configuration: i => configurations[i]);
 
             Process gw2 = net.Start(ns2, "dotnet", dll, "--state", states[1], "gateway", "run");
             Process? gw1 = null;
             string All() => "gw1:\n" + (gw1 is null ? "(not started)" : net.OutputOf(gw1)) + "\ngw2:\n" + net.OutputOf(gw2);
             net.WaitFor(gw2, $"waiting for local-gateway fd00:88::2 (service-set ipsec-6): {NotConfigured}", 60, All);
-            string ipsec = ServiceSetTunnelTests.Cli(dll, states[1], "show", "services", "ipsec-vpn", "ipsec", "security-associations");
+            string ipsec = CertgateCli(dll, states[1], "show", "services", "ipsec-vpn", "ipsec", "security-associations");
             Assert.Contains($"No SAs: not started: waiting for local-gateway fd00:88::2: {NotConfigured}", ipsec);
-            string ike = ServiceSetTunnelTests.Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail");
+            string ike = CertgateCli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail");
             Assert.Contains("State: Not matured", ike);
             Assert.Contains($"Not started: waiting for local-gateway fd00:88::2: {NotConfigured}", ike);
 
@@ -57,9 +58,9 @@ public sealed class LocalGatewayAddressTests
             // Said once per state, not once per look.
             Assert.Single(OccurrencesOf(net.OutputOf(gw2), "waiting for local-gateway fd00:88::2 (service-set ipsec-6): the address is tentative"));
 
-            string ping = ServiceSetTunnelTests.Ping(ns1, "fd00:30:1::1", "fd00:30:2::1");
+            string ping = Ping(ns1, "fd00:30:1::1", "fd00:30:2::1");
             Assert.True(ping.Contains("3 packets transmitted, 3 received", StringComparison.Ordinal), $"{ping}\n{All()}");
-            Assert.DoesNotContain("Not started", ServiceSetTunnelTests.Cli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail"));
+            Assert.DoesNotContain("Not started", CertgateCli(dll, states[1], "show", "services", "ipsec-vpn", "ike", "security-associations", "detail"));
 
             NetNamespaces.Stop(gw1);
             NetNamespaces.Stop(gw2);
@@ -83,14 +84,14 @@ public sealed class LocalGatewayAddressTests
             string ns2 = net.Create("2");
             (string veth1, _) = net.Link(ns1, null, ns2, "10.88.0.2/24");
             string[] states = [Path.Combine(dir, "gw1"), Path.Combine(dir, "gw2")];
-            ServiceSetTunnelTests.Provision(dll, dir, states);
+            Provision(dll, dir, states);
 
             Process gw1 = net.Start(ns1, "dotnet", dll, "--state", states[0], "gateway", "run");
             Process? gw2 = null;
             string All() => "gw1:\n" + net.OutputOf(gw1) + "\ngw2:\n" + (gw2 is null ? "(not started)" : net.OutputOf(gw2));
             net.WaitFor(gw1, $"waiting for local-gateway 10.88.0.1 (service-set ipsec-1): {NotConfigured}", 60, All);
             Assert.Contains($"No SAs: not started: waiting for local-gateway 10.88.0.1: {NotConfigured}",
-                ServiceSetTunnelTests.Cli(dll, states[0], "show", "services", "ipsec-vpn", "ipsec", "security-associations"));
+                CertgateCli(dll, states[0], "show", "services", "ipsec-vpn", "ipsec", "security-associations"));
             gw2 = net.Start(ns2, "dotnet", dll, "--state", states[1], "gateway", "run");
 
             // The address on an interface that is down: bind(2) would take it, but nothing can cross.
@@ -98,7 +99,7 @@ public sealed class LocalGatewayAddressTests
             NetNamespaces.Run("ip", "-n", ns1, "addr", "add", "10.88.0.1/24", "dev", veth1);
             net.WaitFor(gw1, $"waiting for local-gateway 10.88.0.1 (service-set ipsec-1): its interface {veth1} is down", 60, All);
             Assert.Contains($"No SAs: not started: waiting for local-gateway 10.88.0.1: its interface {veth1} is down",
-                ServiceSetTunnelTests.Cli(dll, states[0], "show", "services", "ipsec-vpn", "ipsec", "security-associations"));
+                CertgateCli(dll, states[0], "show", "services", "ipsec-vpn", "ipsec", "security-associations"));
 
             NetNamespaces.Run("ip", "-n", ns1, "link", "set", veth1, "up");
             net.WaitFor(gw1, "local-gateway 10.88.0.1 is usable now", 60, All);
@@ -106,7 +107,7 @@ public sealed class LocalGatewayAddressTests
             net.WaitFor(gw2, "IKE SA up as responder", 30, All);
             Assert.Single(OccurrencesOf(net.OutputOf(gw1), $"waiting for local-gateway 10.88.0.1 (service-set ipsec-1): {NotConfigured}"));
 
-            string ping = ServiceSetTunnelTests.Ping(ns1, "172.30.1.1", "172.30.2.1");
+            string ping = Ping(ns1, "172.30.1.1", "172.30.2.1");
             Assert.True(ping.Contains("3 packets transmitted, 3 received", StringComparison.Ordinal), $"{ping}\n{All()}");
 
             NetNamespaces.Stop(gw1);
