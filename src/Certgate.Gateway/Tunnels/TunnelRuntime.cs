@@ -141,7 +141,14 @@ public sealed class TunnelRuntime : IAsyncDisposable
             }
             // As a router does when an interface comes up: the address is looked at again every poll, and the data
             // plane opens and the tunnels start once it is usable (no restart, no commit).
-            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
             try
             {
                 RetryWaiting();
