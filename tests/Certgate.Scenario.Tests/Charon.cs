@@ -173,11 +173,11 @@ public sealed class Charon : IDisposable
     {
         File.Delete(Socket);
         _process = _net.Start(_ns, "sh", "-c", $"mount --bind '{Dir}/run' /run && STRONGSWAN_CONF='{ConfPath}' exec {CharonPath}");
-        for (int i = 0; i < 200 && !File.Exists(Socket) && !_process.HasExited; i++)
+        for (int i = 0; i < 600 && !File.Exists(Socket) && !_process.HasExited; i++)
         {
             Thread.Sleep(50);
         }
-        Assert.True(File.Exists(Socket), $"charon did not open its vici socket within 10 s.\n{_net.OutputOf(_process)}\n{LogTail()}");
+        Assert.True(File.Exists(Socket), $"charon did not open its vici socket within 30 s.\n{_net.OutputOf(_process)}\n{LogTail()}");
     }
 
     /// <summary><c>swanctl --load-all</c>: credentials and connections from <see cref="SwanctlDir"/>.</summary>

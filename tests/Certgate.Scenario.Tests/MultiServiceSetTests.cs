@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using static Certgate.Scenario.Tests.ServiceSetScenario;
 
 namespace Certgate.Scenario.Tests;
 
@@ -13,31 +14,13 @@ namespace Certgate.Scenario.Tests;
 /// </code>
 /// One ESP data plane (UDP 4500 on 10.88.0.1) serves both inside devices.
 /// </summary>
-public sealed partial class ServiceSetTunnelTests
+[Collection(ServiceSetScenario.Collection)]
+public sealed class MultiServiceSetTests
 {
-    private static string NextHopSet(string set, string rule, int unit, string inside, string local, string remote, string near, string far) => $"""
-        set services ipsec-vpn rule {rule} term t1 from source-address {near}
-        set services ipsec-vpn rule {rule} term t1 from destination-address {far}
-        set services ipsec-vpn rule {rule} term t1 then remote-gateway {remote}
-        set services ipsec-vpn rule {rule} term t1 then dynamic ike-policy ike-cert-pol
-        set services ipsec-vpn rule {rule} term t1 then dynamic ipsec-policy esp-pol
-        set services ipsec-vpn rule {rule} match-direction input
-        set interfaces ms-0/0/0 unit {unit} family inet address {inside}
-        set interfaces ms-0/0/0 unit {unit} service-domain inside
-        set interfaces ms-0/0/0 unit {unit + 1} family inet
-        set interfaces ms-0/0/0 unit {unit + 1} service-domain outside
-        set services service-set {set} next-hop-service inside-service-interface ms-0/0/0.{unit}
-        set services service-set {set} next-hop-service outside-service-interface ms-0/0/0.{unit + 1}
-        set services service-set {set} ipsec-vpn-options local-gateway {local}
-        set services service-set {set} ipsec-vpn-options trusted-ca test
-        set services service-set {set} ipsec-vpn-rules {rule}
-
-        """;
-
     /// <summary>(inbound SPI, outbound SPI) of gw's tunnel to <paramref name="peer"/>, from the show command.</summary>
     private static (string In, string Out) ChildSpis(string dll, string state, string peer)
     {
-        JsonNode json = JsonNode.Parse(Cli(dll, state, "show", "services", "ipsec-vpn", "ipsec", "security-associations", "|", "display", "json"))!;
+        JsonNode json = JsonNode.Parse(CertgateCli(dll, state, "show", "services", "ipsec-vpn", "ipsec", "security-associations", "|", "display", "json"))!;
         JsonNode? tunnel = json["ipsec-security-associations"]!.AsArray().SingleOrDefault(t => (string?)t!["remote-gateway"] == peer);
         Assert.True(tunnel is not null, $"no tunnel to {peer} in:\n{json}");
         JsonArray sas = tunnel["security-associations"]!.AsArray();
@@ -82,7 +65,7 @@ public sealed partial class ServiceSetTunnelTests
             net.WaitFor(gw2, "IKE SA up as responder", 90);
             net.WaitFor(gw3, "IKE SA up as responder", 90);
             // The responders log "up" when they send IKE_AUTH's response; gw1 installs its SAs when it reads it.
-            for (int i = 0; i < 200 && System.Text.RegularExpressions.Regex.Matches(net.OutputOf(gw1), "IKE SA up as initiator").Count < 2; i++)
+            for (int i = 0; i < 600 && System.Text.RegularExpressions.Regex.Matches(net.OutputOf(gw1), "IKE SA up as initiator").Count < 2; i++)
             {
                 Thread.Sleep(50);
             }
@@ -110,7 +93,7 @@ public sealed partial class ServiceSetTunnelTests
 
             // The commit that removes set b: its device goes, set a's tunnel keeps its SAs and carries traffic.
             File.WriteAllText(Path.Combine(dir, "delete.set"), "delete services service-set set-b\ndelete routing-options static route 172.30.3.0/24\ncommit\n");
-            Cli(dll, states[0], "configure", "-f", Path.Combine(dir, "delete.set"));
+            CertgateCli(dll, states[0], "configure", "-f", Path.Combine(dir, "delete.set"));
             net.WaitFor(gw1, "TUN device ms0-0-0-3 (ms-0/0/0.3) removed", 20);
             Assert.DoesNotContain("ESP data plane for local-gateway 10.88.0.1 stopped", net.OutputOf(gw1));
             Assert.Equal(toGw2, ChildSpis(dll, states[0], "10.88.0.2"));

@@ -68,18 +68,28 @@ public sealed class NetNamespaces : IDisposable
         return name;
     }
 
-    /// <summary>Connects two namespaces with a veth pair and gives each end an address (CIDR); returns the two
-    /// device names.</summary>
-    public (string A, string B) Link(string nsA, string addressA, string nsB, string addressB)
+    /// <summary>Connects two namespaces with a veth pair and gives each end an address (CIDR; null: none, for a test
+    /// that adds it later); returns the two device names. IPv6 addresses are added without duplicate address
+    /// detection (<c>nodad</c>), so they are usable at once: with it they stay tentative for a second or two, and a
+    /// daemon that binds them in that time gets EADDRNOTAVAIL (LocalGatewayAddressTests covers that case on purpose).</summary>
+    public (string A, string B) Link(string nsA, string? addressA, string nsB, string? addressB)
     {
         string a = $"v{Tag}a{_namespaces.IndexOf(nsA)}";
         string b = $"v{Tag}b{_namespaces.IndexOf(nsB)}";
         Run("ip", "link", "add", a, "netns", nsA, "type", "veth", "peer", "name", b, "netns", nsB);
-        Run("ip", "-n", nsA, "addr", "add", addressA, "dev", a);
-        Run("ip", "-n", nsB, "addr", "add", addressB, "dev", b);
+        AddAddress(nsA, addressA, a);
+        AddAddress(nsB, addressB, b);
         Run("ip", "-n", nsA, "link", "set", a, "up");
         Run("ip", "-n", nsB, "link", "set", b, "up");
         return (a, b);
+    }
+
+    private static void AddAddress(string ns, string? cidr, string device)
+    {
+        if (cidr is not null)
+        {
+            Run("ip", ["-n", ns, "addr", "add", cidr, "dev", device, .. cidr.Contains(':', StringComparison.Ordinal) ? new[] { "nodad" } : []]);
+        }
     }
 
     /// <summary>Starts <paramref name="args"/> inside <paramref name="ns"/>; output is collected in <see cref="Output"/>.</summary>
@@ -118,8 +128,9 @@ public sealed class NetNamespaces : IDisposable
         }
     }
 
-    /// <summary>Waits (bounded) until <paramref name="p"/> printed <paramref name="text"/>.</summary>
-    public void WaitFor(Process p, string text, int seconds = 20)
+    /// <summary>Waits (bounded) until <paramref name="p"/> printed <paramref name="text"/>; on timeout the message
+    /// carries <paramref name="p"/>'s output, or <paramref name="context"/> (for example every daemon's output).</summary>
+    public void WaitFor(Process p, string text, int seconds = 20, Func<string>? context = null)
     {
         for (int i = 0; i < seconds * 20; i++)
         {
@@ -140,7 +151,7 @@ public sealed class NetNamespaces : IDisposable
             }
             Thread.Sleep(50);
         }
-        throw new TimeoutException($"'{text}' did not appear within {seconds} s; output so far: {OutputOf(p)}");
+        throw new TimeoutException($"'{text}' did not appear within {seconds} s; output so far: {(context is null ? OutputOf(p) : context())}");
     }
 
     /// <summary>Sends SIGTERM and waits up to 10 s for the process to end.</summary>

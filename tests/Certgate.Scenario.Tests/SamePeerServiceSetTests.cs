@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using static Certgate.Scenario.Tests.ServiceSetScenario;
 
 namespace Certgate.Scenario.Tests;
 
@@ -13,7 +14,8 @@ namespace Certgate.Scenario.Tests;
 ///   set-b: ms0-0-0-3 172.30.11.1/24 ↔ 172.30.12.0/24      set-b: ms0-0-0-3 172.30.12.1/24 ↔ 172.30.11.0/24
 /// </code>
 /// </summary>
-public sealed partial class ServiceSetTunnelTests
+[Collection(ServiceSetScenario.Collection)]
+public sealed class SamePeerServiceSetTests
 {
     [Fact]
     public void TwoNextHopServiceSets_OneLocalGateway_SamePeerAddress_BothIkeSasUp_PingsCrossEach()
@@ -65,7 +67,7 @@ public sealed partial class ServiceSetTunnelTests
                 Assert.True(ping.Contains("3 packets transmitted, 3 received", StringComparison.Ordinal), $"ping {from} -> {to}: {ping}\n{All()}");
             }
             // Two tunnels to one peer: two IKE SAs with their own SPIs, two pairs of IPsec SAs.
-            string ike = Cli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations");
+            string ike = CertgateCli(dll, states[0], "show", "services", "ipsec-vpn", "ike", "security-associations");
             Assert.Equal(2, Count(ike, "10.88.0.2"));
             (string In, string Out)[] spis = ChildSpiPairs(dll, states[0], "10.88.0.2");
             Assert.Equal(2, spis.Distinct().Count());
@@ -85,7 +87,7 @@ public sealed partial class ServiceSetTunnelTests
     /// <summary>(inbound SPI, outbound SPI) of each of gw's tunnels to <paramref name="peer"/>.</summary>
     private static (string In, string Out)[] ChildSpiPairs(string dll, string state, string peer)
     {
-        var json = System.Text.Json.Nodes.JsonNode.Parse(Cli(dll, state, "show", "services", "ipsec-vpn", "ipsec", "security-associations", "|", "display", "json"))!;
+        var json = System.Text.Json.Nodes.JsonNode.Parse(CertgateCli(dll, state, "show", "services", "ipsec-vpn", "ipsec", "security-associations", "|", "display", "json"))!;
         return [.. json["ipsec-security-associations"]!.AsArray().Where(t => (string?)t!["remote-gateway"] == peer).Select(t =>
         {
             var sas = t!["security-associations"]!.AsArray();

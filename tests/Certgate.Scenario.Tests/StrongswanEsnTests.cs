@@ -88,7 +88,7 @@ public sealed partial class StrongswanIkeTests
             string why = $"\n--- certgate ---\n{gateOut}\n{Charon.LogTail(120)}";
             string log = "";
             var clock = Stopwatch.StartNew();
-            while (clock.Elapsed < TimeSpan.FromSeconds(10))
+            while (clock.Elapsed < TimeSpan.FromSeconds(30))
             {
                 log = Charon.Log()[logStart..];
                 if (log.Contains("ESN not supported", StringComparison.Ordinal))

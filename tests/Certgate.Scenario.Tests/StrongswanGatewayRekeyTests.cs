@@ -9,20 +9,23 @@ namespace Certgate.Scenario.Tests;
 /// Rekeys under continuous traffic (issues 5 and 6): the gateway daemon with the next-hop service set against charon,
 /// a ping every 10 ms across the tunnel while charon rekeys the CHILD_SA, Certgate rekeys it (<c>clear services
 /// ipsec-vpn ipsec security-associations</c>) and charon rekeys the IKE SA. After each, both sides show the same new
-/// SPIs, the ping went on past the rekey, and at most <see cref="MaxLost"/> of its packets were lost.
+/// SPIs, the ping went on past the rekey, and every lost echo falls inside the rekey (between its start and both
+/// sides agreeing, plus what was in flight then), at most <see cref="MaxLost"/> of them.
 /// </summary>
+/// <remarks>The flow runs until it has gone on <see cref="LeadIn"/> replies past the agreement, however long the rekey
+/// and the show commands take on a loaded machine (issue 13: a fixed count of 700 echoes ended before two loaded cores
+/// got there). The bound is a second of the flow: the packets one side sent under the new SA before the other had it
+/// (the responder moves its traffic at once); a lost echo outside the rekey is a failure whatever the count.</remarks>
 public sealed partial class StrongswanGatewayTests
 {
-    /// <summary>Echo requests per rekey: 10 ms apart, so the rekey (started after <see cref="LeadIn"/> replies) has seconds to finish within the flow.</summary>
-    private const int PingCount = 700;
-
+    /// <summary>Replies before the rekey starts and after both sides agree.</summary>
     private const int LeadIn = 50;
 
-    /// <summary>A handful: the packets in flight while one side switched to the new SA before the other had it.</summary>
-    private const int MaxLost = 5;
+    /// <summary>One second of the 10 ms flow.</summary>
+    private const int MaxLost = 100;
 
     [Fact]
-    public void GatewayDaemon_RekeysUnderContinuousPing_LoseAtMostAHandful()
+    public void GatewayDaemon_RekeysUnderContinuousPing_LosesOnlyAroundTheRekey()
     {
         ConfigureCharon();
         Process gate = StartNextHopGateway("rekey.set", NextHop);
@@ -59,31 +62,42 @@ public sealed partial class StrongswanGatewayTests
 
     /// <summary>
     /// Pings charon's inside address from the gateway's every 10 ms; after <see cref="LeadIn"/> replies runs
-    /// <paramref name="rekey"/>, waits with <paramref name="agree"/> until both sides show the new SAs, and checks the
-    /// flow went on past that point and lost at most <see cref="MaxLost"/>. Returns "what: sent N, lost M".
+    /// <paramref name="rekey"/>, waits with <paramref name="agree"/> until both sides show the new SAs, lets the flow go
+    /// on <see cref="LeadIn"/> replies more and stops it. Returns "what: sent N, lost M (icmp_seq …)".
     /// </summary>
     private string UnderPing(Process gate, string what, Action rekey, Action agree)
     {
-        Process ping = f.Net.Start(f.NsGate, "ping", "-n", "-i", "0.01", "-c", PingCount.ToString(CultureInfo.InvariantCulture),
-            "-W", "1", "-I", StrongswanFixture.GateInner, StrongswanFixture.CharonInner);
+        Process ping = f.Net.Start(f.NsGate, "ping", "-n", "-i", "0.01", "-W", "1", "-I", StrongswanFixture.GateInner, StrongswanFixture.CharonInner);
         try
         {
-            f.Net.WaitFor(ping, $"icmp_seq={LeadIn} ", 30);
+            f.Net.WaitFor(ping, $"icmp_seq={LeadIn} ", 60);
+            int startedAt = LastReply(ping);
             rekey();
             agree();
             int agreedAt = LastReply(ping);
-            Assert.True(ping.WaitForExit(60_000), $"{what}: ping did not end within 60 s");
+            // The rekey must have happened inside the flow: replies keep coming after both sides showed the new SAs.
+            DateTime until = DateTime.UtcNow.AddSeconds(60);
+            while (LastReply(ping) <= agreedAt + LeadIn && !ping.HasExited && DateTime.UtcNow < until)
+            {
+                Thread.Sleep(100);
+            }
+            int last = LastReply(ping);
+            Assert.True(last > agreedAt + LeadIn,
+                $"{what}: the flow did not go on after the rekey (last reply icmp_seq {agreedAt} when both sides agreed, {last} 60 s later){Why(gate)}");
+            NetNamespaces.Run("kill", "-INT", ping.Id.ToString(CultureInfo.InvariantCulture));
+            Assert.True(ping.WaitForExit(10_000), $"{what}: ping did not end on SIGINT");
             ping.WaitForExit();
             string pinged = f.Net.OutputOf(ping);
             Match stats = Regex.Match(pinged, @"(\d+) packets transmitted, (\d+) received");
             Assert.True(stats.Success, $"{what}: ping printed no statistics:\n{pinged}");
-            int sent = int.Parse(stats.Groups[1].Value, CultureInfo.InvariantCulture);
-            int received = int.Parse(stats.Groups[2].Value, CultureInfo.InvariantCulture);
-            string result = $"{what}: sent {sent}, received {received}, lost {sent - received}";
-            // The rekey must have happened inside the flow: replies kept coming after both sides showed the new SAs.
-            Assert.True(agreedAt < PingCount - LeadIn && LastReply(ping) > agreedAt + LeadIn,
-                $"{what}: the flow did not go on after the rekey (last reply icmp_seq {agreedAt} when both sides agreed, {LastReply(ping)} at the end of {sent}){Why(gate)}");
-            Assert.True(sent - received <= MaxLost, $"{result} (at most {MaxLost} may be lost){Why(gate)}");
+            // Echoes up to the last reply without a reply of their own (the ones still out when it stopped are not lost).
+            var replied = Replies(ping).ToHashSet();
+            List<int> lost = [.. Enumerable.Range(1, last).Where(seq => !replied.Contains(seq))];
+            string result = $"{what}: sent {stats.Groups[1].Value}, received {stats.Groups[2].Value}, lost {lost.Count} (icmp_seq {string.Join(' ', lost)}; rekey from {startedAt}, agreed at {agreedAt})";
+            // In flight when both sides agreed: what one more second of the flow adds.
+            List<int> outside = [.. lost.Where(seq => seq <= startedAt || seq > agreedAt + MaxLost)];
+            Assert.True(outside.Count == 0, $"{result}: echoes lost outside the rekey{Why(gate)}");
+            Assert.True(lost.Count <= MaxLost, $"{result} (at most {MaxLost} may be lost){Why(gate)}");
             return result;
         }
         finally
@@ -92,8 +106,10 @@ public sealed partial class StrongswanGatewayTests
         }
     }
 
-    private int LastReply(Process ping) =>
-        Regex.Matches(f.Net.OutputOf(ping), @"icmp_seq=(\d+) ").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
+    private IEnumerable<int> Replies(Process ping) =>
+        Regex.Matches(f.Net.OutputOf(ping), @"icmp_seq=(\d+) ").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+
+    private int LastReply(Process ping) => Replies(ping).DefaultIfEmpty(0).Max();
 
     /// <summary>The one tunnel of <c>show services ipsec-vpn (ike|ipsec) security-associations</c> as JSON.</summary>
     private JsonNode? GateShow(string kind)

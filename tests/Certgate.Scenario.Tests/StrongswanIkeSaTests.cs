@@ -177,7 +177,7 @@ public sealed partial class StrongswanIkeTests
         return seen!.Value;
     }
 
-    private void Eventually(Func<bool> condition, Process gate, string why, int seconds = 10)
+    private void Eventually(Func<bool> condition, Process gate, string why, int seconds = 30)
     {
         var clock = Stopwatch.StartNew();
         while (!condition())

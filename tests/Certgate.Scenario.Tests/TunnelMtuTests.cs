@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using static Certgate.Scenario.Tests.ServiceSetScenario;
 
 namespace Certgate.Scenario.Tests;
 
@@ -8,7 +9,8 @@ namespace Certgate.Scenario.Tests;
 /// less the worst-case ESP-in-UDP overhead (1500 − 20 − 8 − 73 = 1399 over a 1500-octet IPv4 veth), so a full-size
 /// inner packet crosses without the outer IP layer fragmenting it (topology of <see cref="ServiceSetTunnelTests"/>).
 /// </summary>
-public sealed partial class ServiceSetTunnelTests
+[Collection(ServiceSetScenario.Collection)]
+public sealed class TunnelMtuTests
 {
     [Fact]
     public void TunnelMtu_ConfiguredAndDefault_SetOnTheInsideDevice_FullSizePingsCrossWithoutOuterFragments()

@@ -94,6 +94,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
                 ["ike-responder-spi"] = t.IkeResponderSpi.ToString("x16", CultureInfo.InvariantCulture),
                 ["lifetime-remaining-seconds"] = Remaining(t.IkeSaSince, t.IkeLifetime),
                 ["last-error"] = t.LastError,
+                ["not-started"] = t.NotStarted,
             });
             if (!detail)
             {
@@ -113,6 +114,10 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             text.AppendLine(CultureInfo.InvariantCulture, $"  Algorithms: {t.IkeAlgorithms ?? "-"}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  NAT traversal: {(t.NatDetected ? "NAT detected, UDP 4500" : "no NAT")}");
             text.AppendLine(CultureInfo.InvariantCulture, $"  Lifetime: {(long)t.IkeLifetime.TotalSeconds} seconds, remaining: {Remaining(t.IkeSaSince, t.IkeLifetime)?.ToString(CultureInfo.InvariantCulture) ?? "-"} seconds (rekeyed before)");
+            if (t.NotStarted is not null)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  Not started: {t.NotStarted}");
+            }
             if (t.LastError is not null)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"  Last error: {t.LastError}");
@@ -151,7 +156,7 @@ internal sealed class IpsecVpnMonitorCommands : ICommandModule
             }
             if (t.Inbound is null || t.Outbound is null)
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"    No SAs: {(t.LastError is null ? "negotiating" : "negotiation failed: " + t.LastError)}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"    No SAs: {(t.NotStarted is not null ? "not started: " + t.NotStarted : t.LastError is null ? "negotiating" : "negotiation failed: " + t.LastError)}");
             }
             else
             {

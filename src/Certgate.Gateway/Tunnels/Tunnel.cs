@@ -83,6 +83,22 @@ internal sealed class Tunnel : IAsyncDisposable
     internal static IkeRole DefaultRole(TunnelPlan plan) =>
         Compare(plan.Peer.LocalAddress, plan.Peer.RemoteAddress) < 0 ? IkeRole.Initiator : IkeRole.Responder;
 
+    /// <summary>The status of a tunnel of <paramref name="plan"/> that has not started, and <paramref name="why"/>.</summary>
+    internal static TunnelStatus NotStartedStatus(TunnelPlan plan, string why) => new()
+    {
+        Id = plan.Id,
+        LocalAddress = plan.Peer.LocalAddress,
+        RemoteAddress = plan.Peer.RemoteAddress,
+        Role = DefaultRole(plan),
+        Established = false,
+        NotStarted = why,
+        Device = plan.Child.Device,
+        LocalSelector = string.Join(", ", plan.Child.LocalTrafficSelectors),
+        RemoteSelector = string.Join(", ", plan.Child.RemoteTrafficSelectors),
+        IkeLifetime = plan.Peer.Lifetime,
+        IpsecLifetime = plan.Child.Lifetime,
+    };
+
     internal static int Compare(IPAddress a, IPAddress b)
     {
         byte[] x = a.GetAddressBytes();

@@ -49,11 +49,14 @@ public sealed class TunnelRuntime : IAsyncDisposable
     private readonly Action<string> _log;
     private readonly TimeProvider _time;
     private readonly ILinkConfigurator _links;
+    private readonly ILocalAddressProbe _addresses;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, Device> _devices = new(StringComparer.Ordinal);
     private readonly Dictionary<IPAddress, EspDataPlane> _planes = [];
     private readonly Dictionary<IPAddress, IkeEndpoint> _endpoints = [];
     private readonly Dictionary<TunnelId, Tunnel> _tunnels = [];
+    // local-gateway addresses that have devices but no data plane yet, with why (logged when it changes).
+    private readonly Dictionary<IPAddress, string> _waiting = [];
     private ServiceSetPlan _plan = ServiceSetPlan.Empty;
     private PolicyRouting _policy = PolicyRouting.Empty;
     private readonly PolicySlots _slots = new();
@@ -63,9 +66,12 @@ public sealed class TunnelRuntime : IAsyncDisposable
     private uint _nextReqId = 1;
 
     /// <summary>A TUN device of the plan and, when a tunnel uses it, the data plane that serves it.</summary>
-    private sealed class Device(TunDevicePlan plan, TunDevice tun)
+    private sealed class Device(TunDevicePlan plan, TunDevice tun, IPAddress? local)
     {
         public TunDevicePlan Plan { get; } = plan;
+
+        /// <summary>The local-gateway address of the tunnels that use this device (null: none does).</summary>
+        public IPAddress? Local { get; } = local;
 
         public TunDevice Tun { get; } = tun;
 
@@ -97,7 +103,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
     {
     }
 
-    internal TunnelRuntime(string stateDirectory, Action<string> log, TimeProvider time, ILinkConfigurator links)
+    internal TunnelRuntime(string stateDirectory, Action<string> log, TimeProvider time, ILinkConfigurator links, ILocalAddressProbe? addresses = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
         _state = stateDirectory;
@@ -105,12 +111,14 @@ public sealed class TunnelRuntime : IAsyncDisposable
         _log = log ?? throw new ArgumentNullException(nameof(log));
         _time = time;
         _links = links;
+        _addresses = addresses ?? new LocalAddressProbe();
     }
 
     /// <summary>The plan running now.</summary>
     public ServiceSetPlan Plan => _plan;
 
-    /// <summary>Applies the committed configuration now and again whenever a commit changes it, until cancelled.</summary>
+    /// <summary>Applies the committed configuration now and again whenever a commit changes it, and starts the tunnels
+    /// of a local-gateway address that was not usable as soon as it is, until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var store = new ConfigurationStore(_state);
@@ -131,6 +139,24 @@ public sealed class TunnelRuntime : IAsyncDisposable
                     // A configuration being written: try again on the next poll.
                     _log($"tunnels: the committed configuration cannot be read yet ({e.Message})");
                 }
+            }
+            // As a router does when an interface comes up: the address is looked at again every poll, and the data
+            // plane opens and the tunnels start once it is usable (no restart, no commit).
+            try
+            {
+                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            try
+            {
+                RetryWaiting();
+            }
+            finally
+            {
+                _gate.Release();
             }
             try
             {
@@ -307,42 +333,118 @@ public sealed class TunnelRuntime : IAsyncDisposable
             _log($"tunnels: TUN device {d.Name} ({d.JunosName}) of service-set {d.ServiceSet} cannot be created: {e.Message}");
             return;
         }
-        var device = new Device(d, tun);
+        var device = new Device(d, tun, local);
         _devices[d.Name] = device;
         _log($"tunnels: TUN device {d.Name} ({d.JunosName}) of service-set {d.ServiceSet} up, mtu {mtu}{(d.Mtu is null ? " (default)" : "")}{(d.Addresses.Count > 0 ? " with " + string.Join(", ", d.Addresses) : "")}");
         if (d.RoutingInstance is not null)
         {
             _log($"tunnels: warning: {d.Name} belongs to routing-instance {d.RoutingInstance}, which the gateway does not create yet (#6); it stays in the main table");
         }
-        if (local is null)
+        if (local is not null)
         {
-            return;
+            AttachToDataPlane(device, local);
         }
+    }
+
+    /// <summary>Attaches <paramref name="device"/> to the data plane of <paramref name="local"/>, opening that data plane
+    /// (and the IKE endpoint) first when there is none; false while the address is not usable.</summary>
+    private bool AttachToDataPlane(Device device, IPAddress local)
+    {
         if (!_planes.TryGetValue(local, out EspDataPlane? plane))
+        {
+            plane = OpenDataPlane(local, device.Plan.ServiceSet);
+            if (plane is null)
+            {
+                return false;
+            }
+        }
+        device.Attached = plane.Attach(device.Tun);
+        device.DataPlane = plane;
+        _log($"tunnels: ESP data plane for local-gateway {local}: inside device {device.Plan.Name} (service-set {device.Plan.ServiceSet}, device {device.Attached.Id} of {plane.Devices.Count})");
+        return true;
+    }
+
+    /// <summary>
+    /// The IKE endpoint (UDP 500) and ESP data plane (UDP 4500, raw ESP) of <paramref name="local"/>, or null when the
+    /// address is not usable yet: then the address waits in <see cref="_waiting"/> with the reason, logged once per
+    /// reason, and <see cref="RetryWaiting"/> tries again every poll.
+    /// </summary>
+    /// <remarks>Why not bind early with IP_FREEBIND / IPV6_FREEBIND: the tunnels must not start before the address is
+    /// usable anyway (a tentative IPv6 address neither sends nor receives, RFC 4862 §5.4), and a socket bound to an
+    /// address that never comes would hide a typing error in local-gateway; binding when the address is there keeps
+    /// "bound" meaning "usable".</remarks>
+    private EspDataPlane? OpenDataPlane(IPAddress local, string serviceSet)
+    {
+        string? why = _addresses.WhyNotUsable(local);
+        if (why is null)
         {
             IkeEndpoint? endpoint = null;
             try
             {
                 // One IKE endpoint per address (UDP 500, and the data plane's 4500) serves every tunnel there.
                 endpoint = new IkeEndpoint(local, _time, _log);
-                plane = new EspDataPlane(new IPEndPoint(local, 4500), _time) { IkeHandler = endpoint.ReceiveEncapsulated };
+                var plane = new EspDataPlane(new IPEndPoint(local, 4500), _time) { IkeHandler = endpoint.ReceiveEncapsulated };
                 endpoint.Plane = plane;
                 plane.Start();
                 endpoint.Start();
                 _planes[local] = plane;
                 _endpoints[local] = endpoint;
+                if (_waiting.Remove(local))
+                {
+                    _log($"tunnels: local-gateway {local} is usable now");
+                }
                 _log($"tunnels: ESP data plane for local-gateway {local} on UDP 4500, IKE on UDP 500 and 4500");
+                return plane;
             }
             catch (SocketException e)
             {
                 endpoint?.Dispose();
-                _log($"tunnels: service-set {d.ServiceSet}: local-gateway {local}: UDP 500 or 4500 cannot be bound ({e.Message}); is the address configured on this host?");
-                return;
+                // EADDRNOTAVAIL: the address went (or is not there yet) between the look and the bind; anything else
+                // (EADDRINUSE: another IKE daemon) is told as it is, and tried again too.
+                why = e.SocketErrorCode == SocketError.AddressNotAvailable
+                    ? $"the address cannot be bound yet ({e.Message})"
+                    : $"UDP 500 or 4500 cannot be bound ({e.Message}); does another IKE daemon use the address?";
             }
         }
-        device.Attached = plane.Attach(tun);
-        device.DataPlane = plane;
-        _log($"tunnels: ESP data plane for local-gateway {local}: inside device {d.Name} (service-set {d.ServiceSet}, device {device.Attached.Id} of {plane.Devices.Count})");
+        if (!_waiting.TryGetValue(local, out string? before) || before != why)
+        {
+            _log($"tunnels: waiting for local-gateway {local} (service-set {serviceSet}): {why}; its tunnels start when the address is usable");
+        }
+        _waiting[local] = why;
+        return null;
+    }
+
+    /// <summary>Looks again at every local-gateway address that was not usable: opens its data plane when it is, attaches
+    /// its devices and starts their tunnels. Addresses the plan no longer uses stop being watched.</summary>
+    private void RetryWaiting()
+    {
+        if (_waiting.Count == 0)
+        {
+            return;
+        }
+        foreach (IPAddress local in _waiting.Keys.ToList())
+        {
+            List<Device> devices = [.. _devices.Values.Where(d => local.Equals(d.Local) && d.DataPlane is null)];
+            if (devices.Count == 0)
+            {
+                _waiting.Remove(local);
+                continue;
+            }
+            foreach (Device d in devices)
+            {
+                if (!AttachToDataPlane(d, local))
+                {
+                    break;
+                }
+            }
+        }
+        foreach (TunnelPlan t in _plan.Tunnels.Where(t => !_tunnels.ContainsKey(t.Id)))
+        {
+            if (_devices.TryGetValue(t.Child.Device, out Device? d) && d.DataPlane is not null)
+            {
+                StartTunnel(t);
+            }
+        }
     }
 
     /// <summary>Disposes the data planes no device uses any more (their last service set went), freeing UDP 4500 on that address.</summary>
@@ -379,6 +481,11 @@ public sealed class TunnelRuntime : IAsyncDisposable
 
     private void StartTunnel(TunnelPlan t)
     {
+        if (_devices.TryGetValue(t.Child.Device, out Device? waiting) && waiting.Local is { } local && _waiting.ContainsKey(local))
+        {
+            _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: starts when local-gateway {local} is usable");
+            return;
+        }
         if (!_devices.TryGetValue(t.Child.Device, out Device? device) || device.DataPlane is null || device.Attached is null)
         {
             _log($"tunnels: tunnel {t.Id} to {t.Peer.RemoteAddress}: no data plane on {t.Child.Device} (see above); not started");
@@ -473,13 +580,25 @@ public sealed class TunnelRuntime : IAsyncDisposable
         };
     }
 
-    /// <summary>Every tunnel of the plan that runs, in plan order.</summary>
+    /// <summary>Every tunnel of the plan that runs or waits for its local-gateway address, in plan order.</summary>
     public IReadOnlyList<TunnelStatus> Snapshot()
     {
         _gate.Wait();
         try
         {
-            return _plan.Tunnels.Where(t => _tunnels.ContainsKey(t.Id)).Select(t => _tunnels[t.Id].Status() with { Drops = Drops(t) }).ToList();
+            var list = new List<TunnelStatus>();
+            foreach (TunnelPlan t in _plan.Tunnels)
+            {
+                if (_tunnels.TryGetValue(t.Id, out Tunnel? running))
+                {
+                    list.Add(running.Status() with { Drops = Drops(t) });
+                }
+                else if (_devices.TryGetValue(t.Child.Device, out Device? d) && d.Local is { } local && _waiting.TryGetValue(local, out string? why))
+                {
+                    list.Add(Tunnel.NotStartedStatus(t, $"waiting for local-gateway {local}: {why}"));
+                }
+            }
+            return list;
         }
         finally
         {
@@ -546,6 +665,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
                 _log($"tunnels: TUN device {d.Plan.Name} removed");
             }
             _devices.Clear();
+            _waiting.Clear();
             DisposeIdlePlanes();
             _plan = ServiceSetPlan.Empty;
         }

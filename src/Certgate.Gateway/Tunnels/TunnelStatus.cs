@@ -41,6 +41,9 @@ public sealed record TunnelStatus
     /// <summary>Why the last attempt failed, when it did.</summary>
     public string? LastError { get; init; }
 
+    /// <summary>Why the tunnel has not started (its local-gateway address is not usable yet); null once it runs.</summary>
+    public string? NotStarted { get; init; }
+
     /// <summary>The tunnel's inside TUN device.</summary>
     public required string Device { get; init; }
 

@@ -31,8 +31,8 @@ public sealed class GatewayDaemonTests : IDisposable
             psi.ArgumentList.Add(a);
         }
         Process p = Process.Start(psi)!;
-        // Bounded wait for the socket: 200 polls of 50 ms.
-        for (int i = 0; i < 200 && !ControlClient.IsListening(_f.State); i++)
+        // Bounded wait for the socket: 600 polls of 50 ms (a process start takes seconds on 2 loaded cores).
+        for (int i = 0; i < 600 && !ControlClient.IsListening(_f.State); i++)
         {
             if (p.HasExited)
             {
@@ -40,7 +40,7 @@ public sealed class GatewayDaemonTests : IDisposable
             }
             Thread.Sleep(50);
         }
-        Assert.True(ControlClient.IsListening(_f.State), "the gateway did not open its control socket within 10 s");
+        Assert.True(ControlClient.IsListening(_f.State), "the gateway did not open its control socket within 30 s");
         return p;
     }
 

@@ -70,10 +70,9 @@ public sealed class PemAndInputTests
             {
                 f.SetLength(100L * 1024 * 1024); // sparse: no 100 MB written
             }
-            var sw = System.Diagnostics.Stopwatch.StartNew();
+            // Refused from its size; that it is quick (not read) is measured in bench/ (input-bounds), not asserted here (issue 13).
             var e = Assert.Throws<PkiFormatException>(() => PkiInput.ReadFile(path));
             Assert.Contains("too large", e.Message, StringComparison.Ordinal);
-            Assert.True(sw.ElapsedMilliseconds < 1000, $"took {sw.ElapsedMilliseconds} ms");
         }
         finally
         {

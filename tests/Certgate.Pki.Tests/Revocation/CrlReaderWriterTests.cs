@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Formats.Asn1;
 using System.Numerics;
 using System.Security.Cryptography;
@@ -187,11 +186,11 @@ public sealed class CrlReaderWriterTests
     }
 
     [Fact]
-    public void Hundred_thousand_entries_write_and_load_in_linear_time()
+    public void Hundred_thousand_entries_write_and_load()
     {
+        // How long it takes is measured in bench/ (input-bounds: linear, under 3 s), not asserted here (issue 13).
         using TestCa ca = TestCa.CreateRoot();
         const int n = 100_000;
-        var sw = Stopwatch.StartNew();
         var b = new CrlBuilder(ca.Certificate) { ThisUpdate = Now, NextUpdate = Now.AddDays(1), CrlNumber = 1 };
         Span<byte> serial = stackalloc byte[16];
         for (int i = 0; i < n; i++)
@@ -200,10 +199,7 @@ public sealed class CrlReaderWriterTests
             b.AddEntry(serial, Now.AddMinutes(-i), (i & 1) == 0 ? CrlReason.superseded : null);
         }
         byte[] der = b.Sign((RSA)ca.Key, HashAlgorithmName.SHA256);
-        TimeSpan write = sw.Elapsed;
-        sw.Restart();
         CertificateRevocationList crl = CertificateRevocationList.Load(der);
-        TimeSpan load = sw.Elapsed;
         Assert.Equal(n, crl.Count);
         Assert.True(crl.VerifySignature(ca.Certificate));
         for (int i = 0; i < n; i += 997)
@@ -215,9 +211,6 @@ public sealed class CrlReaderWriterTests
             serial[0] ^= 0x40;
             Assert.False(crl.TryGetRevocation(serial, out _));
         }
-        // Generous bounds for a shared CI machine; the 1M-entry figures are in bench/README.md.
-        Assert.True(write < TimeSpan.FromSeconds(3), $"writing {n} entries took {write}");
-        Assert.True(load < TimeSpan.FromSeconds(3), $"loading {n} entries took {load}");
     }
 
     internal static void SerialFor(int i, Span<byte> serial)
