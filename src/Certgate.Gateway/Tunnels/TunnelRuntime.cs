@@ -19,7 +19,7 @@ using Certgate.Pki.Store;
 using Certgate.Pki.Validation;
 using Certgate.ServiceSets;
 using Certgate.ServiceSets.Plan;
-using Certgate.ServiceSets.Registry;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Gateway.Tunnels;
 
