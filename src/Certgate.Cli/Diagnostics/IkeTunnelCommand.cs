@@ -544,17 +544,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
         }
     }
 
-    private static Payloads.TrafficSelector Selector(IpPrefix prefix)
-    {
-        byte[] first = prefix.Address.GetAddressBytes();
-        byte[] last = (byte[])first.Clone();
-        for (int bit = prefix.Length; bit < first.Length * 8; bit++)
-        {
-            first[bit / 8] &= (byte)~(0x80 >> (bit % 8));
-            last[bit / 8] |= (byte)(0x80 >> (bit % 8));
-        }
-        return new(0, 0, 65535, new IPAddress(first), new IPAddress(last));
-    }
+    private static Payloads.TrafficSelector Selector(IpPrefix prefix) => new(0, 0, 65535, prefix.First, prefix.Last);
 
     private static IPAddress Address(Arguments args, string keyword)
     {

@@ -373,23 +373,7 @@ internal sealed class Tunnel : IAsyncDisposable
         }
     }
 
-    internal static TrafficSelector Selector(Certgate.Net.Addressing.IpPrefix prefix)
-    {
-        (IPAddress first, IPAddress last) = Range(prefix);
-        return new TrafficSelector(first, last);
-    }
-
-    internal static (IPAddress First, IPAddress Last) Range(Certgate.Net.Addressing.IpPrefix prefix)
-    {
-        byte[] first = prefix.Address.GetAddressBytes();
-        byte[] last = (byte[])first.Clone();
-        for (int bit = prefix.Length; bit < first.Length * 8; bit++)
-        {
-            first[bit / 8] &= (byte)~(0x80 >> (bit % 8));
-            last[bit / 8] |= (byte)(0x80 >> (bit % 8));
-        }
-        return (new IPAddress(first), new IPAddress(last));
-    }
+    internal static TrafficSelector Selector(Certgate.Net.Addressing.IpPrefix prefix) => TrafficSelector.FromPrefix(prefix);
 
     private void RemoveSas()
     {
