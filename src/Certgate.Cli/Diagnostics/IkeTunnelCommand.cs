@@ -149,7 +149,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
         }
         ctx.Out.WriteLine($"IKE: identities local {(child.LocalId is { } l ? IkeIdentities.Describe(l) : "-")}, peer {(child.PeerId is { } r ? IkeIdentities.Describe(r) : "-")}");
         ctx.Out.WriteLine($"IKE: SA established with {child.PeerIdentity}{(child.PeerCertificate is { } pc ? $" (issuer {pc.Issuer})" : " (pre-shared key)")}; ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.EspName}");
-        ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({child.LocalAuthMethod}), peer {(byte)child.PeerAuthMethod} ({child.PeerAuthMethod})");
+        ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({AuthMethodNames.Of(child.LocalAuthMethod)}), peer {(byte)child.PeerAuthMethod} ({AuthMethodNames.Of(child.PeerAuthMethod)})");
         ctx.Out.WriteLine($"IKE: traffic selectors local {TrafficSelectorNarrowing.Describe(child.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(child.RemoteTs)} (configured local {TrafficSelectorNarrowing.Describe(config.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(config.RemoteTs)})");
         ctx.Out.WriteLine($"IKE: {counters}");
         TunDevice tun;

@@ -164,8 +164,8 @@ internal sealed class Tunnel : IAsyncDisposable
                 IkeAlgorithms = c?.Ike.IkeName,
                 EspAlgorithms = now?.Esp.CipherName,
                 ExtendedSequenceNumbers = now?.Esp.Esn ?? false,
-                LocalAuthMethod = c?.LocalAuthMethod.ToString(),
-                PeerAuthMethod = c?.PeerAuthMethod.ToString(),
+                LocalAuthMethod = c is null ? null : AuthMethodNames.Of(c.LocalAuthMethod),
+                PeerAuthMethod = c is null ? null : AuthMethodNames.Of(c.PeerAuthMethod),
                 NatDetected = c?.NatDetected ?? false,
                 Inbound = now is null ? null : Usage(now.InboundSpi, SaDirection.Inbound),
                 Outbound = now is null ? null : Usage(now.OutboundSpi, SaDirection.Outbound),
@@ -359,7 +359,7 @@ internal sealed class Tunnel : IAsyncDisposable
             connection.Closed += _ => Pulse();
             Pulse();
         }
-        _log($"{Name}: IKE SA up as {role.ToString().ToLowerInvariant()} with {child.PeerIdentity} ({child.Ike.IkeName}, AUTH {child.PeerAuthMethod}); "
+        _log($"{Name}: IKE SA up as {role.ToString().ToLowerInvariant()} with {child.PeerIdentity} ({child.Ike.IkeName}, AUTH {AuthMethodNames.Of(child.PeerAuthMethod)}); "
             + $"ESP {child.Esp.CipherName} SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {TrafficSelectorNarrowing.Describe(child.LocalTs)} <-> {TrafficSelectorNarrowing.Describe(child.RemoteTs)} on {Plan.Child.Device}");
     }
 
