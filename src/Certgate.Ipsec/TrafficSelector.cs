@@ -47,16 +47,7 @@ public sealed record TrafficSelector
     }
 
     /// <summary>The selector covering exactly <paramref name="prefix"/> (any protocol and port unless given).</summary>
-    public static TrafficSelector FromPrefix(IpPrefix prefix, byte ipProtocol = 0)
-    {
-        byte[] low = prefix.Address.GetAddressBytes();
-        byte[] high = (byte[])low.Clone();
-        for (int bit = prefix.Length; bit < high.Length * 8; bit++)
-        {
-            high[bit / 8] |= (byte)(0x80 >> (bit % 8));
-        }
-        return new TrafficSelector(new IPAddress(low), new IPAddress(high), ipProtocol);
-    }
+    public static TrafficSelector FromPrefix(IpPrefix prefix, byte ipProtocol = 0) => new(prefix.First, prefix.Last, ipProtocol);
 
     public IPAddress Start { get; }
 

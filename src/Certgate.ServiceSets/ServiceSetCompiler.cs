@@ -5,7 +5,10 @@ using Certgate.Config.Ipsec;
 using Certgate.Config.Pki;
 using Certgate.Net.Addressing;
 using Certgate.ServiceSets.Plan;
+using Certgate.Ipsec.Registry;
 using Certgate.ServiceSets.Registry;
+using DhGroup = Certgate.Ipsec.Registry.DhGroup;
+using EncryptionAlgorithm = Certgate.Ipsec.Registry.EncryptionAlgorithm;
 
 namespace Certgate.ServiceSets;
 
@@ -116,58 +119,30 @@ public static class ServiceSetCompiler
         IpsecPolicy policy = term.IpsecPolicy;
         return new ChildConfig(
             [.. policy.Proposals.Select(Esp)],
-            policy.PfsGroup is { } g ? Group(g) : null,
+            policy.PfsGroup is { } g ? JunosNames.Of(g).Id : null,
             [localTs],
             [remoteTs],
             policy.Proposals.Min(p => p.Lifetime),
             device);
     }
 
-    /// <summary>Junos IKE proposal → IANA transforms. With GCM the hash is the PRF only (RFC 5282 §8: no integrity).</summary>
+    /// <summary>Junos IKE proposal → IANA transforms (<see cref="JunosNames"/>). With GCM the hash is the PRF only (RFC 5282 §8: no integrity).</summary>
     internal static IkeTransformSet Ike(IkeProposal p)
     {
-        (EncryptionTransformId enc, int bits) = Encryption(p.Encryption);
-        (PrfTransformId prf, IntegrityTransformId integrity) = p.Hash switch
-        {
-            IkeHashAlgorithm.Sha256 => (PrfTransformId.PRF_HMAC_SHA2_256, IntegrityTransformId.AUTH_HMAC_SHA2_256_128),
-            IkeHashAlgorithm.Sha384 => (PrfTransformId.PRF_HMAC_SHA2_384, IntegrityTransformId.AUTH_HMAC_SHA2_384_192),
-            _ => (PrfTransformId.PRF_HMAC_SHA2_512, IntegrityTransformId.AUTH_HMAC_SHA2_512_256),
-        };
-        return new IkeTransformSet(enc, bits, prf, enc == EncryptionTransformId.ENCR_AES_GCM_16 ? IntegrityTransformId.NONE : integrity, Group(p.DhGroup));
+        JunosNames.Encryption enc = JunosNames.Of(p.Encryption);
+        JunosNames.IkeHash hash = JunosNames.Of(p.Hash);
+        return new IkeTransformSet(enc.Id, enc.KeyBits, hash.Prf, enc.Id == EncryptionAlgorithm.ENCR_AES_GCM_16 ? IntegrityAlgorithm.NONE : hash.Integrity,
+            JunosNames.Of(p.DhGroup).Id);
     }
 
-    /// <summary>Junos ESP proposal → IANA transforms.</summary>
+    /// <summary>Junos ESP proposal → IANA transforms (<see cref="JunosNames"/>).</summary>
     internal static EspTransformSet Esp(IpsecProposal p)
     {
-        (EncryptionTransformId enc, int bits) = Encryption(p.Encryption);
-        IntegrityTransformId integrity = p.Integrity switch
-        {
-            null => IntegrityTransformId.NONE,
-            EspIntegrityAlgorithm.HmacSha256_128 => IntegrityTransformId.AUTH_HMAC_SHA2_256_128,
-            EspIntegrityAlgorithm.HmacSha384_192 => IntegrityTransformId.AUTH_HMAC_SHA2_384_192,
-            _ => IntegrityTransformId.AUTH_HMAC_SHA2_512_256,
-        };
-        return new EspTransformSet(enc, bits, integrity);
+        JunosNames.Encryption enc = JunosNames.Of(p.Encryption);
+        return new EspTransformSet(enc.Id, enc.KeyBits, p.Integrity is { } i ? JunosNames.Of(i).Id : IntegrityAlgorithm.NONE);
     }
 
-    private static (EncryptionTransformId, int) Encryption(EncryptionAlgorithm a) => a switch
-    {
-        EncryptionAlgorithm.Aes128Cbc => (EncryptionTransformId.ENCR_AES_CBC, 128),
-        EncryptionAlgorithm.Aes256Cbc => (EncryptionTransformId.ENCR_AES_CBC, 256),
-        EncryptionAlgorithm.Aes128Gcm => (EncryptionTransformId.ENCR_AES_GCM_16, 128),
-        _ => (EncryptionTransformId.ENCR_AES_GCM_16, 256),
-    };
-
-    // The Junos group number is the IANA Transform Type 4 id.
-    private static KeyExchangeMethodId Group(DhGroup g) => (KeyExchangeMethodId)(ushort)g;
-
-    private static AuthMethod Method(IkeAuthenticationMethod m) => m switch
-    {
-        IkeAuthenticationMethod.PreSharedKeys => AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
-        IkeAuthenticationMethod.RsaSignatures => AuthMethod.RSA_DIGITAL_SIGNATURE,
-        IkeAuthenticationMethod.EcdsaSignatures256 => AuthMethod.ECDSA_SHA_256_P256,
-        _ => AuthMethod.ECDSA_SHA_384_P384,
-    };
+    private static AuthMethod Method(IkeAuthenticationMethod m) => JunosNames.Of(m).Id;
 
     private static IdentityPlan Identity(IkeIdentity i) => new(i.Kind switch
     {

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Auth;
 using Certgate.Ike.Crypto;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Tests;
 
@@ -21,11 +22,11 @@ public sealed class AuthTests
     }
 
     [Theory]
-    [InlineData("rsa", false, AuthMethod.RsaSignature)]
-    [InlineData("rsa", true, AuthMethod.DigitalSignature)]
-    [InlineData("p256", false, AuthMethod.EcdsaSha256P256)]
-    [InlineData("p384", false, AuthMethod.EcdsaSha384P384)]
-    [InlineData("p256", true, AuthMethod.DigitalSignature)]
+    [InlineData("rsa", false, AuthMethod.RSA_DIGITAL_SIGNATURE)]
+    [InlineData("rsa", true, AuthMethod.DIGITAL_SIGNATURE)]
+    [InlineData("p256", false, AuthMethod.ECDSA_SHA_256_P256)]
+    [InlineData("p384", false, AuthMethod.ECDSA_SHA_384_P384)]
+    [InlineData("p256", true, AuthMethod.DIGITAL_SIGNATURE)]
     public void SignThenVerify_AndTamperingFails(string kind, bool rfc7427, AuthMethod expected)
     {
         (X509Certificate2 cert, AsymmetricAlgorithm key) = Make(kind);
@@ -41,8 +42,8 @@ public sealed class AuthTests
 
         (X509Certificate2 other, _) = Make(kind);
         Assert.Contains("does not verify", AuthPayload.Verify(other, method, data, octets));
-        Assert.NotNull(AuthPayload.Verify(cert, AuthMethod.SharedKey, data, octets));
-        Assert.NotNull(AuthPayload.Verify(cert, AuthMethod.DigitalSignature, [], octets));
+        Assert.NotNull(AuthPayload.Verify(cert, AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, data, octets));
+        Assert.NotNull(AuthPayload.Verify(cert, AuthMethod.DIGITAL_SIGNATURE, [], octets));
     }
 
     [Fact]

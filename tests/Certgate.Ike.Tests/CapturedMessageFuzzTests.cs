@@ -1,5 +1,6 @@
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Tests;
 

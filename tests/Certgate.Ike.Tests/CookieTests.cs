@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Certgate.Ike.Crypto;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Pki.Identity;

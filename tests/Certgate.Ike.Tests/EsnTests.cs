@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
@@ -31,7 +31,7 @@ public sealed class EsnTests
         IReadOnlyList<Proposal> defaults = Negotiation.EspOffer(Spi);
         Assert.Equal(2, defaults.Count);
         Assert.All(defaults, p => Assert.Equal([1, 0], EsnIds(p)));
-        SaSuite cbc = new(EncrId.ENCR_AES_CBC, 256, IntegId.AUTH_HMAC_SHA2_256_128, DhGroup.NONE);
+        SaSuite cbc = new(EncryptionAlgorithm.ENCR_AES_CBC, 256, IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128, DhGroup.NONE);
         Assert.All(Negotiation.EspOffer(Spi, [cbc], preferEsn: false), p => Assert.Equal([0, 1], EsnIds(p)));
         // CREATE_CHILD_SA with PFS: the group is added, both ESN transforms stay.
         IReadOnlyList<Proposal> pfs = SaPayloads.EspOffer(0x01020304, DhGroup.ECP_256, null, preferEsn: false);

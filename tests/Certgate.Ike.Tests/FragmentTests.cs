@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Certgate.Ike.Crypto;
 using Certgate.Ike.Wire;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Tests;
 

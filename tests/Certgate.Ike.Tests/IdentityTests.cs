@@ -277,8 +277,8 @@ public sealed class IdentityTests : IDisposable
     {
         public static readonly IdentityComparer Instance = new();
 
-        public bool Equals(IkeIdentity? x, IkeIdentity? y) => x is not null && y is not null && x.Type == y.Type && x.Data.Span.SequenceEqual(y.Data.Span);
+        public bool Equals(IkeIdentity? x, IkeIdentity? y) => x is not null && y is not null && x.Kind == y.Kind && x.Data.Span.SequenceEqual(y.Data.Span);
 
-        public int GetHashCode(IkeIdentity? obj) => obj is null ? 0 : (int)obj.Type;
+        public int GetHashCode(IkeIdentity? obj) => obj is null ? 0 : (int)obj.Kind;
     }
 }

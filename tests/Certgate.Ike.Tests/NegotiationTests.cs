@@ -1,5 +1,5 @@
 using Certgate.Ike.Crypto;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 
@@ -16,7 +16,7 @@ public sealed class NegotiationTests
     public void OwnOffer_IsAccepted_AndTheResponderPrefersEcp256()
     {
         (SaSuite suite, Proposal reply) = Negotiation.Choose(Negotiation.IkeOffer(), Proposal.Ike)!.Value;
-        Assert.Equal(new SaSuite(EncrId.ENCR_AES_GCM_16, 256, IntegId.NONE, DhGroup.ECP_256), suite);
+        Assert.Equal(new SaSuite(EncryptionAlgorithm.ENCR_AES_GCM_16, 256, IntegrityAlgorithm.NONE, DhGroup.ECP_256), suite);
         Assert.Equal(3, reply.Transforms.Count);
         Assert.Equal("AES_GCM_16-256/PRF_HMAC_SHA2_256/ECP_256", suite.IkeName);
     }
@@ -26,7 +26,7 @@ public sealed class NegotiationTests
     {
         Proposal cbc = Ike(1, T(TransformType.Encryption, 12, 128), T(TransformType.Prf, 5), T(TransformType.Integrity, 12), T(TransformType.DiffieHellman, 14));
         (SaSuite suite, Proposal reply) = Negotiation.Choose([cbc], Proposal.Ike)!.Value;
-        Assert.Equal(new SaSuite(EncrId.ENCR_AES_CBC, 128, IntegId.AUTH_HMAC_SHA2_256_128, DhGroup.MODP_2048), suite);
+        Assert.Equal(new SaSuite(EncryptionAlgorithm.ENCR_AES_CBC, 128, IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128, DhGroup.MODP_2048), suite);
         Assert.Equal(4, reply.Transforms.Count);
         Assert.Equal(16, suite.EncryptionKeyLength);
         Assert.Equal(32, suite.IntegrityKeyLength);

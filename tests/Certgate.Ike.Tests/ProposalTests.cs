@@ -2,12 +2,11 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Certgate.Ike.Crypto;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Ipsec;
-using Certgate.Ipsec.Registry;
 using Certgate.Pki.Identity;
 
 namespace Certgate.Ike.Tests;
@@ -18,10 +17,10 @@ namespace Certgate.Ike.Tests;
 /// </summary>
 public sealed class ProposalTests
 {
-    private static readonly SaSuite CbcSha384Ecp384 = new(EncrId.ENCR_AES_CBC, 128, IntegId.AUTH_HMAC_SHA2_384_192, DhGroup.ECP_384, PrfId.PRF_HMAC_SHA2_384);
-    private static readonly SaSuite GcmEcp256 = new(EncrId.ENCR_AES_GCM_16, 256, IntegId.NONE, DhGroup.ECP_256);
-    private static readonly SaSuite EspCbcSha512 = new(EncrId.ENCR_AES_CBC, 256, IntegId.AUTH_HMAC_SHA2_512_256, DhGroup.NONE);
-    private static readonly SaSuite EspGcm128 = new(EncrId.ENCR_AES_GCM_16, 128, IntegId.NONE, DhGroup.NONE);
+    private static readonly SaSuite CbcSha384Ecp384 = new(EncryptionAlgorithm.ENCR_AES_CBC, 128, IntegrityAlgorithm.AUTH_HMAC_SHA2_384_192, DhGroup.ECP_384, PseudorandomFunction.PRF_HMAC_SHA2_384);
+    private static readonly SaSuite GcmEcp256 = new(EncryptionAlgorithm.ENCR_AES_GCM_16, 256, IntegrityAlgorithm.NONE, DhGroup.ECP_256);
+    private static readonly SaSuite EspCbcSha512 = new(EncryptionAlgorithm.ENCR_AES_CBC, 256, IntegrityAlgorithm.AUTH_HMAC_SHA2_512_256, DhGroup.NONE);
+    private static readonly SaSuite EspGcm128 = new(EncryptionAlgorithm.ENCR_AES_GCM_16, 128, IntegrityAlgorithm.NONE, DhGroup.NONE);
 
     [Fact]
     public void ConfiguredOffer_HasOneProposalPerSuite_AndAnAeadProposalHasNoIntegrity()
@@ -60,8 +59,8 @@ public sealed class ProposalTests
         IReadOnlyList<Proposal> peer = Negotiation.IkeOffer([CbcSha384Ecp384]);
         Assert.Null(Negotiation.Choose(peer, Proposal.Ike, [GcmEcp256]));
         // Same cipher and group but another PRF is no match either: every transform must be the configured one.
-        Assert.Null(Negotiation.Choose(peer, Proposal.Ike, [CbcSha384Ecp384 with { Prf = PrfId.PRF_HMAC_SHA2_512 }]));
-        Assert.Null(Negotiation.Choose(Negotiation.EspOffer(new byte[4], [EspCbcSha512]), Proposal.Esp, [EspCbcSha512 with { Integrity = IntegId.AUTH_HMAC_SHA2_256_128 }]));
+        Assert.Null(Negotiation.Choose(peer, Proposal.Ike, [CbcSha384Ecp384 with { Prf = PseudorandomFunction.PRF_HMAC_SHA2_512 }]));
+        Assert.Null(Negotiation.Choose(Negotiation.EspOffer(new byte[4], [EspCbcSha512]), Proposal.Esp, [EspCbcSha512 with { Integrity = IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128 }]));
         string line = Negotiation.Mismatch(peer, Proposal.Ike, [GcmEcp256]);
         Assert.Contains("Encryption 12/128, Prf 6, Integrity 13, DiffieHellman 20", line);
         Assert.Contains("configured [AES_GCM_16-256/PRF_HMAC_SHA2_256/ECP_256]", line);
@@ -91,7 +90,7 @@ public sealed class ProposalTests
     [Fact]
     public void PrfHmacSha512_KnownAnswer()
     {
-        var kd = new KeyDerivation(new SaSuite(EncrId.ENCR_AES_CBC, 128, IntegId.AUTH_HMAC_SHA2_512_256, DhGroup.ECP_256, PrfId.PRF_HMAC_SHA2_512).PrfHash);
+        var kd = new KeyDerivation(new SaSuite(EncryptionAlgorithm.ENCR_AES_CBC, 128, IntegrityAlgorithm.AUTH_HMAC_SHA2_512_256, DhGroup.ECP_256, PseudorandomFunction.PRF_HMAC_SHA2_512).PrfHash);
         Assert.Equal(Convert.FromHexString("164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"),
             kd.Prf("Jefe"u8, "what do ya want for nothing?"u8));
         Assert.Equal(64, kd.PrfLength);
@@ -102,11 +101,11 @@ public sealed class ProposalTests
     /// the HMAC over the message up to the ICV; a flipped ICV bit is refused.
     /// </summary>
     [Theory]
-    [InlineData(IntegId.AUTH_HMAC_SHA2_384_192, 48, 24)]
-    [InlineData(IntegId.AUTH_HMAC_SHA2_512_256, 64, 32)]
-    public void SkCbc_WithSha384And512_TruncatesTheHmac(IntegId integ, int keyLength, int icvLength)
+    [InlineData(IntegrityAlgorithm.AUTH_HMAC_SHA2_384_192, 48, 24)]
+    [InlineData(IntegrityAlgorithm.AUTH_HMAC_SHA2_512_256, 64, 32)]
+    public void SkCbc_WithSha384And512_TruncatesTheHmac(IntegrityAlgorithm integ, int keyLength, int icvLength)
     {
-        var suite = new SaSuite(EncrId.ENCR_AES_CBC, 256, integ, DhGroup.ECP_384, PrfId.PRF_HMAC_SHA2_384);
+        var suite = new SaSuite(EncryptionAlgorithm.ENCR_AES_CBC, 256, integ, DhGroup.ECP_384, PseudorandomFunction.PRF_HMAC_SHA2_384);
         Assert.Equal(keyLength, suite.IntegrityKeyLength);
         byte[] ek = RandomNumberGenerator.GetBytes(32), ik = RandomNumberGenerator.GetBytes(keyLength);
         using SkCipher sealer = IkeSa.Cipher(suite, ek, ik);

@@ -3,7 +3,7 @@ using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Auth;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Tests;
 
@@ -57,7 +57,7 @@ public sealed class RsaPssAuthTests : IDisposable
     {
         byte[] octets = RandomNumberGenerator.GetBytes(500);
         (AuthMethod method, byte[] data) = AuthPayload.Sign(_key, octets, [announced]);
-        Assert.Equal(AuthMethod.DigitalSignature, method);
+        Assert.Equal(AuthMethod.DIGITAL_SIGNATURE, method);
         int algLength = data[0];
         Assert.Null(RsaPss.TryRead(data.AsSpan(1, algLength), out _));
         Assert.Null(AuthPayload.Verify(_cert, method, data, octets));
@@ -86,10 +86,10 @@ public sealed class RsaPssAuthTests : IDisposable
         HashAlgorithmName hash = new(digest.ToUpperInvariant());
         byte[] signature = OpensslSign(octets, digest, "digest");
         byte[] alg = RsaPss.AlgorithmIdentifier(hash).ToArray();
-        Assert.Null(AuthPayload.Verify(_cert, AuthMethod.DigitalSignature, [(byte)alg.Length, .. alg, .. signature], octets));
+        Assert.Null(AuthPayload.Verify(_cert, AuthMethod.DIGITAL_SIGNATURE, [(byte)alg.Length, .. alg, .. signature], octets));
 
         octets[0] ^= 1;
-        Assert.Contains("does not verify", AuthPayload.Verify(_cert, AuthMethod.DigitalSignature, [(byte)alg.Length, .. alg, .. signature], octets));
+        Assert.Contains("does not verify", AuthPayload.Verify(_cert, AuthMethod.DIGITAL_SIGNATURE, [(byte)alg.Length, .. alg, .. signature], octets));
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed class RsaPssAuthTests : IDisposable
         byte[] signature = OpensslSign(octets, "sha256", "20");
         byte[] alg = RsaPss.AlgorithmIdentifier(HashAlgorithmName.SHA256).ToArray();
         Assert.Equal("the RSASSA-PSS with SHA-256 signature does not verify with the peer certificate's key",
-            AuthPayload.Verify(_cert, AuthMethod.DigitalSignature, [(byte)alg.Length, .. alg, .. signature], octets));
+            AuthPayload.Verify(_cert, AuthMethod.DIGITAL_SIGNATURE, [(byte)alg.Length, .. alg, .. signature], octets));
     }
 
     public static TheoryData<string, string?> Parameters => new()
@@ -133,7 +133,7 @@ public sealed class RsaPssAuthTests : IDisposable
 
         // The signature is a good one over the octets (SHA-256, MGF1-SHA-256, salt 32): only the parameters decide.
         byte[] data = [(byte)alg.Length, .. alg, .. _key.SignData(octets, HashAlgorithmName.SHA256, RSASignaturePadding.Pss)];
-        string? verdict = AuthPayload.Verify(_cert, AuthMethod.DigitalSignature, data, octets);
+        string? verdict = AuthPayload.Verify(_cert, AuthMethod.DIGITAL_SIGNATURE, data, octets);
         if (expected is null)
         {
             Assert.Null(verdict);
@@ -159,7 +159,7 @@ public sealed class RsaPssAuthTests : IDisposable
     {
         byte[] octets = RandomNumberGenerator.GetBytes(64);
         (AuthMethod method, byte[] data) = AuthPayload.Sign(_key, octets, peerHashes: null);
-        Assert.Equal(AuthMethod.RsaSignature, method);
+        Assert.Equal(AuthMethod.RSA_DIGITAL_SIGNATURE, method);
         Assert.True(_key.VerifyData(octets, data, HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1));
     }
 

@@ -8,6 +8,7 @@ using Certgate.Ike.Wire;
 using Certgate.Pki.Revocation;
 using Certgate.Pki.Validation;
 using Certgate.Pki.Identity;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Tests;
 
@@ -165,7 +166,7 @@ public sealed class SessionTests : IDisposable
         ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("a shared secret of some length", "gw-a.test", "gw-b.test", "10.1.0.0", "10.2.0.0"));
         ChildSa r = await responder;
         Assert.Equal(i.OutboundKeymat, r.InboundKeymat);
-        Assert.Equal(Certgate.Ike.Auth.AuthMethod.SharedKey, i.PeerAuthMethod);
+        Assert.Equal(Certgate.Ipsec.Registry.AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, i.PeerAuthMethod);
         Assert.Equal("gw-b.test", i.PeerIdentity);
         Assert.Equal("gw-a.test", r.PeerIdentity);
         Assert.Null(r.PeerCertificate);
@@ -204,7 +205,7 @@ public sealed class SessionTests : IDisposable
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         IkeMessage answer = IkeMessage.Parse((await junk.ReceiveAsync(wait.Token)).Buffer);
         Payloads.Notify n = Payloads.ReadNotify(Assert.Single(answer.Payloads).Body);
-        Assert.Equal((ushort)Certgate.Ike.Registry.NotifyType.INVALID_SYNTAX, n.Type);
+        Assert.Equal((ushort)Certgate.Ipsec.Registry.NotifyType.INVALID_SYNTAX, n.Type);
         ChildSa initiator = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 1)));
         Assert.Equal(initiator.OutboundSpi, (await responder).InboundSpi);
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using Certgate.Ike.Crypto;
 using Certgate.Ike.Wire;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Tests;
 

@@ -2,7 +2,9 @@ using System.Net;
 using Certgate.Config.Ipsec;
 using Certgate.Net.Addressing;
 using Certgate.ServiceSets.Plan;
-using Certgate.ServiceSets.Registry;
+using Certgate.Ipsec.Registry;
+using DhGroup = Certgate.Ipsec.Registry.DhGroup;
+using EncryptionAlgorithm = Certgate.Ipsec.Registry.EncryptionAlgorithm;
 
 namespace Certgate.ServiceSets.Tests;
 
@@ -21,7 +23,7 @@ public sealed class CompilerTests
         PeerConfig p = t.Peer;
         Assert.Equal(IPAddress.Parse("10.1.15.2"), p.LocalAddress);
         Assert.Equal(IPAddress.Parse("10.1.15.1"), p.RemoteAddress);
-        Assert.Equal([new IkeTransformSet(EncryptionTransformId.ENCR_AES_GCM_16, 256, PrfTransformId.PRF_HMAC_SHA2_256, IntegrityTransformId.NONE, KeyExchangeMethodId.ECP_256)], p.Proposals);
+        Assert.Equal([new IkeTransformSet(EncryptionAlgorithm.ENCR_AES_GCM_16, 256, PseudorandomFunction.PRF_HMAC_SHA2_256, IntegrityAlgorithm.NONE, DhGroup.ECP_256)], p.Proposals);
         Assert.Equal(AuthMethod.RSA_DIGITAL_SIGNATURE, p.AuthMethod);
         Assert.Equal([AuthMethod.RSA_DIGITAL_SIGNATURE], p.PeerAuthMethods);
         Assert.Equal(new IdentityPlan(IdType.ID_FQDN, "router2.example.com"), p.LocalId);
@@ -33,10 +35,10 @@ public sealed class CompilerTests
 
         ChildConfig c = t.Child;
         Assert.Equal([
-            new EspTransformSet(EncryptionTransformId.ENCR_AES_GCM_16, 256, IntegrityTransformId.NONE),
-            new EspTransformSet(EncryptionTransformId.ENCR_AES_CBC, 256, IntegrityTransformId.AUTH_HMAC_SHA2_256_128),
+            new EspTransformSet(EncryptionAlgorithm.ENCR_AES_GCM_16, 256, IntegrityAlgorithm.NONE),
+            new EspTransformSet(EncryptionAlgorithm.ENCR_AES_CBC, 256, IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128),
         ], c.Proposals);
-        Assert.Equal(KeyExchangeMethodId.ECP_256, c.PfsGroup);
+        Assert.Equal(DhGroup.ECP_256, c.PfsGroup);
         Assert.Equal([Any], c.LocalTrafficSelectors);
         Assert.Equal([Any], c.RemoteTrafficSelectors);
         Assert.Equal(TimeSpan.FromSeconds(3600), c.Lifetime);
@@ -56,7 +58,7 @@ public sealed class CompilerTests
         Assert.Equal(new IdentityPlan(IdType.ID_DER_ASN1_DN, null), t.Peer.LocalId);
         Assert.Equal([new IdentityPlan(IdType.ID_DER_ASN1_DN, "O=Example, OU=VPN", DnMatch.Container)], t.Peer.RemoteIds);
         Assert.Equal(AuthMethod.ECDSA_SHA_256_P256, t.Peer.AuthMethod);
-        Assert.Equal([new IkeTransformSet(EncryptionTransformId.ENCR_AES_GCM_16, 128, PrfTransformId.PRF_HMAC_SHA2_256, IntegrityTransformId.NONE, KeyExchangeMethodId.ECP_256)], t.Peer.Proposals);
+        Assert.Equal([new IkeTransformSet(EncryptionAlgorithm.ENCR_AES_GCM_16, 128, PseudorandomFunction.PRF_HMAC_SHA2_256, IntegrityAlgorithm.NONE, DhGroup.ECP_256)], t.Peer.Proposals);
         Assert.Equal(new DeadPeerDetection(TimeSpan.FromSeconds(10), 3), t.Peer.DeadPeerDetection);
 
         IpPrefix local = IpPrefix.Parse("10.1.12.0/24"), remote = IpPrefix.Parse("10.1.56.0/24");
@@ -64,9 +66,9 @@ public sealed class CompilerTests
         Assert.Equal([remote], t.Child.RemoteTrafficSelectors);
         // No ipsec-policy: the default proposals (docs/decisions.md), no PFS.
         Assert.Equal([
-            new EspTransformSet(EncryptionTransformId.ENCR_AES_GCM_16, 256, IntegrityTransformId.NONE),
-            new EspTransformSet(EncryptionTransformId.ENCR_AES_GCM_16, 128, IntegrityTransformId.NONE),
-            new EspTransformSet(EncryptionTransformId.ENCR_AES_CBC, 256, IntegrityTransformId.AUTH_HMAC_SHA2_256_128),
+            new EspTransformSet(EncryptionAlgorithm.ENCR_AES_GCM_16, 256, IntegrityAlgorithm.NONE),
+            new EspTransformSet(EncryptionAlgorithm.ENCR_AES_GCM_16, 128, IntegrityAlgorithm.NONE),
+            new EspTransformSet(EncryptionAlgorithm.ENCR_AES_CBC, 256, IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128),
         ], t.Child.Proposals);
         Assert.Null(t.Child.PfsGroup);
         Assert.Equal(TimeSpan.FromSeconds(28800), t.Child.Lifetime);
@@ -94,7 +96,7 @@ public sealed class CompilerTests
         Assert.Equal(AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, t2.Peer.AuthMethod);
         Assert.Equal("s3cret-key"u8.ToArray(), t2.Peer.PreSharedKey!.GetKey());
         Assert.DoesNotContain("s3cret", t2.ToString());
-        Assert.Equal([new IkeTransformSet(EncryptionTransformId.ENCR_AES_CBC, 128, PrfTransformId.PRF_HMAC_SHA2_384, IntegrityTransformId.AUTH_HMAC_SHA2_384_192, KeyExchangeMethodId.MODP_2048)], t2.Peer.Proposals);
+        Assert.Equal([new IkeTransformSet(EncryptionAlgorithm.ENCR_AES_CBC, 128, PseudorandomFunction.PRF_HMAC_SHA2_384, IntegrityAlgorithm.AUTH_HMAC_SHA2_384_192, DhGroup.MODP_2048)], t2.Peer.Proposals);
         // An IPv6 term without a destination gets the IPv6 wildcard on the other side.
         Assert.Equal([IpPrefix.Parse("::/0")], t2.Child.RemoteTrafficSelectors);
         Assert.Equal(2, plan.Tunnels.Count);

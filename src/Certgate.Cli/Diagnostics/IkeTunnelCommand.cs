@@ -10,7 +10,8 @@ using Certgate.Esp.Dataplane;
 using Certgate.Esp.Tun;
 using Certgate.Gateway.Tunnels;
 using Certgate.Ike.Auth;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
+using Certgate.ServiceSets.Registry;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
@@ -148,7 +149,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
         }
         ctx.Out.WriteLine($"IKE: identities local {(child.LocalId is { } l ? IkeIdentities.Describe(l) : "-")}, peer {(child.PeerId is { } r ? IkeIdentities.Describe(r) : "-")}");
         ctx.Out.WriteLine($"IKE: SA established with {child.PeerIdentity}{(child.PeerCertificate is { } pc ? $" (issuer {pc.Issuer})" : " (pre-shared key)")}; ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.EspName}");
-        ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({child.LocalAuthMethod}), peer {(byte)child.PeerAuthMethod} ({child.PeerAuthMethod})");
+        ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({AuthMethodNames.Of(child.LocalAuthMethod)}), peer {(byte)child.PeerAuthMethod} ({AuthMethodNames.Of(child.PeerAuthMethod)})");
         ctx.Out.WriteLine($"IKE: traffic selectors local {TrafficSelectorNarrowing.Describe(child.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(child.RemoteTs)} (configured local {TrafficSelectorNarrowing.Describe(config.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(config.RemoteTs)})");
         ctx.Out.WriteLine($"IKE: {counters}");
         TunDevice tun;
@@ -369,25 +370,14 @@ internal sealed class IkeTunnelCommand : ICommandModule
     private static DhGroup Group(Arguments args)
     {
         string? text = args.Optional("pfs-group");
-        return text switch
-        {
-            null => DhGroup.NONE,
-            "14" => DhGroup.MODP_2048,
-            "19" => DhGroup.ECP_256,
-            "20" => DhGroup.ECP_384,
-            "21" => DhGroup.ECP_521,
-            _ => throw new UserException($"debug ike-tunnel: pfs-group '{text}': expected 14, 19, 20 or 21", 2),
-        };
+        return text is null ? DhGroup.NONE
+            : JunosNames.Find(JunosNames.Groups, "group" + text)?.Id
+                ?? throw new UserException($"debug ike-tunnel: pfs-group '{text}': expected {JunosNames.Expected(JunosNames.Groups).Replace("group", "", StringComparison.Ordinal)}", 2);
     }
 
-    private static (EncrId Encr, int Bits) Cipher(string option, string text) => text switch
-    {
-        "aes-128-cbc" => (EncrId.ENCR_AES_CBC, 128),
-        "aes-256-cbc" => (EncrId.ENCR_AES_CBC, 256),
-        "aes-128-gcm" => (EncrId.ENCR_AES_GCM_16, 128),
-        "aes-256-gcm" => (EncrId.ENCR_AES_GCM_16, 256),
-        _ => throw new UserException($"debug ike-tunnel: {option} encryption '{text}': expected aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm", 2),
-    };
+    private static (EncryptionAlgorithm Encr, int Bits) Cipher(string option, string text) =>
+        JunosNames.Find(JunosNames.Encryptions, text) is { } e ? (e.Id, e.KeyBits)
+            : throw new UserException($"debug ike-tunnel: {option} encryption '{text}': expected {JunosNames.Expected(JunosNames.Encryptions)}", 2);
 
     /// <summary>One IKE proposal in the Junos words (encryption-algorithm, authentication-algorithm, dh-group).</summary>
     private static SaSuite? IkeProposal(string? text)
@@ -401,24 +391,14 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             throw new UserException($"debug ike-tunnel: ike-proposal '{text}': expected ENC,HASH,GROUP such as aes-128-cbc,sha-384,group20", 2);
         }
-        (EncrId encr, int bits) = Cipher("ike-proposal", parts[0]);
-        (PrfId prf, IntegId integ) = parts[1] switch
-        {
-            "sha-256" => (PrfId.PRF_HMAC_SHA2_256, IntegId.AUTH_HMAC_SHA2_256_128),
-            "sha-384" => (PrfId.PRF_HMAC_SHA2_384, IntegId.AUTH_HMAC_SHA2_384_192),
-            "sha-512" => (PrfId.PRF_HMAC_SHA2_512, IntegId.AUTH_HMAC_SHA2_512_256),
-            _ => throw new UserException($"debug ike-tunnel: ike-proposal hash '{parts[1]}': expected sha-256, sha-384 or sha-512", 2),
-        };
-        DhGroup group = parts[2] switch
-        {
-            "group14" => DhGroup.MODP_2048,
-            "group19" => DhGroup.ECP_256,
-            "group20" => DhGroup.ECP_384,
-            "group21" => DhGroup.ECP_521,
-            _ => throw new UserException($"debug ike-tunnel: ike-proposal group '{parts[2]}': expected group14, group19, group20 or group21", 2),
-        };
+        (EncryptionAlgorithm encr, int bits) = Cipher("ike-proposal", parts[0]);
+        JunosNames.IkeHash hash = JunosNames.Find(JunosNames.IkeHashes, parts[1])
+            ?? throw new UserException($"debug ike-tunnel: ike-proposal hash '{parts[1]}': expected {JunosNames.Expected(JunosNames.IkeHashes)}", 2);
+        DhGroup group = JunosNames.Find(JunosNames.Groups, parts[2])?.Id
+            ?? throw new UserException($"debug ike-tunnel: ike-proposal group '{parts[2]}': expected {JunosNames.Expected(JunosNames.Groups)}", 2);
+        (PseudorandomFunction prf, IntegrityAlgorithm integ) = (hash.Prf, hash.Integrity);
         // RFC 5282 §8: with AES-GCM the hash is the PRF only.
-        return new SaSuite(encr, bits, encr == EncrId.ENCR_AES_GCM_16 ? IntegId.NONE : integ, group, prf);
+        return new SaSuite(encr, bits, encr == EncryptionAlgorithm.ENCR_AES_GCM_16 ? IntegrityAlgorithm.NONE : integ, group, prf);
     }
 
     /// <summary>One ESP proposal in the Junos words (encryption-algorithm and, with CBC, authentication-algorithm).</summary>
@@ -429,17 +409,12 @@ internal sealed class IkeTunnelCommand : ICommandModule
             return null;
         }
         string[] parts = text.Split(',');
-        (EncrId encr, int bits) = Cipher("esp-proposal", parts[0]);
-        IntegId integ = parts.Length switch
+        (EncryptionAlgorithm encr, int bits) = Cipher("esp-proposal", parts[0]);
+        IntegrityAlgorithm integ = parts.Length switch
         {
-            1 when encr == EncrId.ENCR_AES_GCM_16 => IntegId.NONE,
-            2 when encr == EncrId.ENCR_AES_CBC => parts[1] switch
-            {
-                "hmac-sha-256-128" => IntegId.AUTH_HMAC_SHA2_256_128,
-                "hmac-sha-384-192" => IntegId.AUTH_HMAC_SHA2_384_192,
-                "hmac-sha-512-256" => IntegId.AUTH_HMAC_SHA2_512_256,
-                _ => throw new UserException($"debug ike-tunnel: esp-proposal authentication '{parts[1]}': expected hmac-sha-256-128, hmac-sha-384-192 or hmac-sha-512-256", 2),
-            },
+            1 when encr == EncryptionAlgorithm.ENCR_AES_GCM_16 => IntegrityAlgorithm.NONE,
+            2 when encr == EncryptionAlgorithm.ENCR_AES_CBC => JunosNames.Find(JunosNames.EspIntegrities, parts[1])?.Id
+                ?? throw new UserException($"debug ike-tunnel: esp-proposal authentication '{parts[1]}': expected {JunosNames.Expected(JunosNames.EspIntegrities)}", 2),
             _ => throw new UserException($"debug ike-tunnel: esp-proposal '{text}': expected an AES-GCM cipher alone or an AES-CBC cipher with its authentication, e.g. aes-256-cbc,hmac-sha-512-256", 2),
         };
         return new SaSuite(encr, bits, integ, DhGroup.NONE);
@@ -502,10 +477,10 @@ internal sealed class IkeTunnelCommand : ICommandModule
             if (r[0] != "distinguished-name")
             {
                 IkeIdentity wanted = Identity("remote-id", r[0], r[1]);
-                remoteIds.Add(wanted.Address is { } a ? RemoteIdentity.Address(a) : wanted.Type switch
+                remoteIds.Add(wanted.Address is { } a ? RemoteIdentity.Address(a) : wanted.Kind switch
                 {
-                    IkeIdentityType.ID_FQDN => RemoteIdentity.Fqdn(wanted.Text!),
-                    IkeIdentityType.ID_RFC822_ADDR => RemoteIdentity.Email(wanted.Text!),
+                    IdentityKind.Fqdn => RemoteIdentity.Fqdn(wanted.Text!),
+                    IdentityKind.Email => RemoteIdentity.Email(wanted.Text!),
                     _ => RemoteIdentity.KeyId(wanted.Data.Span),
                 });
                 continue;
@@ -569,17 +544,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
         }
     }
 
-    private static Payloads.TrafficSelector Selector(IpPrefix prefix)
-    {
-        byte[] first = prefix.Address.GetAddressBytes();
-        byte[] last = (byte[])first.Clone();
-        for (int bit = prefix.Length; bit < first.Length * 8; bit++)
-        {
-            first[bit / 8] &= (byte)~(0x80 >> (bit % 8));
-            last[bit / 8] |= (byte)(0x80 >> (bit % 8));
-        }
-        return new(0, 0, 65535, new IPAddress(first), new IPAddress(last));
-    }
+    private static Payloads.TrafficSelector Selector(IpPrefix prefix) => new(0, 0, 65535, prefix.First, prefix.Last);
 
     private static IPAddress Address(Arguments args, string keyword)
     {

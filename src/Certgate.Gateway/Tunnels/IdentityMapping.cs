@@ -3,7 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Auth;
 using Certgate.Pki.Identity;
 using Certgate.ServiceSets.Plan;
-using Certgate.ServiceSets.Registry;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Gateway.Tunnels;
 

@@ -180,8 +180,8 @@ internal sealed class Tunnel : IAsyncDisposable
                 IkeAlgorithms = c?.Ike.IkeName,
                 EspAlgorithms = now?.Esp.CipherName,
                 ExtendedSequenceNumbers = now?.Esp.Esn ?? false,
-                LocalAuthMethod = c?.LocalAuthMethod.ToString(),
-                PeerAuthMethod = c?.PeerAuthMethod.ToString(),
+                LocalAuthMethod = c is null ? null : AuthMethodNames.Of(c.LocalAuthMethod),
+                PeerAuthMethod = c is null ? null : AuthMethodNames.Of(c.PeerAuthMethod),
                 NatDetected = c?.NatDetected ?? false,
                 Inbound = now is null ? null : Usage(now.InboundSpi, SaDirection.Inbound),
                 Outbound = now is null ? null : Usage(now.OutboundSpi, SaDirection.Outbound),
@@ -375,7 +375,7 @@ internal sealed class Tunnel : IAsyncDisposable
             connection.Closed += _ => Pulse();
             Pulse();
         }
-        _log($"{Name}: IKE SA up as {role.ToString().ToLowerInvariant()} with {child.PeerIdentity} ({child.Ike.IkeName}, AUTH {child.PeerAuthMethod}); "
+        _log($"{Name}: IKE SA up as {role.ToString().ToLowerInvariant()} with {child.PeerIdentity} ({child.Ike.IkeName}, AUTH {AuthMethodNames.Of(child.PeerAuthMethod)}); "
             + $"ESP {child.Esp.CipherName} SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {TrafficSelectorNarrowing.Describe(child.LocalTs)} <-> {TrafficSelectorNarrowing.Describe(child.RemoteTs)} on {Plan.Child.Device}");
     }
 
@@ -389,23 +389,7 @@ internal sealed class Tunnel : IAsyncDisposable
         }
     }
 
-    internal static TrafficSelector Selector(Certgate.Net.Addressing.IpPrefix prefix)
-    {
-        (IPAddress first, IPAddress last) = Range(prefix);
-        return new TrafficSelector(first, last);
-    }
-
-    internal static (IPAddress First, IPAddress Last) Range(Certgate.Net.Addressing.IpPrefix prefix)
-    {
-        byte[] first = prefix.Address.GetAddressBytes();
-        byte[] last = (byte[])first.Clone();
-        for (int bit = prefix.Length; bit < first.Length * 8; bit++)
-        {
-            first[bit / 8] &= (byte)~(0x80 >> (bit % 8));
-            last[bit / 8] |= (byte)(0x80 >> (bit % 8));
-        }
-        return (new IPAddress(first), new IPAddress(last));
-    }
+    internal static TrafficSelector Selector(Certgate.Net.Addressing.IpPrefix prefix) => TrafficSelector.FromPrefix(prefix);
 
     private void RemoveSas()
     {

@@ -20,7 +20,7 @@ using Certgate.Pki.Store;
 using Certgate.Pki.Validation;
 using Certgate.ServiceSets;
 using Certgate.ServiceSets.Plan;
-using Certgate.ServiceSets.Registry;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Gateway.Tunnels;
 
@@ -500,15 +500,11 @@ public sealed class TunnelRuntime : IAsyncDisposable
         tunnel.Start();
     }
 
+    private static Payloads.TrafficSelector WireSelector(Certgate.Net.Addressing.IpPrefix prefix) => new(0, 0, 65535, prefix.First, prefix.Last);
+
     /// <summary>The IKE side of a tunnel from the plan and the PKI store, read anew for every attempt (a renewed
     /// certificate or a new CRL is used by the next negotiation).</summary>
     /// <exception cref="IOException">A certificate, key or CA certificate the plan names is not in the store.</exception>
-    private static Payloads.TrafficSelector WireSelector(Certgate.Net.Addressing.IpPrefix prefix)
-    {
-        (System.Net.IPAddress first, System.Net.IPAddress last) = Tunnel.Range(prefix);
-        return new Payloads.TrafficSelector(0, 0, 65535, first, last);
-    }
-
     internal IkePeerConfig PeerConfig(TunnelPlan t)
     {
         PeerConfig p = t.Peer;

@@ -1,20 +1,9 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Crypto;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Auth;
-
-/// <summary>AUTH methods (RFC 7296 §3.8, RFC 4754, RFC 7427).</summary>
-public enum AuthMethod : byte
-{
-    RsaSignature = 1,
-    SharedKey = 2,
-    EcdsaSha256P256 = 9,
-    EcdsaSha384P384 = 10,
-    EcdsaSha512P521 = 11,
-    DigitalSignature = 14,
-}
 
 /// <summary>
 /// Builds and checks the AUTH payload: the octets each side signs (§2.15), signatures with RSA and ECDSA keys
@@ -66,7 +55,7 @@ public static class AuthPayload
         return key switch
         {
             RSA rsa => SignPss(rsa, signedOctets, name),
-            ECDsa ec => (AuthMethod.DigitalSignature, [.. Prefix(index), .. ec.SignData(signedOctets.ToArray(), name, DSASignatureFormat.Rfc3279DerSequence)]),
+            ECDsa ec => (AuthMethod.DIGITAL_SIGNATURE, [.. Prefix(index), .. ec.SignData(signedOctets.ToArray(), name, DSASignatureFormat.Rfc3279DerSequence)]),
             _ => throw new ArgumentException("only RSA and ECDSA keys can sign IKE AUTH", nameof(key)),
         };
     }
@@ -80,16 +69,16 @@ public static class AuthPayload
                 return SignPss(rsa, signedOctets, HashAlgorithmName.SHA256);
             case RSA rsa:
                 // Method 1: SHA-1 is what RFC 7296 peers without RFC 7427 expect.
-                return (AuthMethod.RsaSignature, rsa.SignData(signedOctets.ToArray(), HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1));
+                return (AuthMethod.RSA_DIGITAL_SIGNATURE, rsa.SignData(signedOctets.ToArray(), HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1));
             case ECDsa ec when peerSupportsRfc7427:
                 (int index, HashAlgorithmName hash) = ec.KeySize switch { 256 => (3, HashAlgorithmName.SHA256), 384 => (4, HashAlgorithmName.SHA384), _ => (5, HashAlgorithmName.SHA512) };
-                return (AuthMethod.DigitalSignature, [.. Prefix(index), .. ec.SignData(signedOctets.ToArray(), hash, DSASignatureFormat.Rfc3279DerSequence)]);
+                return (AuthMethod.DIGITAL_SIGNATURE, [.. Prefix(index), .. ec.SignData(signedOctets.ToArray(), hash, DSASignatureFormat.Rfc3279DerSequence)]);
             case ECDsa ec:
                 (AuthMethod method, HashAlgorithmName h) = ec.KeySize switch
                 {
-                    256 => (AuthMethod.EcdsaSha256P256, HashAlgorithmName.SHA256),
-                    384 => (AuthMethod.EcdsaSha384P384, HashAlgorithmName.SHA384),
-                    _ => (AuthMethod.EcdsaSha512P521, HashAlgorithmName.SHA512),
+                    256 => (AuthMethod.ECDSA_SHA_256_P256, HashAlgorithmName.SHA256),
+                    384 => (AuthMethod.ECDSA_SHA_384_P384, HashAlgorithmName.SHA384),
+                    _ => (AuthMethod.ECDSA_SHA_512_P521, HashAlgorithmName.SHA512),
                 };
                 return (method, ec.SignData(signedOctets.ToArray(), h, DSASignatureFormat.IeeeP1363FixedFieldConcatenation));
             default:
@@ -106,7 +95,7 @@ public static class AuthPayload
         byte[] octets = signedOctets.ToArray();
         switch (method)
         {
-            case AuthMethod.RsaSignature when rsa is not null:
+            case AuthMethod.RSA_DIGITAL_SIGNATURE when rsa is not null:
                 // The hash is not negotiated: RFC 7296 §3.8 leaves it to the DigestInfo; accept SHA-1 and SHA-2.
                 foreach (HashAlgorithmName h in new[] { HashAlgorithmName.SHA1, HashAlgorithmName.SHA256, HashAlgorithmName.SHA384, HashAlgorithmName.SHA512 })
                 {
@@ -116,15 +105,15 @@ public static class AuthPayload
                     }
                 }
                 return "the RSA signature does not verify with the peer certificate's key";
-            case AuthMethod.EcdsaSha256P256 or AuthMethod.EcdsaSha384P384 or AuthMethod.EcdsaSha512P521 when ec is not null:
+            case AuthMethod.ECDSA_SHA_256_P256 or AuthMethod.ECDSA_SHA_384_P384 or AuthMethod.ECDSA_SHA_512_P521 when ec is not null:
                 HashAlgorithmName hash = method switch
                 {
-                    AuthMethod.EcdsaSha256P256 => HashAlgorithmName.SHA256,
-                    AuthMethod.EcdsaSha384P384 => HashAlgorithmName.SHA384,
+                    AuthMethod.ECDSA_SHA_256_P256 => HashAlgorithmName.SHA256,
+                    AuthMethod.ECDSA_SHA_384_P384 => HashAlgorithmName.SHA384,
                     _ => HashAlgorithmName.SHA512,
                 };
                 return ec.VerifyData(octets, data, hash, DSASignatureFormat.IeeeP1363FixedFieldConcatenation) ? null : "the ECDSA signature does not verify with the peer certificate's key";
-            case AuthMethod.DigitalSignature:
+            case AuthMethod.DIGITAL_SIGNATURE:
                 if (data.Length < 1 || data.Length < 1 + data[0])
                 {
                     return "the Digital Signature AUTH data is too short for its AlgorithmIdentifier";
@@ -163,7 +152,7 @@ public static class AuthPayload
     private static (AuthMethod, byte[]) SignPss(RSA rsa, ReadOnlySpan<byte> signedOctets, HashAlgorithmName hash)
     {
         ReadOnlySpan<byte> algorithm = RsaPss.AlgorithmIdentifier(hash);
-        return (AuthMethod.DigitalSignature, [(byte)algorithm.Length, .. algorithm, .. rsa.SignData(signedOctets.ToArray(), hash, RSASignaturePadding.Pss)]);
+        return (AuthMethod.DIGITAL_SIGNATURE, [(byte)algorithm.Length, .. algorithm, .. rsa.SignData(signedOctets.ToArray(), hash, RSASignaturePadding.Pss)]);
     }
 
     /// <summary>Method 14 with RSASSA-PSS: the parameters read strictly (<see cref="RsaPss.TryRead"/>), then the signature.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
+using Certgate.Ipsec.Registry;
 using Certgate.Pki.Identity;
 
 namespace Certgate.Ike.Auth;
@@ -57,7 +58,7 @@ public static class IkeIdentities
         {
             return null;
         }
-        if (id.Type == IkeIdentityType.ID_KEY_ID)
+        if (id.Kind == IdentityKind.KeyId)
         {
             return $"local-id {Describe(id)} cannot be bound to local certificate '{cert.Subject}' (a key-id is not part of a certificate); use the subject DN or a subjectAltName of it ({SanText(cert)})";
         }
@@ -90,7 +91,7 @@ public static class IkeIdentities
     public static byte[] Encode(IkeIdentity identity)
     {
         ArgumentNullException.ThrowIfNull(identity);
-        return Payloads.WriteTyped4((byte)identity.Type, identity.Data.Span);
+        return Payloads.WriteTyped4((byte)IdTypeOf(identity.Kind), identity.Data.Span);
     }
 
     /// <summary>Decodes an ID payload body; the peer's <paramref name="role"/> names it in the error.</summary>
@@ -99,16 +100,17 @@ public static class IkeIdentities
     public static IkeIdentity Decode(ReadOnlyMemory<byte> body, string role)
     {
         (byte type, ReadOnlyMemory<byte> data) = Payloads.ReadTyped4(body, "ID");
-        var id = new IkeIdentity((IkeIdentityType)type, data.ToArray());
-        bool ok = id.Type switch
+        IdentityKind kind = KindOf((IdType)type)
+            ?? throw new IkeException($"the {role} sent ID type {type}, which Certgate does not accept (ID_IPV4_ADDR, ID_IPV6_ADDR, ID_FQDN, ID_RFC822_ADDR, ID_DER_ASN1_DN, ID_KEY_ID)");
+        var id = new IkeIdentity(kind, data.ToArray());
+        bool ok = kind switch
         {
-            IkeIdentityType.ID_IPV4_ADDR or IkeIdentityType.ID_IPV6_ADDR => id.Address is not null,
-            IkeIdentityType.ID_FQDN or IkeIdentityType.ID_RFC822_ADDR => data.Length > 0 && data.Span.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7e) < 0,
-            IkeIdentityType.ID_DER_ASN1_DN => id.DistinguishedName is not null,
-            IkeIdentityType.ID_KEY_ID => data.Length > 0,
-            _ => throw new IkeException($"the {role} sent ID type {type}, which Certgate does not accept (ID_IPV4_ADDR, ID_IPV6_ADDR, ID_FQDN, ID_RFC822_ADDR, ID_DER_ASN1_DN, ID_KEY_ID)"),
+            IdentityKind.Ipv4Address or IdentityKind.Ipv6Address => id.Address is not null,
+            IdentityKind.Fqdn or IdentityKind.Email => data.Length > 0 && data.Span.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7e) < 0,
+            IdentityKind.DistinguishedName => id.DistinguishedName is not null,
+            _ => data.Length > 0,
         };
-        return ok ? id : throw new IkeException($"the {role} sent a malformed {id.Type} identity ({data.Length} octets: {Convert.ToHexString(data.Span[..Math.Min(data.Length, 32)])})");
+        return ok ? id : throw new IkeException($"the {role} sent a malformed {(IdType)type} identity ({data.Length} octets: {Convert.ToHexString(data.Span[..Math.Min(data.Length, 32)])})");
     }
 
     /// <summary>
@@ -126,9 +128,9 @@ public static class IkeIdentities
         // RFC 4945 §3.1: "the ID ... MUST be matched against the certificate"; Certgate cannot bind a key-id to one.
         if (certificate is not null && !CertificateIdentity.IsConsistent(peer, certificate, out _))
         {
-            throw new IkeException(peer.Type == IkeIdentityType.ID_KEY_ID
+            throw new IkeException(peer.Kind == IdentityKind.KeyId
                 ? $"the {role}'s identity check against its certificate failed: {Describe(peer)} cannot be bound to a certificate{proof}"
-                : $"the {role}'s identity check against its certificate failed: {Describe(peer)} is {(peer.Type == IkeIdentityType.ID_DER_ASN1_DN ? "not the certificate's subject" : "not in the certificate's subjectAltName")}{proof}");
+                : $"the {role}'s identity check against its certificate failed: {Describe(peer)} is {(peer.Kind == IdentityKind.DistinguishedName ? "not the certificate's subject" : "not in the certificate's subjectAltName")}{proof}");
         }
         if (config.RemoteIds.Count > 0)
         {
@@ -152,18 +154,42 @@ public static class IkeIdentities
     public static string Value(IkeIdentity identity)
     {
         ArgumentNullException.ThrowIfNull(identity);
-        return identity.Type switch
+        return identity.Kind switch
         {
-            IkeIdentityType.ID_IPV4_ADDR or IkeIdentityType.ID_IPV6_ADDR when identity.Address is { } a => a.ToString(),
-            IkeIdentityType.ID_FQDN or IkeIdentityType.ID_RFC822_ADDR => identity.Text!,
-            IkeIdentityType.ID_DER_ASN1_DN when identity.DistinguishedName is { } dn => dn.Name,
+            IdentityKind.Ipv4Address or IdentityKind.Ipv6Address when identity.Address is { } a => a.ToString(),
+            IdentityKind.Fqdn or IdentityKind.Email => identity.Text!,
+            IdentityKind.DistinguishedName when identity.DistinguishedName is { } dn => dn.Name,
             _ => Convert.ToHexString(identity.Data.Span),
         };
     }
 
     /// <summary>The value and its IANA type, for logs, errors and <c>show</c>: "gw@example.net (ID_RFC822_ADDR)".</summary>
     /// <exception cref="ArgumentNullException"><paramref name="identity"/> is null.</exception>
-    public static string Describe(IkeIdentity identity) => $"{Value(identity)} ({identity.Type})";
+    public static string Describe(IkeIdentity identity) => $"{Value(identity)} ({IdTypeOf(identity.Kind)})";
+
+    /// <summary>The IANA ID type (RFC 7296 §3.5) of an identity kind: the one mapping between Pki's words and the registry.</summary>
+    public static IdType IdTypeOf(IdentityKind kind) => kind switch
+    {
+        IdentityKind.Ipv4Address => IdType.ID_IPV4_ADDR,
+        IdentityKind.Ipv6Address => IdType.ID_IPV6_ADDR,
+        IdentityKind.Fqdn => IdType.ID_FQDN,
+        IdentityKind.Email => IdType.ID_RFC822_ADDR,
+        IdentityKind.DistinguishedName => IdType.ID_DER_ASN1_DN,
+        IdentityKind.KeyId => IdType.ID_KEY_ID,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not an identity kind"),
+    };
+
+    /// <summary>The identity kind of an IANA ID type, null for one Certgate does not accept (ID_DER_ASN1_GN, unknown numbers).</summary>
+    public static IdentityKind? KindOf(IdType type) => type switch
+    {
+        IdType.ID_IPV4_ADDR => IdentityKind.Ipv4Address,
+        IdType.ID_IPV6_ADDR => IdentityKind.Ipv6Address,
+        IdType.ID_FQDN => IdentityKind.Fqdn,
+        IdType.ID_RFC822_ADDR => IdentityKind.Email,
+        IdType.ID_DER_ASN1_DN => IdentityKind.DistinguishedName,
+        IdType.ID_KEY_ID => IdentityKind.KeyId,
+        _ => null,
+    };
 
     /// <summary>The subjectAltName entries identity matching uses, for error messages.</summary>
     public static string SanText(X509Certificate2 certificate)

@@ -1,6 +1,6 @@
 using System.Numerics;
 using System.Security.Cryptography;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sessions;
 
 namespace Certgate.Ike.Crypto;

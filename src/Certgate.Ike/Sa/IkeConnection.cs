@@ -5,6 +5,7 @@ using Certgate.Ike.Sa.Tasks;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Ipsec;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Sa;
 
@@ -794,9 +795,9 @@ public sealed class IkeConnection : IDisposable
         Local = Options.EspLocal,
         Remote = Options.EspRemote,
         UdpEncapsulation = Options.UdpEncapsulation,
-        Encryption = (Ipsec.Registry.EncryptionAlgorithm)(ushort)esp.Encryption,
+        Encryption = esp.Encryption,
         KeyBits = esp.KeyBits,
-        Integrity = (Ipsec.Registry.IntegrityAlgorithm)(ushort)esp.Integrity,
+        Integrity = esp.Integrity,
         Keymat = keymat,
         ExtendedSequenceNumbers = esp.Esn,
         LocalSelectors = local,

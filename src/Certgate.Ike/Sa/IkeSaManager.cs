@@ -2,6 +2,7 @@ using System.Net;
 using Certgate.Ike.Sa.Tasks;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Sa;
 

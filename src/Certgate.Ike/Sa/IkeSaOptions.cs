@@ -1,6 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Sa;
 

@@ -1,5 +1,5 @@
 using System.Net;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sessions;
 
 namespace Certgate.Ike.Sa;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sa.Tasks;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;

@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Auth;
 using Certgate.Ike.Crypto;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sa.Tasks;
 using Certgate.Ike.Wire;
@@ -345,7 +345,7 @@ public static class IkeSession
     internal static (AuthMethod Method, byte[] Data) Authenticate(IkePeerConfig config, KeyDerivation kd, byte[] signedOctets, IReadOnlyCollection<SignatureHash>? peerHashes)
     {
         (AuthMethod method, byte[] data) = config.PreSharedKey is { } psk
-            ? (AuthMethod.SharedKey, AuthPayload.SharedKeyMic(kd, psk, signedOctets))
+            ? (AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, AuthPayload.SharedKeyMic(kd, psk, signedOctets))
             : AuthPayload.Sign(PrivateKey(config.Certificate!), signedOctets, peerHashes);
         if (config.TestHookCorruptAuth)
         {
@@ -365,9 +365,9 @@ public static class IkeSession
         {
             // §2.15: the MIC is compared in constant time so that a wrong key leaks nothing about the right one. It is
             // checked before the identity, so only a peer that knows the key learns which identity was refused.
-            if (method != AuthMethod.SharedKey || !CryptographicOperations.FixedTimeEquals(authData.Span, AuthPayload.SharedKeyMic(kd, psk, signedOctets)))
+            if (method != AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE || !CryptographicOperations.FixedTimeEquals(authData.Span, AuthPayload.SharedKeyMic(kd, psk, signedOctets)))
             {
-                throw new IkeException(method != AuthMethod.SharedKey
+                throw new IkeException(method != AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE
                     ? $"the {role} used AUTH method {authMethod}, but this side is configured for a pre-shared key (2)"
                     : $"the {role}'s shared-key AUTH does not verify (a different pre-shared key)");
             }

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Wire;
 
 namespace Certgate.Ike.Sessions;
@@ -10,10 +10,10 @@ namespace Certgate.Ike.Sessions;
 /// <see cref="Esn"/> is what an ESP SA negotiated (RFC 4303 §2.2.1 extended sequence numbers); configured suites leave
 /// it false, because ESN is not configured: it is always offered and, as responder, taken when the peer offers it.
 /// </summary>
-public sealed record SaSuite(EncrId Encryption, int KeyBits, IntegId Integrity, DhGroup Group, PrfId Prf = PrfId.PRF_HMAC_SHA2_256, bool Esn = false)
+public sealed record SaSuite(EncryptionAlgorithm Encryption, int KeyBits, IntegrityAlgorithm Integrity, DhGroup Group, PseudorandomFunction Prf = PseudorandomFunction.PRF_HMAC_SHA2_256, bool Esn = false)
 {
     /// <summary>Whether the cipher authenticates itself (AES-GCM), so there is no integrity transform.</summary>
-    public bool IsAead => Encryption == EncrId.ENCR_AES_GCM_16;
+    public bool IsAead => Encryption == EncryptionAlgorithm.ENCR_AES_GCM_16;
 
     /// <summary>Encryption key length in octets, with the 4-octet salt of AES-GCM (RFC 5282 §7.1, RFC 4106 §8.1).</summary>
     public int EncryptionKeyLength => KeyBits / 8 + (IsAead ? 4 : 0);
@@ -24,31 +24,31 @@ public sealed record SaSuite(EncrId Encryption, int KeyBits, IntegId Integrity, 
     /// </summary>
     public int IntegrityKeyLength => Integrity switch
     {
-        IntegId.AUTH_HMAC_SHA2_256_128 => 32,
-        IntegId.AUTH_HMAC_SHA2_384_192 => 48,
-        IntegId.AUTH_HMAC_SHA2_512_256 => 64,
+        IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128 => 32,
+        IntegrityAlgorithm.AUTH_HMAC_SHA2_384_192 => 48,
+        IntegrityAlgorithm.AUTH_HMAC_SHA2_512_256 => 64,
         _ => 0,
     };
 
     /// <summary>The hash of the integrity HMAC (SHA-256 when there is none; unused then).</summary>
     public HashAlgorithmName IntegrityHash => Integrity switch
     {
-        IntegId.AUTH_HMAC_SHA2_384_192 => HashAlgorithmName.SHA384,
-        IntegId.AUTH_HMAC_SHA2_512_256 => HashAlgorithmName.SHA512,
+        IntegrityAlgorithm.AUTH_HMAC_SHA2_384_192 => HashAlgorithmName.SHA384,
+        IntegrityAlgorithm.AUTH_HMAC_SHA2_512_256 => HashAlgorithmName.SHA512,
         _ => HashAlgorithmName.SHA256,
     };
 
     /// <summary>The hash of the PRF (RFC 4868 §2.1: PRF_HMAC_SHA2_256/384/512).</summary>
     public HashAlgorithmName PrfHash => Prf switch
     {
-        PrfId.PRF_HMAC_SHA2_384 => HashAlgorithmName.SHA384,
-        PrfId.PRF_HMAC_SHA2_512 => HashAlgorithmName.SHA512,
+        PseudorandomFunction.PRF_HMAC_SHA2_384 => HashAlgorithmName.SHA384,
+        PseudorandomFunction.PRF_HMAC_SHA2_512 => HashAlgorithmName.SHA512,
         _ => HashAlgorithmName.SHA256,
     };
 
     /// <summary>The cipher in strongSwan's spelling of the IANA names (as <c>swanctl --list-sas</c> shows it).</summary>
-    public string CipherName => (Encryption == EncrId.ENCR_AES_GCM_16 ? "AES_GCM_16-" : "AES_CBC-") + KeyBits
-        + (Integrity == IntegId.NONE ? "" : "/" + Integrity.ToString()["AUTH_".Length..]);
+    public string CipherName => (Encryption == EncryptionAlgorithm.ENCR_AES_GCM_16 ? "AES_GCM_16-" : "AES_CBC-") + KeyBits
+        + (Integrity == IntegrityAlgorithm.NONE ? "" : "/" + Integrity.ToString()["AUTH_".Length..]);
 
     /// <summary>An ESP SA's algorithms as <c>swanctl --list-sas</c> shows them: the cipher, then <c>/ESN</c> with ESN.</summary>
     public string EspName => CipherName + (Esn ? "/ESN" : "");
@@ -71,21 +71,21 @@ internal static class Negotiation
     /// <summary>The default responder preference of groups, most preferred first (strongSwan's prefer_configured_proposals style).</summary>
     public static readonly DhGroup[] Groups = [DhGroup.ECP_256, DhGroup.ECP_384, DhGroup.MODP_2048];
 
-    private static readonly (EncrId Encr, int Bits)[] Aead = [(EncrId.ENCR_AES_GCM_16, 256), (EncrId.ENCR_AES_GCM_16, 128)];
-    private static readonly (EncrId Encr, int Bits)[] Cbc = [(EncrId.ENCR_AES_CBC, 256), (EncrId.ENCR_AES_CBC, 128)];
+    private static readonly (EncryptionAlgorithm Encr, int Bits)[] Aead = [(EncryptionAlgorithm.ENCR_AES_GCM_16, 256), (EncryptionAlgorithm.ENCR_AES_GCM_16, 128)];
+    private static readonly (EncryptionAlgorithm Encr, int Bits)[] Cbc = [(EncryptionAlgorithm.ENCR_AES_CBC, 256), (EncryptionAlgorithm.ENCR_AES_CBC, 128)];
 
     /// <summary>The default IKE suites in preference order: cipher first, then group.</summary>
     public static readonly IReadOnlyList<SaSuite> DefaultIke =
     [
-        .. Aead.SelectMany(a => Groups.Select(g => new SaSuite(a.Encr, a.Bits, IntegId.NONE, g))),
-        .. Cbc.SelectMany(a => Groups.Select(g => new SaSuite(a.Encr, a.Bits, IntegId.AUTH_HMAC_SHA2_256_128, g))),
+        .. Aead.SelectMany(a => Groups.Select(g => new SaSuite(a.Encr, a.Bits, IntegrityAlgorithm.NONE, g))),
+        .. Cbc.SelectMany(a => Groups.Select(g => new SaSuite(a.Encr, a.Bits, IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128, g))),
     ];
 
     /// <summary>The default ESP suites in preference order.</summary>
     public static readonly IReadOnlyList<SaSuite> DefaultEsp =
     [
-        .. Aead.Select(a => new SaSuite(a.Encr, a.Bits, IntegId.NONE, DhGroup.NONE)),
-        .. Cbc.Select(a => new SaSuite(a.Encr, a.Bits, IntegId.AUTH_HMAC_SHA2_256_128, DhGroup.NONE)),
+        .. Aead.Select(a => new SaSuite(a.Encr, a.Bits, IntegrityAlgorithm.NONE, DhGroup.NONE)),
+        .. Cbc.Select(a => new SaSuite(a.Encr, a.Bits, IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128, DhGroup.NONE)),
     ];
 
     /// <summary>The group of the first IKE_SA_INIT KE payload: the first configured proposal's, or ECP-256.</summary>
@@ -99,9 +99,9 @@ internal static class Negotiation
         ?
         [
             new Proposal(1, Proposal.Ike, ReadOnlyMemory<byte>.Empty,
-                [.. Aead.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Prf(PrfId.PRF_HMAC_SHA2_256), .. Groups.Select(Dh)]),
+                [.. Aead.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Prf(PseudorandomFunction.PRF_HMAC_SHA2_256), .. Groups.Select(Dh)]),
             new Proposal(2, Proposal.Ike, ReadOnlyMemory<byte>.Empty,
-                [.. Cbc.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Prf(PrfId.PRF_HMAC_SHA2_256), Integ(IntegId.AUTH_HMAC_SHA2_256_128), .. Groups.Select(Dh)]),
+                [.. Cbc.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Prf(PseudorandomFunction.PRF_HMAC_SHA2_256), Integ(IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128), .. Groups.Select(Dh)]),
         ]
         : [.. configured.Select((s, i) => new Proposal((byte)(i + 1), Proposal.Ike, ReadOnlyMemory<byte>.Empty, IkeTransforms(s)))];
 
@@ -113,7 +113,7 @@ internal static class Negotiation
         ?
         [
             new Proposal(1, Proposal.Esp, spi, [.. Aead.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), .. Esns(preferEsn)]),
-            new Proposal(2, Proposal.Esp, spi, [.. Cbc.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Integ(IntegId.AUTH_HMAC_SHA2_256_128), .. Esns(preferEsn)]),
+            new Proposal(2, Proposal.Esp, spi, [.. Cbc.Select(a => new Transform(TransformType.Encryption, (ushort)a.Encr, a.Bits)), Integ(IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128), .. Esns(preferEsn)]),
         ]
         : [.. configured.Select((s, i) => new Proposal((byte)(i + 1), Proposal.Esp, spi, [.. EspTransforms(s), .. Esns(preferEsn)]))];
 
@@ -125,9 +125,9 @@ internal static class Negotiation
 
     private static Transform Encr(SaSuite s) => new(TransformType.Encryption, (ushort)s.Encryption, s.KeyBits);
 
-    private static Transform Prf(PrfId id) => new(TransformType.Prf, (ushort)id);
+    private static Transform Prf(PseudorandomFunction id) => new(TransformType.Prf, (ushort)id);
 
-    private static Transform Integ(IntegId id) => new(TransformType.Integrity, (ushort)id);
+    private static Transform Integ(IntegrityAlgorithm id) => new(TransformType.Integrity, (ushort)id);
 
     private static Transform Esn(bool on) => new(TransformType.ExtendedSequenceNumbers, on ? (ushort)1 : (ushort)0);
 
@@ -154,7 +154,7 @@ internal static class Negotiation
                 {
                     return (protocol == Proposal.Ike
                         ? s
-                        : s with { Group = DhGroup.NONE, Prf = PrfId.PRF_HMAC_SHA2_256, Esn = reply[^1].Id == 1 }, p with { Transforms = reply });
+                        : s with { Group = DhGroup.NONE, Prf = PseudorandomFunction.PRF_HMAC_SHA2_256, Esn = reply[^1].Id == 1 }, p with { Transforms = reply });
                 }
             }
         }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Wire;
 

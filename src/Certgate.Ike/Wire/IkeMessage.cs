@@ -1,38 +1,7 @@
 using System.Buffers.Binary;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Wire;
-
-/// <summary>IKEv2 exchange types (RFC 7296 §3.1).</summary>
-public enum ExchangeType : byte
-{
-    IkeSaInit = 34,
-    IkeAuth = 35,
-    CreateChildSa = 36,
-    Informational = 37,
-}
-
-/// <summary>IKEv2 payload types (RFC 7296 §3.2, RFC 7383).</summary>
-public enum PayloadType : byte
-{
-    None = 0,
-    SecurityAssociation = 33,
-    KeyExchange = 34,
-    IdInitiator = 35,
-    IdResponder = 36,
-    Certificate = 37,
-    CertificateRequest = 38,
-    Authentication = 39,
-    Nonce = 40,
-    Notify = 41,
-    Delete = 42,
-    VendorId = 43,
-    TsInitiator = 44,
-    TsResponder = 45,
-    Encrypted = 46,
-    Configuration = 47,
-    Eap = 48,
-    EncryptedFragment = 53,
-}
 
 /// <summary>A message or payload that breaks the IKEv2 encoding rules; the text says which rule.</summary>
 public sealed class IkeFormatException(string message) : Exception(message);

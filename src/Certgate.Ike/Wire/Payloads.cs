@@ -1,17 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Wire;
-
-/// <summary>Transform types (RFC 7296 §3.3.2).</summary>
-public enum TransformType : byte
-{
-    Encryption = 1,
-    Prf = 2,
-    Integrity = 3,
-    DiffieHellman = 4,
-    ExtendedSequenceNumbers = 5,
-}
 
 /// <summary>One transform; <see cref="KeyLength"/> is the Key Length attribute (bits) when present.</summary>
 public sealed record Transform(TransformType Type, ushort Id, int? KeyLength = null);

@@ -26,6 +26,24 @@ public readonly record struct IpPrefix
         Length = length;
     }
 
+    /// <summary>The first address of the prefix: <see cref="Address"/>, the network address.</summary>
+    public IPAddress First => Address;
+
+    /// <summary>The last address of the prefix (host bits all ones): with <see cref="First"/>, the range a traffic
+    /// selector carries (RFC 7296 §3.13.1). The one prefix-to-range conversion (issue #13).</summary>
+    public IPAddress Last
+    {
+        get
+        {
+            byte[] bytes = Address.GetAddressBytes();
+            for (int bit = Length; bit < bytes.Length * 8; bit++)
+            {
+                bytes[bit / 8] |= (byte)(0x80 >> (bit % 8));
+            }
+            return new IPAddress(bytes);
+        }
+    }
+
     /// <summary>True for an IPv4 prefix.</summary>
     public bool IsIPv4 => Address.AddressFamily == AddressFamily.InterNetwork;
 

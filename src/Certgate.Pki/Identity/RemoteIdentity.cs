@@ -78,10 +78,10 @@ public sealed class RemoteIdentity
         {
             RemoteIdentityKind.Any => true,
             RemoteIdentityKind.Address => peer.Address is { } a && a.Equals(_address),
-            RemoteIdentityKind.Fqdn => peer.Type == IkeIdentityType.ID_FQDN && SubjectAltNames.FqdnEquals(peer.Text!, _text!),
-            RemoteIdentityKind.Email => peer.Type == IkeIdentityType.ID_RFC822_ADDR
+            RemoteIdentityKind.Fqdn => peer.Kind == IdentityKind.Fqdn && SubjectAltNames.FqdnEquals(peer.Text!, _text!),
+            RemoteIdentityKind.Email => peer.Kind == IdentityKind.Email
                 && string.Equals(peer.Text, _text, StringComparison.OrdinalIgnoreCase),
-            RemoteIdentityKind.KeyId => peer.Type == IkeIdentityType.ID_KEY_ID && peer.Data.Span.SequenceEqual(_keyId),
+            RemoteIdentityKind.KeyId => peer.Kind == IdentityKind.KeyId && peer.Data.Span.SequenceEqual(_keyId),
             RemoteIdentityKind.DistinguishedName => peer.DistinguishedName is { } dn && _dn!.Matches(dn),
             _ => false,
         };
@@ -140,19 +140,19 @@ public static class CertificateIdentity
         ArgumentNullException.ThrowIfNull(certificate);
         SubjectAltNames san = SubjectAltNames.FromCertificate(certificate);
         bool ok;
-        switch (identity.Type)
+        switch (identity.Kind)
         {
-            case IkeIdentityType.ID_DER_ASN1_DN:
+            case IdentityKind.DistinguishedName:
                 ok = identity.DistinguishedName is { } dn && DistinguishedNames.Equal(dn, certificate.SubjectName);
                 reason = ok ? "" : $"IKE identity {identity} is not the certificate subject '{certificate.Subject}'";
                 return ok;
-            case IkeIdentityType.ID_FQDN:
+            case IdentityKind.Fqdn:
                 ok = san.HasDnsName(identity.Text!);
                 break;
-            case IkeIdentityType.ID_RFC822_ADDR:
+            case IdentityKind.Email:
                 ok = san.HasEmail(identity.Text!);
                 break;
-            case IkeIdentityType.ID_IPV4_ADDR or IkeIdentityType.ID_IPV6_ADDR:
+            case IdentityKind.Ipv4Address or IdentityKind.Ipv6Address:
                 ok = identity.Address is { } a && san.HasIpAddress(a);
                 break;
             default:

@@ -1,7 +1,9 @@
 using System.Net;
 using Certgate.Config.Ipsec;
 using Certgate.Net.Addressing;
-using Certgate.ServiceSets.Registry;
+using Certgate.Ipsec.Registry;
+using DhGroup = Certgate.Ipsec.Registry.DhGroup;
+using EncryptionAlgorithm = Certgate.Ipsec.Registry.EncryptionAlgorithm;
 
 namespace Certgate.ServiceSets.Plan;
 
@@ -23,15 +25,15 @@ public sealed record TunnelId(string ServiceSet, string Rule, string Term)
 }
 
 /// <summary>One IKE SA proposal: a single transform of each type (RFC 7296 §3.3). <see cref="Integrity"/> is
-/// <see cref="IntegrityTransformId.NONE"/> with AES-GCM (RFC 5282 §8).</summary>
-public sealed record IkeTransformSet(EncryptionTransformId Encryption, int KeyLength, PrfTransformId Prf, IntegrityTransformId Integrity, KeyExchangeMethodId KeyExchange)
+/// <see cref="IntegrityAlgorithm.NONE"/> with AES-GCM (RFC 5282 §8).</summary>
+public sealed record IkeTransformSet(EncryptionAlgorithm Encryption, int KeyLength, PseudorandomFunction Prf, IntegrityAlgorithm Integrity, DhGroup KeyExchange)
 {
     /// <inheritdoc />
     public override string ToString() => $"{Encryption}_{KeyLength}/{Prf}/{Integrity}/{KeyExchange}";
 }
 
 /// <summary>One ESP proposal (RFC 7296 §3.3; no extended sequence numbers).</summary>
-public sealed record EspTransformSet(EncryptionTransformId Encryption, int KeyLength, IntegrityTransformId Integrity)
+public sealed record EspTransformSet(EncryptionAlgorithm Encryption, int KeyLength, IntegrityAlgorithm Integrity)
 {
     /// <inheritdoc />
     public override string ToString() => $"{Encryption}_{KeyLength}/{Integrity}";
@@ -67,7 +69,7 @@ public sealed record PeerConfig(
 /// <see cref="Device"/> is the Linux TUN device that carries the clear traffic.</summary>
 public sealed record ChildConfig(
     EquatableArray<EspTransformSet> Proposals,
-    KeyExchangeMethodId? PfsGroup,
+    DhGroup? PfsGroup,
     EquatableArray<IpPrefix> LocalTrafficSelectors,
     EquatableArray<IpPrefix> RemoteTrafficSelectors,
     TimeSpan Lifetime,

@@ -7,14 +7,15 @@ using Certgate.Config.Pki;
 using Certgate.Config.Text;
 using Certgate.Config.Tree;
 using Certgate.Gateway.Tunnels;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sessions;
 using Certgate.Pki.Keys;
 using Certgate.Pki.Revocation;
 using Certgate.Pki.Store;
 using Certgate.ServiceSets;
 using Certgate.ServiceSets.Plan;
-using DhGroup = Certgate.Ike.Registry.DhGroup;
+using DhGroup = Certgate.Ipsec.Registry.DhGroup;
+using EncryptionAlgorithm = Certgate.Ipsec.Registry.EncryptionAlgorithm;
 
 namespace Certgate.Gateway.Tests.Tunnels;
 
@@ -226,9 +227,9 @@ public sealed class TunnelRuntimeTests : IDisposable
             """);
         Assert.Empty(GatewaySchema.Instance.Check(root));
         TunnelPlan plan = Assert.Single(ServiceSetCompiler.Compile(IpsecVpnConfiguration.From(root), PkiConfiguration.From(root)).Tunnels);
-        Assert.Equal([new SaSuite(EncrId.ENCR_AES_CBC, 128, IntegId.AUTH_HMAC_SHA2_384_192, DhGroup.ECP_521, PrfId.PRF_HMAC_SHA2_384)], ProposalMapping.Ike(plan.Peer));
+        Assert.Equal([new SaSuite(EncryptionAlgorithm.ENCR_AES_CBC, 128, IntegrityAlgorithm.AUTH_HMAC_SHA2_384_192, DhGroup.ECP_521, PseudorandomFunction.PRF_HMAC_SHA2_384)], ProposalMapping.Ike(plan.Peer));
         Assert.Equal(
-            [new SaSuite(EncrId.ENCR_AES_CBC, 256, IntegId.AUTH_HMAC_SHA2_512_256, DhGroup.NONE), new SaSuite(EncrId.ENCR_AES_GCM_16, 128, IntegId.NONE, DhGroup.NONE)],
+            [new SaSuite(EncryptionAlgorithm.ENCR_AES_CBC, 256, IntegrityAlgorithm.AUTH_HMAC_SHA2_512_256, DhGroup.NONE), new SaSuite(EncryptionAlgorithm.ENCR_AES_GCM_16, 128, IntegrityAlgorithm.NONE, DhGroup.NONE)],
             ProposalMapping.Esp(plan.Child));
         Assert.Equal(DhGroup.ECP_256, ProposalMapping.Pfs(plan.Child));
     }

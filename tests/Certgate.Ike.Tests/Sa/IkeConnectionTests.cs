@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using Certgate.Ike.Crypto;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
@@ -17,8 +17,8 @@ namespace Certgate.Ike.Tests.Sa;
 /// </summary>
 public sealed class IkeConnectionTests : IDisposable
 {
-    private static readonly SaSuite IkeSuite = new(EncrId.ENCR_AES_GCM_16, 256, IntegId.NONE, DhGroup.ECP_256);
-    private static readonly SaSuite EspSuite = new(EncrId.ENCR_AES_GCM_16, 256, IntegId.NONE, DhGroup.NONE);
+    private static readonly SaSuite IkeSuite = new(EncryptionAlgorithm.ENCR_AES_GCM_16, 256, IntegrityAlgorithm.NONE, DhGroup.ECP_256);
+    private static readonly SaSuite EspSuite = new(EncryptionAlgorithm.ENCR_AES_GCM_16, 256, IntegrityAlgorithm.NONE, DhGroup.NONE);
     private readonly ManualTime _time = new();
     private readonly Side _a;
     private readonly Side _b;

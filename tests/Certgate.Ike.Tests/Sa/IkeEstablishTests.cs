@@ -1,6 +1,6 @@
 using System.Net;
 using Certgate.Ike.Auth;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
@@ -226,7 +226,7 @@ public sealed class IkeEstablishTests : IDisposable
         byte[] forged = b.Out.Seal(new IkeHeader(b.SpiI, b.SpiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
         [
             (PayloadType.IdResponder, IkeIdentities.Encode(IkeIdentity.FromFqdn("b.test"))),
-            (PayloadType.Authentication, Payloads.WriteTyped4((byte)AuthMethod.SharedKey, new byte[32])),
+            (PayloadType.Authentication, Payloads.WriteTyped4((byte)AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, new byte[32])),
             IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty),
         ]);
         Assert.True(_a.Connection.Receive(forged, _b.Endpoint, false));

@@ -34,4 +34,18 @@ public sealed class IpPrefixTests
         Assert.False(p.Contains(IPAddress.Parse("10.1.13.0")));
         Assert.False(p.Contains(IPAddress.Parse("::ffff:10.1.12.1")));
     }
+
+    [Theory]
+    [InlineData("10.1.12.77/24", "10.1.12.0", "10.1.12.255")]
+    [InlineData("10.1.12.7/32", "10.1.12.7", "10.1.12.7")]
+    [InlineData("0.0.0.0/0", "0.0.0.0", "255.255.255.255")]
+    [InlineData("10.1.12.0/21", "10.1.8.0", "10.1.15.255")]
+    [InlineData("2001:db8::1/64", "2001:db8::", "2001:db8::ffff:ffff:ffff:ffff")]
+    [InlineData("::/0", "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]
+    public void First_and_Last_are_the_range_of_the_prefix(string prefix, string first, string last)
+    {
+        IpPrefix p = IpPrefix.Parse(prefix);
+        Assert.Equal(IPAddress.Parse(first), p.First);
+        Assert.Equal(IPAddress.Parse(last), p.Last);
+    }
 }

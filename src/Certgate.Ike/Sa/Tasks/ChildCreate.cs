@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Certgate.Ike.Crypto;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Certgate.Ike.Wire;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Sa.Tasks;
 

@@ -1,4 +1,4 @@
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Wire;
 
 namespace Certgate.Ike.Sa.Tasks;

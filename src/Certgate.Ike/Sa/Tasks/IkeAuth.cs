@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Certgate.Ike.Auth;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Pki.Identity;

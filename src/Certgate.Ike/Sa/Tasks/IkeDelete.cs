@@ -1,4 +1,5 @@
 using Certgate.Ike.Wire;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Sa.Tasks;
 

@@ -1,4 +1,5 @@
 using Certgate.Ike.Wire;
+using Certgate.Ipsec.Registry;
 
 namespace Certgate.Ike.Sa.Tasks;
 
@@ -23,7 +24,7 @@ internal sealed class IkeDpd(IkeConnection connection, bool initiator) : IkeTask
         {
             // §2.21.2: an initiator that rejects the responder's AUTH "MAY send ... INFORMATIONAL ... AUTHENTICATION_FAILED";
             // the IKE SA is then dead on its side.
-            _authenticationFailed |= !IsInitiator && n.Type == (ushort)Registry.NotifyType.AUTHENTICATION_FAILED;
+            _authenticationFailed |= !IsInitiator && n.Type == (ushort)NotifyType.AUTHENTICATION_FAILED;
             Connection.Log($"{sa.Name}: INFORMATIONAL {(IsInitiator ? "response" : "request")} carries {SaPayloads.Name(n.Type)}{(_authenticationFailed ? "" : "; ignored")}");
         }
     }

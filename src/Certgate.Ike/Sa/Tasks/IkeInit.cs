@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using Certgate.Ike.Crypto;
-using Certgate.Ike.Registry;
+using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 
