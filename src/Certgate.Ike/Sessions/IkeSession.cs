@@ -43,7 +43,8 @@ public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<
 
     /// <summary>
     /// The identities the peer may have (Junos <c>remote-id</c>, any match; DN container/wildcard/exact-match). Empty:
-    /// any identity its validated certificate proves, or with a pre-shared key its gateway address (reference §3.6).
+    /// any identity its validated certificate proves when that certificate names <see cref="RemoteGateway"/> (if set),
+    /// or with a pre-shared key its gateway address (reference §3.6).
     /// </summary>
     public IReadOnlyList<RemoteIdentity> RemoteIds { get; init; } = [];
 
