@@ -75,12 +75,21 @@ internal static class ServiceSetScenario
             string gw = $"gw{i + 1}";
             string state = states[i];
             string setFile = Path.Combine(dir, gw + ".set");
-            File.WriteAllText(setFile, configuration?.Invoke(i) ?? Configuration(gw, local: $"10.88.0.{i + 1}", remote: $"10.88.0.{2 - i}", inside: $"172.30.{i + 1}.1/24", far: $"172.30.{2 - i}.0/24",
-                near: $"172.30.{i + 1}.0/24"));
+            string text = configuration?.Invoke(i) ?? Configuration(gw, local: $"10.88.0.{i + 1}", remote: $"10.88.0.{2 - i}", inside: $"172.30.{i + 1}.1/24", far: $"172.30.{2 - i}.0/24",
+                near: $"172.30.{i + 1}.0/24");
+            File.WriteAllText(setFile, text);
             CertgateCli(dll, state, "configure", "-f", setFile);
             CertgateCli(dll, state, "request", "security", "pki", "ca-certificate", "load", "ca-profile", "test", "filename", caFile);
             using RSA key = RSA.Create(2048);
             var req = new CertificateRequest(Dn(gw + ".test"), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            // Every local-gateway of the gateway as an iPAddress subjectAltName: its peers have no remote-id, so they
+            // accept only a certificate that names their remote-gateway (issue #14 §2), as a Junos SRX does.
+            var san = new SubjectAlternativeNameBuilder();
+            foreach (string address in System.Text.RegularExpressions.Regex.Matches(text, @"local-gateway (\S+)").Select(m => m.Groups[1].Value).Distinct())
+            {
+                san.AddIpAddress(System.Net.IPAddress.Parse(address));
+            }
+            req.CertificateExtensions.Add(san.Build());
             req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
             req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
             req.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(ca.Extensions.OfType<X509SubjectKeyIdentifierExtension>().Single()));

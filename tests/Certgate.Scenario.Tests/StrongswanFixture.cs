@@ -126,6 +126,11 @@ public sealed class StrongswanFixture : IDisposable
         CertificateRequest req = key is RSA rsa
             ? new CertificateRequest(dn, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
             : new CertificateRequest(dn, (ECDsa)key, HashAlgorithmName.SHA256);
+        // The holder's outer address as iPAddress subjectAltName: the gateway's tunnels have no remote-id, so they accept
+        // only a certificate that names their remote-gateway (issue #14 §2).
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(System.Net.IPAddress.Parse(name.StartsWith("charon", StringComparison.Ordinal) ? CharonOuter : GateOuter));
+        req.CertificateExtensions.Add(san.Build());
         req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         req.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(ca.Extensions.OfType<X509SubjectKeyIdentifierExtension>().Single()));

@@ -112,8 +112,9 @@ internal sealed class DemoCommand : ICommandModule
             demo.Say($"CA '{material.Certificate.Subject}' serves SCEP at {scepUrl}");
 
             string[] gateways = ["gw1", "gw2"];
-            foreach (string gw in gateways)
+            for (int g = 0; g < gateways.Length; g++)
             {
+                string gw = gateways[g];
                 string state = Path.Combine(work, gw);
                 demo.Step($"2. Gateway {gw}: CA profile, CA certificate and local certificate by SCEP.");
                 demo.Configure(gw, state,
@@ -126,7 +127,10 @@ internal sealed class DemoCommand : ICommandModule
                 CreatedChallenge challenge = await ca.CreateChallengeAsync(TimeSpan.FromMinutes(15), null, "demo");
                 demo.Say($"(CA operator) one-time challenge password for {gw}: {challenge.Password}");
                 demo.Run(gw, state, "request", "security", "pki", "local-certificate", "enroll", "certificate-id", gw, "ca-profile", "demo-ca",
-                    "challenge-password", challenge.Password, "subject", $"CN={gw}.demo.example,OU=VPN,O=Certgate Demo,C=US", "domain-name", $"{gw}.demo.example");
+                    "challenge-password", challenge.Password, "subject", $"CN={gw}.demo.example,OU=VPN,O=Certgate Demo,C=US", "domain-name", $"{gw}.demo.example",
+                    // The gateway's outer address (its local-gateway below): the peer's tunnel has no remote-id, so it
+                    // accepts only a certificate that names its remote-gateway (issue #14 §2), as a Junos SRX does.
+                    "ip-address", $"10.99.0.{g + 1}");
                 CrlRecord crl = await ca.GetCurrentCrlAsync("demo");
                 string crlFile = Path.Combine(work, "demo-ca.crl");
                 await File.WriteAllBytesAsync(crlFile, crl.Der);

@@ -116,7 +116,8 @@ public sealed record IkeProposal(string Name, IkeAuthenticationMethod Authentica
     EncryptionAlgorithm Encryption, IkeHashAlgorithm Hash, TimeSpan Lifetime);
 
 /// <summary><c>services ipsec-vpn ike policy NAME</c>, proposals resolved. Null <see cref="LocalId"/>: the local gateway
-/// address; empty <see cref="RemoteIds"/>: whatever the validated certificate proves (DESIGN.md "Decisions").</summary>
+/// address; empty <see cref="RemoteIds"/>: whatever the validated certificate proves, when it names the remote-gateway
+/// as an iPAddress subjectAltName (DESIGN.md "Decisions", issue #14 §2).</summary>
 public sealed record IkePolicy(string Name, IReadOnlyList<IkeProposal> Proposals, IkeIdentity? LocalId,
     IReadOnlyList<IkeIdentity> RemoteIds, string? LocalCertificate, PreSharedKey? PreSharedKey);
 

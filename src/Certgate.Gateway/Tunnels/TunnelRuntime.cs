@@ -571,6 +571,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
         {
             LocalId = localId,
             RemoteIds = remoteIds,
+            RemoteGateway = p.RemoteAddress,
             IkeProposals = ProposalMapping.Ike(p),
             EspProposals = ProposalMapping.Esp(t.Child),
         };

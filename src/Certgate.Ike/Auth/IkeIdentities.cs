@@ -15,8 +15,9 @@ namespace Certgate.Ike.Auth;
 /// <item>with certificates, the ID is backed by the validated certificate (<see cref="CertificateIdentity.IsConsistent"/>:
 /// a DN is the subject, an address / FQDN / e-mail is in the subjectAltName; ID_KEY_ID is refused);</item>
 /// <item>the ID matches one of the configured remote-ids (any match, DN container/wildcard/exact-match per
-/// <see cref="RemoteIdentity"/>); without remote-id, a certificate's proof is enough and a pre-shared key needs an
-/// ID equal to the peer's gateway address (reference §3.6, "Impl. decision").</item>
+/// <see cref="RemoteIdentity"/>); without remote-id, a certificate must carry the tunnel's remote-gateway as an
+/// iPAddress subjectAltName (<see cref="PeerCertificatePolicy.GatewayProblem"/>, when <see cref="IkePeerConfig.RemoteGateway"/>
+/// is set) and a pre-shared key needs an ID equal to the peer's gateway address (reference §3.6, "Impl. decision").</item>
 /// </list>
 /// </summary>
 public static class IkeIdentities
@@ -139,6 +140,11 @@ public static class IkeIdentities
                 throw new IkeException($"the {role}'s remote-id check failed: it identifies as {Describe(peer)}, which matches no configured remote-id ({string.Join("; ", config.RemoteIds)}){proof}");
             }
             return;
+        }
+        // Issue #14 §2: without remote-id a certificate must name the tunnel's remote-gateway, whatever ID it sends.
+        if (certificate is not null && config.RemoteGateway is { } remoteGateway && PeerCertificatePolicy.GatewayProblem(certificate, remoteGateway) is { } unbound)
+        {
+            throw new IkeException($"the {role}'s gateway check failed: {unbound}");
         }
         IPAddress gateway = peerAddress.IsIPv4MappedToIPv6 ? peerAddress.MapToIPv4() : peerAddress;
         if (certificate is null && (peer.Address is not { } a || !a.Equals(gateway)))

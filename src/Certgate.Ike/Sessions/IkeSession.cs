@@ -43,9 +43,17 @@ public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<
 
     /// <summary>
     /// The identities the peer may have (Junos <c>remote-id</c>, any match; DN container/wildcard/exact-match). Empty:
-    /// any identity its validated certificate proves, or with a pre-shared key its gateway address (reference §3.6).
+    /// any identity its validated certificate proves when that certificate names <see cref="RemoteGateway"/> (if set),
+    /// or with a pre-shared key its gateway address (reference §3.6).
     /// </summary>
     public IReadOnlyList<RemoteIdentity> RemoteIds { get; init; } = [];
+
+    /// <summary>
+    /// The tunnel's configured remote-gateway (Junos <c>remote-gateway</c>): without <see cref="RemoteIds"/> the peer's
+    /// certificate must carry it as an iPAddress subjectAltName (<see cref="PeerCertificatePolicy.GatewayProblem"/>),
+    /// so that another certificate of the same CA does not pass for this peer. Null: no such binding (diagnostics).
+    /// </summary>
+    public IPAddress? RemoteGateway { get; init; }
 
     /// <summary>
     /// Shared-key authentication (AUTH method 2, RFC 7296 §2.15) instead of certificates: both sides prove the key.
@@ -412,6 +420,10 @@ public static class IkeSession
         if (!result.IsValid)
         {
             throw new IkeException($"the {role}'s certificate ({peer.Subject}) is not accepted: {result.Failure!.Message}");
+        }
+        if (PeerCertificatePolicy.UsageProblem(peer) is { } usage)
+        {
+            throw new IkeException($"the {role}'s certificate is not accepted for IKE: {usage}");
         }
         return peer;
     }

@@ -47,7 +47,8 @@ public sealed record IdentityPlan(IdType Type, string? Value, DnMatch Match = Dn
 /// <remarks>
 /// <see cref="AuthMethod"/> is how we authenticate (the first proposal's method: IKEv2 does not negotiate it);
 /// <see cref="PeerAuthMethods"/> the methods the peer may use (every proposal's). <see cref="RemoteIds"/>: any of
-/// these; empty means any identity the validated certificate proves (DESIGN.md). <see cref="TrustedCas"/>: CA profiles
+/// these; empty means any identity the validated certificate proves, which must carry <see cref="RemoteAddress"/> as
+/// an iPAddress subjectAltName (DESIGN.md, issue #14 §2). <see cref="TrustedCas"/>: CA profiles
 /// that may vouch for the peer, <c>trusted-ca</c> or every configured profile when it is empty (DESIGN.md "Decisions";
 /// the gateway keeps those with a loaded CA certificate). <see cref="Lifetime"/>: the shortest of the proposals'.
 /// </remarks>

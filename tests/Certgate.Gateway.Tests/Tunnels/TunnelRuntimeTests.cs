@@ -159,6 +159,9 @@ public sealed class TunnelRuntimeTests : IDisposable
             Assert.Equal(ca.Thumbprint, Assert.Single(config.TrustAnchors).Thumbprint);
             Assert.NotNull(config.Crls);
             Assert.Equal(IPAddress.Parse("0.0.0.0"), Assert.Single(config.LocalTs).Start);
+            // Issue #14 §2: without remote-id the peer's certificate must name the remote-gateway.
+            Assert.Empty(config.RemoteIds);
+            Assert.Equal(IPAddress.Parse("10.0.0.2"), config.RemoteGateway);
         }
         await runtime.ApplyAsync(ConfigText.ParseSet(GatewaySchema.Instance, "set security pki ca-profile test ca-identity test\nset security pki ca-profile test revocation-check disable\n"));
         IkePeerConfig noRevocation = runtime.PeerConfig(plan);
