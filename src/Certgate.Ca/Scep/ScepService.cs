@@ -65,6 +65,16 @@ public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
         {
             request = ScepServerRequest.Parse(der, ca.MessageCertificate);
         }
+        catch (ScepFormatException e) when (e.Request is not null && e.EnvelopeUndecryptable)
+        {
+            // One answer for every envelope that cannot be decrypted or read (wrong recipient, key transport,
+            // padding, garbage): the same failInfo and failInfoText, the same log line but for the detail, so the
+            // CA key is no padding oracle (docs/security.md). The detail is for the operator only.
+            log?.WriteLine($"scep {who} {e.Request.MessageType} txid {e.Request.TransactionId}: Failure {ScepFailInfo.BadMessageCheck}: {ScepFormatException.UndecryptableText} (detail: {e.Message})");
+            byte[] failure = CertRepBuilder.Build(e.Request, ScepCipher.Aes256Cbc, ca.MessageCertificate,
+                ScepReply.Failure(ScepFailInfo.BadMessageCheck, ScepFormatException.UndecryptableText));
+            return new ScepPkiOperationAnswer(failure, ScepPkiStatus.Failure, null);
+        }
         catch (ScepFormatException e) when (e.Request is not null)
         {
             log?.WriteLine($"scep {who} {e.Request.MessageType} txid {e.Request.TransactionId}: Failure {e.FailInfo}: {e.Message}");
