@@ -49,8 +49,9 @@ public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
 
     /// <summary>Answers one pkiMessage from <paramref name="who"/> (a peer address, for the log and the audit).</summary>
     /// <remarks>
-    /// RFC 8894 §3.3.2: a readable request that fails later (signature or decryption: badMessageCheck; bad payload:
-    /// badRequest) and every CA refusal are a CertRep FAILURE with failInfo and failInfoText; a message with no
+    /// RFC 8894 §3.3.2: a readable request that fails later (signature: badMessageCheck; an envelope that cannot be
+    /// decrypted or whose payload cannot be read: badMessageCheck with one fixed text, so that no padding oracle
+    /// exists) and every CA refusal are a CertRep FAILURE with failInfo and failInfoText; a message with no
     /// transactionID, nonce or signer to answer to is a 400.
     /// </remarks>
     public async Task<ScepPkiOperationAnswer> PkiOperationAsync(byte[] der, string who, CancellationToken ct)
