@@ -54,7 +54,7 @@ public sealed class CaKeyPassphraseTests : IDisposable
     public void EncryptedKey_WithoutPassphrase_OneLineNamingBothWays()
     {
         InitEncrypted(PassFile("pass", Passphrase));
-        foreach (string[] command in new[] { new[] { "ca", "list" }, ["ca", "crl"], ["ca", "challenge"] })
+        foreach (string[] command in new[] { new[] { "ca", "list" }, ["ca", "crl"], ["ca", "challenge"], ["ca", "serve", "--listen", "http://127.0.0.1:0"] })
         {
             string err = _f.Fails(1, [.. command, "--dir", _f.Dir]);
             Assert.Contains("ca.key is encrypted", err);
