@@ -30,6 +30,18 @@ public sealed record ScepEnrollment(ScepPkiStatus Status, ScepFailInfo? FailInfo
 /// </summary>
 public sealed class ScepClient
 {
+    /// <summary>Largest GetCACaps reply read (a capability list is a few hundred octets).</summary>
+    public const int MaxCaCapsReplyBytes = 64 * 1024;
+
+    /// <summary>Largest GetCACert reply read (a CA and RA chain is a few kilobytes).</summary>
+    public const int MaxCaCertReplyBytes = 1024 * 1024;
+
+    /// <summary>Largest PKIOperation reply read (a CertRep with a certificate or a CRL).</summary>
+    public const int MaxPkiOperationReplyBytes = 4 * 1024 * 1024;
+
+    /// <summary>Largest part of an HTTP error body read for the message.</summary>
+    private const int MaxErrorBodyBytes = 4096;
+
     private readonly HttpClient _http;
     private readonly Uri _url;
     private readonly string? _identity;
@@ -65,8 +77,9 @@ public sealed class ScepClient
     /// <summary>The CA (and RA) certificates: one DER certificate, or a certificates-only PKCS#7.</summary>
     public async Task<X509Certificate2Collection> GetCaCertAsync(CancellationToken cancellationToken = default)
     {
-        using HttpResponseMessage response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, Operation("GetCACert", _identity)), cancellationToken).ConfigureAwait(false);
-        byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        Uri uri = Operation("GetCACert", _identity);
+        using HttpResponseMessage response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, uri), cancellationToken).ConfigureAwait(false);
+        byte[] body = await ReadBodyAsync(response, uri, MaxCaCertReplyBytes, cancellationToken).ConfigureAwait(false);
         string type = response.Content.Headers.ContentType?.MediaType ?? "";
         try
         {
@@ -124,10 +137,11 @@ public sealed class ScepClient
     internal async Task<ScepEnrollment> ExchangeAsync(ScepOutgoingRequest request, ScepClientCredentials credentials, X509Certificate2Collection trustedSigners,
         PublicKey issuedKey, CancellationToken cancellationToken)
     {
-        var post = new HttpRequestMessage(HttpMethod.Post, Operation("PKIOperation")) { Content = new ByteArrayContent(request.Der) };
+        Uri uri = Operation("PKIOperation");
+        var post = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(request.Der) };
         post.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-pki-message");
         using HttpResponseMessage response = await SendAsync(post, cancellationToken).ConfigureAwait(false);
-        byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        byte[] body = await ReadBodyAsync(response, uri, MaxPkiOperationReplyBytes, cancellationToken).ConfigureAwait(false);
         ScepCertRep reply;
         try
         {
@@ -152,15 +166,77 @@ public sealed class ScepClient
     private async Task<string> GetStringAsync(Uri uri, CancellationToken cancellationToken)
     {
         using HttpResponseMessage response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, uri), cancellationToken).ConfigureAwait(false);
-        return await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        byte[] body = await ReadBodyAsync(response, uri, MaxCaCapsReplyBytes, cancellationToken).ConfigureAwait(false);
+        return System.Text.Encoding.UTF8.GetString(body);
     }
+
+    /// <summary>
+    /// Reads a reply body of at most <paramref name="limit"/> octets: a larger Content-Length is refused before any
+    /// read, and a body without one (chunked) is refused as soon as it passes the limit — never buffered whole.
+    /// </summary>
+    /// <exception cref="ScepFormatException">The body is larger than <paramref name="limit"/> (names the URL and the limit).</exception>
+    private async Task<byte[]> ReadBodyAsync(HttpResponseMessage response, Uri uri, int limit, CancellationToken cancellationToken)
+    {
+        if (response.Content.Headers.ContentLength is long announced && announced > limit)
+        {
+            throw TooLarge(uri, limit, $"Content-Length {announced}");
+        }
+        // HttpClient.Timeout stops at the headers with ResponseHeadersRead: the body gets the same bound here.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (_http.Timeout != Timeout.InfiniteTimeSpan)
+        {
+            timeout.CancelAfter(_http.Timeout);
+        }
+        byte[]? body;
+        try
+        {
+            body = await ReadAtMostAsync(response, limit, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ScepFormatException($"{_url}: the CA did not answer in time", e) { FailInfo = ScepFailInfo.BadRequest };
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            throw new ScepFormatException($"{_url}: the CA's reply broke off: {e.Message}", e) { FailInfo = ScepFailInfo.BadRequest };
+        }
+        return body ?? throw TooLarge(uri, limit, "the body went past it");
+    }
+
+    /// <summary>The body, or null when it is longer than <paramref name="limit"/>.</summary>
+    private static async Task<byte[]?> ReadAtMostAsync(HttpResponseMessage response, int limit, CancellationToken cancellationToken)
+    {
+        Stream stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream();
+            byte[] chunk = new byte[16 * 1024];
+            while (true)
+            {
+                int n = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    return buffer.ToArray();
+                }
+                if (buffer.Length + n > limit)
+                {
+                    return null;
+                }
+                buffer.Write(chunk, 0, n);
+            }
+        }
+    }
+
+    private static ScepFormatException TooLarge(Uri uri, int limit, string seen) =>
+        new($"{uri}: the CA's reply is larger than the {limit}-octet limit for it ({seen}); refused without reading it") { FailInfo = ScepFailInfo.BadRequest };
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            // Headers only: the body is read by ReadBodyAsync with a limit, never buffered whole by HttpClient.
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {
@@ -172,8 +248,17 @@ public sealed class ScepClient
         }
         if (!response.IsSuccessStatusCode)
         {
-            string text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            response.Dispose();
+            string text;
+            try
+            {
+                // An error body is only quoted (200 characters): read at most a few kilobytes of it.
+                byte[]? head = await ReadAtMostAsync(response, MaxErrorBodyBytes, cancellationToken).ConfigureAwait(false);
+                text = head is null ? "" : System.Text.Encoding.UTF8.GetString(head);
+            }
+            finally
+            {
+                response.Dispose();
+            }
             throw new ScepFormatException($"{_url}: the CA answered HTTP {(int)response.StatusCode}{(text.Length > 0 ? ": " + text.Trim()[..Math.Min(200, text.Trim().Length)] : "")}");
         }
         return response;

@@ -21,4 +21,16 @@ public sealed class ScepFormatException : Exception
 
     /// <summary>The failInfo a CertRep answering <see cref="Request"/> carries.</summary>
     public ScepFailInfo FailInfo { get; init; } = ScepFailInfo.BadRequest;
+
+    /// <summary>
+    /// The pkcsPKIEnvelope could not be decrypted, or what it decrypted to could not be read (wrong recipient, bad
+    /// key transport, bad CBC padding, garbage, a payload that does not parse). A server answers every such failure
+    /// with the same CertRep (<see cref="UndecryptableText"/>, badMessageCheck): telling them apart would make it a
+    /// padding oracle for the CA key and for captured requests. <see cref="Exception.Message"/> keeps the detail for
+    /// the operator's log.
+    /// </summary>
+    public bool EnvelopeUndecryptable { get; init; }
+
+    /// <summary>The one failInfoText a server sends for every <see cref="EnvelopeUndecryptable"/> failure.</summary>
+    public const string UndecryptableText = "pkcsPKIEnvelope cannot be decrypted";
 }

@@ -62,7 +62,7 @@ public sealed class ScepServerRequest
         catch (ScepFormatException e) when (e.Request is null)
         {
             // The request itself was readable and signed: the client gets a CertRep FAILURE saying why.
-            throw new ScepFormatException(e.Message, e) { Request = m, FailInfo = e.FailInfo };
+            throw new ScepFormatException(e.Message, e) { Request = m, FailInfo = e.FailInfo, EnvelopeUndecryptable = e.EnvelopeUndecryptable };
         }
     }
 
@@ -78,23 +78,24 @@ public sealed class ScepServerRequest
                 };
             }
         }
-        byte[] data;
-        ScepCipher cipher;
+        // Decryption and the first read of what it yields fail alike (EnvelopeUndecryptable, badMessageCheck): an
+        // attacker who re-signs a captured envelope with tampered CBC blocks must not learn whether the padding held
+        // (valid padding, garbage payload) or not (a padding error). The detail stays in the message for the log.
         try
         {
-            data = m.DecryptContent(messageCertificate, out cipher);
+            byte[] data = m.DecryptContent(messageCertificate, out ScepCipher cipher);
+            var request = new ScepServerRequest(m, cipher, data);
+            return m.MessageType switch
+            {
+                ScepMessageType.PkcsReq or ScepMessageType.RenewalReq => CheckCsr(request),
+                ScepMessageType.CertPoll => new ScepServerRequest(m, cipher, data) { IssuerAndSubject = IssuerAndSubject.Decode(data) },
+                _ => new ScepServerRequest(m, cipher, data) { IssuerAndSerialNumber = IssuerAndSerialNumber.Decode(data) },
+            };
         }
         catch (ScepFormatException e)
         {
-            throw new ScepFormatException(e.Message, e) { FailInfo = ScepFailInfo.BadMessageCheck };
+            throw new ScepFormatException(e.Message, e) { FailInfo = ScepFailInfo.BadMessageCheck, EnvelopeUndecryptable = true };
         }
-        var request = new ScepServerRequest(m, cipher, data);
-        return m.MessageType switch
-        {
-            ScepMessageType.PkcsReq or ScepMessageType.RenewalReq => CheckCsr(request),
-            ScepMessageType.CertPoll => new ScepServerRequest(m, cipher, data) { IssuerAndSubject = IssuerAndSubject.Decode(data) },
-            _ => new ScepServerRequest(m, cipher, data) { IssuerAndSerialNumber = IssuerAndSerialNumber.Decode(data) },
-        };
     }
 
     private static ScepServerRequest CheckCsr(ScepServerRequest r)

@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Certgate.Ca.Settings;
+using Certgate.Pki.Encoding;
+using Certgate.Pki.Keys;
 
 namespace Certgate.Ca.Layout;
 
@@ -20,7 +22,10 @@ public sealed record CaMaterial(string Path, CaSettings Settings, X509Certificat
 ///   DIR/ra.crt    RA certificate (PEM, RA mode)    DIR/ra.key   RA private key (PKCS#8 PEM, 0600)
 ///   DIR/ca.db     SQLite database (default storage)
 /// </code>
-/// Every file is written atomically (temporary file, fsync, rename); keys are 0600 from creation.
+/// Every file is written atomically (temporary file, fsync, rename); the directory is 0700, keys and <c>ca.json</c>
+/// are 0600 from creation. With a key passphrase the keys are <c>ENCRYPTED PRIVATE KEY</c> (PKCS#8 PBES2: AES-256-CBC,
+/// PBKDF2-HMAC-SHA256, <see cref="Certgate.Pki.Keys.KeyPair.DefaultPbkdf2Iterations"/> iterations), which OpenSSL reads
+/// with <c>openssl pkcs8 -passin</c>; loading such a key without the passphrase raises <see cref="CaKeyPassphraseException"/>.
 /// </summary>
 public static class CaDirectory
 {
@@ -40,8 +45,10 @@ public static class CaDirectory
     /// <c>ca.json</c> (new or existing) so that issued certificates carry the CRL distribution point; null leaves it.</param>
     /// <exception cref="ArgumentException">Bad subject, key, days or base URL.</exception>
     /// <exception cref="CaOperationException">The directory already holds a CA key.</exception>
+    /// <param name="keyPassphrase">When not empty, the CA (and RA) key is written encrypted with it.</param>
     /// <exception cref="CaSettingsException">The settings are invalid.</exception>
-    public static CaMaterial Init(string dir, string subject, string keySpec, int days, string? settingsText = null, TimeProvider? time = null, string? baseUrl = null)
+    public static CaMaterial Init(string dir, string subject, string keySpec, int days, string? settingsText = null, TimeProvider? time = null, string? baseUrl = null,
+        ReadOnlyMemory<char> keyPassphrase = default)
     {
         (X500DistinguishedName name, KeySpec spec, CaSettings settings) = Prepare(dir, subject, keySpec, days, settingsText, baseUrl);
         DateTimeOffset now = (time ?? TimeProvider.System).GetUtcNow();
@@ -49,9 +56,9 @@ public static class CaDirectory
         CertificateRequest req = CreateCaRequest(name, key);
         // Self-signed with a 127-bit random serial, like every certificate this CA issues.
         X509Certificate2 root = ReSignWithRandomSerial(req, key, name, now.AddMinutes(-5), now.AddDays(days));
-        WriteKey(Path.Combine(dir, KeyFile), key);
+        WriteKey(Path.Combine(dir, KeyFile), key, keyPassphrase.Span);
         WritePem(Path.Combine(dir, CertificateFile), root);
-        X509Certificate2? ra = settings.UsesRa ? CreateRa(dir, settings, root, time) : null;
+        X509Certificate2? ra = settings.UsesRa ? CreateRa(dir, settings, root, time, keyPassphrase.Span) : null;
         return new CaMaterial(Path.GetFullPath(dir), settings, root, ra);
     }
 
@@ -59,19 +66,21 @@ public static class CaDirectory
     /// <see cref="InstallCertificate"/> once the parent CA has signed it.</summary>
     /// <exception cref="ArgumentException">Bad subject, key or base URL.</exception>
     /// <exception cref="CaOperationException">The directory already holds a CA key.</exception>
-    public static void InitSubordinate(string dir, string subject, string keySpec, string csrOut, string? settingsText = null, string? baseUrl = null)
+    public static void InitSubordinate(string dir, string subject, string keySpec, string csrOut, string? settingsText = null, string? baseUrl = null,
+        ReadOnlyMemory<char> keyPassphrase = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(csrOut);
         (X500DistinguishedName name, KeySpec spec, _) = Prepare(dir, subject, keySpec, 1, settingsText, baseUrl);
         using AsymmetricAlgorithm key = spec.Generate();
         CertificateRequest req = CreateCaRequest(name, key);
-        WriteKey(Path.Combine(dir, KeyFile), key);
+        WriteKey(Path.Combine(dir, KeyFile), key, keyPassphrase.Span);
         SecureFile.WriteAtomic(csrOut, Encoding.ASCII.GetBytes(req.CreateSigningRequestPem()), secret: false);
     }
 
     /// <summary>Installs the CA certificate the parent signed for <see cref="InitSubordinate"/> (PEM or DER).</summary>
     /// <exception cref="CaOperationException">No key in the directory, the certificate is for another key, or it is not a CA certificate.</exception>
-    public static CaMaterial InstallCertificate(string dir, string certFile, TimeProvider? time = null)
+    /// <exception cref="CaKeyPassphraseException">The key is encrypted and <paramref name="keyPassphrase"/> is missing or wrong.</exception>
+    public static CaMaterial InstallCertificate(string dir, string certFile, TimeProvider? time = null, ReadOnlyMemory<char> keyPassphrase = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(dir);
         ArgumentException.ThrowIfNullOrEmpty(certFile);
@@ -92,31 +101,32 @@ public static class CaDirectory
         X509Certificate2 withKey;
         try
         {
-            withKey = AttachKey(cert, keyPath);
+            withKey = AttachKey(cert, keyPath, keyPassphrase.Span);
         }
         catch (CryptographicException)
         {
             throw new CaOperationException($"{certFile}: the certificate is not for the key in {keyPath}");
         }
-        if (!withKey.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(PublicKeyOfFile(keyPath)))
+        if (!withKey.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(PublicKeyOfFile(keyPath, keyPassphrase.Span)))
         {
             throw new CaOperationException($"{certFile}: the certificate is not for the key in {keyPath}");
         }
         WritePem(Path.Combine(dir, CertificateFile), withKey);
         CaSettings settings = CaSettingsFile.Read(Path.Combine(dir, CaSettingsFile.FileName));
-        X509Certificate2? ra = settings.UsesRa ? CreateRa(dir, settings, withKey, time) : null;
+        X509Certificate2? ra = settings.UsesRa ? CreateRa(dir, settings, withKey, time, keyPassphrase.Span) : null;
         return new CaMaterial(Path.GetFullPath(dir), settings, withKey, ra);
     }
 
     /// <summary>Loads the CA directory.</summary>
     /// <exception cref="CaOperationException">A file is missing or the key does not match.</exception>
     /// <exception cref="CaSettingsException">The settings are invalid.</exception>
-    public static CaMaterial Load(string dir)
+    /// <exception cref="CaKeyPassphraseException">A key is encrypted and <paramref name="keyPassphrase"/> is missing or wrong.</exception>
+    public static CaMaterial Load(string dir, ReadOnlyMemory<char> keyPassphrase = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(dir);
         CaSettings settings = CaSettingsFile.Read(Path.Combine(dir, CaSettingsFile.FileName));
-        X509Certificate2 ca = LoadPair(dir, CertificateFile, KeyFile);
-        X509Certificate2? ra = settings.UsesRa ? LoadPair(dir, RaCertificateFile, RaKeyFile) : null;
+        X509Certificate2 ca = LoadPair(dir, CertificateFile, KeyFile, keyPassphrase.Span);
+        X509Certificate2? ra = settings.UsesRa ? LoadPair(dir, RaCertificateFile, RaKeyFile, keyPassphrase.Span) : null;
         return new CaMaterial(Path.GetFullPath(dir), settings, ca, ra);
     }
 
@@ -161,6 +171,8 @@ public static class CaDirectory
         else
         {
             Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            // An existing directory keeps its mode otherwise: the CA's directory is the owner's alone.
+            File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         string settingsPath = Path.Combine(dir, CaSettingsFile.FileName);
         bool exists = File.Exists(settingsPath);
@@ -172,7 +184,8 @@ public static class CaDirectory
                 text = CaSettingsFile.WithBaseUrl(text, baseUrl, settingsPath);
             }
             CaSettingsFile.Parse(text, settingsPath); // validate before writing
-            SecureFile.WriteAtomic(settingsPath, Encoding.UTF8.GetBytes(text), secret: false);
+            // 0600: the settings may name a PostgreSQL connection string with its password.
+            SecureFile.WriteAtomic(settingsPath, Encoding.UTF8.GetBytes(text), secret: true);
         }
         return (name, spec, CaSettingsFile.Read(settingsPath));
     }
@@ -201,7 +214,7 @@ public static class CaDirectory
         return key is RSA r ? plain.CopyWithPrivateKey(r) : plain.CopyWithPrivateKey((ECDsa)key);
     }
 
-    private static X509Certificate2 CreateRa(string dir, CaSettings settings, X509Certificate2 ca, TimeProvider? time)
+    private static X509Certificate2 CreateRa(string dir, CaSettings settings, X509Certificate2 ca, TimeProvider? time, ReadOnlySpan<char> keyPassphrase)
     {
         RaSettings ra = settings.Ra!;
         KeySpec spec = KeySpec.Parse(ra.KeySpec);
@@ -223,13 +236,13 @@ public static class CaDirectory
         {
             using X509Certificate2 plain = req.Create(ca.SubjectName, gen, now.AddMinutes(-5), notAfter, Issuance.RandomSerialNumberSource.Instance.Next());
             X509Certificate2 withKey = plain.CopyWithPrivateKey(key);
-            WriteKey(Path.Combine(dir, RaKeyFile), key);
+            WriteKey(Path.Combine(dir, RaKeyFile), key, keyPassphrase);
             WritePem(Path.Combine(dir, RaCertificateFile), withKey);
             return withKey;
         }
     }
 
-    private static X509Certificate2 LoadPair(string dir, string certName, string keyName)
+    private static X509Certificate2 LoadPair(string dir, string certName, string keyName, ReadOnlySpan<char> keyPassphrase)
     {
         string certPath = Path.Combine(dir, certName);
         string keyPath = Path.Combine(dir, keyName);
@@ -243,7 +256,7 @@ public static class CaDirectory
         }
         try
         {
-            return AttachKey(LoadCertificateFile(certPath), keyPath);
+            return AttachKey(LoadCertificateFile(certPath), keyPath, keyPassphrase);
         }
         catch (CryptographicException)
         {
@@ -275,41 +288,76 @@ public static class CaDirectory
         }
     }
 
-    private static X509Certificate2 AttachKey(X509Certificate2 cert, string keyPath)
+    private static X509Certificate2 AttachKey(X509Certificate2 cert, string keyPath, ReadOnlySpan<char> keyPassphrase)
     {
-        string pem = File.ReadAllText(keyPath);
-        if (cert.GetRSAPublicKey() is { } rsaPub)
+        using KeyPair key = ReadKey(keyPath, keyPassphrase);
+        return key.Key switch
         {
-            rsaPub.Dispose();
-            using var rsa = RSA.Create();
-            rsa.ImportFromPem(pem);
-            return cert.CopyWithPrivateKey(rsa);
-        }
-        using var ec = ECDsa.Create();
-        ec.ImportFromPem(pem);
-        return cert.CopyWithPrivateKey(ec);
+            RSA rsa when cert.GetRSAPublicKey() is { } pub && Dispose(pub) => cert.CopyWithPrivateKey(rsa),
+            ECDsa ec when cert.GetECDsaPublicKey() is { } pub && Dispose(pub) => cert.CopyWithPrivateKey(ec),
+            _ => throw new CryptographicException("the certificate and the key are of different algorithms"),
+        };
     }
 
-    private static byte[] PublicKeyOfFile(string keyPath)
+    private static bool Dispose(IDisposable d)
     {
-        string pem = File.ReadAllText(keyPath);
+        d.Dispose();
+        return true;
+    }
+
+    private static byte[] PublicKeyOfFile(string keyPath, ReadOnlySpan<char> keyPassphrase)
+    {
+        using KeyPair key = ReadKey(keyPath, keyPassphrase);
+        return key.ExportSubjectPublicKeyInfo();
+    }
+
+    /// <summary>Reads a CA/RA key file, plain or encrypted PKCS#8.</summary>
+    /// <exception cref="CaKeyPassphraseException">Encrypted, and the passphrase is missing or wrong.</exception>
+    /// <exception cref="CaOperationException">Not a readable private key.</exception>
+    private static KeyPair ReadKey(string keyPath, ReadOnlySpan<char> keyPassphrase)
+    {
+        byte[] data;
         try
         {
-            using var rsa = RSA.Create();
-            rsa.ImportFromPem(pem);
-            return rsa.ExportSubjectPublicKeyInfo();
+            data = File.ReadAllBytes(keyPath);
         }
-        catch (CryptographicException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            using var ec = ECDsa.Create();
-            ec.ImportFromPem(pem);
-            return ec.ExportSubjectPublicKeyInfo();
+            throw new CaOperationException($"{keyPath}: cannot read: {e.Message}");
+        }
+        try
+        {
+            return KeyPair.Import(data, keyPassphrase);
+        }
+        catch (PkiPasswordException) when (keyPassphrase.IsEmpty)
+        {
+            throw new CaKeyPassphraseException($"{keyPath} is encrypted and no key passphrase was given", keyPath, missing: true);
+        }
+        catch (PkiPasswordException)
+        {
+            throw new CaKeyPassphraseException($"{keyPath}: wrong key passphrase", keyPath, missing: false);
+        }
+        catch (PkiFormatException e)
+        {
+            throw new CaOperationException($"{keyPath}: not a usable private key: {e.Message}");
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(data);
         }
     }
 
-    private static void WriteKey(string path, AsymmetricAlgorithm key)
+    /// <summary>Whether the key file at <paramref name="keyPath"/> is an encrypted PKCS#8 PEM.</summary>
+    public static bool IsKeyEncrypted(string keyPath) =>
+        File.Exists(keyPath) && File.ReadAllText(keyPath).Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal);
+
+    private static void WriteKey(string path, AsymmetricAlgorithm key, ReadOnlySpan<char> keyPassphrase)
     {
-        char[] pem = PemEncoding.Write("PRIVATE KEY", key.ExportPkcs8PrivateKey());
+        byte[] der = keyPassphrase.IsEmpty
+            ? key.ExportPkcs8PrivateKey()
+            : key.ExportEncryptedPkcs8PrivateKey(keyPassphrase,
+                new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, KeyPair.DefaultPbkdf2Iterations));
+        char[] pem = PemEncoding.Write(keyPassphrase.IsEmpty ? "PRIVATE KEY" : "ENCRYPTED PRIVATE KEY", der);
         byte[] bytes = Encoding.ASCII.GetBytes(pem);
         try
         {
@@ -318,6 +366,7 @@ public static class CaDirectory
         finally
         {
             CryptographicOperations.ZeroMemory(bytes);
+            CryptographicOperations.ZeroMemory(der);
             Array.Clear(pem);
         }
     }

@@ -49,8 +49,9 @@ public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
 
     /// <summary>Answers one pkiMessage from <paramref name="who"/> (a peer address, for the log and the audit).</summary>
     /// <remarks>
-    /// RFC 8894 §3.3.2: a readable request that fails later (signature or decryption: badMessageCheck; bad payload:
-    /// badRequest) and every CA refusal are a CertRep FAILURE with failInfo and failInfoText; a message with no
+    /// RFC 8894 §3.3.2: a readable request that fails later (signature: badMessageCheck; an envelope that cannot be
+    /// decrypted or whose payload cannot be read: badMessageCheck with one fixed text, so that no padding oracle
+    /// exists) and every CA refusal are a CertRep FAILURE with failInfo and failInfoText; a message with no
     /// transactionID, nonce or signer to answer to is a 400.
     /// </remarks>
     public async Task<ScepPkiOperationAnswer> PkiOperationAsync(byte[] der, string who, CancellationToken ct)
@@ -64,6 +65,16 @@ public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
         try
         {
             request = ScepServerRequest.Parse(der, ca.MessageCertificate);
+        }
+        catch (ScepFormatException e) when (e.Request is not null && e.EnvelopeUndecryptable)
+        {
+            // One answer for every envelope that cannot be decrypted or read (wrong recipient, key transport,
+            // padding, garbage): the same failInfo and failInfoText, the same log line but for the detail, so the
+            // CA key is no padding oracle (docs/security.md). The detail is for the operator only.
+            log?.WriteLine($"scep {who} {e.Request.MessageType} txid {e.Request.TransactionId}: Failure {ScepFailInfo.BadMessageCheck}: {ScepFormatException.UndecryptableText} (detail: {e.Message})");
+            byte[] failure = CertRepBuilder.Build(e.Request, ScepCipher.Aes256Cbc, ca.MessageCertificate,
+                ScepReply.Failure(ScepFailInfo.BadMessageCheck, ScepFormatException.UndecryptableText));
+            return new ScepPkiOperationAnswer(failure, ScepPkiStatus.Failure, null);
         }
         catch (ScepFormatException e) when (e.Request is not null)
         {

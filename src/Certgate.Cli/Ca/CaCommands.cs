@@ -23,16 +23,19 @@ namespace Certgate.Cli.Ca;
 /// </summary>
 internal sealed class CaCommands : ICommandModule
 {
-    private const string DbHelp = " [--db sqlite:PATH|postgres:CONN]";
+    private const string DbHelp = " [--db sqlite:PATH|postgres:CONN]" + KeyHelp;
+
+    private const string KeyHelp = " [--key-passphrase-file F]";
 
     /// <summary>Largest CSR file <c>ca sign</c> reads (PEM of the largest accepted DER request).</summary>
     private const int MaxCsrFileBytes = 2 * ParsedCsr.MaxLength;
 
     public void Register(CommandTable table)
     {
-        table.Add("ca init", "--dir DIR --subject DN [--url http://HOST:PORT] [--key rsa:2048|rsa:4096|ecdsa:p256|ecdsa:p384] [--days N] [--csr-out F]"
-            + " (--url: the address gateways reach this CA at; issued certificates point to its CRL there)", Init);
-        table.Add("ca install-cert", "--dir DIR --cert F (finish a subordinate CA made with init --csr-out)", InstallCert);
+        table.Add("ca init", "--dir DIR --subject DN [--url http://HOST:PORT] [--key rsa:2048|rsa:4096|ecdsa:p256|ecdsa:p384] [--days N] [--csr-out F] [--key-passphrase-file F]"
+            + " (--url: the address gateways reach this CA at; issued certificates point to its CRL there;"
+        + " --key-passphrase-file: encrypt the CA and RA keys, PKCS#8 AES-256/PBKDF2-SHA-256)", Init);
+        table.Add("ca install-cert", "--dir DIR --cert F" + KeyHelp + " (finish a subordinate CA made with init --csr-out)", InstallCert);
         table.Add("ca challenge", "--dir DIR [--ttl 1h] [--profile P]" + DbHelp + " (prints a one-time challenge password)", Challenge);
         table.Add("ca list", "--dir DIR" + DbHelp, List);
         table.Add("ca show", "--dir DIR --serial HEX [--out F]" + DbHelp, Show);
@@ -42,16 +45,18 @@ internal sealed class CaCommands : ICommandModule
         table.Add("ca approve", "--dir DIR ID" + DbHelp, Approve);
         table.Add("ca reject", "--dir DIR ID [--reason TEXT]" + DbHelp, Reject);
         table.Add("ca sign", "--dir DIR --csr F --out F [--profile P]" + DbHelp + " (manual enrollment of a PKCS#10 file)", Sign);
-        table.Add("ca serve", "--dir DIR [--listen http://127.0.0.1:8080]" + DbHelp, CaServe.Serve);
+        table.Add("ca serve", "--dir DIR [--listen http://127.0.0.1:8080]" + DbHelp
+            + " (an encrypted key's passphrase: --key-passphrase-file, else $CREDENTIALS_DIRECTORY/" + CaKeyPassphrase.CredentialName + ")", CaServe.Serve);
     }
 
-    internal static string Dir(Arguments args) => args.Required("--dir");
+    /// <summary><c>--dir</c> and <c>--key-passphrase-file</c>, which every <c>ca</c> command accepts.</summary>
+    internal static CaDir Dir(Arguments args) => new(args.Required("--dir"), args.Optional(CaKeyPassphrase.Option));
 
     // ---------------- init / install-cert ----------------
 
     private static int Init(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string subject = args.Required("--subject");
         string key = args.Optional("--key") ?? "rsa:2048";
         string? daysText = args.Optional("--days");
@@ -87,17 +92,19 @@ internal sealed class CaCommands : ICommandModule
         {
             throw new UserException($"{args.Command}: --subject: expected a distinguished name (e.g. \"CN=Certgate CA,O=Example\")", 2);
         }
+        // Only an explicit file encrypts a new key (the systemd credential is for reading one).
+        char[]? passphrase = dir.PassphraseFile is null ? null : CaKeyPassphrase.Read(args, dir.PassphraseFile, useCredential: false, out _);
         try
         {
             if (csrOut is not null)
             {
-                CaDirectory.InitSubordinate(dir, subject, key, csrOut, baseUrl: url);
+                CaDirectory.InitSubordinate(dir, subject, key, csrOut, baseUrl: url, keyPassphrase: passphrase);
                 ctx.Out.WriteLine($"Subordinate CA key written to {Path.Combine(Path.GetFullPath(dir), CaDirectory.KeyFile)} (mode 0600)");
                 ctx.Out.WriteLine($"Certificate request written to {Path.GetFullPath(csrOut)}");
                 ctx.Out.WriteLine($"Have the parent CA sign it, then run: certgate ca install-cert --dir {dir} --cert FILE");
                 return 0;
             }
-            CaMaterial m = CaDirectory.Init(dir, subject, key, days, baseUrl: url);
+            CaMaterial m = CaDirectory.Init(dir, subject, key, days, baseUrl: url, keyPassphrase: passphrase);
             ctx.Out.WriteLine($"CA initialised in {m.Path}");
             WriteCaSummary(ctx, m, key);
             return 0;
@@ -110,11 +117,18 @@ internal sealed class CaCommands : ICommandModule
         {
             throw new UserException($"{args.Command}: --dir '{dir}': cannot write: {e.Message}", e);
         }
+        finally
+        {
+            if (passphrase is not null)
+            {
+                Array.Clear(passphrase);
+            }
+        }
     }
 
     private static int InstallCert(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string cert = args.Required("--cert");
         args.EnsureAllUsed();
         if (!File.Exists(cert))
@@ -126,9 +140,10 @@ internal sealed class CaCommands : ICommandModule
             throw new UserException($"{args.Command}: --dir '{dir}': no such directory (prepare it with: certgate ca init --dir {dir} --subject DN --csr-out FILE)", 2);
         }
         CheckSubjectKeyIdentifier(args, cert);
+        char[]? passphrase = CaKeyPassphrase.Read(args, dir.PassphraseFile, useCredential: true, out string source);
         try
         {
-            CaMaterial m = CaDirectory.InstallCertificate(dir, cert);
+            CaMaterial m = CaDirectory.InstallCertificate(dir, cert, keyPassphrase: passphrase);
             ctx.Out.WriteLine($"CA certificate installed in {m.Path}");
             WriteCaSummary(ctx, m, null);
             return 0;
@@ -136,6 +151,17 @@ internal sealed class CaCommands : ICommandModule
         catch (Exception e) when (e is CaOperationException or CaSettingsException)
         {
             throw new UserException($"{args.Command}: {e.Message}", e);
+        }
+        catch (CaKeyPassphraseException e)
+        {
+            throw CaSession.PassphraseError(args, e, source);
+        }
+        finally
+        {
+            if (passphrase is not null)
+            {
+                Array.Clear(passphrase);
+            }
         }
     }
 
@@ -172,7 +198,7 @@ internal sealed class CaCommands : ICommandModule
         ctx.Out.WriteLine($"  Issuer:      {c.Issuer}");
         if (key is not null)
         {
-            ctx.Out.WriteLine($"  Key:         {key} ({CaDirectory.KeyFile}, mode 0600)");
+            ctx.Out.WriteLine($"  Key:         {key} ({CaDirectory.KeyFile}, mode 0600{(CaDirectory.IsKeyEncrypted(Path.Combine(m.Path, CaDirectory.KeyFile)) ? ", encrypted" : "")})");
         }
         ctx.Out.WriteLine($"  Serial:      {c.SerialNumber}");
         ctx.Out.WriteLine($"  Valid:       {CaText.Time(c.NotBefore.ToUniversalTime())} to {CaText.Time(c.NotAfter.ToUniversalTime())}");
@@ -193,7 +219,7 @@ internal sealed class CaCommands : ICommandModule
 
     private static int Challenge(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string? db = args.Optional("--db");
         string? ttlText = args.Optional("--ttl");
         string? profile = args.Optional("--profile");
@@ -221,7 +247,7 @@ internal sealed class CaCommands : ICommandModule
 
     private static int List(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string? db = args.Optional("--db");
         args.EnsureAllUsed();
         return CaSession.Run(args, dir, db, async s =>
@@ -301,7 +327,7 @@ internal sealed class CaCommands : ICommandModule
 
     private static int Show(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string? db = args.Optional("--db");
         string serial = SerialOption(args);
         string? outFile = args.Optional("--out");
@@ -356,7 +382,7 @@ internal sealed class CaCommands : ICommandModule
 
     private static int Revoke(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string? db = args.Optional("--db");
         string serial = SerialOption(args);
         string reasonText = args.Optional("--reason") ?? nameof(CrlReason.unspecified);
@@ -405,7 +431,7 @@ internal sealed class CaCommands : ICommandModule
 
     private static int Crl(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string? db = args.Optional("--db");
         string? outFile = args.Optional("--out");
         args.EnsureAllUsed();
@@ -430,7 +456,7 @@ internal sealed class CaCommands : ICommandModule
 
     private static int Pending(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string? db = args.Optional("--db");
         args.EnsureAllUsed();
         return CaSession.Run(args, dir, db, async s =>
@@ -467,7 +493,7 @@ internal sealed class CaCommands : ICommandModule
 
     private static int Approve(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string? db = args.Optional("--db");
         string id = args.Optional("--id") ?? CaText.Positional(args, "request ID (as 'ca pending' lists it)");
         args.EnsureAllUsed();
@@ -487,7 +513,7 @@ internal sealed class CaCommands : ICommandModule
 
     private static int Reject(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string? db = args.Optional("--db");
         string? reason = args.Optional("--reason");
         string id = args.Optional("--id") ?? CaText.Positional(args, "request ID (as 'ca pending' lists it)");
@@ -510,7 +536,7 @@ internal sealed class CaCommands : ICommandModule
     /// </summary>
     private static int Sign(CommandContext ctx, Arguments args)
     {
-        string dir = Dir(args);
+        CaDir dir = Dir(args);
         string? db = args.Optional("--db");
         string csrFile = args.Required("--csr");
         string outFile = args.Required("--out");

@@ -15,7 +15,7 @@ internal static class CaServe
 {
     public static int Serve(CommandContext ctx, Arguments args)
     {
-        string dir = CaCommands.Dir(args);
+        CaDir dir = CaCommands.Dir(args);
         string? db = args.Optional("--db");
         string listenText = args.Optional("--listen") ?? "http://127.0.0.1:8080";
         args.EnsureAllUsed();

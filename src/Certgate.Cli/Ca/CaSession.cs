@@ -37,7 +37,7 @@ internal sealed class CaSession : IAsyncDisposable
 
     /// <summary>Loads <paramref name="dir"/>, opens the store, runs <paramref name="body"/>, closes the store.</summary>
     /// <exception cref="UserException">The directory is not a CA, the database cannot be opened, or the body refused.</exception>
-    public static int Run(Arguments args, string dir, string? db, Func<CaSession, Task<int>> body) =>
+    public static int Run(Arguments args, CaDir dir, string? db, Func<CaSession, Task<int>> body) =>
         Sync(async () =>
         {
             await using CaSession s = await OpenAsync(args, dir, db).ConfigureAwait(false);
@@ -57,7 +57,7 @@ internal sealed class CaSession : IAsyncDisposable
         });
 
     /// <summary>Opens the session (the caller disposes it).</summary>
-    public static async Task<CaSession> OpenAsync(Arguments args, string dir, string? db)
+    public static async Task<CaSession> OpenAsync(Arguments args, CaDir dir, string? db)
     {
         CaMaterial material = Load(args, dir);
         string spec = db ?? CaDirectory.ResolveDatabase(material.Path, material.Settings);
@@ -90,7 +90,9 @@ internal sealed class CaSession : IAsyncDisposable
     }
 
     /// <summary>Loads the CA directory, with messages that say what to run when it is not one.</summary>
-    public static CaMaterial Load(Arguments args, string dir)
+    /// <remarks>An encrypted key is opened with the passphrase from <c>--key-passphrase-file</c> or the systemd
+    /// credential (<see cref="CaKeyPassphrase"/>).</remarks>
+    public static CaMaterial Load(Arguments args, CaDir dir)
     {
         if (!Directory.Exists(dir))
         {
@@ -100,15 +102,34 @@ internal sealed class CaSession : IAsyncDisposable
         {
             throw new UserException($"{args.Command}: --dir '{dir}': not a CA directory (no {CaSettingsFile.FileName}; create one with: certgate ca init --dir {dir} --subject DN)");
         }
+        char[]? passphrase = CaKeyPassphrase.Read(args, dir.PassphraseFile, useCredential: true, out string source);
         try
         {
-            return CaDirectory.Load(dir);
+            return CaDirectory.Load(dir, passphrase);
         }
         catch (Exception e) when (e is CaOperationException or CaSettingsException)
         {
             throw new UserException($"{args.Command}: {e.Message}", e);
         }
+        catch (CaKeyPassphraseException e)
+        {
+            throw PassphraseError(args, e, source);
+        }
+        finally
+        {
+            if (passphrase is not null)
+            {
+                Array.Clear(passphrase);
+            }
+        }
     }
+
+    /// <summary>The one line for a key that cannot be opened: how to give the passphrase, or that the one given
+    /// (named by where it came from, never echoed) is wrong.</summary>
+    public static UserException PassphraseError(Arguments args, CaKeyPassphraseException e, string source) =>
+        e.Missing
+            ? new UserException($"{args.Command}: {e.KeyPath} is encrypted: {CaKeyPassphrase.HowToGive}")
+            : new UserException($"{args.Command}: {e.KeyPath}: wrong key passphrase (read from {source})");
 
     /// <summary>A storage specification fit for a message: a PostgreSQL connection string may hold a password.</summary>
     public static string Redact(string spec) =>

@@ -69,6 +69,34 @@ public sealed class StrongswanPkiScepTests
         Assert.Contains("RenewalReq", s.Log.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Pki_encrypting_to_a_wrong_CA_certificate_gets_the_uniform_badMessageCheck()
+    {
+        // The real-tool case of the uniform undecryptable-envelope answer (docs/security.md): pki encrypts its
+        // request to another CA's certificate; the server answers badMessageCheck with the one fixed text.
+        await using ScepCaServer s = await ScepCaServer.StartAsync();
+        string conf = s.Dir.File("pki.conf");
+        File.WriteAllText(conf, "pki { load = random nonce openssl pem pkcs1 pkcs7 pkcs8 x509 pubkey curl }\n");
+        var env = new Dictionary<string, string> { ["STRONGSWAN_CONF"] = conf };
+        string caDer = s.Dir.File("ca.der");
+        File.WriteAllBytes(caDer, s.Ca.Certificate.RawData);
+        using (var wrongKey = System.Security.Cryptography.RSA.Create(2048))
+        {
+            var req = new CertificateRequest("CN=Wrong CA", wrongKey, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+            using X509Certificate2 wrong = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+            File.WriteAllBytes(s.Dir.File("wrong.der"), wrong.RawData);
+        }
+        string key = GenKey(s, env, "pki.key");
+        ExternalTool.Result enroll = ExternalTool.Run("pki", ["--scep", "--url", s.ScepUrl.ToString(), "--in", key,
+            "--dn", "C=CH, O=Test, CN=pki-wrong", "--password", await s.ChallengeAsync(),
+            "--cacert-enc", s.Dir.File("wrong.der"), "--cacert-sig", caDer, "--outform", "pem"], s.Dir.Path, timeout: TimeSpan.FromSeconds(60), environment: env);
+        Assert.True(enroll.ExitCode != 0, $"pki --scep to a wrong encryption certificate succeeded:\n{enroll.Combined}");
+        string log = s.Log.ToString();
+        Assert.Contains("PkcsReq txid ", log, StringComparison.Ordinal);
+        Assert.Contains(": Failure BadMessageCheck: pkcsPKIEnvelope cannot be decrypted (detail: ", log, StringComparison.Ordinal);
+    }
+
     private static string GenKey(ScepCaServer s, Dictionary<string, string> env, string name)
     {
         ExternalTool.Result key = ExternalTool.Run("pki", ["--gen", "--type", "rsa", "--size", "2048", "--outform", "pem"], s.Dir.Path, environment: env);
