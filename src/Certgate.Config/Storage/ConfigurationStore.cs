@@ -108,7 +108,7 @@ public sealed class ConfigurationStore
         {
             throw new CommitCheckException(errors);
         }
-        System.IO.Directory.CreateDirectory(RollbackDirectory);
+        CreatePrivateDirectory(RollbackDirectory);
         using FileStream _ = new(Path.Combine(Directory, ".commit.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
 
         File.Delete(RollbackFile(MaxRollback));
@@ -220,11 +220,24 @@ public sealed class ConfigurationStore
 
     private static string OneLine(string s) => s.Replace('\r', ' ').Replace('\n', ' ');
 
+    /// <summary>Creates a directory (and its missing parents, the state directory among them) as 0700: the state holds private keys.</summary>
+    private static void CreatePrivateDirectory(string dir)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(dir);
+        }
+        else
+        {
+            System.IO.Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
     /// <summary>Temp file in the same directory (0600), fsync, rename over <paramref name="path"/>.</summary>
     internal static void WriteAtomic(string path, string content)
     {
         string dir = Path.GetDirectoryName(path)!;
-        System.IO.Directory.CreateDirectory(dir);
+        CreatePrivateDirectory(dir);
         string temp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N") + ".tmp");
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())

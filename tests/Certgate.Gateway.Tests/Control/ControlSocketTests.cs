@@ -11,8 +11,9 @@ public sealed class ControlSocketTests : IDisposable
 
     public void Dispose() => Directory.Delete(_state, recursive: true);
 
-    private static int Handler(IReadOnlyList<string> args, TextReader input, TextWriter output, TextWriter error)
+    private static int Handler(ControlRequest request, TextReader input, TextWriter output, TextWriter error)
     {
+        IReadOnlyList<string> args = request.Args;
         switch (args[0])
         {
             case "echo":
