@@ -61,9 +61,11 @@ public sealed class CommandContext
     /// with two exceptions so that values that look like options still reach the command: the word after a command's
     /// own dash option (<c>-f --json</c>, <c>--reason --yes</c>; every dash option of a command takes a value) is that
     /// option's value, and after <c>--</c> every word is a command word. <c>--state</c> given twice with different
-    /// directories is a usage error.
+    /// directories is a usage error. A command forwarded by the control socket passes <paramref name="forwarded"/>:
+    /// the state directory and working directory the client resolved, which win over the daemon's own.
     /// </summary>
-    internal static (CommandContext Context, List<string> Words) Parse(IReadOnlyList<string> args, TextReader input, TextWriter output, TextWriter error)
+    internal static (CommandContext Context, List<string> Words) Parse(IReadOnlyList<string> args, TextReader input, TextWriter output, TextWriter error,
+        Certgate.Gateway.Control.ControlRequest? forwarded = null)
     {
         string? state = null;
         bool json = false;

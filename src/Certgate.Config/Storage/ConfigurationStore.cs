@@ -220,16 +220,23 @@ public sealed class ConfigurationStore
 
     private static string OneLine(string s) => s.Replace('\r', ' ').Replace('\n', ' ');
 
-    /// <summary>Creates a directory (and its missing parents, the state directory among them) as 0700: the state holds private keys.</summary>
+    /// <summary>Creates a directory and its missing parents (the state directory among them) as 0700: the state holds private keys.</summary>
     private static void CreatePrivateDirectory(string dir)
     {
         if (OperatingSystem.IsWindows())
         {
             System.IO.Directory.CreateDirectory(dir);
+            return;
         }
-        else
+        // CreateDirectory(path, mode) gives the mode to the last directory only; the parents it makes get the umask's.
+        var missing = new Stack<string>();
+        for (string? d = Path.GetFullPath(dir); d is not null && !System.IO.Directory.Exists(d); d = Path.GetDirectoryName(d))
         {
-            System.IO.Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            missing.Push(d);
+        }
+        while (missing.TryPop(out string? d))
+        {
+            System.IO.Directory.CreateDirectory(d, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
     }
 

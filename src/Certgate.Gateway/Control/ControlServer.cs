@@ -57,12 +57,13 @@ public sealed class ControlServer : IAsyncDisposable
         }
         uint owner = PeerCredentials.OwnerOf(directory);
         // A private room for the bind: whatever the umask, nobody else can reach the socket before its chmod.
-        string room = Path.Combine(directory, $".certgate.sock.{Environment.ProcessId}.{Guid.NewGuid():N}");
+        // Its name is short: a socket path has at most 107 bytes, and ".cXXXXXXXX/s" is no longer than "certgate.sock".
+        string room = Path.Combine(directory, $".c{Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}");
         Directory.CreateDirectory(room, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Socket listener = ControlProtocol.NewSocket();
         try
         {
-            string bound = Path.Combine(room, ControlProtocol.SocketName);
+            string bound = Path.Combine(room, "s");
             listener.Bind(new UnixDomainSocketEndPoint(bound));
             File.SetUnixFileMode(bound, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             listener.Listen(16);
