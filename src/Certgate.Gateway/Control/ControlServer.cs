@@ -271,7 +271,8 @@ public sealed class ControlServer : IAsyncDisposable
             output.Flush();
             error.Flush();
             turn.GiveUp();
-            JsonObject? answer;
+            JsonObject? answer = null;
+            bool timedOut = false;
             try
             {
                 ControlProtocol.WriteFrameAsync(stream, new JsonObject { ["read"] = true }, CancellationToken.None).GetAwaiter().GetResult();
@@ -280,13 +281,24 @@ public sealed class ControlServer : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                _closed = true;
+                timedOut = true;
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or SocketException)
+            {
+                // The client went away or answered nonsense: no answer (a no).
+            }
+            finally
+            {
+                // Whatever happened, the command goes on only in its turn.
                 turn.Take();
+            }
+            if (timedOut)
+            {
+                _closed = true;
                 output.WriteLine();
                 error.WriteLine($"error: no answer within {Describe(timeout)}; taken as no");
                 return null;
             }
-            turn.Take();
             string? line = answer?["line"]?.GetValue<string>();
             _closed = line is null;
             return line;
