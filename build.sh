@@ -13,8 +13,9 @@ CONFIG=Release
 # The peers the tests run: OpenSSL, PostgreSQL, micromdm SCEP (scep), strongSwan (pki, charon with kernel-libipsec and
 # the openssl plugin, swanctl), certmonger, OpenLDAP (slapd, ldap-utils); iperf3 and xxd for bench/; NSS's certutil and
 # pk12util and the libraries libreswan's pluto needs beyond those already here (see unpack_libreswan).
-# procps gives sysctl and kill, which the scenario tests run inside network namespaces.
-APT_PACKAGES=(openssl ca-certificates postgresql scep strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-charon strongswan-swanctl libcharon-extra-plugins certmonger slapd ldap-utils curl iproute2 iputils-ping procps iperf3 tcpdump tcpreplay xxd bird2 libnss3-tools libldns3 libevent-pthreads-2.1-7)
+# procps gives sysctl and kill, which the scenario tests run inside network namespaces; util-linux gives setpriv
+# (a client as another uid, refused by the control socket).
+APT_PACKAGES=(openssl ca-certificates postgresql scep strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-charon strongswan-swanctl libcharon-extra-plugins certmonger slapd ldap-utils curl iproute2 iputils-ping procps iperf3 tcpdump tcpreplay xxd bird2 libnss3-tools libldns3 libevent-pthreads-2.1-7 util-linux)
 
 # libreswan's pluto, the second IKEv2 peer of the scenario tests (LibreswanIkeTests). Debian's libreswan package
 # conflicts with strongSwan's, so it is not installed: its .deb is downloaded and unpacked here, once (skipped when

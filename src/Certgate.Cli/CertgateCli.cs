@@ -26,8 +26,8 @@ public static class CertgateCli
         new Services.IpsecVpnMonitorCommands(),
     ];
 
-    /// <summary>True while a command runs inside the daemon (so it is not forwarded again).</summary>
-    private static readonly AsyncLocal<bool> InDaemon = new();
+    /// <summary>The request a command runs for inside the daemon (so it is not forwarded again), or null.</summary>
+    private static readonly AsyncLocal<Certgate.Gateway.Control.ControlRequest?> InDaemon = new();
 
     /// <summary>The daemon a command runs in (for the commands that read its running state, such as SAs).</summary>
     private static readonly AsyncLocal<Certgate.Gateway.GatewayDaemon?> RunningDaemon = new();
@@ -36,11 +36,16 @@ public static class CertgateCli
     internal static Certgate.Gateway.GatewayDaemon? Daemon => RunningDaemon.Value;
 
     /// <summary>The daemon's handler for commands from the control socket: run here inside <paramref name="daemon"/>, never forward.</summary>
-    internal static int RunInDaemon(Certgate.Gateway.GatewayDaemon? daemon, IReadOnlyList<string> args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    /// <remarks>
+    /// The command runs on the state directory the client resolved and reads and writes files relative to the
+    /// client's working directory (<see cref="Certgate.Gateway.Control.ControlRequest"/>), never the daemon's.
+    /// </remarks>
+    internal static int RunInDaemon(Certgate.Gateway.GatewayDaemon? daemon, Certgate.Gateway.Control.ControlRequest request, TextReader stdin, TextWriter stdout, TextWriter stderr)
     {
-        InDaemon.Value = true;
+        ArgumentNullException.ThrowIfNull(request);
+        InDaemon.Value = request;
         RunningDaemon.Value = daemon;
-        return Run(args, stdin, stdout, stderr);
+        return Run(request.Args, stdin, stdout, stderr);
     }
 
     /// <summary>The gateway's operational commands run inside its daemon when one is up on the state directory.</summary>
@@ -61,7 +66,7 @@ public static class CertgateCli
         List<string> words;
         try
         {
-            (context, words) = CommandContext.Parse(args, stdin, stdout, stderr);
+            (context, words) = CommandContext.Parse(args, stdin, stdout, stderr, InDaemon.Value);
         }
         catch (UserException e)
         {
@@ -86,7 +91,7 @@ public static class CertgateCli
             return 2;
         }
 
-        if (!InDaemon.Value && Forwarded(entry)
+        if (InDaemon.Value is null && Forwarded(entry)
             && Certgate.Gateway.Control.ControlClient.TryRun(context.StateDirectory, args, stdin, stdout, stderr) is int forwarded)
         {
             return forwarded;

@@ -45,6 +45,7 @@ public sealed class GatewayDaemon : IAsyncDisposable
         _state = Path.GetFullPath(state);
         _log = log;
         _time = time;
+        TightenStateDirectory();
         _store = new PkiStore(_state);
         _crls = new CrlUpdater(_store, new CrlFetcher([_http, new LdapCrlDownloader()], time), time);
         if (ControlClient.IsListening(_state))
@@ -55,17 +56,17 @@ public sealed class GatewayDaemon : IAsyncDisposable
         _pidFile = Path.Combine(_state, "gateway.pid");
         File.WriteAllText(_pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
         // A command may have changed what is due (a commit, a PENDING enrollment to poll): look again right after it.
-        _control = ControlServer.Start(_state, (args, input, output, error) =>
+        _control = ControlServer.Start(_state, (request, input, output, error) =>
         {
             try
             {
-                return handler(args, input, output, error);
+                return handler(request, input, output, error);
             }
             finally
             {
                 Volatile.Read(ref _wake).TrySetResult();
             }
-        });
+        }, Log);
         var agentState = new AgentStateStore(_state);
         _reEnrollment = new ReEnrollmentAgent(_store, agentState, _scepHttp, time, Log, _control.RunExclusiveAsync);
         _pending = new PendingEnrollmentPoller(_store, agentState, _scepHttp, time, Log, _control.RunExclusiveAsync);
@@ -83,9 +84,25 @@ public sealed class GatewayDaemon : IAsyncDisposable
     public static GatewayDaemon Start(string stateDirectory, ControlCommandHandler handler, TextWriter log, TimeProvider? time = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
-        Directory.CreateDirectory(stateDirectory);
+        Directory.CreateDirectory(stateDirectory, StateDirectoryMode);
         return new GatewayDaemon(stateDirectory, handler, log, time ?? TimeProvider.System);
     }
+
+    /// <summary>The state directory's mode: it holds private keys and the control socket, so only its owner enters.</summary>
+    public const UnixFileMode StateDirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>A state directory others may enter or list (made by hand, or by an older version) is closed, with a warning.</summary>
+    private void TightenStateDirectory()
+    {
+        UnixFileMode mode = File.GetUnixFileMode(_state);
+        if ((mode & ~StateDirectoryMode) != 0)
+        {
+            File.SetUnixFileMode(_state, StateDirectoryMode);
+            Log($"warning: state directory {_state} was mode {Octal(mode)}; tightened to 0700 (it holds private keys and the control socket)");
+        }
+    }
+
+    private static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode, 8);
 
     /// <summary>Runs the periodic work until <paramref name="cancellationToken"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)

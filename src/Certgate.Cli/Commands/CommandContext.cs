@@ -3,9 +3,10 @@ namespace Certgate.Cli.Commands;
 /// <summary>What every command handler gets: where state lives, the streams, and the output mode.</summary>
 public sealed class CommandContext
 {
-    private CommandContext(string stateDirectory, bool json, bool assumeYes, TextReader input, TextWriter output, TextWriter error)
+    private CommandContext(string stateDirectory, string workingDirectory, bool json, bool assumeYes, TextReader input, TextWriter output, TextWriter error)
     {
         StateDirectory = stateDirectory;
+        WorkingDirectory = workingDirectory;
         Json = json;
         AssumeYes = assumeYes;
         In = input;
@@ -15,6 +16,15 @@ public sealed class CommandContext
 
     /// <summary>The gateway state directory: <c>--state DIR</c>, else <c>$CERTGATE_STATE</c>, else <c>./state</c>.</summary>
     public string StateDirectory { get; }
+
+    /// <summary>
+    /// The directory relative file names resolve against: the working directory of the <c>certgate</c> process that
+    /// the operator ran, which is not the daemon's when the command was forwarded to it.
+    /// </summary>
+    public string WorkingDirectory { get; }
+
+    /// <summary>An operator's file name as an absolute path (relative names resolve against <see cref="WorkingDirectory"/>).</summary>
+    public string ResolvePath(string path) => Path.GetFullPath(path, WorkingDirectory);
 
     /// <summary>True with <c>--json</c> or <c>| display json</c>.</summary>
     public bool Json { get; }
@@ -51,9 +61,11 @@ public sealed class CommandContext
     /// with two exceptions so that values that look like options still reach the command: the word after a command's
     /// own dash option (<c>-f --json</c>, <c>--reason --yes</c>; every dash option of a command takes a value) is that
     /// option's value, and after <c>--</c> every word is a command word. <c>--state</c> given twice with different
-    /// directories is a usage error.
+    /// directories is a usage error. A command forwarded by the control socket passes <paramref name="forwarded"/>:
+    /// the state directory and working directory the client resolved, which win over the daemon's own.
     /// </summary>
-    internal static (CommandContext Context, List<string> Words) Parse(IReadOnlyList<string> args, TextReader input, TextWriter output, TextWriter error)
+    internal static (CommandContext Context, List<string> Words) Parse(IReadOnlyList<string> args, TextReader input, TextWriter output, TextWriter error,
+        Certgate.Gateway.Control.ControlRequest? forwarded = null)
     {
         string? state = null;
         bool json = false;
@@ -131,12 +143,17 @@ public sealed class CommandContext
             words.RemoveRange(pipe, words.Count - pipe);
         }
 
+        if (forwarded is not null)
+        {
+            // The client resolved --state, $CERTGATE_STATE or ./state in ITS directory and environment.
+            return (new CommandContext(forwarded.StateDirectory, forwarded.WorkingDirectory, json, yes, input, output, error), words);
+        }
         state ??= Environment.GetEnvironmentVariable("CERTGATE_STATE");
         if (string.IsNullOrEmpty(state))
         {
             state = "state";
         }
-        return (new CommandContext(Path.GetFullPath(state), json, yes, input, output, error), words);
+        return (new CommandContext(Path.GetFullPath(state), Environment.CurrentDirectory, json, yes, input, output, error), words);
     }
 
     private static string SetOnce(string? current, string value)

@@ -33,12 +33,12 @@ internal sealed class GatewayCommands : ICommandModule
         GatewayDaemon? running = null;
         try
         {
-            daemon = GatewayDaemon.Start(ctx.StateDirectory, (a, i, o, e) =>
+            daemon = GatewayDaemon.Start(ctx.StateDirectory, (r, i, o, e) =>
             {
-                int code = CertgateCli.RunInDaemon(running, a, i, o, e);
+                int code = CertgateCli.RunInDaemon(running, r, i, o, e);
                 lock (ctx.Out)
                 {
-                    ctx.Out.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss'Z'} command (exit {code}): {Redacted(a)}");
+                    ctx.Out.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss'Z'} command (exit {code}): {Redacted(r.Args)}");
                     ctx.Out.Flush();
                 }
                 return code;

@@ -78,7 +78,8 @@ internal sealed class PkiContext
     {
         try
         {
-            return PkiInput.ReadFile(path, maxBytes);
+            // Relative to the operator's directory, which is not the daemon's when the command was forwarded.
+            return PkiInput.ReadFile(Ctx.ResolvePath(path), maxBytes);
         }
         catch (PkiFormatException e)
         {
@@ -204,6 +205,8 @@ internal sealed class PkiContext
             Ctx.Out.WriteLine("CA certificate not loaded");
             return 1;
         }
+        // Inside the daemon the question did not hold the command lock: another command may have loaded one meanwhile.
+        RequireAbsent(PkiObjectType.CaCertificate, profile);
         var change = new PkiStoreChange().WriteCertificate(PkiObjectType.CaCertificate, profile, ca.Certificate);
         List<X509Certificate2> others = [.. certificates.Where(c => c != ca).Select(c => c.Certificate)];
         if (others.Count > 0)

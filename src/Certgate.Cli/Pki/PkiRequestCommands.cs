@@ -423,8 +423,10 @@ internal sealed class PkiRequestCommands : ICommandModule
     }
 
     /// <summary>Writes a file the operator asked for; refuses to overwrite, and keys get mode 0600.</summary>
+    /// <remarks>A relative <paramref name="path"/> is relative to the operator's directory (<see cref="CommandContext.ResolvePath"/>).</remarks>
     private static void WriteOutputFile(PkiContext pki, string path, byte[] contents, bool secret)
     {
+        string full = pki.Ctx.ResolvePath(path);
         try
         {
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
@@ -433,11 +435,11 @@ internal sealed class PkiRequestCommands : ICommandModule
                 options.UnixCreateMode = secret ? UnixFileMode.UserRead | UnixFileMode.UserWrite
                     : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
             }
-            using var stream = new FileStream(path, options);
+            using var stream = new FileStream(full, options);
             stream.Write(contents);
             stream.Flush(flushToDisk: true);
         }
-        catch (IOException) when (File.Exists(path))
+        catch (IOException) when (File.Exists(full))
         {
             throw pki.Fail($"filename {path}: the file already exists; choose another name or remove it");
         }

@@ -108,7 +108,7 @@ public sealed class ConfigurationStore
         {
             throw new CommitCheckException(errors);
         }
-        System.IO.Directory.CreateDirectory(RollbackDirectory);
+        CreatePrivateDirectory(RollbackDirectory);
         using FileStream _ = new(Path.Combine(Directory, ".commit.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
 
         File.Delete(RollbackFile(MaxRollback));
@@ -220,11 +220,31 @@ public sealed class ConfigurationStore
 
     private static string OneLine(string s) => s.Replace('\r', ' ').Replace('\n', ' ');
 
+    /// <summary>Creates a directory and its missing parents (the state directory among them) as 0700: the state holds private keys.</summary>
+    private static void CreatePrivateDirectory(string dir)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(dir);
+            return;
+        }
+        // CreateDirectory(path, mode) gives the mode to the last directory only; the parents it makes get the umask's.
+        var missing = new Stack<string>();
+        for (string? d = Path.GetFullPath(dir); d is not null && !System.IO.Directory.Exists(d); d = Path.GetDirectoryName(d))
+        {
+            missing.Push(d);
+        }
+        while (missing.TryPop(out string? d))
+        {
+            System.IO.Directory.CreateDirectory(d, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
     /// <summary>Temp file in the same directory (0600), fsync, rename over <paramref name="path"/>.</summary>
     internal static void WriteAtomic(string path, string content)
     {
         string dir = Path.GetDirectoryName(path)!;
-        System.IO.Directory.CreateDirectory(dir);
+        CreatePrivateDirectory(dir);
         string temp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N") + ".tmp");
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())

@@ -54,10 +54,11 @@ public static class ControlClient
         }
         using var stream = new NetworkStream(socket, ownsSocket: false);
         using var reader = new StreamReader(stream, Encoding.UTF8);
-        var request = new JsonObject { ["args"] = new JsonArray([.. args.Select(a => (JsonNode?)a)]) };
-        ControlProtocol.WriteFrameAsync(stream, request, CancellationToken.None).GetAwaiter().GetResult();
+        // The state and the working directory as THIS process sees them: the daemon may run elsewhere.
+        var request = new ControlRequest(args, Path.GetFullPath(stateDirectory), Environment.CurrentDirectory);
         try
         {
+            ControlProtocol.WriteFrameAsync(stream, ControlProtocol.ToFrame(request), CancellationToken.None).GetAwaiter().GetResult();
             while (ControlProtocol.ReadFrameAsync(reader, CancellationToken.None).GetAwaiter().GetResult() is { } frame)
             {
                 if (frame["out"] is { } o)

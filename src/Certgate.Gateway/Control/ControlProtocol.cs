@@ -7,7 +7,9 @@ namespace Certgate.Gateway.Control;
 
 /// <summary>
 /// The control socket's protocol: one JSON object per line over a Unix stream socket (<c>STATE/certgate.sock</c>,
-/// mode 0600). The client sends <c>{"args":[…]}</c>; the daemon streams <c>{"out":"…"}</c> and <c>{"err":"…"}</c>,
+/// mode 0600 in the 0700 state directory). The client sends <c>{"args":[…],"state":"/abs","cwd":"/abs"}</c> (the
+/// state directory it resolved and its working directory, both absolute: the command runs on that state and its file
+/// names resolve against that directory, not the daemon's); the daemon streams <c>{"out":"…"}</c> and <c>{"err":"…"}</c>,
 /// asks <c>{"read":true}</c> when the command reads a line (a confirmation) and gets <c>{"line":"…"}</c> or
 /// <c>{"eof":true}</c> back, and ends with <c>{"exit":N}</c>. Lines are limited to <see cref="MaxLine"/> characters.
 /// </summary>
@@ -61,5 +63,39 @@ public static class ControlProtocol
         }
     }
 
+    /// <summary>The request's frame.</summary>
+    internal static JsonObject ToFrame(ControlRequest request) => new()
+    {
+        ["args"] = new JsonArray([.. request.Args.Select(a => (JsonNode?)a)]),
+        ["state"] = request.StateDirectory,
+        ["cwd"] = request.WorkingDirectory,
+    };
+
+    /// <summary>The request in a frame; null (with the reason) when the frame is not a well-formed request.</summary>
+    internal static ControlRequest? FromFrame(JsonObject? frame, out string problem)
+    {
+        problem = "";
+        if (frame?["args"] is not JsonArray array || array.Any(a => a is not JsonValue v || v.GetValueKind() != JsonValueKind.String))
+        {
+            problem = "control request without \"args\" (a list of strings)";
+            return null;
+        }
+        string? state = frame["state"] is JsonValue s && s.GetValueKind() == JsonValueKind.String ? s.GetValue<string>() : null;
+        string? cwd = frame["cwd"] is JsonValue c && c.GetValueKind() == JsonValueKind.String ? c.GetValue<string>() : null;
+        if (state is null || cwd is null || !Path.IsPathFullyQualified(state) || !Path.IsPathFullyQualified(cwd))
+        {
+            problem = "control request without an absolute \"state\" and \"cwd\" (a client older than the daemon?)";
+            return null;
+        }
+        return new ControlRequest([.. array.Select(a => a!.GetValue<string>())], state, cwd);
+    }
+
     internal static Socket NewSocket() => new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
 }
+
+/// <summary>
+/// One forwarded command: its arguments as the client got them, the state directory the client resolved and the
+/// client's working directory (both absolute). The daemon runs the command on <see cref="StateDirectory"/> and resolves
+/// relative file names against <see cref="WorkingDirectory"/>: the daemon's own directory and environment play no part.
+/// </summary>
+public sealed record ControlRequest(IReadOnlyList<string> Args, string StateDirectory, string WorkingDirectory);

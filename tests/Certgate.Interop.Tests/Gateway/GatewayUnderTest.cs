@@ -99,7 +99,7 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
         Assert.Null(_daemon);
         TextWriter log = TextWriter.Synchronized(new LockedWriter(_log));
         GatewayDaemon? running = null;
-        _daemon = GatewayDaemon.Start(State, (a, i, o, e) => CertgateCli.RunInDaemon(running, a, i, o, e), log);
+        _daemon = GatewayDaemon.Start(State, (r, i, o, e) => CertgateCli.RunInDaemon(running, r, i, o, e), log);
         running = _daemon;
         _stop = new CancellationTokenSource();
         GatewayDaemon d = _daemon;
