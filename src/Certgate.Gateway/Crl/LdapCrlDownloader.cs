@@ -187,10 +187,9 @@ public sealed class LdapCrlDownloader : ICrlDownloader
             throw new CrlDownloadException($"{url}: the server does not speak LDAP");
         }
         long length = head[1];
-        int lengthOctets = 0;
         if ((head[1] & 0x80) != 0)
         {
-            lengthOctets = head[1] & 0x7F;
+            int lengthOctets = head[1] & 0x7F;
             if (lengthOctets is 0 or > 4)
             {
                 throw new CrlDownloadException($"{url}: the LDAP server sent a message with an invalid length");
@@ -207,18 +206,11 @@ public sealed class LdapCrlDownloader : ICrlDownloader
         {
             throw new CrlDownloadException($"{url}: the LDAP answer is {length} bytes, more than the limit of {_maxBytes}");
         }
-        byte[] message = new byte[2 + lengthOctets + length];
-        head.CopyTo(message, 0);
-        if (lengthOctets > 0)
-        {
-            for (int i = 0; i < lengthOctets; i++)
-            {
-                message[2 + i] = (byte)(length >> (8 * (lengthOctets - 1 - i)));
-            }
-        }
-        await stream.ReadExactlyAsync(message.AsMemory(2 + lengthOctets), token).ConfigureAwait(false);
+        // The SEQUENCE header is read; its contents are messageID, protocolOp and the optional controls.
+        byte[] contents = new byte[length];
+        await stream.ReadExactlyAsync(contents, token).ConfigureAwait(false);
 
-        AsnReader envelope = new AsnReader(message, AsnEncodingRules.BER).ReadSequence();
+        var envelope = new AsnReader(contents, AsnEncodingRules.BER);
         if (!envelope.TryReadInt32(out int id) || id != messageId)
         {
             throw new CrlDownloadException($"{url}: the LDAP server answered another message than the one sent");
