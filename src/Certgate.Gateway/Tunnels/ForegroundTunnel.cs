@@ -188,7 +188,7 @@ public sealed class ForegroundTunnel : IAsyncDisposable
 
     /// <summary>The tunnel's plan: what <see cref="Tunnel"/> reads of it (addresses, lifetimes, liveness, PFS, selectors, device).
     /// Credentials, identities and proposals come from the caller's configuration instead, so the plan has none.</summary>
-    private static TunnelPlan Plan(ForegroundTunnelSettings s) => new(
+    internal static TunnelPlan Plan(ForegroundTunnelSettings s) => new(
         new TunnelId("debug", "ike-tunnel", s.Device),
         ServiceSetStyle.NextHop,
         new PeerConfig(s.Local, s.Remote, [], default, [], new IdentityPlan(IdType.ID_DER_ASN1_DN, null), [], null, null, [],

@@ -431,7 +431,7 @@ internal sealed class Tunnel : IAsyncDisposable
 
     /// <summary>
     /// The endpoint answered a peer's IKE_SA_INIT under this tunnel's configuration and that SA closed before it was up
-    /// (<paramref name="reason"/>: a refusal either way, or no IKE_AUTH): <c>show</c> tells it while the tunnel is down;
+    /// (<paramref name="reason"/>: a refusal either way, or no IKE_AUTH): the status carries it (<see cref="TunnelStatus.LastError"/>) while the tunnel is down;
     /// with <see cref="TunnelOptions.Once"/> a responder that had no SA yet ends with it.
     /// </summary>
     public void PeerAttemptFailed(string reason)
