@@ -1,7 +1,4 @@
 using System.Reflection;
-using System.Reflection.Metadata;
-using System.Reflection.Metadata.Ecma335;
-using System.Reflection.PortableExecutable;
 
 namespace Certgate.Architecture.Tests;
 
@@ -47,7 +44,7 @@ public sealed class ScepLayoutTests
     [MemberData(nameof(FlowCallers))]
     public void Caller_enrolls_through_the_one_flow(string assembly)
     {
-        HashSet<(string Type, string Member)> calls = MemberReferences(assembly);
+        HashSet<(string Type, string Member)> calls = AssemblyMetadata.MemberReferences(assembly);
         Assert.Contains((FlowType, "GetCapabilitiesAsync"), calls);
         Assert.Contains((FlowType, "EnrollAsync"), calls);
         Assert.Contains((FlowType, "PollAsync"), calls);
@@ -57,12 +54,12 @@ public sealed class ScepLayoutTests
     [MemberData(nameof(FlowCallers))]
     public void Caller_has_no_SCEP_client_logic_of_its_own(string assembly)
     {
-        HashSet<(string Type, string Member)> calls = MemberReferences(assembly);
+        HashSet<(string Type, string Member)> calls = AssemblyMetadata.MemberReferences(assembly);
         foreach ((string type, string member) in BypassingCalls)
         {
             Assert.False(calls.Contains((type, member)), $"{assembly} calls {type}.{member}: enroll through {FlowType} instead");
         }
-        HashSet<string> literals = UserStrings(assembly);
+        HashSet<string> literals = AssemblyMetadata.UserStrings(assembly);
         Assert.NotEmpty(literals);
         foreach (string keyword in CapabilityKeywords)
         {
@@ -71,35 +68,4 @@ public sealed class ScepLayoutTests
     }
 
     private static Assembly Load(string name) => Assembly.LoadFrom(Path.Combine(AppContext.BaseDirectory, name + ".dll"));
-
-    /// <summary>(declaring type, member name) of every member the assembly references in another assembly.</summary>
-    private static HashSet<(string, string)> MemberReferences(string assembly)
-    {
-        using var pe = new PEReader(File.OpenRead(Path.Combine(AppContext.BaseDirectory, assembly + ".dll")));
-        MetadataReader md = pe.GetMetadataReader();
-        var result = new HashSet<(string, string)>();
-        foreach (MemberReferenceHandle h in md.MemberReferences)
-        {
-            MemberReference m = md.GetMemberReference(h);
-            if (m.Parent.Kind == HandleKind.TypeReference)
-            {
-                TypeReference t = md.GetTypeReference((TypeReferenceHandle)m.Parent);
-                result.Add(($"{md.GetString(t.Namespace)}.{md.GetString(t.Name)}", md.GetString(m.Name)));
-            }
-        }
-        return result;
-    }
-
-    /// <summary>Every string literal (the #US heap) of the assembly.</summary>
-    private static HashSet<string> UserStrings(string assembly)
-    {
-        using var pe = new PEReader(File.OpenRead(Path.Combine(AppContext.BaseDirectory, assembly + ".dll")));
-        MetadataReader md = pe.GetMetadataReader();
-        var result = new HashSet<string>(StringComparer.Ordinal);
-        for (UserStringHandle h = md.GetNextHandle(default(UserStringHandle)); !h.IsNil; h = md.GetNextHandle(h))
-        {
-            result.Add(md.GetUserString(h));
-        }
-        return result;
-    }
 }

@@ -2,19 +2,14 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Cli.Commands;
 using Certgate.Cli.Pki;
-using Certgate.Esp.Dataplane;
-using Certgate.Esp.Tun;
 using Certgate.Gateway.Tunnels;
 using Certgate.Ike.Auth;
+using Certgate.Ike.Sessions;
 using Certgate.Ipsec.Registry;
 using Certgate.ServiceSets.Registry;
-using Certgate.Ike.Sa;
-using Certgate.Ike.Sessions;
-using Certgate.Ike.Wire;
 using Certgate.Net.Addressing;
 using Certgate.Pki.Identity;
 using Certgate.Pki.Keys;
@@ -32,6 +27,9 @@ namespace Certgate.Cli.Diagnostics;
 /// <c>rekey-child</c>, <c>rekey-ike</c>, <c>delete-child</c>, <c>delete-ike</c>, <c>dpd</c>. Runs until SIGTERM or
 /// until the IKE SA is gone (the peer deleted it, or stopped answering). <c>corrupt-auth</c> is a diagnostic for
 /// interop tests only: it flips a bit of this side's AUTH data after signing, so the peer must refuse it.
+/// The tunnel is hosted by the gateway's own classes (<see cref="ForegroundTunnel"/>: the IKE endpoint, data plane and
+/// <c>Tunnel</c> of the daemon, set to this role and one negotiation); this command only reads its options, builds
+/// the IKE configuration from them and the PKI store, and prints.
 /// </summary>
 internal sealed class IkeTunnelCommand : ICommandModule
 {
@@ -95,81 +93,33 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             throw new UserException("debug ike-tunnel: give at most one local-id (or the older local-identity)", 2);
         }
-        IkePeerConfig config = pskFile is not null
-            ? PreSharedKeyConfig(pskFile, Selector(localNet), Selector(remoteNet))
-            : CertificateConfig(pki, id!, Selector(localNet), Selector(remoteNet));
+        IkePeerConfig config = pskFile is not null ? PreSharedKeyConfig(pskFile) : CertificateConfig(pki, id!);
         config = Identities(config, id, localIds.Count == 1 ? localIds[0] : localIdentity is null ? null : ["fqdn", localIdentity],
             [.. remoteIds, .. remoteIdentity is null ? [] : new[] { LegacyRemote(remoteIdentity, certificates: id is not null) }]);
-        var counters = new IkeCounters();
         config = config with
         {
-            // Every prefix given: offered as initiator, narrowed to as responder (RFC 7296 §2.9).
-            LocalTs = [.. localNets.Select(Selector)],
-            RemoteTs = [.. remoteNets.Select(Selector)],
             FragmentSize = fragmentSize,
             Fragmentation = fragmentation,
-            Counters = counters,
             IkeProposals = ikeProposal is null ? null : [ikeProposal],
             EspProposals = espProposal is null ? null : [espProposal],
             TestHookCorruptAuth = corruptAuth,
         };
-        if (cookieThreshold is int threshold)
+        // The gateway's tunnel host, configured for the foreground: this role only, one negotiation.
+        var settings = new ForegroundTunnelSettings
         {
-            config = config with { Cookies = new IkeCookies(threshold) };
-        }
-        string me = config.LocalId is { } sent ? IkeIdentities.Describe(sent)
-            : config.Certificate is { } own ? $"{own.SubjectName.Name} (ID_DER_ASN1_DN)" : $"{local} (ID_{(local.AddressFamily == AddressFamily.InterNetwork ? "IPV4" : "IPV6")}_ADDR)";
-
-        using var stop = new CancellationTokenSource();
-        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, s => { s.Cancel = true; stop.Cancel(); });
-        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, s => { s.Cancel = true; stop.Cancel(); });
-        ChildSa child;
-        // IKE listens on 500 for the SA's life and, for NAT traversal (RFC 7296 §2.23), on 4500 until the SA is up;
-        // the data plane then takes 4500 for ESP-in-UDP and hands IKE messages there (non-ESP marker) to the SA.
-        using var ike = new UdpClient(new IPEndPoint(local, 500));
-        // Held until just before the data plane binds 4500: what the peer sends right after IKE_AUTH (charon's
-        // INFORMATIONAL with AUTHENTICATION_FAILED, RFC 7296 §2.21.2, arrives within a millisecond) waits in it.
-        using var natt = new UdpClient(new IPEndPoint(local, 4500));
-        try
-        {
-            ctx.Out.WriteLine(initiate ? $"IKE: initiating to {remote}:500 as {me}" : $"IKE: waiting for {remote} on {local}:500 as {me}");
-            ctx.Out.Flush();
-            child = initiate
-                ? IkeSession.InitiateAsync(ike, natt, new IPEndPoint(remote, 500), config, stop.Token).GetAwaiter().GetResult()
-                : IkeSession.RespondAsync(ike, natt, config, stop.Token).GetAwaiter().GetResult();
-        }
-        catch (IkeException e)
-        {
-            throw new UserException($"debug ike-tunnel: {e.Message}");
-        }
-        catch (OperationCanceledException)
-        {
-            ctx.Out.WriteLine("IKE: stopped before the tunnel was up");
-            return 1;
-        }
-        ctx.Out.WriteLine($"IKE: identities local {(child.LocalId is { } l ? IkeIdentities.Describe(l) : "-")}, peer {(child.PeerId is { } r ? IkeIdentities.Describe(r) : "-")}");
-        ctx.Out.WriteLine($"IKE: SA established with {child.PeerIdentity}{(child.PeerCertificate is { } pc ? $" (issuer {pc.Issuer})" : " (pre-shared key)")}; ESP SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {child.Esp.EspName}");
-        ctx.Out.WriteLine($"IKE: {child.Ike.IkeName}{(child.NatDetected ? ", NAT-T (UDP 4500)" : "")}; AUTH local {(byte)child.LocalAuthMethod} ({AuthMethodNames.Of(child.LocalAuthMethod)}), peer {(byte)child.PeerAuthMethod} ({AuthMethodNames.Of(child.PeerAuthMethod)})");
-        ctx.Out.WriteLine($"IKE: traffic selectors local {TrafficSelectorNarrowing.Describe(child.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(child.RemoteTs)} (configured local {TrafficSelectorNarrowing.Describe(config.LocalTs)}, remote {TrafficSelectorNarrowing.Describe(config.RemoteTs)})");
-        ctx.Out.WriteLine($"IKE: {counters}");
-        TunDevice tun;
-        try
-        {
-            tun = TunDevice.Open(tunName);
-            // As the gateway's service sets without tunnel-mtu: a full-size inner packet fits the outer link in ESP.
-            tun.Mtu = TunnelMtu.Default(local);
-        }
-        catch (IOException e)
-        {
-            throw new UserException($"debug ike-tunnel: {e.Message}");
-        }
-        List<(byte[] Message, IPEndPoint From)> early = Drain(natt);
-        natt.Dispose();
-        IkeConnection? connection = null;
-        using var plane = new EspDataPlane(tun, new IPEndPoint(local, 4500))
-        {
-            IkeHandler = (message, from) => Volatile.Read(ref connection)?.Receive(message, from),
+            Local = local,
+            Remote = remote,
+            Device = tunName,
+            LocalSubnets = localNets,
+            RemoteSubnets = remoteNets,
+            Initiate = initiate,
+            IkeLifetime = ikeLifetime,
+            IpsecLifetime = ipsecLifetime,
+            DpdInterval = dpd,
+            PfsGroup = pfs,
+            CookieThreshold = cookieThreshold,
         };
+
         var output = new Lock();
         void Say(string line)
         {
@@ -179,97 +129,59 @@ internal sealed class IkeTunnelCommand : ICommandModule
                 ctx.Out.Flush();
             }
         }
-        var options = new IkeSaOptions
+        using var stop = new CancellationTokenSource();
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, s => { s.Cancel = true; stop.Cancel(); });
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, s => { s.Cancel = true; stop.Cancel(); });
+        ForegroundTunnel tunnel;
+        try
         {
-            ReqId = 1,
-            EspLocal = new IPEndPoint(local, 4500),
-            EspRemote = new IPEndPoint(remote, 4500),
-            UdpEncapsulation = child.NatDetected,
-            IkeLifetime = ikeLifetime,
-            ChildLifetime = ipsecLifetime,
-            DpdDelay = dpd,
-            PfsGroup = pfs,
-            IkeProposals = config.IkeProposals,
-            EspProposals = config.EspProposals,
-            Log = line => Say("IKE: " + line),
-        };
-        using (IkeConnection sa = new(child, plane, new Sender(ike, plane), options))
+            tunnel = ForegroundTunnel.Open(settings, config, Say);
+        }
+        catch (IOException e)
         {
-            Volatile.Write(ref connection, sa);
-            sa.Closed += reason => stop.Cancel();
-            plane.Start();
-            foreach ((byte[] message, IPEndPoint from) in early)
+            throw new UserException($"debug ike-tunnel: {e.Message}");
+        }
+        catch (SocketException e)
+        {
+            throw new UserException($"debug ike-tunnel: UDP 500 or 4500 on {local} cannot be bound: {e.Message}");
+        }
+        TunnelEnd? end;
+        try
+        {
+            tunnel.Start();
+            WaitHandle[] wake = [stop.Token.WaitHandle, ((IAsyncResult)tunnel.Ended).AsyncWaitHandle];
+            while (WaitHandle.WaitAny(wake, ControlPoll) == WaitHandle.WaitTimeout)
             {
-                sa.Receive(message, from);
-            }
-            Task listener = ListenAsync(ike, sa, stop.Token);
-            Say($"tunnel up on {tun.Name} (mtu {tun.Mtu}): {TrafficSelectorNarrowing.Describe(child.LocalTs)} <-> {TrafficSelectorNarrowing.Describe(child.RemoteTs)} via {remote}");
-            while (!stop.Token.WaitHandle.WaitOne(ControlPoll))
-            {
-                if (control is not null)
+                if (control is not null && tunnel.IsUp)
                 {
-                    Control(control, sa, Say);
+                    Control(control, tunnel, Say);
                 }
             }
-            ike.Dispose();
-            listener.Wait(TimeSpan.FromSeconds(2));
-            if (sa.CloseReason is { } why)
+            end = tunnel.Ended.IsCompleted ? tunnel.Ended.Result : null;
+            if (end is { WasUp: true })
             {
-                Say($"IKE: SA gone: {why}");
+                Say($"IKE: SA gone: {end.Reason}");
             }
         }
-        Say($"tunnel stopped: {plane.Counters}");
+        finally
+        {
+            tunnel.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        if (end is { WasUp: false })
+        {
+            throw new UserException($"debug ike-tunnel: {end.Reason}");
+        }
+        if (!tunnel.IsUp)
+        {
+            Say("IKE: stopped before the tunnel was up");
+            return 1;
+        }
+        Say($"tunnel stopped: {tunnel.Counters}");
         return 0;
     }
 
-    /// <summary>The IKE messages (non-ESP marker stripped, RFC 3948 §2.2) already queued on the NAT-T socket.</summary>
-    private static List<(byte[] Message, IPEndPoint From)> Drain(UdpClient natt)
-    {
-        var queued = new List<(byte[], IPEndPoint)>();
-        while (natt.Available > 0)
-        {
-            IPEndPoint? from = null;
-            byte[] d;
-            try
-            {
-                d = natt.Receive(ref from);
-            }
-            catch (SocketException)
-            {
-                continue;
-            }
-            if (d.Length > 4 && d[0] == 0 && d[1] == 0 && d[2] == 0 && d[3] == 0)
-            {
-                queued.Add((d[4..], from!));
-            }
-        }
-        return queued;
-    }
-
-    /// <summary>Feeds the IKE SA what arrives on UDP 500 (what arrives on 4500 comes through the data plane).</summary>
-    private static async Task ListenAsync(UdpClient ike, IkeConnection sa, CancellationToken stop)
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            UdpReceiveResult r;
-            try
-            {
-                r = await ike.ReceiveAsync(stop).ConfigureAwait(false);
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused)
-            {
-                continue;
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
-            sa.Receive(r.Buffer, r.RemoteEndPoint);
-        }
-    }
-
     /// <summary>Runs the commands of the control file, if it is there, and deletes it.</summary>
-    private static void Control(string file, IkeConnection sa, Action<string> say)
+    private static void Control(string file, ForegroundTunnel tunnel, Action<string> say)
     {
         string[] lines;
         try
@@ -288,57 +200,28 @@ internal sealed class IkeTunnelCommand : ICommandModule
         }
         foreach (string command in lines.Select(l => l.Trim()).Where(l => l.Length > 0))
         {
+            TunnelRequest? request = command switch
+            {
+                "rekey-child" => TunnelRequest.RekeyChild,
+                "rekey-ike" => TunnelRequest.RekeyIke,
+                "delete-child" => TunnelRequest.DeleteChild,
+                "delete-ike" => TunnelRequest.DeleteIke,
+                "dpd" => TunnelRequest.Dpd,
+                _ => null,
+            };
+            if (request is null)
+            {
+                say($"control: unknown command '{command}' (expected rekey-child, rekey-ike, delete-child, delete-ike or dpd)");
+                continue;
+            }
             try
             {
-                switch (command)
-                {
-                    case "rekey-child":
-                        sa.RekeyChild();
-                        break;
-                    case "rekey-ike":
-                        sa.RekeyIke();
-                        break;
-                    case "delete-child":
-                        sa.DeleteChild();
-                        break;
-                    case "delete-ike":
-                        sa.Delete();
-                        break;
-                    case "dpd":
-                        sa.Dpd();
-                        break;
-                    default:
-                        say($"control: unknown command '{command}' (expected rekey-child, rekey-ike, delete-child, delete-ike or dpd)");
-                        continue;
-                }
+                tunnel.Request(request.Value);
                 say($"control: {command}");
             }
             catch (InvalidOperationException e)
             {
                 say($"control: {command}: {e.Message}");
-            }
-        }
-    }
-
-    /// <summary>IKE leaves from UDP 500, or — once it floated — from the data plane's 4500 socket with the non-ESP marker.</summary>
-    private sealed class Sender(UdpClient ike, EspDataPlane plane) : IIkeSender
-    {
-        public void Send(ReadOnlyMemory<byte> message, IPEndPoint to, bool encapsulated)
-        {
-            try
-            {
-                if (encapsulated)
-                {
-                    plane.SendIke(message.Span, to);
-                }
-                else
-                {
-                    ike.Send(message.Span, to);
-                }
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // Lost like any datagram; the retransmit timer tries again.
             }
         }
     }
@@ -420,7 +303,9 @@ internal sealed class IkeTunnelCommand : ICommandModule
         return new SaSuite(encr, bits, integ, DhGroup.NONE);
     }
 
-    private static IkePeerConfig CertificateConfig(PkiContext pki, string id, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
+    /// <summary>The local certificate with its key; every loaded CA certificate trusted, revocation checked against the loaded CRLs.
+    /// The selectors are the tunnel host's (<see cref="ForegroundTunnelSettings"/>).</summary>
+    private static IkePeerConfig CertificateConfig(PkiContext pki, string id)
     {
         X509Certificate2 cert = pki.LoadLocalCertificate(id) ?? throw pki.Fail($"local certificate {id} doesn't exist");
         using KeyPair key = pki.LoadKeyPair(id) ?? throw pki.Fail($"Keypair doesn't exist for certificate {id}");
@@ -430,11 +315,11 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             throw pki.Fail("no CA certificate is loaded: nothing to trust the peer's certificate with");
         }
-        return new IkePeerConfig(withKey, anchors, pki.AllCrls(), localTs, remoteTs);
+        return new IkePeerConfig(withKey, anchors, pki.AllCrls(), [], []);
     }
 
     /// <summary>AUTH method 2: the key comes from a file only its owner can read (never from the command line, where ps shows it).</summary>
-    private static IkePeerConfig PreSharedKeyConfig(string file, Payloads.TrafficSelector localTs, Payloads.TrafficSelector remoteTs)
+    private static IkePeerConfig PreSharedKeyConfig(string file)
     {
         if (!File.Exists(file))
         {
@@ -449,7 +334,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
         {
             throw new UserException($"debug ike-tunnel: pre-shared-key-file '{file}': the key has {psk.Length} octets; use at least 16", 2);
         }
-        return new IkePeerConfig(null, [], null, localTs, remoteTs) { PreSharedKey = psk };
+        return new IkePeerConfig(null, [], null, [], []) { PreSharedKey = psk };
     }
 
     /// <summary>How many values follow a local-id / remote-id kind (Junos <c>services ipsec-vpn ike policy</c> syntax).</summary>
@@ -543,8 +428,6 @@ internal sealed class IkeTunnelCommand : ICommandModule
                 return IkeIdentity.FromKeyId(Convert.FromHexString(value));
         }
     }
-
-    private static Payloads.TrafficSelector Selector(IpPrefix prefix) => new(0, 0, 65535, prefix.First, prefix.Last);
 
     private static IPAddress Address(Arguments args, string keyword)
     {

@@ -11,11 +11,15 @@ namespace Certgate.Gateway.Tunnels;
 /// owns that port (<see cref="ReceiveEncapsulated"/>), both feeding one <see cref="IkeSaManager"/>, which routes each
 /// message by SPI. Tunnels of this address <see cref="Register"/> here; a peer's IKE_SA_INIT is answered under the
 /// configurations of the tunnels to that peer's address, and the tunnel whose configuration IKE_AUTH chose adopts
-/// the established SA (<see cref="Tunnel.Adopt"/>). So any number of tunnels — to one peer or many — share the address.
+/// the established SA (<see cref="Tunnel.Adopt"/>); a peer's SA that fails before it is up is told to the tunnel it was
+/// answered under (<see cref="Tunnel.PeerAttemptFailed"/>). So any number of tunnels — to one peer or many — share
+/// the address. <see cref="Open"/> binds both ports: the gateway's runtime and <c>debug ike-tunnel</c>
+/// (<see cref="ForegroundTunnel"/>) open every endpoint the same way.
 /// </summary>
 internal sealed class IkeEndpoint : IIkeSender, IDisposable
 {
     private const int IkePort = 500;
+    private const int NattPort = 4500;
     private readonly Lock _lock = new();
     private readonly List<Tunnel> _tunnels = [];
     private readonly UdpClient _socket;
@@ -24,14 +28,42 @@ internal sealed class IkeEndpoint : IIkeSender, IDisposable
     private Task _receive = Task.CompletedTask;
 
     /// <summary>Binds <paramref name="local"/>:500.</summary>
+    /// <param name="local">The local-gateway address.</param>
+    /// <param name="time">The clock of the IKE SAs' timers.</param>
+    /// <param name="log">Log lines of the endpoint and its IKE SAs.</param>
+    /// <param name="cookies">The address's half-open count and cookie threshold (RFC 7296 §2.6); null: the default threshold.</param>
     /// <exception cref="SocketException">The port cannot be bound (the address is not on this host, or another IKE daemon has it).</exception>
-    public IkeEndpoint(IPAddress local, TimeProvider time, Action<string> log)
+    public IkeEndpoint(IPAddress local, TimeProvider time, Action<string> log, IkeCookies? cookies = null)
     {
         Local = new IPEndPoint(local, IkePort);
         _log = log;
         _socket = new UdpClient(Local);
-        Manager = new IkeSaManager(Local, this, Candidates, time: time, log: line => _log($"ike {local}: {line}"));
+        Manager = new IkeSaManager(Local, this, Candidates, cookies, time, line => _log($"ike {local}: {line}"));
         Manager.Accepted += OnAccepted;
+    }
+
+    /// <summary>
+    /// The IKE endpoint (UDP 500) and the ESP data plane (UDP 4500, raw ESP; IKE that arrives there is handed to the
+    /// endpoint) of <paramref name="local"/>, both started: the data plane is <see cref="Plane"/>, its devices are
+    /// attached by the caller, and it outlives the endpoint (dispose the endpoint first, then the plane).
+    /// </summary>
+    /// <exception cref="SocketException">UDP 500 or 4500 cannot be bound.</exception>
+    public static IkeEndpoint Open(IPAddress local, TimeProvider time, Action<string> log, IkeCookies? cookies = null)
+    {
+        var endpoint = new IkeEndpoint(local, time, log, cookies);
+        try
+        {
+            var plane = new EspDataPlane(new IPEndPoint(local, NattPort), time) { IkeHandler = endpoint.ReceiveEncapsulated };
+            endpoint.Plane = plane;
+            plane.Start();
+            endpoint.Start();
+            return endpoint;
+        }
+        catch
+        {
+            endpoint.Dispose();
+            throw;
+        }
     }
 
     public IPEndPoint Local { get; }
@@ -92,6 +124,15 @@ internal sealed class IkeEndpoint : IIkeSender, IDisposable
             if (connection.Profile?.Tag is Tunnel tunnel)
             {
                 tunnel.Adopt(connection, IkeRole.Responder);
+            }
+        };
+        connection.Closed += reason =>
+        {
+            // Closed before IKE_AUTH was done: the peer was refused, refused us, or went quiet. The tunnel it was
+            // answered under (IKE_AUTH's choice, else the first candidate) hears why.
+            if (connection.FirstChild is null && connection.Profile?.Tag is Tunnel tunnel)
+            {
+                tunnel.PeerAttemptFailed(reason);
             }
         };
     }

@@ -34,6 +34,10 @@ namespace Certgate.Gateway.Tunnels;
 ///    |                                      |   \--the peer's new IKE SA is up--> Up with it (the old SAs go)
 ///    \------------- clear (DELETE sent) ----/
 /// </code>
+/// <see cref="TunnelOptions"/> change two things for a foreground diagnostic (<see cref="ForegroundTunnel"/>,
+/// <c>debug ike-tunnel</c>): a fixed role (an initiator that initiates, a responder that only waits), and one
+/// negotiation only (<see cref="TunnelOptions.Once"/>): its failure or the end of its IKE SA ends the tunnel
+/// (<see cref="Ended"/>) instead of starting over.
 /// </remarks>
 internal sealed class Tunnel : IAsyncDisposable
 {
@@ -47,6 +51,8 @@ internal sealed class Tunnel : IAsyncDisposable
     private readonly Action<string> _log;
     private readonly TimeProvider _time;
     private readonly uint _reqId;
+    private readonly TunnelOptions _options;
+    private readonly TaskCompletionSource<TunnelEnd> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
     private CancellationTokenSource? _attempt;
@@ -60,7 +66,8 @@ internal sealed class Tunnel : IAsyncDisposable
     private string? _lastError;
     private Task _run = Task.CompletedTask;
 
-    public Tunnel(TunnelPlan plan, IIpsecDataPlane plane, IkeEndpoint endpoint, uint reqId, Func<TunnelPlan, IkePeerConfig> config, Action<string> log, TimeProvider time)
+    public Tunnel(TunnelPlan plan, IIpsecDataPlane plane, IkeEndpoint endpoint, uint reqId, Func<TunnelPlan, IkePeerConfig> config, Action<string> log, TimeProvider time,
+        TunnelOptions? options = null)
     {
         Plan = plan;
         _plane = plane;
@@ -69,8 +76,30 @@ internal sealed class Tunnel : IAsyncDisposable
         _config = config;
         _log = log;
         _time = time;
-        _role = DefaultRole(plan);
+        _options = options ?? TunnelOptions.Gateway;
+        _role = StartRole;
     }
+
+    /// <summary>With <see cref="TunnelOptions.Once"/>: how the one negotiation ended (failed, or its IKE SA is gone). Never completes otherwise.</summary>
+    public Task<TunnelEnd> Ended => _ended.Task;
+
+    /// <summary>Raised (outside the tunnel's lock) when an IKE SA of this tunnel is up and adopted, with its first CHILD_SA and the configuration it ran under.</summary>
+    public event Action<ChildSa, IkePeerConfig>? Adopted;
+
+    /// <summary>The IKE SA of the tunnel while it has one (for requests such as a rekey or a liveness check).</summary>
+    public IkeConnection? Connection
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _connection is { IsClosed: false } c ? c : null;
+            }
+        }
+    }
+
+    /// <summary>The role a negotiation starts in: the configured one, else the address rule.</summary>
+    private IkeRole StartRole => _options.Role ?? DefaultRole(Plan);
 
     public TunnelPlan Plan { get; }
 
@@ -223,8 +252,13 @@ internal sealed class Tunnel : IAsyncDisposable
                             continue;
                         }
                         _log($"{Name}: IKE SA gone ({up.CloseReason})");
-                        initiate = up.CloseReason != "deleted by the peer" && DefaultRole(Plan) == IkeRole.Initiator;
+                        initiate = up.CloseReason != "deleted by the peer" && StartRole == IkeRole.Initiator;
                         RemoveSas();
+                    }
+                    if (_options.Once)
+                    {
+                        _ended.TrySetResult(new TunnelEnd(true, up.CloseReason!));
+                        break;
                     }
                     continue;
                 }
@@ -240,7 +274,10 @@ internal sealed class Tunnel : IAsyncDisposable
                 else
                 {
                     _log($"{Name}: waiting for the peer's IKE_SA_INIT on {Plan.Peer.LocalAddress}:500");
-                    attempt.CancelAfter(ResponderPatience);
+                    if (_options.Role is null)
+                    {
+                        attempt.CancelAfter(ResponderPatience);
+                    }
                     // The endpoint answers the peer; this tunnel adopts the SA when it is up (changed).
                     await changed.WaitAsync(attempt.Token).ConfigureAwait(false);
                 }
@@ -266,8 +303,14 @@ internal sealed class Tunnel : IAsyncDisposable
                 {
                     _lastError = e.Message;
                 }
+                if (_options.Once)
+                {
+                    _log($"{Name}: {(initiate ? "initiating" : "responding")} failed ({e.Message})");
+                    _ended.TrySetResult(new TunnelEnd(false, e.Message));
+                    break;
+                }
                 _log($"{Name}: {(initiate ? "initiating" : "responding")} failed ({e.Message}); next try in {delay.TotalSeconds:0} s");
-                initiate = DefaultRole(Plan) == IkeRole.Initiator;
+                initiate = StartRole == IkeRole.Initiator;
                 try
                 {
                     // An SA the peer starts meanwhile is adopted; the wait ends with it.
@@ -340,8 +383,11 @@ internal sealed class Tunnel : IAsyncDisposable
         EspRemote = new IPEndPoint(Plan.Peer.RemoteAddress, NattPort),
         IkeLifetime = Plan.Peer.Lifetime > TimeSpan.Zero ? Plan.Peer.Lifetime : null,
         ChildLifetime = Plan.Child.Lifetime > TimeSpan.Zero ? Plan.Child.Lifetime : null,
+        // Junos initiate-dead-peer-detection: a liveness check after this long without a message from the peer.
+        DpdDelay = Plan.Peer.DeadPeerDetection?.Interval,
         RetransmitTimeout = config.RetransmitTimeout,
         FragmentSize = config.FragmentSize,
+        Counters = config.Counters,
         IkeProposals = config.IkeProposals,
         EspProposals = config.EspProposals,
         PfsGroup = ProposalMapping.Pfs(Plan.Child),
@@ -377,6 +423,35 @@ internal sealed class Tunnel : IAsyncDisposable
         }
         _log($"{Name}: IKE SA up as {role.ToString().ToLowerInvariant()} with {child.PeerIdentity} ({child.Ike.IkeName}, AUTH {AuthMethodNames.Of(child.PeerAuthMethod)}); "
             + $"ESP {child.Esp.CipherName} SPI in 0x{child.InboundSpi:x8} out 0x{child.OutboundSpi:x8}, {TrafficSelectorNarrowing.Describe(child.LocalTs)} <-> {TrafficSelectorNarrowing.Describe(child.RemoteTs)} on {Plan.Child.Device}");
+        if (connection.Profile is { } profile)
+        {
+            Adopted?.Invoke(child, profile.Config);
+        }
+    }
+
+    /// <summary>
+    /// The endpoint answered a peer's IKE_SA_INIT under this tunnel's configuration and that SA closed before it was up
+    /// (<paramref name="reason"/>: a refusal either way, or no IKE_AUTH): the status carries it (<see cref="TunnelStatus.LastError"/>) while the tunnel is down;
+    /// with <see cref="TunnelOptions.Once"/> a responder that had no SA yet ends with it.
+    /// </summary>
+    public void PeerAttemptFailed(string reason)
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            if (_connection is not null)
+            {
+                return;
+            }
+            _lastError = reason;
+        }
+        if (_options.Once)
+        {
+            _ended.TrySetResult(new TunnelEnd(false, reason));
+        }
     }
 
     /// <summary>Wakes the run loop (under the lock): an SA was adopted or closed.</summary>

@@ -316,12 +316,8 @@ public sealed class TunnelRuntime : IAsyncDisposable
         int mtu = d.Mtu ?? TunnelMtu.Default(local);
         try
         {
-            // TCP segmentation offload: the kernel hands over TCP super-packets, which the data plane cuts into
-            // segments before ESP (3x the TCP throughput of one packet per read, bench/README.md); a kernel that
-            // refuses it gets a plain device.
-            tun = TunDevice.Open(d.Name, offloads: true);
             // Before the addresses: an IPv6 address needs the MTU at 1280 or above when it is added.
-            tun.Mtu = mtu;
+            tun = OpenDevice(d.Name, mtu);
             foreach (string address in d.Addresses)
             {
                 _links.AddAddress(d.Name, address);
@@ -344,6 +340,28 @@ public sealed class TunnelRuntime : IAsyncDisposable
         {
             AttachToDataPlane(device, local);
         }
+    }
+
+    /// <summary>
+    /// Opens the TUN device <paramref name="name"/> with <paramref name="mtu"/>, as every tunnel's inside device is opened.
+    /// TCP segmentation offload: the kernel hands over TCP super-packets, which the data plane cuts into segments
+    /// before ESP (3x the TCP throughput of one packet per read, bench/README.md); a kernel that refuses it gets a
+    /// plain device.
+    /// </summary>
+    /// <exception cref="IOException">The device cannot be created (no CAP_NET_ADMIN, no /dev/net/tun, a bad name).</exception>
+    internal static TunDevice OpenDevice(string name, int mtu)
+    {
+        TunDevice tun = TunDevice.Open(name, offloads: true);
+        try
+        {
+            tun.Mtu = mtu;
+        }
+        catch
+        {
+            tun.Dispose();
+            throw;
+        }
+        return tun;
     }
 
     /// <summary>Attaches <paramref name="device"/> to the data plane of <paramref name="local"/>, opening that data plane
@@ -378,15 +396,11 @@ public sealed class TunnelRuntime : IAsyncDisposable
         string? why = _addresses.WhyNotUsable(local);
         if (why is null)
         {
-            IkeEndpoint? endpoint = null;
             try
             {
                 // One IKE endpoint per address (UDP 500, and the data plane's 4500) serves every tunnel there.
-                endpoint = new IkeEndpoint(local, _time, _log);
-                var plane = new EspDataPlane(new IPEndPoint(local, 4500), _time) { IkeHandler = endpoint.ReceiveEncapsulated };
-                endpoint.Plane = plane;
-                plane.Start();
-                endpoint.Start();
+                IkeEndpoint endpoint = IkeEndpoint.Open(local, _time, _log);
+                EspDataPlane plane = endpoint.Plane!;
                 _planes[local] = plane;
                 _endpoints[local] = endpoint;
                 if (_waiting.Remove(local))
@@ -398,7 +412,6 @@ public sealed class TunnelRuntime : IAsyncDisposable
             }
             catch (SocketException e)
             {
-                endpoint?.Dispose();
                 // EADDRNOTAVAIL: the address went (or is not there yet) between the look and the bind; anything else
                 // (EADDRINUSE: another IKE daemon) is told as it is, and tried again too.
                 why = e.SocketErrorCode == SocketError.AddressNotAvailable
@@ -500,7 +513,8 @@ public sealed class TunnelRuntime : IAsyncDisposable
         tunnel.Start();
     }
 
-    private static Payloads.TrafficSelector WireSelector(Certgate.Net.Addressing.IpPrefix prefix) => new(0, 0, 65535, prefix.First, prefix.Last);
+    /// <summary>A prefix as an IKE traffic selector: every protocol and port (RFC 7296 §3.13.1).</summary>
+    internal static Payloads.TrafficSelector WireSelector(Certgate.Net.Addressing.IpPrefix prefix) => new(0, 0, 65535, prefix.First, prefix.Last);
 
     /// <summary>The IKE side of a tunnel from the plan and the PKI store, read anew for every attempt (a renewed
     /// certificate or a new CRL is used by the next negotiation).</summary>
