@@ -251,7 +251,7 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
     /// <summary>
     /// The answer to a request that a task or the payload table refused: a response with the exception's notify, or
     /// the exchange's default (§2.21.2: "All errors that occur in an IKE_AUTH exchange ... SHOULD result in an
-    /// AUTHENTICATION_FAILED notification"; after it, a badly formatted request gets INVALID_SYNTAX, §2.21.3). A
+    /// AUTHENTICATION_FAILED notification"; after it, a badly formatted request gets INVALID_SYNTAX, §2.21). A
     /// refused IKE_AUTH closes the SA (Certgate keeps no IKE SA without its first CHILD_SA), and so does INVALID_SYNTAX
     /// ("considered fatal in both peers"); a refused CREATE_CHILD_SA (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE,
     /// TEMPORARY_FAILURE…) leaves the IKE SA as it was.

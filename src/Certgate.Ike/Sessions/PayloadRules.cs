@@ -15,9 +15,9 @@ namespace Certgate.Ike.Sessions;
 ///   IKE_SA_INIT      rsp  SA KE Nr                 -              N V CERTREQ         - (the initiator gives up the SA)
 ///   IKE_AUTH         req  IDi AUTH SA TSi TSr      IDr CP         N V CERT CERTREQ    AUTHENTICATION_FAILED (§2.21.2), SA closed
 ///   IKE_AUTH         rsp  IDr AUTH SA TSi TSr      CP             N V CERT            AUTHENTICATION_FAILED in an INFORMATIONAL (§2.21.2)
-///   CREATE_CHILD_SA  req  SA Ni                    KE TSi TSr     N V                 INVALID_SYNTAX (§2.21.3), SA closed
+///   CREATE_CHILD_SA  req  SA Ni                    KE TSi TSr     N V                 INVALID_SYNTAX (§2.21), SA closed
 ///   CREATE_CHILD_SA  rsp  SA Nr                    KE TSi TSr     N V                 - (the task fails)
-///   INFORMATIONAL    req  -                        CP             N D V               INVALID_SYNTAX (§2.21.3), SA closed
+///   INFORMATIONAL    req  -                        CP             N D V               INVALID_SYNTAX (§2.21), SA closed
 ///   INFORMATIONAL    rsp  -                        CP             N D V               - (the task fails)
 /// </code>
 /// A response that carries an error notify (type below 16384, §3.10.1) or N(COOKIE) is a refusal and needs none of
