@@ -81,4 +81,69 @@ public sealed class OneTypePerConceptTests
             .ToList();
         Assert.True(copies.Count == 0, $"these enums repeat RevocationMode's members ({string.Join(", ", behaviours)}): {Names(copies)}");
     }
+
+
+    /// <summary>
+    /// IkeSession was a grab-bag of statics (payload helpers, proposals, AUTH, SK protection) until #13 §3 gave each to
+    /// its owner. Neither it nor another static class named *Session may come back: a session is state (one IKE SA,
+    /// one configuration edit), and a class of statics under that name collects whatever has no home yet.
+    /// </summary>
+    [Fact]
+    public void No_IkeSession_and_no_static_class_named_Session()
+    {
+        IReadOnlyList<Type> types = ShippedTypes();
+        List<Type> ikeSession = types.Where(t => t.Name == "IkeSession").ToList();
+        Assert.True(ikeSession.Count == 0, $"IkeSession was dissolved (#13 §3); put each member with the concept it belongs to: {Names(ikeSession)}");
+        List<Type> staticSessions = types
+            .Where(t => t.IsAbstract && t.IsSealed && t.IsClass && !t.Name.Contains('<', StringComparison.Ordinal))
+            .Where(t => t.Name.EndsWith("Session", StringComparison.Ordinal) || t.Name.EndsWith("Sessions", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(staticSessions.Count == 0, $"these static classes are named like a session but hold only statics: {Names(staticSessions)}");
+    }
+
+    /// <summary>
+    /// One payload table for IKE (Certgate.Ike.Sessions.PayloadRules and its row type PayloadRule): which payloads each
+    /// exchange and direction requires or allows is declared there and nowhere else, so that no task keeps a list of its
+    /// own that the dispatcher does not check. A set of payload types is a field or property typed as a collection of
+    /// PayloadType.
+    /// </summary>
+    [Fact]
+    public void One_ike_payload_rule_table()
+    {
+        IReadOnlyList<Type> types = ShippedTypes();
+        const string payloadType = "Certgate.Ipsec.Registry.PayloadType";
+        Assert.Contains(types, t => t.FullName == payloadType);
+        Assert.Contains(types, t => t.FullName == "Certgate.Ike.Sessions.PayloadRules");
+        Assert.Contains(types, t => t.FullName == "Certgate.Ike.Sessions.PayloadRule");
+        string[] table = ["Certgate.Ike.Sessions.PayloadRules", "Certgate.Ike.Sessions.PayloadRule"];
+        const BindingFlags All = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
+        var declarations = new List<string>();
+        foreach (Type t in types.Where(t => t.Assembly.GetName().Name == "Certgate.Ike"))
+        {
+            // Lambdas' closures belong to the method that made them; the table's own nested types are the table's.
+            Type outer = t;
+            while (outer.DeclaringType is { } d)
+            {
+                outer = d;
+            }
+            if (table.Contains(outer.FullName) || t.Name.Contains('<', StringComparison.Ordinal))
+            {
+                continue;
+            }
+            foreach (FieldInfo f in t.GetFields(All).Where(f => !f.Name.Contains('<', StringComparison.Ordinal) && IsSetOf(f.FieldType, payloadType)))
+            {
+                declarations.Add($"{t.FullName}.{f.Name}");
+            }
+            foreach (PropertyInfo p in t.GetProperties(All).Where(p => IsSetOf(p.PropertyType, payloadType)))
+            {
+                declarations.Add($"{t.FullName}.{p.Name}");
+            }
+        }
+        Assert.True(declarations.Count == 0, $"payload sets outside the payload table (Certgate.Ike.Sessions.PayloadRules): {string.Join(", ", declarations)}");
+    }
+
+    /// <summary>Whether <paramref name="type"/> is an array or a generic collection of <paramref name="element"/>.</summary>
+    private static bool IsSetOf(Type type, string element) =>
+        type.IsArray ? type.GetElementType()?.FullName == element
+        : type.IsGenericType && type.GetGenericArguments() is [var arg] && arg.FullName == element && typeof(System.Collections.IEnumerable).IsAssignableFrom(type);
 }

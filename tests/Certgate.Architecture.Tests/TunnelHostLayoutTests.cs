@@ -17,7 +17,7 @@ public sealed class TunnelHostLayoutTests
     private static readonly string[] HostingTypes =
     [
         "IkeSession", "IkeConnection", "IkeSaManager", "IIkeSender", "IkeSaOptions", "IkeProfile", "IkeSa", "ChildSa",
-        "EstablishedIkeSa", "IkeTransport", "TaskManager",
+        "EstablishedIkeSa", "IkeTransport", "TaskManager", "IkeHandshake",
     ];
 
     [Fact]

@@ -32,7 +32,7 @@ public sealed class CapturedMessageFuzzTests
         Assert.Contains(ExchangeType.CreateChildSa, exchanges);
         Assert.Contains(ExchangeType.Informational, exchanges);
         IkeMessage init = IkeMessage.Parse(seeds[0]);
-        Assert.Null(PayloadRules.Problem(init.Payloads, "IKE_SA_INIT request", PayloadRules.IkeSaInitRequest));
+        Assert.Null(PayloadRules.Problem(ExchangeType.IkeSaInit, response: false, init.Payloads));
         Assert.NotEmpty(Payloads.ReadSa(init.Payloads.First(p => p.Type == PayloadType.SecurityAssociation).Body.Span));
         Assert.Contains(IkeMessage.Parse(seeds[2]).Payloads, p => p.Type == PayloadType.EncryptedFragment);
     }
@@ -50,7 +50,7 @@ public sealed class CapturedMessageFuzzTests
             try
             {
                 IkeMessage msg = IkeMessage.Parse(m);
-                _ = PayloadRules.Problem(msg.Payloads, "fuzz", PayloadRules.IkeSaInitRequest);
+                _ = PayloadRules.Problem(msg.Header.Exchange, msg.Header.IsResponse, msg.Payloads);
                 foreach (RawPayload p in msg.Payloads)
                 {
                     ReadBody(p);

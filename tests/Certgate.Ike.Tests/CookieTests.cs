@@ -138,7 +138,7 @@ public sealed class CookieTests
         var cookies = new IkeCookies(threshold: 0);
         var counters = new IkeCounters();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Responder(cookies) with { Counters = counters }, stop.Token);
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Responder(cookies) with { Counters = counters }, stop.Token);
         const ulong SpiI = 0x0A0B0C0D01020304;
 
         Payloads.Notify first = OnlyNotify(await Exchange(client, to, InitRequest(SpiI, null, 14, new byte[256])));

@@ -34,7 +34,7 @@ public sealed class EsnTests
         SaSuite cbc = new(EncryptionAlgorithm.ENCR_AES_CBC, 256, IntegrityAlgorithm.AUTH_HMAC_SHA2_256_128, DhGroup.NONE);
         Assert.All(Negotiation.EspOffer(Spi, [cbc], preferEsn: false), p => Assert.Equal([0, 1], EsnIds(p)));
         // CREATE_CHILD_SA with PFS: the group is added, both ESN transforms stay.
-        IReadOnlyList<Proposal> pfs = SaPayloads.EspOffer(0x01020304, DhGroup.ECP_256, null, preferEsn: false);
+        IReadOnlyList<Proposal> pfs = Negotiation.EspOfferWithPfs(0x01020304, DhGroup.ECP_256, null, preferEsn: false);
         Assert.All(pfs, p => Assert.Equal([0, 1], EsnIds(p)));
         Assert.All(pfs, p => Assert.Contains(p.Transforms, t => t.Type == TransformType.DiffieHellman && t.Id == (ushort)DhGroup.ECP_256));
     }
@@ -61,13 +61,13 @@ public sealed class EsnTests
     [Fact]
     public void ChooseEsp_WithPfs_ReturnsTheGroupAndTheEsnChoice()
     {
-        Proposal offer = SaPayloads.EspOffer(0x01020304, DhGroup.ECP_256)[0];
-        (SaSuite suite, Proposal reply, DhGroup group) = SaPayloads.ChooseEsp([offer], (ushort)DhGroup.ECP_256)!.Value;
+        Proposal offer = Negotiation.EspOfferWithPfs(0x01020304, DhGroup.ECP_256)[0];
+        (SaSuite suite, Proposal reply, DhGroup group) = Negotiation.ChooseEsp([offer], (ushort)DhGroup.ECP_256)!.Value;
         Assert.True(suite.Esn);
         Assert.Equal(DhGroup.ECP_256, group);
         Assert.Equal([1], EsnIds(reply));
-        Assert.True(SaPayloads.AcceptEsp([reply], DhGroup.ECP_256).Esn);
-        Assert.False(SaPayloads.ChooseEsp([offer], (ushort)DhGroup.ECP_256, preferEsn: false)!.Value.Suite.Esn);
+        Assert.True(Negotiation.AcceptEsp([reply], DhGroup.ECP_256).Esn);
+        Assert.False(Negotiation.ChooseEsp([offer], (ushort)DhGroup.ECP_256, preferEsn: false)!.Value.Suite.Esn);
     }
 
     [Fact]
@@ -102,8 +102,8 @@ public sealed class EsnTests
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responderTask = IkeSession.RespondAsync(b, Psk("gw-b.test", "10.2.0.0", "10.1.0.0"));
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("gw-a.test", "10.1.0.0", "10.2.0.0"));
+        Task<ChildSa> responderTask = IkeHandshake.RespondAsync(b, Psk("gw-b.test", "10.2.0.0", "10.1.0.0"));
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("gw-a.test", "10.1.0.0", "10.2.0.0"));
         ChildSa r = await responderTask;
         Assert.True(i.Esp.Esn && r.Esp.Esn, "two Certgates did not agree on ESN");
         if (!esn)

@@ -87,8 +87,8 @@ public sealed class IdentityTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> r = IkeSession.RespondAsync(b, responder);
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, initiator);
+        Task<ChildSa> r = IkeHandshake.RespondAsync(b, responder);
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, initiator);
         return (i, await r);
     }
 
@@ -96,8 +96,8 @@ public sealed class IdentityTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> r = IkeSession.RespondAsync(b, responder);
-        IkeException i = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, initiator));
+        Task<ChildSa> r = IkeHandshake.RespondAsync(b, responder);
+        IkeException i = await Assert.ThrowsAsync<IkeException>(() => IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, initiator));
         return (i, await Assert.ThrowsAsync<IkeException>(() => r));
     }
 
@@ -150,8 +150,8 @@ public sealed class IdentityTests : IDisposable
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         // The responder has sent its IKE_AUTH response when the initiator refuses it (RFC 7296 §2.21.2).
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, rb);
-        IkeException i = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, ia));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, rb);
+        IkeException i = await Assert.ThrowsAsync<IkeException>(() => IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, ia));
         await responder;
         Assert.Contains("the responder's remote-id check failed: it identifies as 192.0.2.11 (ID_IPV4_ADDR), which matches no configured remote-id (ip 192.0.2.99)", i.Message);
     }
@@ -194,7 +194,7 @@ public sealed class IdentityTests : IDisposable
         };
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         ArgumentException e = Assert.Throws<ArgumentException>(() =>
-            IkeSession.InitiateAsync(a, new IPEndPoint(IPAddress.Loopback, 9), Config(_gwA, "10.1.0.0", "10.2.0.0") with { LocalId = id }).GetAwaiter().GetResult());
+            IkeHandshake.InitiateAsync(a, new IPEndPoint(IPAddress.Loopback, 9), Config(_gwA, "10.1.0.0", "10.2.0.0") with { LocalId = id }).GetAwaiter().GetResult());
         Assert.Equal("config", e.ParamName);
         Assert.Contains($"local-id {value} (", e.Message);
         Assert.Contains("is not carried by local certificate 'CN=gw-a, O=Certgate Test, C=CH'", e.Message);

@@ -85,8 +85,8 @@ public sealed class PeerCertificatePolicyTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> r = IkeSession.RespondAsync(b, responder);
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, initiator);
+        Task<ChildSa> r = IkeHandshake.RespondAsync(b, responder);
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, initiator);
         return (i, await r);
     }
 
@@ -94,8 +94,8 @@ public sealed class PeerCertificatePolicyTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> r = IkeSession.RespondAsync(b, responder);
-        IkeException i = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, initiator));
+        Task<ChildSa> r = IkeHandshake.RespondAsync(b, responder);
+        IkeException i = await Assert.ThrowsAsync<IkeException>(() => IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, initiator));
         return (i, await Assert.ThrowsAsync<IkeException>(() => r));
     }
 
@@ -104,8 +104,8 @@ public sealed class PeerCertificatePolicyTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> r = IkeSession.RespondAsync(b, responder);
-        IkeException i = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, initiator));
+        Task<ChildSa> r = IkeHandshake.RespondAsync(b, responder);
+        IkeException i = await Assert.ThrowsAsync<IkeException>(() => IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, initiator));
         await r;
         return i;
     }

@@ -139,9 +139,9 @@ public sealed class ProposalTests
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Psk("gw-b.test", "10.2.0.0", "10.1.0.0", [GcmEcp256], [EspGcm128]));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Psk("gw-b.test", "10.2.0.0", "10.1.0.0", [GcmEcp256], [EspGcm128]));
         IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() =>
-            IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("gw-a.test", "10.1.0.0", "10.2.0.0", [CbcSha384Ecp384], [EspCbcSha512])));
+            IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("gw-a.test", "10.1.0.0", "10.2.0.0", [CbcSha384Ecp384], [EspCbcSha512])));
         Assert.Contains("NO_PROPOSAL_CHOSEN", initiatorError.Message);
         IkeException responderError = await Assert.ThrowsAsync<IkeException>(() => responder);
         Assert.Contains("peer offered [#1 Encryption 12/128, Prf 6, Integrity 13, DiffieHellman 20]", responderError.Message);
@@ -159,8 +159,8 @@ public sealed class ProposalTests
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         // The initiator prefers GCM, the responder CBC/SHA-384; both offer both: the responder's order decides.
-        Task<ChildSa> responderTask = IkeSession.RespondAsync(b, Psk("gw-b.test", "10.2.0.0", "10.1.0.0", [CbcSha384Ecp384, GcmEcp256], [EspCbcSha512, EspGcm128]));
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("gw-a.test", "10.1.0.0", "10.2.0.0", [GcmEcp256, CbcSha384Ecp384], [EspGcm128, EspCbcSha512]));
+        Task<ChildSa> responderTask = IkeHandshake.RespondAsync(b, Psk("gw-b.test", "10.2.0.0", "10.1.0.0", [CbcSha384Ecp384, GcmEcp256], [EspCbcSha512, EspGcm128]));
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("gw-a.test", "10.1.0.0", "10.2.0.0", [GcmEcp256, CbcSha384Ecp384], [EspGcm128, EspCbcSha512]));
         ChildSa r = await responderTask;
         Assert.Equal(CbcSha384Ecp384, i.Ike);
         Assert.Equal(CbcSha384Ecp384, r.Ike);

@@ -59,8 +59,8 @@ public sealed class SessionTests : IDisposable
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         X509Certificate2 ca = Issue("gw-a", 1, initiatorEcdsa);
         X509Certificate2 cb = Issue("gw-b", 2, responderEcdsa);
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(cb, null, "10.2.0.0", "10.1.0.0"));
-        ChildSa initiator = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(ca));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Config(cb, null, "10.2.0.0", "10.1.0.0"));
+        ChildSa initiator = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(ca));
         ChildSa r = await responder;
         Assert.Equal(initiator.OutboundSpi, r.InboundSpi);
         Assert.Equal(initiator.InboundSpi, r.OutboundSpi);
@@ -79,8 +79,8 @@ public sealed class SessionTests : IDisposable
         var crl = new CrlBuilder(_ca) { ThisUpdate = DateTimeOffset.UtcNow.AddMinutes(-1), NextUpdate = DateTimeOffset.UtcNow.AddDays(1), CrlNumber = 1 };
         crl.AddEntry(new BigInteger(7), DateTimeOffset.UtcNow.AddMinutes(-1), CrlReason.keyCompromise);
         var crls = new CrlCollection([CertificateRevocationList.Load(crl.Sign(_caKey, HashAlgorithmName.SHA256))]);
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2), crls));
-        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 7))));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Config(Issue("gw-b", 2), crls));
+        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 7))));
         Assert.Contains("AUTHENTICATION_FAILED", initiatorError.Message);
         IkeException responderError = await Assert.ThrowsAsync<IkeException>(() => responder);
         Assert.Contains("revoked", responderError.Message, StringComparison.OrdinalIgnoreCase);
@@ -95,8 +95,8 @@ public sealed class SessionTests : IDisposable
         using X509Certificate2 otherCa = otherReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2)) with { TrustAnchors = [otherCa] });
-        await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 3))));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Config(Issue("gw-b", 2)) with { TrustAnchors = [otherCa] });
+        await Assert.ThrowsAsync<IkeException>(() => IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 3))));
         IkeException e = await Assert.ThrowsAsync<IkeException>(() => responder);
         Assert.Contains("not accepted", e.Message);
     }
@@ -106,8 +106,8 @@ public sealed class SessionTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2)) with { RemoteIds = [RemoteIdentity.DistinguishedName("CN=gw-c", DistinguishedNameMatch.ExactMatch)] });
-        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 3))));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Config(Issue("gw-b", 2)) with { RemoteIds = [RemoteIdentity.DistinguishedName("CN=gw-c", DistinguishedNameMatch.ExactMatch)] });
+        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 3))));
         Assert.Contains("AUTHENTICATION_FAILED", initiatorError.Message);
         IkeException e = await Assert.ThrowsAsync<IkeException>(() => responder);
         Assert.Contains("remote-id check failed: it identifies as CN=gw-a (ID_DER_ASN1_DN), which matches no configured remote-id (distinguished-name ", e.Message);
@@ -130,8 +130,8 @@ public sealed class SessionTests : IDisposable
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         IkePeerConfig ia = Config(Issue("gw-a", 3, ecdsa)) with { TestHookCorruptAuth = initiatorCorrupts };
         IkePeerConfig rb = Config(Issue("gw-b", 2, ecdsa), null, "10.2.0.0", "10.1.0.0") with { TestHookCorruptAuth = !initiatorCorrupts };
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, rb);
-        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, ia));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, rb);
+        IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, ia));
         // Both sides announce RFC 7427, so the reason names the AlgorithmIdentifier's signature (e.g. sha256WithRSAEncryption).
         const string signature = "signature does not verify with the peer certificate's key";
         if (initiatorCorrupts)
@@ -162,8 +162,8 @@ public sealed class SessionTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Psk("a shared secret of some length", "gw-b.test", "gw-a.test", "10.2.0.0", "10.1.0.0"));
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("a shared secret of some length", "gw-a.test", "gw-b.test", "10.1.0.0", "10.2.0.0"));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Psk("a shared secret of some length", "gw-b.test", "gw-a.test", "10.2.0.0", "10.1.0.0"));
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("a shared secret of some length", "gw-a.test", "gw-b.test", "10.1.0.0", "10.2.0.0"));
         ChildSa r = await responder;
         Assert.Equal(i.OutboundKeymat, r.InboundKeymat);
         Assert.Equal(Certgate.Ipsec.Registry.AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, i.PeerAuthMethod);
@@ -177,9 +177,9 @@ public sealed class SessionTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Psk("the responder's secret key", "gw-b.test", null, "10.2.0.0", "10.1.0.0"));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Psk("the responder's secret key", "gw-b.test", null, "10.2.0.0", "10.1.0.0"));
         IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() =>
-            IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("the initiator's other key", "gw-a.test", null, "10.1.0.0", "10.2.0.0")));
+            IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("the initiator's other key", "gw-a.test", null, "10.1.0.0", "10.2.0.0")));
         Assert.Contains("AUTHENTICATION_FAILED", initiatorError.Message);
         Assert.Contains("shared-key AUTH does not verify", (await Assert.ThrowsAsync<IkeException>(() => responder)).Message);
     }
@@ -188,7 +188,7 @@ public sealed class SessionTests : IDisposable
     public async Task ConfigWithoutCertificateOrKey_IsACallerError()
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        ArgumentException e = await Assert.ThrowsAsync<ArgumentException>(() => IkeSession.RespondAsync(a, new IkePeerConfig(null, [], null, Ts("10.1.0.0"), Ts("10.2.0.0"))));
+        ArgumentException e = await Assert.ThrowsAsync<ArgumentException>(() => IkeHandshake.RespondAsync(a, new IkePeerConfig(null, [], null, Ts("10.1.0.0"), Ts("10.2.0.0"))));
         Assert.Equal("config", e.ParamName);
     }
 
@@ -198,7 +198,7 @@ public sealed class SessionTests : IDisposable
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var junk = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2), null, "10.2.0.0", "10.1.0.0"));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Config(Issue("gw-b", 2), null, "10.2.0.0", "10.1.0.0"));
         byte[] noKe = IkeMessage.Build(new IkeHeader(0x1234, 0, PayloadType.None, ExchangeType.IkeSaInit, false, true, 0, 0),
             [(PayloadType.Nonce, new byte[32])]);
         await junk.SendAsync(noKe, (IPEndPoint)b.Client.LocalEndPoint!);
@@ -206,7 +206,7 @@ public sealed class SessionTests : IDisposable
         IkeMessage answer = IkeMessage.Parse((await junk.ReceiveAsync(wait.Token)).Buffer);
         Payloads.Notify n = Payloads.ReadNotify(Assert.Single(answer.Payloads).Body);
         Assert.Equal((ushort)Certgate.Ipsec.Registry.NotifyType.INVALID_SYNTAX, n.Type);
-        ChildSa initiator = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 1)));
+        ChildSa initiator = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 1)));
         Assert.Equal(initiator.OutboundSpi, (await responder).InboundSpi);
     }
 
@@ -220,8 +220,8 @@ public sealed class SessionTests : IDisposable
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         var ci = new IkeCounters();
         var cr = new IkeCounters();
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Fragmenting(Issue("gw-b", 2), cr, "10.2.0.0", "10.1.0.0"));
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Fragmenting(Issue("gw-a", 1), ci, "10.1.0.0", "10.2.0.0"));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Fragmenting(Issue("gw-b", 2), cr, "10.2.0.0", "10.1.0.0"));
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Fragmenting(Issue("gw-a", 1), ci, "10.1.0.0", "10.2.0.0"));
         ChildSa r = await responder;
         Assert.Equal(i.OutboundKeymat, r.InboundKeymat);
         Assert.Equal("CN=gw-a", r.PeerCertificate!.Subject);
@@ -243,8 +243,8 @@ public sealed class SessionTests : IDisposable
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         var ci = new IkeCounters();
         var cr = new IkeCounters();
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Fragmenting(Issue("gw-b", 2), cr, "10.2.0.0", "10.1.0.0", fragmentation: false));
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Fragmenting(Issue("gw-a", 1), ci, "10.1.0.0", "10.2.0.0"));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Fragmenting(Issue("gw-b", 2), cr, "10.2.0.0", "10.1.0.0", fragmentation: false));
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Fragmenting(Issue("gw-a", 1), ci, "10.1.0.0", "10.2.0.0"));
         Assert.Equal(i.OutboundSpi, (await responder).InboundSpi);
         Assert.Equal(0, ci.FragmentsSent + cr.FragmentsSent + ci.FragmentsReceived + cr.FragmentsReceived);
     }
@@ -292,8 +292,8 @@ public sealed class SessionTests : IDisposable
                 // The test is over.
             }
         });
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Fragmenting(Issue("gw-b", 2), cr, "10.2.0.0", "10.1.0.0"));
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)relay.Client.LocalEndPoint!, Fragmenting(Issue("gw-a", 1), ci, "10.1.0.0", "10.2.0.0"));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Fragmenting(Issue("gw-b", 2), cr, "10.2.0.0", "10.1.0.0"));
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)relay.Client.LocalEndPoint!, Fragmenting(Issue("gw-a", 1), ci, "10.1.0.0", "10.2.0.0"));
         ChildSa r = await responder;
         await stop.CancelAsync();
         await relaying;
@@ -348,8 +348,8 @@ public sealed class SessionTests : IDisposable
         using var relay = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         Task<List<byte[]>> relaying = RelayCopyingRequestFragments(relay, (IPEndPoint)a.Client.LocalEndPoint!, (IPEndPoint)b.Client.LocalEndPoint!, stop.Token);
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Fragmenting(Issue("gw-b", 2), new IkeCounters(), "10.2.0.0", "10.1.0.0"));
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)relay.Client.LocalEndPoint!, Fragmenting(Issue("gw-a", 1), new IkeCounters(), "10.1.0.0", "10.2.0.0"));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Fragmenting(Issue("gw-b", 2), new IkeCounters(), "10.2.0.0", "10.1.0.0"));
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)relay.Client.LocalEndPoint!, Fragmenting(Issue("gw-a", 1), new IkeCounters(), "10.1.0.0", "10.2.0.0"));
         ChildSa r = await responder;
         await stop.CancelAsync();
         List<byte[]> requestFragments = await relaying;
@@ -390,8 +390,8 @@ public sealed class SessionTests : IDisposable
         var ci = new IkeCounters();
         var cr = new IkeCounters();
         var cookies = new IkeCookies(threshold: 0);
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config(Issue("gw-b", 2), null, "10.2.0.0", "10.1.0.0") with { Cookies = cookies, Counters = cr });
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 1)) with { Counters = ci });
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Config(Issue("gw-b", 2), null, "10.2.0.0", "10.1.0.0") with { Cookies = cookies, Counters = cr });
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 1)) with { Counters = ci });
         ChildSa r = await responder;
         Assert.Equal(i.OutboundKeymat, r.InboundKeymat);
         Assert.Equal(1, cr.CookiesSent);

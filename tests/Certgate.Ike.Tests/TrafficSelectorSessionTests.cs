@@ -50,9 +50,9 @@ public sealed class TrafficSelectorSessionTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config("gw-b", 2, [NetB], [NetA]));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Config("gw-b", 2, [NetB], [NetA]));
         // A offers 10.0.0.0/8 and, second, an IPv6 range B has nothing for: B answers with 10.1.0.0/16 alone.
-        ChildSa initiator = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!,
+        ChildSa initiator = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!,
             Config("gw-a", 1, [Ts("10.0.0.0", "10.255.255.255"), Ts("2001:db8::", "2001:db8::ffff")], [NetB]));
         ChildSa r = await responder;
         Assert.Equal([NetA], initiator.LocalTs);
@@ -68,9 +68,9 @@ public sealed class TrafficSelectorSessionTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Config("gw-b", 2, [NetB], [NetA]));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Config("gw-b", 2, [NetB], [NetA]));
         IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() =>
-            IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config("gw-a", 1, [Ts("10.9.0.0", "10.9.255.255")], [NetB])));
+            IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config("gw-a", 1, [Ts("10.9.0.0", "10.9.255.255")], [NetB])));
         Assert.Equal("the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi 10.9.0.0/16, TSr 10.2.0.0/16", initiatorError.Message);
         IkeException responderError = await Assert.ThrowsAsync<IkeException>(() => responder);
         Assert.Equal("TS_UNACCEPTABLE: the initiator offered TSi 10.9.0.0/16, TSr 10.2.0.0/16; configured here: remote 10.1.0.0/16, local 10.2.0.0/16 (IKE_AUTH CHILD_SA)", responderError.Message);
@@ -81,10 +81,10 @@ public sealed class TrafficSelectorSessionTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         IkePeerConfig empty = Config("gw-a", 1, [], [NetB]);
-        ArgumentException e = await Assert.ThrowsAsync<ArgumentException>(() => IkeSession.InitiateAsync(a, new IPEndPoint(IPAddress.Loopback, 9), empty));
+        ArgumentException e = await Assert.ThrowsAsync<ArgumentException>(() => IkeHandshake.InitiateAsync(a, new IPEndPoint(IPAddress.Loopback, 9), empty));
         Assert.Equal("config", e.ParamName);
         IkePeerConfig reversed = Config("gw-a", 1, [Ts("10.1.0.9", "10.1.0.1")], [NetB]);
-        e = await Assert.ThrowsAsync<ArgumentException>(() => IkeSession.InitiateAsync(a, new IPEndPoint(IPAddress.Loopback, 9), reversed));
+        e = await Assert.ThrowsAsync<ArgumentException>(() => IkeHandshake.InitiateAsync(a, new IPEndPoint(IPAddress.Loopback, 9), reversed));
         Assert.Contains("the address range is reversed", e.Message, StringComparison.Ordinal);
     }
 }

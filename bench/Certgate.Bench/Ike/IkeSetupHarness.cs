@@ -96,7 +96,7 @@ internal static class IkeSetupHarness
         Console.WriteLine("ready");
         for (int i = 0; i < WarmUp + count; i++)
         {
-            await IkeSession.RespondAsync(socket, config).ConfigureAwait(false);
+            await IkeHandshake.RespondAsync(socket, config).ConfigureAwait(false);
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"responder served {WarmUp + count} setups"));
         return 0;
@@ -109,14 +109,14 @@ internal static class IkeSetupHarness
         var remote = new IPEndPoint(IPAddress.Parse(Need(options, "--remote")), 500);
         for (int i = 0; i < WarmUp; i++)
         {
-            await IkeSession.InitiateAsync(socket, remote, config).ConfigureAwait(false);
+            await IkeHandshake.InitiateAsync(socket, remote, config).ConfigureAwait(false);
         }
         var times = new double[count];
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)
         {
             long start = Stopwatch.GetTimestamp();
-            await IkeSession.InitiateAsync(socket, remote, config).ConfigureAwait(false);
+            await IkeHandshake.InitiateAsync(socket, remote, config).ConfigureAwait(false);
             times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
         double seconds = clock.Elapsed.TotalSeconds;
@@ -130,8 +130,8 @@ internal static class IkeSetupHarness
 
     private static async Task Setup(UdpClient initiator, UdpClient responder, IPEndPoint to, IkePeerConfig i, IkePeerConfig r)
     {
-        Task<ChildSa> respond = IkeSession.RespondAsync(responder, r);
-        ChildSa mine = await IkeSession.InitiateAsync(initiator, to, i).ConfigureAwait(false);
+        Task<ChildSa> respond = IkeHandshake.RespondAsync(responder, r);
+        ChildSa mine = await IkeHandshake.InitiateAsync(initiator, to, i).ConfigureAwait(false);
         ChildSa theirs = await respond.ConfigureAwait(false);
         if (mine.OutboundSpi != theirs.InboundSpi || mine.InboundSpi != theirs.OutboundSpi)
         {

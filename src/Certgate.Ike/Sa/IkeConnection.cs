@@ -72,7 +72,7 @@ public sealed class IkeConnection : IDisposable
 
     private IkeConnection(IkePeerConfig config, IIpsecDataPlane? plane, IIkeSender sender, IkeSaOptions options, IPEndPoint local, bool natTraversal, TimeProvider? time)
     {
-        IkeSession.CheckConfig(config);
+        IkePeerConfig.Check(config);
         ArgumentNullException.ThrowIfNull(local);
         _plane = plane;
         Sender = sender ?? throw new ArgumentNullException(nameof(sender));
@@ -449,7 +449,7 @@ public sealed class IkeConnection : IDisposable
     internal ulong NewIkeSpi() => BinaryPrimitives.ReadUInt64BigEndian(Options.Random(8)) | 1;
 
     /// <summary>An inbound ESP SPI: the data plane's, or a random one when this connection only negotiates.</summary>
-    internal uint NewEspSpi() => _plane?.AllocateSpi() ?? IkeSession.NewEspSpi();
+    internal uint NewEspSpi() => _plane?.AllocateSpi() ?? (BinaryPrimitives.ReadUInt32BigEndian(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)) | 0x1000);
 
     internal void Heard(IkeSa sa) => _lastHeard = Time.GetUtcNow();
 

@@ -156,14 +156,18 @@ public sealed class IkeSaManager : IDisposable
             Interlocked.Increment(ref _dropped);
             return;
         }
-        (byte[]? refusal, string? error) = IkeInit.Screen(request, from, candidates[0].Config);
-        if (refusal is not null)
+        try
         {
-            if (error is not null)
+            IkeInit.Screen(request, from, candidates[0].Config);
+        }
+        catch (IkeException refused)
+        {
+            if (refused.Notify != NotifyType.COOKIE)
             {
-                _log?.Invoke($"IKE_SA_INIT from {from}: {error}");
+                // A COOKIE demand is not logged: under a flood of IKE_SA_INIT requests it would be one line each.
+                _log?.Invoke($"IKE_SA_INIT from {from}: {refused.Message}; answering {refused.Notify ?? NotifyType.INVALID_SYNTAX}");
             }
-            _sender.Send(refusal, from, false);
+            _sender.Send(IkeInit.Refusal(request.Header, refused), from, false);
             return;
         }
         IkeConnection connection;

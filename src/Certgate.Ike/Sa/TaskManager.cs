@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
+using Certgate.Ike.Crypto;
 using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sa.Tasks;
 using Certgate.Ike.Sessions;
@@ -17,6 +18,7 @@ namespace Certgate.Ike.Sa;
 ///             (IKE_SA_INIT: not encrypted; a task that must repeat its request — COOKIE, INVALID_KE_PAYLOAD — runs again with the same ID)
 ///   request:  Message ID = expected − 1? → resend the cached response, nothing else (§2.1)
 ///             Message ID = expected?     → open SK (or reassemble) → payload table → responder task: Process, Build → seal, send, cache
+///             (a refusal — IkeException with its notify, or the exchange's default — is answered here, Refuse)
 ///   send:     an SK message larger than the fragment size goes as RFC 7383 Encrypted Fragments when both announced them
 /// </code>
 /// While the SA is <see cref="IkeSaState.Connecting"/> the peer's only request is IKE_AUTH (IKE_SA_INIT is answered by
@@ -147,24 +149,24 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         _retransmitTimer = null;
         _active = null;
         _activeMessage = null;
-        // IKE_SA_INIT and IKE_AUTH check their payloads in the task (PayloadRules' tables of §1.2).
-        string? problem = task.Exchange switch
-        {
-            ExchangeType.CreateChildSa => PayloadRules.Problem(payloads, PayloadRules.CreateChildSaResponse),
-            ExchangeType.Informational => PayloadRules.Problem(payloads, PayloadRules.InformationalResponse),
-            _ => null,
-        };
         try
         {
-            if (problem is not null)
-            {
-                throw new IkeException(problem);
-            }
+            // The payload table is checked before any task sees the message.
+            PayloadRules.Check(task.Exchange, response: true, payloads);
             task.Process(sa, payloads);
         }
         catch (Exception e) when (e is IkeException or IkeFormatException or CryptographicException)
         {
             Connection.Log($"{sa.Name}: {task.Name} failed: {e.Message}");
+            if (e is IkeException { Notify: { } notify } refused)
+            {
+                // §2.21.2: "If the error occurs on the initiator, the notification MAY be returned in a separate
+                // INFORMATIONAL exchange" (the exception to never answering a response); sent, not waited for.
+                Connection.Log($"{sa.Name}: telling the peer {notify} in an INFORMATIONAL (message ID {NextRequestId})");
+                byte[] info = sa.Out.Seal(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, ExchangeType.Informational, false, sa.IsOriginalInitiator, NextRequestId, 0),
+                    [MessagePayloads.Notify(notify, refused.NotifyData)]);
+                Connection.Sender.Send(info, sa.Remote, sa.Encapsulated);
+            }
             task.Fail(sa, e.Message);
         }
         if (task.Again)
@@ -219,49 +221,59 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         sa.Remote = from;
         var response = new List<(PayloadType, ReadOnlyMemory<byte>)>();
         IkeTask? task = null;
-        bool fatal = false;
+        bool connecting = sa.State == IkeSaState.Connecting;
         try
         {
+            if (!connecting && message.Header.Exchange is not (ExchangeType.CreateChildSa or ExchangeType.Informational))
+            {
+                // IKE_SA_INIT and IKE_AUTH are over; an established SA runs no other exchange.
+                throw new IkeException($"a {message.Header.Exchange} request on an established SA");
+            }
             // The payload table is checked before any task sees the message.
-            if (sa.State == IkeSaState.Connecting)
-            {
-                // IkeAuth checks its payloads itself and answers a refusal with AUTHENTICATION_FAILED (§2.21.2).
-                task = new IkeAuth(Connection, Connection.Setup!, initiator: false);
-            }
-            else
-            {
-                if (message.Header.Exchange is not (ExchangeType.CreateChildSa or ExchangeType.Informational))
-                {
-                    // IKE_SA_INIT and IKE_AUTH are over; an established SA runs no other exchange.
-                    throw new IkeException($"a {message.Header.Exchange} request on an established SA");
-                }
-                if (PayloadRules.Problem(payloads, message.Header.Exchange == ExchangeType.CreateChildSa ? PayloadRules.CreateChildSaRequest : PayloadRules.InformationalRequest) is { } problem)
-                {
-                    throw new IkeException(problem);
-                }
-                task = message.Header.Exchange == ExchangeType.CreateChildSa ? CreateChildResponder(payloads) : InformationalResponder(payloads);
-            }
+            PayloadRules.Check(message.Header.Exchange, response: false, payloads);
+            task = connecting ? new IkeAuth(Connection, Connection.Setup!, initiator: false)
+                : message.Header.Exchange == ExchangeType.CreateChildSa ? CreateChildResponder(payloads) : InformationalResponder(payloads);
             task.Process(sa, payloads);
             task.Build(sa, response);
         }
         catch (Exception e) when (e is IkeException or IkeFormatException)
         {
-            // §2.21.4: INVALID_SYNTAX is fatal to the IKE SA; it is sent only for a message whose ICV was valid.
-            Connection.Log($"{sa.Name}: {(task is null ? "request" : task.Name + " request")} (message ID {id}) refused: {e.Message}; answering INVALID_SYNTAX and closing");
-            response.Clear();
-            response.Add(SaPayloads.Notify(NotifyType.INVALID_SYNTAX));
-            fatal = true;
+            Refuse(message, e, task, connecting);
+            return;
         }
         IReadOnlyList<byte[]> sealedResponse = Protect(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, message.Header.Exchange, true, sa.IsOriginalInitiator, id, 0), response);
         LastResponse = sealedResponse;
         ExpectedRequestId++;
         Send(sealedResponse);
+        task!.Sent(sa);
+    }
+
+    /// <summary>
+    /// The answer to a request that a task or the payload table refused: a response with the exception's notify, or
+    /// the exchange's default (§2.21.2: "All errors that occur in an IKE_AUTH exchange ... SHOULD result in an
+    /// AUTHENTICATION_FAILED notification"; after it, a badly formatted request gets INVALID_SYNTAX, §2.21). A
+    /// refused IKE_AUTH closes the SA (Certgate keeps no IKE SA without its first CHILD_SA), and so does INVALID_SYNTAX
+    /// ("considered fatal in both peers"); a refused CREATE_CHILD_SA (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE,
+    /// TEMPORARY_FAILURE…) leaves the IKE SA as it was.
+    /// </summary>
+    private void Refuse(IkeMessage request, Exception e, IkeTask? task, bool connecting)
+    {
+        uint id = request.Header.MessageId;
+        NotifyType notify = (e as IkeException)?.Notify ?? (connecting ? NotifyType.AUTHENTICATION_FAILED : NotifyType.INVALID_SYNTAX);
+        bool fatal = connecting || notify == NotifyType.INVALID_SYNTAX;
+        string what = $"{(task is null ? PayloadRule.Name(request.Header.Exchange) : task.Name)} request (message ID {id})";
+        Connection.Log(fatal
+            ? $"{sa.Name}: {what} refused: {e.Message}; answering {notify} and closing"
+            : $"{sa.Name}: {what} refused: {e.Message}; answering {notify}");
+        IReadOnlyList<byte[]> sealedResponse = Protect(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, request.Header.Exchange, true, sa.IsOriginalInitiator, id, 0),
+            [e is IkeException { ChildSpi: { } spi } ? MessagePayloads.EspNotify(notify, spi) : MessagePayloads.Notify(notify, (e as IkeException)?.NotifyData ?? default)]);
+        LastResponse = sealedResponse;
+        ExpectedRequestId++;
+        Send(sealedResponse);
         if (fatal)
         {
-            Connection.CloseSa(sa, "the peer sent a malformed request");
-            return;
+            Connection.CloseSa(sa, connecting ? e.Message : "the peer sent a malformed request");
         }
-        task!.Sent(sa);
     }
 
     private IkeTask CreateChildResponder(IReadOnlyList<RawPayload> payloads)
@@ -313,7 +325,7 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
         try
         {
             FragmentReassembler? fragments = sa.Fragmentation ? request ? sa.RequestFragments : sa.ResponseFragments : null;
-            if (IkeSession.Receive(sa.In, fragments, message, Connection.Options.Counters, "peer") is not { } payloads)
+            if (SkProtection.Open(sa.In, fragments, message, Connection.Options.Counters, "peer") is not { } payloads)
             {
                 // A fragment kept until the others come, or one dropped (forged, duplicate, not negotiated).
                 return null;
@@ -339,7 +351,7 @@ internal sealed class TaskManager(IkeSa sa) : IDisposable
 
     /// <summary>An SK message, or its Encrypted Fragments when both sides announced them and it is too large (RFC 7383 §2.5).</summary>
     private IReadOnlyList<byte[]> Protect(IkeHeader header, IReadOnlyList<(PayloadType, ReadOnlyMemory<byte>)> payloads) =>
-        IkeSession.Protect(sa.Out, sa.Fragmentation, Connection.Options.FragmentSize, Connection.Options.Counters, sa.Remote, sa.Encapsulated, header, payloads);
+        SkProtection.Protect(sa.Out, sa.Fragmentation, Connection.Options.FragmentSize, Connection.Options.Counters, sa.Remote, sa.Encapsulated, header, payloads);
 
     private void ArmRetransmit()
     {

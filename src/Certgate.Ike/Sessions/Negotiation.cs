@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Certgate.Ike.Crypto;
 using Certgate.Ipsec.Registry;
 using Certgate.Ike.Wire;
 
@@ -234,4 +235,102 @@ internal static class Negotiation
         + (configured is null ? "the defaults" : $"[{string.Join("; ", configured.Select(s => protocol == Proposal.Ike ? s.IkeName : s.CipherName))}]");
 
     public static string Describe(Proposal p) => string.Join(", ", p.Transforms.Select(t => $"{t.Type} {t.Id}{(t.KeyLength is int k ? "/" + k : "")}"));
+
+    // ---- CREATE_CHILD_SA (§1.3): ESP with PFS, the IKE SA rekey ----
+
+    /// <summary>
+    /// Certgate's ESP offer (<see cref="EspOffer(ReadOnlyMemory{byte}, IReadOnlyList{SaSuite}?, bool)"/>) with the PFS group added to each proposal; a rekey
+    /// puts the old CHILD_SA's ESN choice first (<paramref name="preferEsn"/>).
+    /// </summary>
+    public static IReadOnlyList<Proposal> EspOfferWithPfs(uint spi, DhGroup pfs, IReadOnlyList<SaSuite>? configured = null, bool preferEsn = true) =>
+        [.. EspOffer(MessagePayloads.Spi(spi), configured, preferEsn).Select(p => pfs == DhGroup.NONE ? p : p with { Transforms = [.. p.Transforms, new Transform(TransformType.DiffieHellman, (ushort)pfs)] })];
+
+    /// <summary>
+    /// The responder's choice among ESP proposals that may carry a D-H group (PFS, §1.3.1): the group is taken apart,
+    /// the rest chosen as in IKE_AUTH. A group of KEi that is offered is preferred; otherwise Certgate's order. With a
+    /// configured PFS group (<paramref name="pfs"/>, Junos <c>perfect-forward-secrecy keys</c>) only that group is
+    /// accepted, and a proposal without PFS is not. ESN as in <see cref="Choose"/>: a rekey passes the old
+    /// CHILD_SA's choice as <paramref name="preferEsn"/>.
+    /// </summary>
+    public static (SaSuite Suite, Proposal Reply, DhGroup Group)? ChooseEsp(IReadOnlyList<Proposal> offered, ushort? keGroup,
+        IReadOnlyList<SaSuite>? configured = null, DhGroup pfs = DhGroup.NONE, bool preferEsn = true)
+    {
+        // The configured ESP order decides (as in IKE_AUTH), so every proposal's group is settled first.
+        var candidates = new List<(Proposal Stripped, DhGroup Group)>();
+        foreach (Proposal p in offered)
+        {
+            List<ushort> groups = [.. p.Transforms.Where(t => t.Type == TransformType.DiffieHellman).Select(t => t.Id)];
+            DhGroup group;
+            if (pfs != DhGroup.NONE)
+            {
+                if (!groups.Contains((ushort)pfs))
+                {
+                    continue;
+                }
+                group = pfs;
+            }
+            else if (groups.Count == 0 || (groups.Contains(0) && keGroup is null))
+            {
+                group = DhGroup.NONE;
+            }
+            else if (keGroup is ushort g && groups.Contains(g) && KeyExchange.IsSupported(g))
+            {
+                group = (DhGroup)g;
+            }
+            else if (Groups.FirstOrDefault(x => groups.Contains((ushort)x)) is var mine && mine != DhGroup.NONE)
+            {
+                group = mine;
+            }
+            else if (groups.Contains(0))
+            {
+                group = DhGroup.NONE;
+            }
+            else
+            {
+                continue;
+            }
+            candidates.Add((p with { Transforms = [.. p.Transforms.Where(t => t.Type != TransformType.DiffieHellman)] }, group));
+        }
+        if (Choose([.. candidates.Select(c => c.Stripped)], Proposal.Esp, configured, preferEsn) is not { } choice)
+        {
+            return null;
+        }
+        // §3.3.1: proposal numbers are distinct within an SA payload, so the number finds the chosen proposal's group.
+        DhGroup chosen = candidates.First(c => c.Stripped.Number == choice.Reply.Number).Group;
+        Proposal reply = chosen == DhGroup.NONE ? choice.Reply : choice.Reply with { Transforms = [.. choice.Reply.Transforms, new Transform(TransformType.DiffieHellman, (ushort)chosen)] };
+        return (choice.Suite, reply, chosen);
+    }
+
+    /// <summary>Reads back the responder's ESP choice: one proposal of ours, with the PFS group asked for (or none).</summary>
+    public static SaSuite AcceptEsp(IReadOnlyList<Proposal> answer, DhGroup pfs, IReadOnlyList<SaSuite>? configured = null)
+    {
+        if (answer.Count != 1)
+        {
+            throw new IkeException($"the responder's CREATE_CHILD_SA SA payload has {answer.Count} proposals; it must choose exactly one");
+        }
+        List<ushort> groups = [.. answer[0].Transforms.Where(t => t.Type == TransformType.DiffieHellman).Select(t => t.Id).Where(id => id != 0)];
+        if (pfs == DhGroup.NONE ? groups.Count != 0 : groups.Count != 1 || groups[0] != (ushort)pfs)
+        {
+            throw new IkeException($"the responder chose D-H group {(groups.Count == 0 ? "none" : string.Join(",", groups))} for the CHILD_SA; Certgate offered {pfs}");
+        }
+        if (answer[0].Spi.Length != 4)
+        {
+            throw new IkeException($"the responder's ESP SPI is {answer[0].Spi.Length} octets, not 4");
+        }
+        Proposal stripped = answer[0] with { Transforms = [.. answer[0].Transforms.Where(t => t.Type != TransformType.DiffieHellman)] };
+        return Accept([stripped], Proposal.Esp, "CREATE_CHILD_SA", configured);
+    }
+
+    /// <summary>
+    /// Certgate's IKE offer for a rekey (§1.3.2): the new SPIi in each proposal, the current group first (configured
+    /// proposals of that group first, then the others in their order).
+    /// </summary>
+    public static IReadOnlyList<Proposal> RekeyIkeOffer(ulong spi, DhGroup first, IReadOnlyList<SaSuite>? configured = null) =>
+        [.. IkeOffer(configured is null ? null : [.. configured.Where(s => s.Group == first), .. configured.Where(s => s.Group != first)]).Select(p => p with
+        {
+            Spi = MessagePayloads.Spi(spi),
+            Transforms = [.. p.Transforms.Where(t => t.Type != TransformType.DiffieHellman),
+                new Transform(TransformType.DiffieHellman, (ushort)first),
+                .. p.Transforms.Where(t => t.Type == TransformType.DiffieHellman && t.Id != (ushort)first)],
+        })];
 }

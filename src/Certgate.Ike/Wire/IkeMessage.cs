@@ -143,10 +143,6 @@ public sealed class IkeMessage
     /// <summary>The Next Payload field of the SK/SKF payload (the first inner payload's type).</summary>
     public PayloadType EncryptedFirstInner(RawPayload encrypted) => (PayloadType)Raw.Span[encrypted.Offset];
 
-    /// <summary>An unknown payload type marked critical (RFC 7296 §2.5), or null.</summary>
-    public RawPayload? UnsupportedCritical() =>
-        Payloads.FirstOrDefault(p => p.Critical && !Enum.IsDefined(p.Type));
-
     /// <summary>Serializes header + payloads (types and bodies); the header's Length and Next Payload are filled in.</summary>
     public static byte[] Build(IkeHeader header, IReadOnlyList<(PayloadType Type, ReadOnlyMemory<byte> Body)> payloads)
     {

@@ -9,7 +9,7 @@ using Certgate.Pki.Identity;
 namespace Certgate.Ike.Tests.Sa;
 
 /// <summary>
-/// The state <see cref="IkeSession"/> hands over (<see cref="ChildSa.IkeSa"/>) after a real IKE_SA_INIT and IKE_AUTH on
+/// The state <see cref="IkeHandshake"/> hands over (<see cref="ChildSa.IkeSa"/>) after a real IKE_SA_INIT and IKE_AUTH on
 /// loopback carries the exchanges that follow, in both roles: Message IDs, the I flag, SK_d and the SK keys agree.
 /// </summary>
 public sealed class HandoverTests
@@ -41,12 +41,12 @@ public sealed class HandoverTests
     };
 
     [Fact]
-    public async Task StateFromIkeSession_CarriesRekeysDpdAndDelete_InBothRoles()
+    public async Task StateFromIkeHandshake_CarriesRekeysDpdAndDelete_InBothRoles()
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        Task<ChildSa> responder = IkeSession.RespondAsync(b, Psk("gw-b.test", "gw-a.test", "10.2.0.0", "10.1.0.0"));
-        ChildSa i = await IkeSession.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("gw-a.test", "gw-b.test", "10.1.0.0", "10.2.0.0"));
+        Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Psk("gw-b.test", "gw-a.test", "10.2.0.0", "10.1.0.0"));
+        ChildSa i = await IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Psk("gw-a.test", "gw-b.test", "10.1.0.0", "10.2.0.0"));
         ChildSa r = await responder;
         Assert.True(i.IkeSa!.IsOriginalInitiator);
         Assert.False(r.IkeSa!.IsOriginalInitiator);

@@ -1,5 +1,6 @@
 using System.Net;
 using Certgate.Ike.Auth;
+using Certgate.Ike.Crypto;
 using Certgate.Ipsec.Registry;
 using Certgate.Ike.Sa;
 using Certgate.Ike.Sessions;
@@ -82,7 +83,7 @@ public sealed class IkeEstablishTests : IDisposable
         _a.Connection = IkeConnection.Initiate(a, _a.Plane, _a, Options(_a, _b, fragmentSize, pfs), _a.Endpoint, _b.Endpoint, natTraversal: false, _time);
         IkeMessage init = IkeMessage.Parse(_a.Take());
         Assert.Equal((ExchangeType.IkeSaInit, 0u, 0ul), (init.Header.Exchange, init.Header.MessageId, init.Header.ResponderSpi));
-        Assert.Equal((null, null), Certgate.Ike.Sa.Tasks.IkeInit.Screen(init, _a.Endpoint, b));
+        Certgate.Ike.Sa.Tasks.IkeInit.Screen(init, _a.Endpoint, b);   // throws when it would refuse
         _b.Connection = IkeConnection.Respond(b, _b.Plane, _b, Options(_b, _a, fragmentSize, pfs), init, _a.Endpoint, _b.Endpoint, natTraversal: false, _time);
         return init;
     }
@@ -227,7 +228,7 @@ public sealed class IkeEstablishTests : IDisposable
         [
             (PayloadType.IdResponder, IkeIdentities.Encode(IkeIdentity.FromFqdn("b.test"))),
             (PayloadType.Authentication, Payloads.WriteTyped4((byte)AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, new byte[32])),
-            IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty),
+            MessagePayloads.Notify(NotifyType.TS_UNACCEPTABLE),
         ]);
         Assert.True(_a.Connection.Receive(forged, _b.Endpoint, false));
 
@@ -235,7 +236,7 @@ public sealed class IkeEstablishTests : IDisposable
         Assert.Empty(_a.Plane.Sas);
         IkeMessage sent = IkeMessage.Parse(_a.Take());
         Assert.Equal(ExchangeType.Informational, sent.Header.Exchange);
-        IReadOnlyList<RawPayload> inner = IkeSession.Receive(b.In, null, sent, null, "initiator")!;
+        IReadOnlyList<RawPayload> inner = SkProtection.Open(b.In, null, sent, null, "initiator")!;
         Assert.Equal([PayloadType.Notify], inner.Select(p => p.Type));
         Assert.Equal((ushort)NotifyType.AUTHENTICATION_FAILED, Payloads.ReadNotify(inner[0].Body).Type);
         Assert.Empty(_a.Outbox);
@@ -253,18 +254,18 @@ public sealed class IkeEstablishTests : IDisposable
         Deliver(_a);
         IkeSa b = _b.Connection.Current;
         IkeMessage real = IkeMessage.Parse(_b.Take());
-        IReadOnlyList<RawPayload> payloads = IkeSession.Receive(_a.Connection.Current.In, null, real, null, "responder")!;
+        IReadOnlyList<RawPayload> payloads = SkProtection.Open(_a.Connection.Current.In, null, real, null, "responder")!;
         // B's IDr and AUTH kept, its SA, TSi and TSr replaced by N(TS_UNACCEPTABLE) (RFC 7296 §2.21.2's form).
         byte[] refusal = b.Out.Seal(new IkeHeader(b.SpiI, b.SpiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
         [
             .. payloads.Where(p => p.Type is PayloadType.IdResponder or PayloadType.Authentication).Select(p => (p.Type, p.Body)),
-            IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty),
+            MessagePayloads.Notify(NotifyType.TS_UNACCEPTABLE),
         ]);
         Assert.True(_a.Connection.Receive(refusal, _b.Endpoint, false));
 
         Assert.Equal("the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi 10.1.0.0/16, TSr 10.2.0.0/16 "
             + "(the responder authenticated as b.test (ID_FQDN) with AUTH method 2; its IKE SA deleted)", _a.Connection.CloseReason);
-        IReadOnlyList<RawPayload> sent = IkeSession.Receive(b.In, null, IkeMessage.Parse(_a.Take()), null, "initiator")!;
+        IReadOnlyList<RawPayload> sent = SkProtection.Open(b.In, null, IkeMessage.Parse(_a.Take()), null, "initiator")!;
         Assert.Equal([PayloadType.Delete], sent.Select(p => p.Type));
         Assert.Empty(_a.Plane.Sas);
     }
@@ -279,7 +280,7 @@ public sealed class IkeEstablishTests : IDisposable
         _b.Take();
         IkeSa b = _b.Connection.Current;
         byte[] refusal = b.Out.Seal(new IkeHeader(b.SpiI, b.SpiR, PayloadType.None, ExchangeType.IkeAuth, true, false, 1, 0),
-            [IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty)]);
+            [MessagePayloads.Notify(NotifyType.TS_UNACCEPTABLE)]);
         Assert.True(_a.Connection.Receive(refusal, _b.Endpoint, false));
 
         Assert.Equal("the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi 10.1.0.0/16, TSr 10.2.0.0/16", _a.Connection.CloseReason);

@@ -25,7 +25,6 @@ internal sealed class ChildCreate : IkeTask
     private byte[] _ni = [];
     private byte[] _nr = [];
     private uint _inboundSpi;
-    private (PayloadType, ReadOnlyMemory<byte>)? _refusal;
     private Proposal? _reply;
     private ChildSaEntry? _rekeyTarget;
     private NarrowedSelectors? _ts;
@@ -68,9 +67,9 @@ internal sealed class ChildCreate : IkeTask
         _ni = Connection.Nonce();
         if (_rekeyed is not null)
         {
-            message.Add(SaPayloads.EspNotify(NotifyType.REKEY_SA, _rekeyed.InboundSpi));
+            message.Add(MessagePayloads.EspNotify(NotifyType.REKEY_SA, _rekeyed.InboundSpi));
         }
-        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(SaPayloads.EspOffer(_inboundSpi, _group, Connection.Options.EspProposals, _rekeyed?.Esp.Esn ?? true))));
+        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOfferWithPfs(_inboundSpi, _group, Connection.Options.EspProposals, _rekeyed?.Esp.Esn ?? true))));
         message.Add((PayloadType.Nonce, _ni));
         if (_group != DhGroup.NONE)
         {
@@ -99,19 +98,19 @@ internal sealed class ChildCreate : IkeTask
     private void ProcessResponse(IkeSa sa, IReadOnlyList<RawPayload> message)
     {
         using KeyExchange? dh = _dh;
-        if (SaPayloads.Error(message) is { } error)
+        if (MessagePayloads.Error(message) is { } error)
         {
             Refused(sa, error);
             return;
         }
-        IReadOnlyList<Proposal> answer = Payloads.ReadSa(SaPayloads.Require(message, PayloadType.SecurityAssociation, "the CREATE_CHILD_SA response").Body.Span);
-        SaSuite esp = SaPayloads.AcceptEsp(answer, _group, Connection.Options.EspProposals);
+        IReadOnlyList<Proposal> answer = Payloads.ReadSa(MessagePayloads.Find(message, PayloadType.SecurityAssociation, "the CREATE_CHILD_SA response").Body.Span);
+        SaSuite esp = Negotiation.AcceptEsp(answer, _group, Connection.Options.EspProposals);
         uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(answer[0].Spi.Span);
-        _nr = Payloads.ReadNonce(SaPayloads.Require(message, PayloadType.Nonce, "the CREATE_CHILD_SA response").Body).ToArray();
+        _nr = Payloads.ReadNonce(MessagePayloads.Find(message, PayloadType.Nonce, "the CREATE_CHILD_SA response").Body).ToArray();
         byte[] secret = [];
         if (dh is not null)
         {
-            (ushort group, ReadOnlyMemory<byte> data) = Payloads.ReadKe(SaPayloads.Require(message, PayloadType.KeyExchange, "the CREATE_CHILD_SA response").Body);
+            (ushort group, ReadOnlyMemory<byte> data) = Payloads.ReadKe(MessagePayloads.Find(message, PayloadType.KeyExchange, "the CREATE_CHILD_SA response").Body);
             if (group != (ushort)_group)
             {
                 throw new IkeException($"the responder's KE is of group {group}, not the {_group} it chose");
@@ -149,7 +148,7 @@ internal sealed class ChildCreate : IkeTask
         if (old.PeerRekey is { } peer)
         {
             old.PeerRekey = null;
-            if (SaPayloads.OursHasLowestNonce((_ni, _nr), (peer.Ni, peer.Nr)))
+            if (OursHasLowestNonce((_ni, _nr), (peer.Ni, peer.Nr)))
             {
                 // §2.8.1: ours holds the lowest nonce: ours goes (we delete it), the peer deletes the old SA.
                 Connection.Log($"{old.Name}: simultaneous rekey lost on nonces; deleting the redundant {created.Name}");
@@ -171,7 +170,7 @@ internal sealed class ChildCreate : IkeTask
         {
             Settle(old);
         }
-        Connection.Log($"{Name}{(old is null ? "" : " of " + old.Name)} refused with {SaPayloads.Name(error.Type)}");
+        Connection.Log($"{Name}{(old is null ? "" : " of " + old.Name)} refused with {MessagePayloads.Name(error.Type)}");
         switch ((NotifyType)error.Type)
         {
             case NotifyType.INVALID_KE_PAYLOAD when error.Data.Length == 2 && BinaryPrimitives.ReadUInt16BigEndian(error.Data.Span) is var g
@@ -215,23 +214,20 @@ internal sealed class ChildCreate : IkeTask
         if (sa.State != IkeSaState.Established || sa.Tasks.Active is IkeRekey)
         {
             // §2.25: "a CREATE_CHILD_SA ... while the IKE SA is being rekeyed" gets TEMPORARY_FAILURE.
-            _refusal = SaPayloads.Notify(NotifyType.TEMPORARY_FAILURE);
-            return;
+            throw new IkeException($"{Name}: the IKE SA is being rekeyed or closed", NotifyType.TEMPORARY_FAILURE);
         }
-        if (SaPayloads.Find(message, NotifyType.REKEY_SA) is { } rekey)
+        if (MessagePayloads.FindNotify(message, NotifyType.REKEY_SA) is { } rekey)
         {
             uint spi = rekey.Spi.Length == 4 ? BinaryPrimitives.ReadUInt32BigEndian(rekey.Spi.Span) : 0;
             ChildSaEntry? old = Connection.ChildByOutbound(spi);
             if (old is null or { State: ChildSaState.Deleted })
             {
-                _refusal = SaPayloads.EspNotify(NotifyType.CHILD_SA_NOT_FOUND, spi);
-                return;
+                throw new IkeException($"CHILD_REKEY: no CHILD_SA with outbound SPI {spi:x8}", NotifyType.CHILD_SA_NOT_FOUND) { ChildSpi = spi };
             }
             if (old.State is ChildSaState.Deleting or ChildSaState.Rekeyed)
             {
                 // §2.25: the SA is being closed (or already replaced): "TEMPORARY_FAILURE".
-                _refusal = SaPayloads.Notify(NotifyType.TEMPORARY_FAILURE);
-                return;
+                throw new IkeException($"CHILD_REKEY of {old.Name}: the SA is being deleted or was replaced", NotifyType.TEMPORARY_FAILURE);
             }
             _rekeyTarget = old;
         }
@@ -239,32 +235,23 @@ internal sealed class ChildCreate : IkeTask
         {
             throw new IkeException("a CREATE_CHILD_SA request for a CHILD_SA has no TSi/TSr");
         }
-        IReadOnlyList<Proposal> offered = Payloads.ReadSa(SaPayloads.Require(message, PayloadType.SecurityAssociation, "the CREATE_CHILD_SA request").Body.Span);
+        IReadOnlyList<Proposal> offered = Payloads.ReadSa(MessagePayloads.Find(message, PayloadType.SecurityAssociation, "the CREATE_CHILD_SA request").Body.Span);
         RawPayload? ke = message.FirstOrDefault(p => p.Type == PayloadType.KeyExchange);
         (ushort Group, ReadOnlyMemory<byte> Data)? keyExchange = ke is null ? null : Payloads.ReadKe(ke.Body);
-        _ni = Payloads.ReadNonce(SaPayloads.Require(message, PayloadType.Nonce, "the CREATE_CHILD_SA request").Body).ToArray();
-        if (SaPayloads.ChooseEsp(offered, keyExchange?.Group, Connection.Options.EspProposals, Connection.Options.PfsGroup, _rekeyTarget?.Esp.Esn ?? true) is not { } choice)
+        _ni = Payloads.ReadNonce(MessagePayloads.Find(message, PayloadType.Nonce, "the CREATE_CHILD_SA request").Body).ToArray();
+        if (Negotiation.ChooseEsp(offered, keyExchange?.Group, Connection.Options.EspProposals, Connection.Options.PfsGroup, _rekeyTarget?.Esp.Esn ?? true) is not { } choice)
         {
-            Connection.Log($"{Name}: NO_PROPOSAL_CHOSEN: {Negotiation.Mismatch(offered, Proposal.Esp, Connection.Options.EspProposals)}"
-                + (Connection.Options.PfsGroup == DhGroup.NONE ? "" : $", PFS {Connection.Options.PfsGroup}"));
-            _refusal = SaPayloads.Notify(NotifyType.NO_PROPOSAL_CHOSEN);
-            return;
+            throw new IkeException($"{Name}: NO_PROPOSAL_CHOSEN: {Negotiation.Mismatch(offered, Proposal.Esp, Connection.Options.EspProposals)}"
+                + (Connection.Options.PfsGroup == DhGroup.NONE ? "" : $", PFS {Connection.Options.PfsGroup}"), NotifyType.NO_PROPOSAL_CHOSEN);
         }
         if (choice.Group != DhGroup.NONE && keyExchange?.Group != (ushort)choice.Group)
         {
             // §1.3: the KEi group is not the chosen one: tell the initiator which group to use.
             byte[] wanted = new byte[2];
             BinaryPrimitives.WriteUInt16BigEndian(wanted, (ushort)choice.Group);
-            _refusal = SaPayloads.Notify(NotifyType.INVALID_KE_PAYLOAD, wanted);
-            return;
+            throw new IkeException($"{Name}: the KE is of group {keyExchange?.Group.ToString() ?? "none"}, the chosen proposal's is {choice.Group}", NotifyType.INVALID_KE_PAYLOAD, wanted);
         }
-        ChildSelectors.Choice narrowed = ChildSelectors.Respond(Connection, _rekeyTarget, ChildSelectors.Read(message, "the CREATE_CHILD_SA request"), Name);
-        if (narrowed.Refusal is { } tsRefusal)
-        {
-            _refusal = SaPayloads.Notify(tsRefusal);
-            return;
-        }
-        NarrowedSelectors ts = narrowed.Selectors!;
+        NarrowedSelectors ts = ChildSelectors.Respond(Connection, _rekeyTarget, ChildSelectors.Read(message, "the CREATE_CHILD_SA request"), Name);
         _ts = ts;
         byte[] secret = [];
         if (choice.Group != DhGroup.NONE)
@@ -275,7 +262,7 @@ internal sealed class ChildCreate : IkeTask
         uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(choice.Reply.Spi.Span);
         _inboundSpi = Connection.Plane.AllocateSpi();
         _nr = Connection.Nonce();
-        _reply = choice.Reply with { Spi = SaPayloads.Spi(_inboundSpi) };
+        _reply = choice.Reply with { Spi = MessagePayloads.Spi(_inboundSpi) };
         int half = choice.Suite.EncryptionKeyLength + choice.Suite.IntegrityKeyLength;
         byte[] keymat = sa.Kd.ChildKeymat(sa.Keys.Skd, secret, _ni, _nr, 2 * half);
         // A plain rekey by the peer: the outbound SA goes in when the peer deletes the old one (see InstallChild).
@@ -304,11 +291,6 @@ internal sealed class ChildCreate : IkeTask
     private void BuildResponse(List<(PayloadType Type, ReadOnlyMemory<byte> Body)> message)
     {
         using KeyExchange? dh = _dh;
-        if (_refusal is { } refusal)
-        {
-            message.Add(refusal);
-            return;
-        }
         message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa([_reply!])));
         message.Add((PayloadType.Nonce, _nr));
         if (dh is not null)

@@ -35,7 +35,7 @@ internal sealed class ChildDelete : IkeTask
         {
             if (_answer.Count > 0)
             {
-                message.Add(SaPayloads.Delete(Proposal.Esp, _answer));
+                message.Add(MessagePayloads.Delete(Proposal.Esp, _answer));
             }
             return true;
         }
@@ -44,7 +44,7 @@ internal sealed class ChildDelete : IkeTask
             return false;
         }
         _child.State = ChildSaState.Deleting;
-        message.Add(SaPayloads.Delete(Proposal.Esp, [_child.InboundSpi]));
+        message.Add(MessagePayloads.Delete(Proposal.Esp, [_child.InboundSpi]));
         return true;
     }
 

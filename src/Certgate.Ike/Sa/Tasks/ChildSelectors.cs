@@ -17,9 +17,6 @@ namespace Certgate.Ike.Sa.Tasks;
 /// </summary>
 internal static class ChildSelectors
 {
-    /// <summary>The responder's answer: the selectors (TSi, TSr as on the wire), or the error notify to send.</summary>
-    internal sealed record Choice(NarrowedSelectors? Selectors, NotifyType? Refusal);
-
     /// <summary>The TSi and TSr of a CREATE_CHILD_SA message (both required for a CHILD_SA).</summary>
     /// <exception cref="Sessions.IkeException">One of them is missing.</exception>
     public static NarrowedSelectors Read(IReadOnlyList<RawPayload> message, string where)
@@ -33,34 +30,34 @@ internal static class ChildSelectors
         return new NarrowedSelectors(Payloads.ReadTs(tsi.Body.Span), Payloads.ReadTs(tsr.Body.Span));
     }
 
-    /// <summary>The responder's selectors for <paramref name="offered"/>, logged with the reason when refused.</summary>
-    public static Choice Respond(IkeConnection connection, ChildSaEntry? rekeyed, NarrowedSelectors offered, string task)
+    /// <summary>The responder's selectors for <paramref name="offered"/> (TSi, TSr as on the wire).</summary>
+    /// <exception cref="Sessions.IkeException">Refused: TS_UNACCEPTABLE or NO_ADDITIONAL_SAS, the message says why.</exception>
+    public static NarrowedSelectors Respond(IkeConnection connection, ChildSaEntry? rekeyed, NarrowedSelectors offered, string task)
     {
         if (rekeyed is not null)
         {
             // The successor carries the rekeyed SA's traffic, no more (§2.8: "the new SA ... with the same traffic selectors").
             if (TrafficSelectorNarrowing.Respond(offered.Tsi, offered.Tsr, rekeyed.RemoteTs, rekeyed.LocalTs) is not { } kept)
             {
-                connection.Log($"{task} of {rekeyed.Name}: {TrafficSelectorNarrowing.Unacceptable(offered.Tsi, offered.Tsr, rekeyed.RemoteTs, rekeyed.LocalTs)} (the rekeyed SA's selectors)");
-                return new Choice(null, NotifyType.TS_UNACCEPTABLE);
+                throw new Sessions.IkeException($"{task} of {rekeyed.Name}: {TrafficSelectorNarrowing.Unacceptable(offered.Tsi, offered.Tsr, rekeyed.RemoteTs, rekeyed.LocalTs)} (the rekeyed SA's selectors)",
+                    NotifyType.TS_UNACCEPTABLE);
             }
-            return new Choice(kept, null);
+            return kept;
         }
         if (TrafficSelectorNarrowing.Respond(offered.Tsi, offered.Tsr, connection.RemoteTs, connection.LocalTs) is not { } narrowed)
         {
-            connection.Log($"{task}: {TrafficSelectorNarrowing.Unacceptable(offered.Tsi, offered.Tsr, connection.RemoteTs, connection.LocalTs)}");
-            return new Choice(null, NotifyType.TS_UNACCEPTABLE);
+            throw new Sessions.IkeException($"{task}: {TrafficSelectorNarrowing.Unacceptable(offered.Tsi, offered.Tsr, connection.RemoteTs, connection.LocalTs)}",
+                NotifyType.TS_UNACCEPTABLE);
         }
         List<ChildSaEntry> live = [.. connection.LiveChildren];
         if (live.Count > 0 && !live.Any(c => Same(c.RemoteTs, narrowed.Tsi) && Same(c.LocalTs, narrowed.Tsr)))
         {
             ChildSaEntry running = live[^1];
-            connection.Log($"{task}: NO_ADDITIONAL_SAS: the peer asks for a CHILD_SA {TrafficSelectorNarrowing.Describe(narrowed.Tsr)} === "
+            throw new Sessions.IkeException($"{task}: NO_ADDITIONAL_SAS: the peer asks for a CHILD_SA {TrafficSelectorNarrowing.Describe(narrowed.Tsr)} === "
                 + $"{TrafficSelectorNarrowing.Describe(narrowed.Tsi)} beside {running.Name} ({TrafficSelectorNarrowing.Describe(running.LocalTs)} === "
-                + $"{TrafficSelectorNarrowing.Describe(running.RemoteTs)}); Certgate runs one policy per IKE SA (#5)");
-            return new Choice(null, NotifyType.NO_ADDITIONAL_SAS);
+                + $"{TrafficSelectorNarrowing.Describe(running.RemoteTs)}); Certgate runs one policy per IKE SA (#5)", NotifyType.NO_ADDITIONAL_SAS);
         }
-        return new Choice(narrowed, null);
+        return narrowed;
     }
 
     private static bool Same(IReadOnlyList<Payloads.TrafficSelector> a, IReadOnlyList<Payloads.TrafficSelector> b) =>

@@ -23,9 +23,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
 {
     private uint _inboundSpi;
     private AuthMethod _method;
-    private (PayloadType, ReadOnlyMemory<byte>)? _refusal;
-    private string? _error;
-    private IkeSession.PeerProof? _proof;
+    private PeerAuthentication.PeerProof? _proof;
     private SaSuite? _esp;
     private Proposal? _espReply;
     private NarrowedSelectors? _ts;
@@ -50,12 +48,12 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         _inboundSpi = Connection.NewEspSpi();
         _localId = IkeIdentities.Local(config, setup.Local.Address);
         byte[] idi = IkeIdentities.Encode(_localId);
-        (_method, byte[] auth) = IkeSession.Authenticate(config, sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Request, setup.Nr, sa.Keys.Skpi, idi), setup.PeerHashes);
+        (_method, byte[] auth) = PeerAuthentication.Authenticate(config, sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Request, setup.Nr, sa.Keys.Skpi, idi), setup.PeerHashes);
         message.Add((PayloadType.IdInitiator, idi));
         if (config.Certificate is not null)
         {
-            message.Add((PayloadType.Certificate, Payloads.WriteCert(IkeSession.CertX509Signature, config.Certificate.RawData)));
-            message.Add((PayloadType.CertificateRequest, IkeSession.CertificateRequest(config)));
+            message.Add((PayloadType.Certificate, Payloads.WriteCert(PeerAuthentication.CertX509Signature, config.Certificate.RawData)));
+            message.Add((PayloadType.CertificateRequest, PeerAuthentication.CertificateRequest(config)));
         }
         // RFC 7296 §1.2: HDR, SK {IDi, [CERT,] [CERTREQ,] [IDr,] AUTH, SAi2, TSi, TSr}.
         if (IkeIdentities.Requested(config) is { } requested)
@@ -63,7 +61,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
             message.Add((PayloadType.IdResponder, IkeIdentities.Encode(requested)));
         }
         message.Add((PayloadType.Authentication, Payloads.WriteTyped4((byte)_method, auth)));
-        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOffer(IkeSession.Spi(_inboundSpi), config.EspProposals))));
+        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.EspOffer(MessagePayloads.Spi(_inboundSpi), config.EspProposals))));
         message.Add((PayloadType.TsInitiator, Payloads.WriteTs(config.LocalTs)));
         message.Add((PayloadType.TsResponder, Payloads.WriteTs(config.RemoteTs)));
         return true;
@@ -87,26 +85,24 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         // An error notify is acted on only once the responder has proved who it is: a response that carries AUTH is
         // checked (certificate, identity, AUTH) first, and a bad AUTH is an AUTH failure whatever notify came with it.
         // A response without AUTH is a refusal nobody vouches for: the SA fails with it, and nothing more is done.
-        Payloads.Notify? error = FirstError(inner);
+        Payloads.Notify? error = MessagePayloads.Error(inner);
         if (error is { } unauthenticated && !inner.Any(p => p.Type == PayloadType.Authentication))
         {
             throw new IkeException(Refusal(unauthenticated, config, authenticated: null));
         }
-        IkeSession.PeerProof proof;
+        PeerAuthentication.PeerProof proof;
         try
         {
-            // §2.21.2: with a CHILD_SA error the responder still sends IDr, [CERT,] AUTH — but no SA, TSi or TSr.
-            PayloadRules.Require(inner, "the IKE_AUTH response", error is null ? PayloadRules.IkeAuthResponse : AuthenticationPayloads);
-            byte[] idr = IkeSession.Find(inner, PayloadType.IdResponder, "IKE_AUTH response").Body.ToArray();
-            proof = IkeSession.VerifyPeer(inner, idr, config, "responder", sa.Remote.Address, sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Response, setup.Ni, sa.Keys.Skpr, idr));
+            // §2.21.2: with a CHILD_SA error the responder still sends IDr, [CERT,] AUTH — but no SA, TSi or TSr (the
+            // payload table, checked before, waives those of a refusal; its IDr is demanded here).
+            byte[] idr = MessagePayloads.Find(inner, PayloadType.IdResponder, "the IKE_AUTH response").Body.ToArray();
+            proof = PeerAuthentication.VerifyPeer(inner, idr, config, "responder", sa.Remote.Address, sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Response, setup.Ni, sa.Keys.Skpr, idr));
         }
         catch (Exception e) when (e is IkeException or IkeFormatException)
         {
-            // §2.21.2: the initiator that rejects the responder's AUTH tells it so in an INFORMATIONAL exchange.
-            byte[] info = sa.Out.Seal(new IkeHeader(sa.SpiI, sa.SpiR, PayloadType.None, ExchangeType.Informational, false, true, sa.Tasks.NextRequestId, 0),
-                [IkeSession.Notify(NotifyType.AUTHENTICATION_FAILED, ReadOnlyMemory<byte>.Empty)]);
-            Connection.Sender.Send(info, sa.Remote, sa.Encapsulated);
-            throw;
+            // §2.21.2: the initiator that rejects the responder's AUTH tells it so in an INFORMATIONAL exchange (the
+            // TaskManager sends the notify).
+            throw new IkeException(e.Message, NotifyType.AUTHENTICATION_FAILED);
         }
         if (error is { } refused)
         {
@@ -114,7 +110,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
             DeleteIkeSa(sa);
             throw new IkeException(Refusal(refused, config, proof));
         }
-        IReadOnlyList<Proposal> espAnswer = IkeSession.ReadSa(inner, "IKE_AUTH response");
+        IReadOnlyList<Proposal> espAnswer = MessagePayloads.ReadSa(inner, "IKE_AUTH response");
         SaSuite esp = Negotiation.Accept(espAnswer, Proposal.Esp, "IKE_AUTH", config.EspProposals);
         if (espAnswer[0].Spi.Length != 4)
         {
@@ -123,7 +119,7 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(espAnswer[0].Spi.Span);
         // §2.9: the responder may narrow, never widen; an answer outside the offer is refused and the IKE SA,
         // which carries no other CHILD_SA, deleted (strongSwan's close_ike_on_child_failure).
-        NarrowedSelectors ts = IkeSession.ReadTs(inner, "IKE_AUTH response");
+        NarrowedSelectors ts = ChildSelectors.Read(inner, "the IKE_AUTH response");
         if (TrafficSelectorNarrowing.CheckAnswer(ts, new NarrowedSelectors(config.LocalTs, config.RemoteTs)) is { } badTs)
         {
             DeleteIkeSa(sa);
@@ -145,65 +141,40 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
         Connection.Establish(sa, child, config.LocalTs, config.RemoteTs);
     }
 
+    /// <summary>
+    /// The responder's side. Whatever goes wrong up to the initiator's proof is answered AUTHENTICATION_FAILED (the
+    /// <see cref="TaskManager"/>'s default for IKE_AUTH, §2.21.2: "the notification is returned in the protected
+    /// response"); a CHILD_SA that cannot be made is answered with its own error. Either way the SA closes.
+    /// </summary>
     private void ProcessRequest(IkeSa sa, IReadOnlyList<RawPayload> inner)
     {
-        byte[] idi;
-        try
-        {
-            PayloadRules.Require(inner, "the IKE_AUTH request", PayloadRules.IkeAuthRequest);
-            idi = IkeSession.Find(inner, PayloadType.IdInitiator, "IKE_AUTH request").Body.ToArray();
-            _proof = Choose(sa, inner, idi);
-        }
-        catch (Exception e) when (e is IkeException or IkeFormatException)
-        {
-            // §2.21.2: "If the error occurred on the responder, the notification is returned in the protected response".
-            _refusal = IkeSession.Notify(NotifyType.AUTHENTICATION_FAILED, ReadOnlyMemory<byte>.Empty);
-            _error = e.Message;
-            return;
-        }
+        byte[] idi = MessagePayloads.Find(inner, PayloadType.IdInitiator, "the IKE_AUTH request").Body.ToArray();
+        _proof = Choose(sa, inner, idi);
         IkePeerConfig config = setup.Config;
-        IReadOnlyList<Proposal> espOffered = IkeSession.ReadSa(inner, "IKE_AUTH request");
+        IReadOnlyList<Proposal> espOffered = MessagePayloads.ReadSa(inner, "IKE_AUTH request");
         if (Negotiation.Choose(espOffered, Proposal.Esp, config.EspProposals) is not { } espChoice)
         {
-            _refusal = IkeSession.Notify(NotifyType.NO_PROPOSAL_CHOSEN, ReadOnlyMemory<byte>.Empty);
-            _error = $"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}";
-            return;
+            throw new IkeException($"NO_PROPOSAL_CHOSEN for the IKE_AUTH CHILD_SA (no PFS there): {Negotiation.Mismatch(espOffered, Proposal.Esp, config.EspProposals)}",
+                NotifyType.NO_PROPOSAL_CHOSEN);
         }
         (_esp, _espReply) = espChoice;
         // §2.9: the initiator's TSi is narrowed to the peer's side as configured here, its TSr to this side's.
-        NarrowedSelectors offeredTs = IkeSession.ReadTs(inner, "IKE_AUTH request");
+        NarrowedSelectors offeredTs = ChildSelectors.Read(inner, "the IKE_AUTH request");
         if (TrafficSelectorNarrowing.Respond(offeredTs.Tsi, offeredTs.Tsr, config.RemoteTs, config.LocalTs) is not { } ts)
         {
-            _refusal = IkeSession.Notify(NotifyType.TS_UNACCEPTABLE, ReadOnlyMemory<byte>.Empty);
-            _error = $"{TrafficSelectorNarrowing.Unacceptable(offeredTs.Tsi, offeredTs.Tsr, config.RemoteTs, config.LocalTs)} (IKE_AUTH CHILD_SA)";
-            return;
+            throw new IkeException($"{TrafficSelectorNarrowing.Unacceptable(offeredTs.Tsi, offeredTs.Tsr, config.RemoteTs, config.LocalTs)} (IKE_AUTH CHILD_SA)",
+                NotifyType.TS_UNACCEPTABLE);
         }
         _ts = ts;
-    }
-
-    /// <summary>What a response that refuses the CHILD_SA carries besides the error (§2.21.2): the responder's proof.</summary>
-    private static readonly PayloadType[] AuthenticationPayloads = [PayloadType.IdResponder, PayloadType.Authentication];
-
-    /// <summary>The first error notify (type below 16384, RFC 7296 §3.10.1) of the response, if any.</summary>
-    private static Payloads.Notify? FirstError(IReadOnlyList<RawPayload> inner)
-    {
-        foreach (RawPayload p in inner)
-        {
-            if (p.Type == PayloadType.Notify && Payloads.ReadNotify(p.Body) is { IsError: true } n)
-            {
-                return n;
-            }
-        }
-        return null;
     }
 
     /// <summary>
     /// The initiator's account of a refused IKE_AUTH: which error, for TS_UNACCEPTABLE what was offered, and — when the
     /// responder authenticated — as whom and that its IKE SA was deleted.
     /// </summary>
-    private static string Refusal(Payloads.Notify error, IkePeerConfig config, IkeSession.PeerProof? authenticated)
+    private static string Refusal(Payloads.Notify error, IkePeerConfig config, PeerAuthentication.PeerProof? authenticated)
     {
-        string name = Enum.IsDefined((NotifyType)error.Type) ? ((NotifyType)error.Type).ToString() : "error " + error.Type;
+        string name = MessagePayloads.Name(error.Type);
         string what = error.Type == (ushort)NotifyType.TS_UNACCEPTABLE
             ? $"the peer refused IKE_AUTH's CHILD_SA: TS_UNACCEPTABLE for the offered TSi {TrafficSelectorNarrowing.Describe(config.LocalTs)}, TSr {TrafficSelectorNarrowing.Describe(config.RemoteTs)}"
             : $"the peer refused IKE_AUTH: {name}";
@@ -229,23 +200,23 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
     /// candidate the selectors are not compared (a mismatch is the CHILD_SA's business, not the IKE SA's).
     /// </summary>
     /// <exception cref="IkeException">No candidate accepts the initiator (the first candidate's reason).</exception>
-    private IkeSession.PeerProof Choose(IkeSa sa, IReadOnlyList<RawPayload> inner, byte[] idi)
+    private PeerAuthentication.PeerProof Choose(IkeSa sa, IReadOnlyList<RawPayload> inner, byte[] idi)
     {
         IReadOnlyList<IkeProfile> candidates = setup.Candidates;
         byte[] signed = AuthPayload.SignedOctets(sa.Kd, setup.Request, setup.Nr, sa.Keys.Skpi, idi);
         if (candidates.Count <= 1)
         {
-            return IkeSession.VerifyPeer(inner, idi, setup.Config, "initiator", sa.Remote.Address, sa.Kd, signed);
+            return PeerAuthentication.VerifyPeer(inner, idi, setup.Config, "initiator", sa.Remote.Address, sa.Kd, signed);
         }
-        (IReadOnlyList<Payloads.TrafficSelector> tsi, IReadOnlyList<Payloads.TrafficSelector> tsr) = IkeSession.ReadTs(inner, "IKE_AUTH request");
-        (IkeProfile Profile, IkeSession.PeerProof Proof)? byIdentity = null;
+        (IReadOnlyList<Payloads.TrafficSelector> tsi, IReadOnlyList<Payloads.TrafficSelector> tsr) = ChildSelectors.Read(inner, "the IKE_AUTH request");
+        (IkeProfile Profile, PeerAuthentication.PeerProof Proof)? byIdentity = null;
         IkeException? first = null;
         foreach (IkeProfile candidate in candidates)
         {
-            IkeSession.PeerProof proof;
+            PeerAuthentication.PeerProof proof;
             try
             {
-                proof = IkeSession.VerifyPeer(inner, idi, candidate.Config, "initiator", sa.Remote.Address, sa.Kd, signed);
+                proof = PeerAuthentication.VerifyPeer(inner, idi, candidate.Config, "initiator", sa.Remote.Address, sa.Kd, signed);
             }
             catch (IkeException e)
             {
@@ -269,35 +240,25 @@ internal sealed class IkeAuth(IkeConnection connection, IkeSetup setup, bool ini
 
     private void BuildResponse(IkeSa sa, List<(PayloadType Type, ReadOnlyMemory<byte> Body)> message)
     {
-        if (_refusal is { } refusal)
-        {
-            message.Add(refusal);
-            return;
-        }
         IkePeerConfig config = setup.Config;
         _inboundSpi = Connection.NewEspSpi();
         // The initiator's optional IDr (RFC 7296 §3.5) is not used to choose: this side has one identity to offer.
         _localId = IkeIdentities.Local(config, setup.Local.Address);
         byte[] idr = IkeIdentities.Encode(_localId);
-        (_method, byte[] auth) = IkeSession.Authenticate(config, sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Response, setup.Ni, sa.Keys.Skpr, idr), setup.PeerHashes);
+        (_method, byte[] auth) = PeerAuthentication.Authenticate(config, sa.Kd, AuthPayload.SignedOctets(sa.Kd, setup.Response, setup.Ni, sa.Keys.Skpr, idr), setup.PeerHashes);
         message.Add((PayloadType.IdResponder, idr));
         if (config.Certificate is not null)
         {
-            message.Add((PayloadType.Certificate, Payloads.WriteCert(IkeSession.CertX509Signature, config.Certificate.RawData)));
+            message.Add((PayloadType.Certificate, Payloads.WriteCert(PeerAuthentication.CertX509Signature, config.Certificate.RawData)));
         }
         message.Add((PayloadType.Authentication, Payloads.WriteTyped4((byte)_method, auth)));
-        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa([_espReply! with { Spi = IkeSession.Spi(_inboundSpi) }])));
+        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa([_espReply! with { Spi = MessagePayloads.Spi(_inboundSpi) }])));
         message.Add((PayloadType.TsInitiator, Payloads.WriteTs(_ts!.Tsi)));
         message.Add((PayloadType.TsResponder, Payloads.WriteTs(_ts.Tsr)));
     }
 
     public override void Sent(IkeSa sa)
     {
-        if (_error is { } error)
-        {
-            Connection.CloseSa(sa, error);
-            return;
-        }
         IkePeerConfig config = setup.Config;
         SaSuite esp = _esp!;
         uint outboundSpi = BinaryPrimitives.ReadUInt32BigEndian(_espReply!.Spi.Span);

@@ -25,7 +25,7 @@ internal sealed class IkeDelete(IkeConnection connection, bool initiator) : IkeT
             return false;
         }
         sa.State = IkeSaState.Deleting;
-        message.Add(SaPayloads.Delete(Proposal.Ike, []));
+        message.Add(MessagePayloads.Delete(Proposal.Ike, []));
         return true;
     }
 

@@ -20,12 +20,12 @@ internal sealed class IkeDpd(IkeConnection connection, bool initiator) : IkeTask
 
     public override void Process(IkeSa sa, IReadOnlyList<RawPayload> message)
     {
-        foreach (Payloads.Notify n in SaPayloads.Notifies(message))
+        foreach (Payloads.Notify n in MessagePayloads.Notifies(message))
         {
             // §2.21.2: an initiator that rejects the responder's AUTH "MAY send ... INFORMATIONAL ... AUTHENTICATION_FAILED";
             // the IKE SA is then dead on its side.
             _authenticationFailed |= !IsInitiator && n.Type == (ushort)NotifyType.AUTHENTICATION_FAILED;
-            Connection.Log($"{sa.Name}: INFORMATIONAL {(IsInitiator ? "response" : "request")} carries {SaPayloads.Name(n.Type)}{(_authenticationFailed ? "" : "; ignored")}");
+            Connection.Log($"{sa.Name}: INFORMATIONAL {(IsInitiator ? "response" : "request")} carries {MessagePayloads.Name(n.Type)}{(_authenticationFailed ? "" : "; ignored")}");
         }
     }
 

@@ -23,7 +23,6 @@ internal sealed class IkeRekey : IkeTask
     private ulong _spi;
     private byte[] _ni = [];
     private byte[] _nr = [];
-    private (PayloadType, ReadOnlyMemory<byte>)? _refusal;
     private Proposal? _reply;
     private IkeSa? _created;
 
@@ -46,11 +45,6 @@ internal sealed class IkeRekey : IkeTask
         if (!IsInitiator)
         {
             using KeyExchange? dh = _dh;
-            if (_refusal is { } refusal)
-            {
-                message.Add(refusal);
-                return true;
-            }
             message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa([_reply!])));
             message.Add((PayloadType.Nonce, _nr));
             message.Add((PayloadType.KeyExchange, Payloads.WriteKe((ushort)dh!.Group, dh.PublicValue)));
@@ -65,7 +59,7 @@ internal sealed class IkeRekey : IkeTask
         _spi = Connection.NewIkeSpi();
         _ni = Connection.Nonce();
         _dh = KeyExchange.Create(group);
-        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(SaPayloads.IkeOffer(_spi, group, Connection.Options.IkeProposals))));
+        message.Add((PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.RekeyIkeOffer(_spi, group, Connection.Options.IkeProposals))));
         message.Add((PayloadType.Nonce, _ni));
         message.Add((PayloadType.KeyExchange, Payloads.WriteKe((ushort)group, _dh.PublicValue)));
         return true;
@@ -86,9 +80,9 @@ internal sealed class IkeRekey : IkeTask
     private void ProcessResponse(IkeSa sa, IReadOnlyList<RawPayload> message)
     {
         using KeyExchange dh = _dh!;
-        if (SaPayloads.Error(message) is { } error)
+        if (MessagePayloads.Error(message) is { } error)
         {
-            Connection.Log($"{sa.Name}: IKE_REKEY refused with {SaPayloads.Name(error.Type)}");
+            Connection.Log($"{sa.Name}: IKE_REKEY refused with {MessagePayloads.Name(error.Type)}");
             Undo(sa);
             if ((NotifyType)error.Type == NotifyType.INVALID_KE_PAYLOAD && error.Data.Length == 2
                 && BinaryPrimitives.ReadUInt16BigEndian(error.Data.Span) is var g && KeyExchange.IsSupported(g) && g != (ushort)dh.Group
@@ -102,15 +96,15 @@ internal sealed class IkeRekey : IkeTask
             }
             return;
         }
-        IReadOnlyList<Proposal> answer = Payloads.ReadSa(SaPayloads.Require(message, PayloadType.SecurityAssociation, "the IKE_REKEY response").Body.Span);
+        IReadOnlyList<Proposal> answer = Payloads.ReadSa(MessagePayloads.Find(message, PayloadType.SecurityAssociation, "the IKE_REKEY response").Body.Span);
         SaSuite suite = Negotiation.Accept(answer, Proposal.Ike, "IKE_REKEY", Connection.Options.IkeProposals);
         if (answer[0].Spi.Length != 8 || suite.Group != dh.Group)
         {
             throw new IkeException($"the IKE_REKEY response has a {answer[0].Spi.Length}-octet SPI and group {suite.Group}; expected 8 octets and {dh.Group}");
         }
         ulong spiR = BinaryPrimitives.ReadUInt64BigEndian(answer[0].Spi.Span);
-        _nr = Payloads.ReadNonce(SaPayloads.Require(message, PayloadType.Nonce, "the IKE_REKEY response").Body).ToArray();
-        (ushort keGroup, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(SaPayloads.Require(message, PayloadType.KeyExchange, "the IKE_REKEY response").Body);
+        _nr = Payloads.ReadNonce(MessagePayloads.Find(message, PayloadType.Nonce, "the IKE_REKEY response").Body).ToArray();
+        (ushort keGroup, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(MessagePayloads.Find(message, PayloadType.KeyExchange, "the IKE_REKEY response").Body);
         if (keGroup != (ushort)dh.Group)
         {
             throw new IkeException($"the IKE_REKEY response's KE is of group {keGroup}, not {dh.Group}");
@@ -121,7 +115,7 @@ internal sealed class IkeRekey : IkeTask
         if (sa.PeerRekey is { } peer)
         {
             sa.PeerRekey = null;
-            if (SaPayloads.OursHasLowestNonce((_ni, _nr), (peer.Ni, peer.Nr)))
+            if (OursHasLowestNonce((_ni, _nr), (peer.Ni, peer.Nr)))
             {
                 // §2.8.2: ours holds the lowest nonce: the peer's new SA takes the children, we delete ours; the
                 // peer deletes the old one.
@@ -166,32 +160,28 @@ internal sealed class IkeRekey : IkeTask
         if (sa.State is not (IkeSaState.Established or IkeSaState.Rekeying) || sa.Tasks.Active is ChildCreate or ChildDelete || sa != Connection.Current)
         {
             // §2.25: rekeying or closing, or one of this side's CHILD_SA exchanges is outstanding: "TEMPORARY_FAILURE".
-            _refusal = SaPayloads.Notify(NotifyType.TEMPORARY_FAILURE);
-            return;
+            throw new IkeException("IKE_REKEY: the IKE SA is busy (being rekeyed or closed, or a CHILD_SA exchange of this side is outstanding)", NotifyType.TEMPORARY_FAILURE);
         }
-        IReadOnlyList<Proposal> offered = Payloads.ReadSa(SaPayloads.Require(message, PayloadType.SecurityAssociation, "the IKE_REKEY request").Body.Span);
+        IReadOnlyList<Proposal> offered = Payloads.ReadSa(MessagePayloads.Find(message, PayloadType.SecurityAssociation, "the IKE_REKEY request").Body.Span);
         if (Negotiation.Choose(offered, Proposal.Ike, Connection.Options.IkeProposals) is not { } choice || choice.Reply.Spi.Length != 8)
         {
-            Connection.Log($"{sa.Name}: IKE_REKEY NO_PROPOSAL_CHOSEN: {Negotiation.Mismatch(offered, Proposal.Ike, Connection.Options.IkeProposals)}");
-            _refusal = SaPayloads.Notify(NotifyType.NO_PROPOSAL_CHOSEN);
-            return;
+            throw new IkeException($"IKE_REKEY NO_PROPOSAL_CHOSEN: {Negotiation.Mismatch(offered, Proposal.Ike, Connection.Options.IkeProposals)}", NotifyType.NO_PROPOSAL_CHOSEN);
         }
-        (ushort keGroup, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(SaPayloads.Require(message, PayloadType.KeyExchange, "the IKE_REKEY request").Body);
+        (ushort keGroup, ReadOnlyMemory<byte> keData) = Payloads.ReadKe(MessagePayloads.Find(message, PayloadType.KeyExchange, "the IKE_REKEY request").Body);
         if (keGroup != (ushort)choice.Suite.Group)
         {
             byte[] wanted = new byte[2];
             BinaryPrimitives.WriteUInt16BigEndian(wanted, (ushort)choice.Suite.Group);
-            _refusal = SaPayloads.Notify(NotifyType.INVALID_KE_PAYLOAD, wanted);
-            return;
+            throw new IkeException($"IKE_REKEY: the KE is of group {keGroup}, the chosen proposal's is {choice.Suite.Group}", NotifyType.INVALID_KE_PAYLOAD, wanted);
         }
-        _ni = Payloads.ReadNonce(SaPayloads.Require(message, PayloadType.Nonce, "the IKE_REKEY request").Body).ToArray();
+        _ni = Payloads.ReadNonce(MessagePayloads.Find(message, PayloadType.Nonce, "the IKE_REKEY request").Body).ToArray();
         ulong spiI = BinaryPrimitives.ReadUInt64BigEndian(choice.Reply.Spi.Span);
         _spi = Connection.NewIkeSpi();
         _nr = Connection.Nonce();
         _dh = KeyExchange.Create(choice.Suite.Group);
         IkeSaKeys keys = sa.Kd.DeriveRekeyedIkeSa(sa.Keys.Skd, _dh.SharedSecret(keData.Span), _ni, _nr, spiI, _spi,
             choice.Suite.IntegrityKeyLength, choice.Suite.EncryptionKeyLength, new KeyDerivation(choice.Suite.PrfHash));
-        _reply = choice.Reply with { Spi = SaPayloads.Spi(_spi) };
+        _reply = choice.Reply with { Spi = MessagePayloads.Spi(_spi) };
         _created = Connection.AddSa(spiI, _spi, false, choice.Suite, keys, sa);
         if (sa.State == IkeSaState.Rekeying)
         {

@@ -42,4 +42,16 @@ internal abstract class IkeTask(IkeConnection connection, bool initiator)
     public virtual void Fail(IkeSa sa, string reason)
     {
     }
+
+    /// <summary>
+    /// §2.8.1: "the SA created with the lowest of the four nonces used in the two exchanges SHOULD be closed";
+    /// "lowest" octet by octet, a nonce that is a prefix of another being lower. True when <paramref name="ours"/>
+    /// holds the lowest of the four (simultaneous rekeys of a CHILD_SA or of the IKE SA, §2.8.2).
+    /// </summary>
+    protected static bool OursHasLowestNonce((byte[] Ni, byte[] Nr) ours, (byte[] Ni, byte[] Nr) theirs)
+    {
+        byte[] lowestOurs = ours.Ni.AsSpan().SequenceCompareTo(ours.Nr) <= 0 ? ours.Ni : ours.Nr;
+        byte[] lowestTheirs = theirs.Ni.AsSpan().SequenceCompareTo(theirs.Nr) <= 0 ? theirs.Ni : theirs.Nr;
+        return lowestOurs.AsSpan().SequenceCompareTo(lowestTheirs) < 0;
+    }
 }
