@@ -420,9 +420,14 @@ public sealed class CertificateAuthority
             : new NameGrant(NameAuthority.Binding, binding, $"challenge {challenge!.Id}");
         var context = new IssuanceContext(csr, profile, Settings, Certificate, now, IssuanceKind.Initial, request.Requester, txid, grant);
 
-        // The checks run before the challenge is spent, so a mistaken request does not burn the challenge.
-        Pipeline.BuildTemplate(context);
-        if (profile.Approval != ApprovalMode.Manual)
+        // The checks run before the challenge is spent, so a mistaken request does not burn the challenge; a
+        // challenge that cannot be spent (none, unknown, used, expired) is refused as such below, before any policy.
+        bool challengeUsable = challenge is not null && challenge.UsedAt is null && challenge.ExpiresAt > now;
+        if (profile.Approval == ApprovalMode.Manual || challengeUsable)
+        {
+            Pipeline.BuildTemplate(context);
+        }
+        if (profile.Approval != ApprovalMode.Manual && challengeUsable)
         {
             await CheckHeldNamesAsync(context, ct).ConfigureAwait(false);
         }

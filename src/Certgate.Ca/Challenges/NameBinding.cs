@@ -71,7 +71,7 @@ public sealed record NameBinding
         var i = new List<string>();
         foreach (string text in ips ?? [])
         {
-            if (!IPAddress.TryParse(text, out IPAddress? a) || a.ScopeId != 0 || (a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && text.Count(c => c == '.') != 3))
+            if (!IPAddress.TryParse(text, out IPAddress? a) || (a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && a.ScopeId != 0) || (a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && text.Count(c => c == '.') != 3))
             {
                 throw new ArgumentException($"--ip '{text}': not an IPv4 or IPv6 address", nameof(ips));
             }

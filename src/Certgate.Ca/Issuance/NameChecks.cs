@@ -38,17 +38,15 @@ public sealed record NameGrant(NameAuthority Authority, NameBinding? Binding = n
 
 /// <summary>
 /// What is never issued, whatever authorised the request: the CA's or RA's own subject (or a subject whose CN is
-/// theirs), a request for cA=TRUE, a subject that cannot be compared attribute by attribute.
+/// theirs), a subject that cannot be compared attribute by attribute (multi-valued RDNs, too many or too long values).
 /// </summary>
 public sealed class ReservedSubjectCheck : ICsrCheck
 {
     public void Check(IssuanceContext context)
     {
+        // A request's basicConstraints (cA=TRUE included) is never copied: the template writes cA=FALSE and
+        // UsageEnforcer refuses anything else, so such a request gets an end-entity certificate (as before #14).
         ParsedCsr csr = context.Csr;
-        if (csr.RequestsCa)
-        {
-            throw new IssuanceRefusedException(EnrollmentFailInfo.BadRequest, "the request asks for basicConstraints cA=TRUE; this CA issues end-entity certificates only");
-        }
         IReadOnlyList<SubjectAttribute> attributes = SubjectNames.TryRead(csr.Subject, out string? problem)
             ?? throw new IssuanceRefusedException(EnrollmentFailInfo.BadRequest, $"subject {csr.Subject.Name}: {problem}");
         if (attributes.Count > SubjectNames.MaxAttributes)

@@ -168,7 +168,7 @@ public sealed class IpRange
         ArgumentNullException.ThrowIfNull(text);
         int slash = text.IndexOf('/', StringComparison.Ordinal);
         string addressText = slash < 0 ? text : text[..slash];
-        if (!IPAddress.TryParse(addressText, out IPAddress? address) || address.ScopeId != 0 || addressText.Contains('%', StringComparison.Ordinal)
+        if (!IPAddress.TryParse(addressText, out IPAddress? address) || (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0) || addressText.Contains('%', StringComparison.Ordinal)
             || (address.AddressFamily == AddressFamily.InterNetwork && addressText.Count(c => c == '.') != 3))
         {
             problem = "expected an IPv4 or IPv6 range such as 192.0.2.0/24 or 2001:db8::/48";
