@@ -66,8 +66,11 @@ public static class SubjectNames
     /// <summary>The subject's CN (the first), or null.</summary>
     public static string? CommonName(X500DistinguishedName name) => Single(name, "CN");
 
-    /// <summary>True when both DNs have the same attributes with the same values in the same order (values compared
-    /// case-insensitively, as RFC 5280 §7.1 caseIgnoreMatch does; string encodings may differ).</summary>
+    /// <summary>True when both DNs have the same attributes with the same values (values compared case-insensitively,
+    /// as RFC 5280 §7.1 caseIgnoreMatch does; string encodings may differ). The order of the RDNs is not compared:
+    /// <c>ca challenge --subject "CN=gw1,O=Example"</c> (written most specific first, as <c>ca init --subject</c>)
+    /// binds a client that encodes C, O, CN as well as one that encodes CN, O, C, and the CA's own name is refused in
+    /// any order.</summary>
     public static bool AreEqual(X500DistinguishedName a, X500DistinguishedName b)
     {
         ArgumentNullException.ThrowIfNull(a);
@@ -82,15 +85,13 @@ public static class SubjectNames
         {
             return false;
         }
-        for (int i = 0; i < x.Count; i++)
+        static List<string> Sorted(IReadOnlyList<SubjectAttribute> list) =>
+            [.. list.Select(a => a.Oid + "=" + (a.Value?.Trim().ToUpperInvariant() ?? "\0(not a string)")).Order(StringComparer.Ordinal)];
+        if (x.Any(a => a.Value is null) || y.Any(a => a.Value is null))
         {
-            if (x[i].Oid != y[i].Oid || x[i].Value is null || y[i].Value is null
-                || !string.Equals(x[i].Value!.Trim(), y[i].Value!.Trim(), StringComparison.OrdinalIgnoreCase))
-            {
-                return false;
-            }
+            return false;
         }
-        return true;
+        return Sorted(x).SequenceEqual(Sorted(y), StringComparer.Ordinal);
     }
 
     /// <summary>The short name of an attribute OID for messages (CN, O, …), else the OID.</summary>
