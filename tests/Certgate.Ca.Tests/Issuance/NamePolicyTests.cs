@@ -341,7 +341,8 @@ public sealed class NamePolicyTests
         using ECDsa k = TestPki.NewEcKey();
         Refused(await EnrollAsync(t, k, "CN=Test CA,O=Certgate", binding: NameBinding.Create("CN=Test CA,O=Certgate", null, null, null)),
             "subject CN=Test CA, O=Certgate is the CA's own subject");
-        Refused(await EnrollAsync(t, k, "O=Certgate,CN=test ca"), "subject O=Certgate, CN=test ca uses the CA's own common name Test CA");
+        Refused(await EnrollAsync(t, k, "O=Certgate,CN=test ca"), "subject O=Certgate, CN=test ca is the CA's own subject"); // any order, any case
+        Refused(await EnrollAsync(t, k, "CN=test ca,OU=VPN,O=Certgate"), "subject CN=test ca, OU=VPN, O=Certgate uses the CA's own common name Test CA");
         Refused(await EnrollAsync(t, k, "CN=Certgate RA,O=Certgate"), "subject CN=Certgate RA, O=Certgate is the RA's own subject");
         Refused(await EnrollAsync(t, k, "CN=Certgate RA,O=Other"), "subject CN=Certgate RA, O=Other uses the RA's own common name Certgate RA");
         // Nor by an operator's own signing.

@@ -1,4 +1,5 @@
 using Certgate.Ca.Audit;
+using Certgate.Ca.Storage;
 using Certgate.Ca.Settings;
 
 namespace Certgate.Cli.Tests.Ca;
