@@ -16,12 +16,15 @@ namespace Certgate.Ca;
 /// Enrollment flow (<see cref="EnrollAsync"/>), in the micromdm "middleware" order:
 /// <code>
 ///   parse CSR (signature) → duplicate transactionID? answer as before
-///   → signed by a current certificate of this CA? renewal: authorise by that certificate (no challenge)
-///   → else initial: profile from the challenge (or default)
-///        manual profile: checks, then PENDING in the queue
-///        challenge profile: checks, then consume the one-time challenge atomically
+///   → signed by a current certificate of this CA? renewal: authorise by that certificate (no challenge);
+///        only its subject and a subset of its subjectAltNames; claim its succession (one successor only)
+///   → else initial: profile and bound names from the challenge (or default profile, unbound)
+///        manual profile: checks, then PENDING in the queue (the approving operator vouches for the names)
+///        challenge profile: checks (name policy or bound names), no name another key holds, then consume the
+///        one-time challenge atomically
 ///   → issuance pipeline (checks → template → modifiers → validators → enforcers → sign → persist) → audit
 /// </code>
+/// Names (issue #14 §1): see <see cref="NameAuthority"/>; never the CA's or RA's own subject, never cA=TRUE.
 /// Client quirks: Cisco IOS renews with a PKCSReq signed by the old certificate (dogtag PR 3413) — treated as a
 /// renewal; a RenewalReq signed by anything else is refused (unvalidated renewals: micromdm #117).
 /// </remarks>
@@ -161,6 +164,73 @@ public sealed class CertificateAuthority
             : await AnswerAsync(r, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// CertPoll / GetCertInitial from the holder of the request's key only (issue #14 §1): the pkiMessage must be
+    /// signed by the key of the pending request, or — for a renewal — by the certificate it renews. Anyone else gets
+    /// FAILURE badRequest (the signature is valid, the signer is not entitled: RFC 8894 §3.2.1.4.5 "transaction not
+    /// permitted"), audited.
+    /// </summary>
+    public async Task<EnrollmentResult> PollAsync(string transactionId, X509Certificate2? signer, string requester, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(transactionId);
+        RequestRecord? r = await Store.GetRequestAsync(transactionId, cancellationToken).ConfigureAwait(false);
+        if (r is null)
+        {
+            return EnrollmentResult.Failed(EnrollmentFailInfo.BadCertId, $"no request with transactionID {transactionId}");
+        }
+        if (!await IsHolderAsync(signer, r.PublicKeySha256, r.Serial, cancellationToken).ConfigureAwait(false))
+        {
+            return await RefuseAsync("scep:" + requester, r.Subject, transactionId, new IssuanceRefusedException(EnrollmentFailInfo.BadRequest,
+                $"CertPoll for transactionID {transactionId} is not signed by the key of its request"), cancellationToken).ConfigureAwait(false);
+        }
+        return await AnswerAsync(r, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// GetCert from the holder of the certificate's key only (or of the certificate it renewed, during the grace
+    /// period): anyone else gets FAILURE badRequest, audited. Unknown serials get badCertId.
+    /// </summary>
+    public async Task<EnrollmentResult> GetCertificateForHolderAsync(string serial, X509Certificate2? signer, string requester, CancellationToken cancellationToken = default)
+    {
+        string s;
+        try
+        {
+            s = NormalizeSerial(serial);
+        }
+        catch (ArgumentException e)
+        {
+            return EnrollmentResult.Failed(EnrollmentFailInfo.BadCertId, e.Message);
+        }
+        CertificateRecord? record = await Store.GetCertificateAsync(s, cancellationToken).ConfigureAwait(false);
+        if (record is null)
+        {
+            return EnrollmentResult.Failed(EnrollmentFailInfo.BadCertId, $"no certificate with serial {s}");
+        }
+        if (!await IsHolderAsync(signer, record.PublicKeySha256, record.Serial, cancellationToken).ConfigureAwait(false))
+        {
+            return await RefuseAsync("scep:" + requester, record.Subject, null, new IssuanceRefusedException(EnrollmentFailInfo.BadRequest,
+                $"GetCert for certificate serial {record.SerialText} is not signed by that certificate's key"), cancellationToken).ConfigureAwait(false);
+        }
+        return EnrollmentResult.Issued(X509CertificateLoader.LoadCertificate(record.Der));
+    }
+
+    /// <summary>True when <paramref name="signer"/> holds the key <paramref name="publicKeySha256"/>, or is a
+    /// certificate of this CA whose successor is <paramref name="serial"/> (a renewal signs with the old certificate).</summary>
+    private async Task<bool> IsHolderAsync(X509Certificate2? signer, string publicKeySha256, string? serial, CancellationToken ct)
+    {
+        if (signer is null)
+        {
+            return false;
+        }
+        string signerKey = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(signer.PublicKey.ExportSubjectPublicKeyInfo()));
+        if (string.Equals(signerKey, publicKeySha256, StringComparison.Ordinal))
+        {
+            return true;
+        }
+        CertificateRecord? own = serial is null ? null : await FindOwnCertificateAsync(signer, ct).ConfigureAwait(false);
+        return own is not null && string.Equals(own.Successor, serial, StringComparison.Ordinal);
+    }
+
     /// <summary>GetCert / show: the certificate with this serial (hex, any case, colons allowed), or null.</summary>
     public Task<CertificateRecord?> GetCertificateAsync(string serial, CancellationToken cancellationToken = default) =>
         Store.GetCertificateAsync(NormalizeSerial(serial), cancellationToken);
@@ -170,14 +240,23 @@ public sealed class CertificateAuthority
     /// <summary><c>certgate ca challenge</c>: a one-time challenge for <paramref name="profile"/> (default when null).</summary>
     /// <exception cref="ArgumentException">Unknown profile.</exception>
     /// <exception cref="ArgumentOutOfRangeException">Bad TTL.</exception>
-    public async Task<CreatedChallenge> CreateChallengeAsync(TimeSpan ttl, string? profile, string actor, CancellationToken cancellationToken = default)
+    public Task<CreatedChallenge> CreateChallengeAsync(TimeSpan ttl, string? profile, string actor, CancellationToken cancellationToken = default) =>
+        CreateChallengeAsync(ttl, profile, actor, null, cancellationToken);
+
+    /// <summary><c>certgate ca challenge --subject/--dns/--ip/--email</c>: a one-time challenge bound to names; a
+    /// request using it may ask only for those names (<see cref="NameBinding"/>).</summary>
+    /// <exception cref="ArgumentException">Unknown profile.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Bad TTL.</exception>
+    public async Task<CreatedChallenge> CreateChallengeAsync(TimeSpan ttl, string? profile, string actor, NameBinding? binding, CancellationToken cancellationToken = default)
     {
         if (profile is not null && !Settings.Profiles.ContainsKey(profile))
         {
             throw new ArgumentException($"no certificate profile '{profile}' (known: {string.Join(", ", Settings.Profiles.Keys)})", nameof(profile));
         }
-        CreatedChallenge c = await Challenges.CreateAsync(ttl, profile, cancellationToken).ConfigureAwait(false);
-        await AuditAsync(actor, AuditEvents.ChallengeCreated, "success", detail: $"challenge {c.Id} profile {profile ?? Settings.DefaultProfile} expires {c.ExpiresAt:u}", cancellationToken: cancellationToken).ConfigureAwait(false);
+        CreatedChallenge c = await Challenges.CreateAsync(ttl, profile, binding, cancellationToken).ConfigureAwait(false);
+        await AuditAsync(actor, AuditEvents.ChallengeCreated, "success",
+            detail: $"challenge {c.Id} profile {profile ?? Settings.DefaultProfile} expires {c.ExpiresAt:u}" + (c.Binding is { } b ? $" bound to {b.Describe()}" : " unbound"),
+            cancellationToken: cancellationToken).ConfigureAwait(false);
         return c;
     }
 
@@ -202,7 +281,7 @@ public sealed class CertificateAuthority
         {
             ParsedCsr csr = ParsedCsr.Parse(r.Csr);
             CertificateProfile profile = ProfileOrDefault(r.Profile);
-            var context = new IssuanceContext(csr, profile, Settings, Certificate, now, IssuanceKind.Initial, r.Requester, transactionId);
+            var context = new IssuanceContext(csr, profile, Settings, Certificate, now, IssuanceKind.Initial, r.Requester, transactionId, NameGrant.Operator);
             (X509Certificate2 cert, CertificateRecord record) = await Pipeline.IssueAsync(context, Store, cancellationToken).ConfigureAwait(false);
             await Store.TryTransitionRequestAsync(transactionId, RequestState.Approving, RequestState.Issued, record.Serial, null, now, cancellationToken).ConfigureAwait(false);
             await AuditIssuedAsync(actor, record, "approved", cancellationToken).ConfigureAwait(false);
@@ -281,8 +360,34 @@ public sealed class CertificateAuthority
     /// <summary>The current CRL, issuing one first when none exists or the overlap window has begun.</summary>
     public async Task<CrlRecord> GetCurrentCrlAsync(string actor, CancellationToken cancellationToken = default)
     {
+        bool revoked = await RevokeSupersededAsync(actor, cancellationToken).ConfigureAwait(false) > 0;
         CrlRecord? latest = await Store.GetLatestCrlAsync(cancellationToken).ConfigureAwait(false);
-        return CrlSchedule.IsDue(latest, Settings.Crl, _time.GetUtcNow()) ? await GenerateCrlAsync(actor, cancellationToken).ConfigureAwait(false) : latest!;
+        return revoked || CrlSchedule.IsDue(latest, Settings.Crl, _time.GetUtcNow()) ? await GenerateCrlAsync(actor, cancellationToken).ConfigureAwait(false) : latest!;
+    }
+
+    /// <summary>
+    /// Revokes, with reason superseded, every renewed certificate whose successor was issued longer ago than its
+    /// profile's <see cref="CertificateProfile.SupersededGrace"/>. Runs with every CRL check (<see cref="GetCurrentCrlAsync"/>).
+    /// Returns how many it revoked (the caller issues a new CRL).
+    /// </summary>
+    public async Task<int> RevokeSupersededAsync(string actor, CancellationToken cancellationToken = default)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        int count = 0;
+        foreach (CertificateRecord c in await Store.ListSupersededUnrevokedAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (c.SupersededAt is not { } at || now < at + ProfileOrDefault(c.Profile).SupersededGrace)
+            {
+                continue;
+            }
+            if (await Store.RevokeAsync(c.Serial, CrlReason.superseded, now, cancellationToken).ConfigureAwait(false) == RevokeOutcome.Revoked)
+            {
+                count++;
+                await AuditAsync(actor, AuditEvents.CertificateRevoked, "success", c.Subject, c.Serial, null,
+                    $"{CrlReason.superseded}: successor {c.Successor} issued {at:u}", cancellationToken).ConfigureAwait(false);
+            }
+        }
+        return count;
     }
 
     /// <summary>Recomputes the audit log's hash chain.</summary>
@@ -309,10 +414,23 @@ public sealed class CertificateAuthority
         DateTimeOffset now = _time.GetUtcNow();
         ChallengeRecord? challenge = csr.ChallengePassword is { } pw ? await Challenges.FindAsync(pw, ct).ConfigureAwait(false) : null;
         CertificateProfile profile = ProfileOrDefault(challenge?.Profile);
-        var context = new IssuanceContext(csr, profile, Settings, Certificate, now, IssuanceKind.Initial, request.Requester, txid);
+        NameBinding? binding = NameBinding.Decode(challenge?.Binding);
+        NameGrant grant = profile.Approval == ApprovalMode.Manual ? NameGrant.Operator
+            : binding is null ? NameGrant.Profile
+            : new NameGrant(NameAuthority.Binding, binding, $"challenge {challenge!.Id}");
+        var context = new IssuanceContext(csr, profile, Settings, Certificate, now, IssuanceKind.Initial, request.Requester, txid, grant);
 
-        // The checks run before the challenge is spent, so a mistaken request does not burn the challenge.
-        Pipeline.BuildTemplate(context);
+        // The checks run before the challenge is spent, so a mistaken request does not burn the challenge; a
+        // challenge that cannot be spent (none, unknown, used, expired) is refused as such below, before any policy.
+        bool challengeUsable = challenge is not null && challenge.UsedAt is null && challenge.ExpiresAt > now;
+        if (profile.Approval == ApprovalMode.Manual || challengeUsable)
+        {
+            Pipeline.BuildTemplate(context);
+        }
+        if (profile.Approval != ApprovalMode.Manual && challengeUsable)
+        {
+            await CheckHeldNamesAsync(context, ct).ConfigureAwait(false);
+        }
 
         if (profile.Approval == ApprovalMode.Manual)
         {
@@ -358,13 +476,52 @@ public sealed class CertificateAuthority
         {
             throw new IssuanceRefusedException(EnrollmentFailInfo.BadTime, $"renewal signed by certificate {old.Serial}, which is not valid now (valid {old.NotBefore:u} to {old.NotAfter:u})");
         }
-        CertificateProfile profile = ProfileOrDefault(old.Profile);
-        if (profile.RenewalSubjectMustMatch && !csr.Subject.RawData.AsSpan().SequenceEqual(request.SignerCertificate!.SubjectName.RawData))
+        string marker = "renewing:" + request.TransactionId;
+        if (old.HasSuccessor && old.Successor != marker)
         {
-            throw new IssuanceRefusedException(EnrollmentFailInfo.BadRequest, $"renewal asks for subject '{csr.Subject.Name}' but the signing certificate {old.Serial} is for '{old.Subject}'");
+            throw new IssuanceRefusedException(EnrollmentFailInfo.BadRequest, old.Successor!.StartsWith("renewing:", StringComparison.Ordinal)
+                ? $"certificate serial {old.SerialText} is being renewed by another request; it renews once"
+                : $"certificate serial {old.SerialText} already has a successor (serial 0x{old.Successor}); it cannot renew again");
         }
-        var context = new IssuanceContext(csr, profile, Settings, Certificate, now, IssuanceKind.Renewal, request.Requester, request.TransactionId);
-        return await IssueAndRecordAsync(context, actor, $"renewal of {old.Serial} ({request.MessageType})", ct).ConfigureAwait(false);
+        CertificateProfile profile = ProfileOrDefault(old.Profile);
+        var grant = new NameGrant(NameAuthority.Renewal, Source: $"certificate serial {old.SerialText}", Predecessor: request.SignerCertificate);
+        var context = new IssuanceContext(csr, profile, Settings, Certificate, now, IssuanceKind.Renewal, request.Requester, request.TransactionId, grant);
+        Pipeline.BuildTemplate(context);
+        // Claimed before signing, so two renewals racing on one certificate issue one successor (compare-and-set).
+        if (!await Store.TryClaimSuccessionAsync(old.Serial, marker, ct).ConfigureAwait(false))
+        {
+            throw new IssuanceRefusedException(EnrollmentFailInfo.BadRequest, $"certificate serial {old.SerialText} already has a successor; it cannot renew again");
+        }
+        string? successor = null;
+        try
+        {
+            EnrollmentResult result = await IssueAndRecordAsync(context, actor, $"renewal of {old.Serial} ({request.MessageType})", ct).ConfigureAwait(false);
+            successor = NormalizeSerial(result.Certificate!.SerialNumber);
+            return result;
+        }
+        finally
+        {
+            await Store.CompleteSuccessionAsync(old.Serial, marker, successor, now, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The held-name rule: a name (DNS name or CN, IP address, e-mail address) that a current certificate of another
+    /// key holds is refused, so that one enrolled gateway never obtains another's names with a challenge.
+    /// </summary>
+    private async Task CheckHeldNamesAsync(IssuanceContext context, CancellationToken ct)
+    {
+        foreach (HeldName name in HeldNameRule.NamesToCheck(context))
+        {
+            foreach (CertificateRecord holder in await Store.FindCurrentHoldersAsync(name, context.Now, ct).ConfigureAwait(false))
+            {
+                if (!string.Equals(holder.PublicKeySha256, context.Csr.PublicKeySha256, StringComparison.Ordinal))
+                {
+                    throw new IssuanceRefusedException(EnrollmentFailInfo.BadRequest,
+                        $"{HeldNameRule.Describe(name, context)} is held by certificate serial {holder.SerialText} ({holder.Subject}); revoke it first, or bind a challenge to the name (certgate ca challenge)");
+                }
+            }
+        }
     }
 
     private async Task<EnrollmentResult> IssueAndRecordAsync(IssuanceContext context, string actor, string? detail, CancellationToken ct)

@@ -118,7 +118,7 @@ internal static class ScepHarness
         var work = new ConcurrentQueue<(int Index, byte[] Csr, X509Certificate2 Signer)>();
         for (int i = 0; i < keys.Length; i++)
         {
-            var subject = new X500DistinguishedName($"CN=bench-{Guid.NewGuid():N}");
+            var subject = new X500DistinguishedName($"CN=bench-{Guid.NewGuid():N},O=Certgate");
             byte[] csr = CertificateRequestBuilder.Create(keys[i], new CertificateRequestOptions { Subject = subject, ChallengePassword = challenge(i) });
             X509Certificate2 signer = new CertificateRequest(subject, keys[i].Rsa!, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
                 .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));

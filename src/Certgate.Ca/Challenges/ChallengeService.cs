@@ -4,8 +4,9 @@ using Certgate.Ca.Storage;
 
 namespace Certgate.Ca.Challenges;
 
-/// <summary>A newly created one-time challenge. <see cref="Password"/> is shown once and never stored.</summary>
-public sealed record CreatedChallenge(string Id, string Password, string? Profile, DateTimeOffset ExpiresAt);
+/// <summary>A newly created one-time challenge. <c>Password</c> is shown once and never stored.
+/// <c>Binding</c> is null for an unbound challenge.</summary>
+public sealed record CreatedChallenge(string Id, string Password, string? Profile, DateTimeOffset ExpiresAt, NameBinding? Binding = null);
 
 /// <summary>
 /// One-time challenge passwords (instead of one static challenge for everyone). Stored as SHA-256 hashes with an
@@ -40,7 +41,13 @@ public sealed class ChallengeService
 
     /// <summary>Creates and stores a challenge valid for <paramref name="ttl"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is not positive or longer than a year.</exception>
-    public async Task<CreatedChallenge> CreateAsync(TimeSpan ttl, string? profile, CancellationToken cancellationToken = default)
+    public async Task<CreatedChallenge> CreateAsync(TimeSpan ttl, string? profile, CancellationToken cancellationToken = default) =>
+        await CreateAsync(ttl, profile, null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Creates and stores a challenge valid for <paramref name="ttl"/>, bound to <paramref name="binding"/>'s
+    /// names (unbound when null or empty).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="ttl"/> is not positive or longer than a year.</exception>
+    public async Task<CreatedChallenge> CreateAsync(TimeSpan ttl, string? profile, NameBinding? binding, CancellationToken cancellationToken = default)
     {
         if (ttl <= TimeSpan.Zero || ttl > TimeSpan.FromDays(366))
         {
@@ -49,9 +56,10 @@ public sealed class ChallengeService
         string password = NewPassword();
         byte[] hash = Hash(password);
         DateTimeOffset now = _time.GetUtcNow();
-        var record = new ChallengeRecord(Convert.ToHexString(hash, 0, 8), hash, profile, now, now + ttl, null);
+        binding = binding is { IsEmpty: false } ? binding : null;
+        var record = new ChallengeRecord(Convert.ToHexString(hash, 0, 8), hash, profile, now, now + ttl, null, binding?.Encode());
         await _store.InsertChallengeAsync(record, cancellationToken).ConfigureAwait(false);
-        return new CreatedChallenge(record.Id, password, profile, record.ExpiresAt);
+        return new CreatedChallenge(record.Id, password, profile, record.ExpiresAt, binding);
     }
 
     /// <summary>Looks a challenge up without consuming it (to choose the profile before the request is checked).

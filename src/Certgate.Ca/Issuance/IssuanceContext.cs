@@ -10,7 +10,9 @@ public enum IssuanceKind
     Renewal,
 }
 
-/// <summary>Everything the pipeline stages may look at for one request. Immutable.</summary>
+/// <summary>Everything the pipeline stages may look at for one request. Immutable. <c>Grant</c> is what vouches for
+/// the request's names; null is <see cref="NameGrant.Profile"/> (an unbound challenge: the profile's name policy),
+/// the safe default.</summary>
 public sealed record IssuanceContext(
     ParsedCsr Csr,
     CertificateProfile Profile,
@@ -19,7 +21,8 @@ public sealed record IssuanceContext(
     DateTimeOffset Now,
     IssuanceKind Kind,
     string Requester,
-    string? TransactionId);
+    string? TransactionId,
+    NameGrant? Grant = null);
 
 /// <summary>
 /// The certificate being built. Starts from the CSR (subject, key, SANs the profile allows — nothing else), then the

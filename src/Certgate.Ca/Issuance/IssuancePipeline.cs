@@ -25,13 +25,13 @@ public sealed class IssuancePipeline
         _serials = serials ?? RandomSerialNumberSource.Instance;
     }
 
-    public List<ICsrCheck> CsrChecks { get; } = [new KeyPolicyCheck(), new SanPolicyCheck(), new SubjectPresentCheck()];
+    public List<ICsrCheck> CsrChecks { get; } = [new KeyPolicyCheck(), new SanPolicyCheck(), new SubjectPresentCheck(), new ReservedSubjectCheck(), new NamePolicyCheck()];
 
     public List<ICertificateModifier> Modifiers { get; } = [new ValidityModifier(), new ExtensionsModifier()];
 
     public List<ICertificateValidator> Validators { get; } = [new TemplateValidator()];
 
-    public List<ICertificateEnforcer> Enforcers { get; } = [new IssuerValidityEnforcer(), new UniqueExtensionsEnforcer()];
+    public List<ICertificateEnforcer> Enforcers { get; } = [new IssuerValidityEnforcer(), new UniqueExtensionsEnforcer(), new UsageEnforcer()];
 
     /// <summary>Runs the checks and builds the template without signing (for tests and dry runs).</summary>
     /// <exception cref="IssuanceRefusedException">A check refused the request.</exception>

@@ -38,6 +38,12 @@ public sealed class ParsedCsr
 
     public PublicKey PublicKey => Request.PublicKey;
 
+    /// <summary>Most subjectAltNames a request may ask for (a gateway needs a handful; bounds the policy's work).</summary>
+    public const int MaxSubjectAltNames = 32;
+
+    /// <summary>True when the request asks for basicConstraints cA=TRUE (refused; never copied).</summary>
+    public bool RequestsCa { get; private init; }
+
     /// <summary>The PKCS#9 challengePassword attribute, or null.</summary>
     public string? ChallengePassword { get; }
 
@@ -82,14 +88,32 @@ public sealed class ParsedCsr
         }
 
         var sans = new List<RequestedSan>();
+        bool requestsCa = false;
         foreach (X509Extension ext in request.CertificateExtensions)
         {
             if (ext.Oid?.Value == Oids.SubjectAltName)
             {
                 ReadGeneralNames(ext.RawData, sans);
             }
+            else if (ext.Oid?.Value == Oids.BasicConstraints)
+            {
+                try
+                {
+                    var bc = new X509BasicConstraintsExtension();
+                    bc.CopyFrom(ext);
+                    requestsCa |= bc.CertificateAuthority;
+                }
+                catch (CryptographicException)
+                {
+                    throw new IssuanceRefusedException(EnrollmentFailInfo.BadRequest, "the requested basicConstraints extension is malformed");
+                }
+            }
+            if (sans.Count > MaxSubjectAltNames)
+            {
+                throw new IssuanceRefusedException(EnrollmentFailInfo.BadRequest, $"the request asks for more than {MaxSubjectAltNames} subjectAltNames");
+            }
         }
-        return new ParsedCsr(copy, request, challenge, sans);
+        return new ParsedCsr(copy, request, challenge, sans) { RequestsCa = requestsCa };
     }
 
     // challengePassword ATTRIBUTE ::= { WITH SYNTAX DirectoryString {pkcs-9-ub-challengePassword} ... }  (RFC 2985 §5.4.1)
@@ -122,7 +146,7 @@ public sealed class ParsedCsr
 
     // GeneralName ::= CHOICE { otherName [0], rfc822Name [1] IA5String, dNSName [2] IA5String, x400Address [3],
     //   directoryName [4], ediPartyName [5], uniformResourceIdentifier [6], iPAddress [7] OCTET STRING, registeredID [8] }
-    private static void ReadGeneralNames(byte[] raw, List<RequestedSan> sans)
+    internal static void ReadGeneralNames(byte[] raw, List<RequestedSan> sans)
     {
         try
         {

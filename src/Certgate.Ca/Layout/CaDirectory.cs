@@ -178,7 +178,7 @@ public static class CaDirectory
         bool exists = File.Exists(settingsPath);
         if (!exists || baseUrl is not null)
         {
-            string text = exists ? File.ReadAllText(settingsPath) : settingsText ?? CaSettingsFile.DefaultText;
+            string text = exists ? File.ReadAllText(settingsPath) : settingsText ?? CaSettingsFile.DefaultTextFor(name);
             if (baseUrl is not null)
             {
                 text = CaSettingsFile.WithBaseUrl(text, baseUrl, settingsPath);

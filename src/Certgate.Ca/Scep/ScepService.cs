@@ -109,7 +109,8 @@ public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
                     request.Message.SignerCertificate, who), ct).ConfigureAwait(false);
                 return ToReply(enrolled);
             case ScepMessageType.CertPoll:
-                return ToReply(await ca.PollAsync(request.TransactionId, ct).ConfigureAwait(false));
+                // Only the holder of the request's key learns its state and gets its certificate (issue #14 §1).
+                return ToReply(await ca.PollAsync(request.TransactionId, request.Message.SignerCertificate, who, ct).ConfigureAwait(false));
             case ScepMessageType.GetCert:
             {
                 IssuerAndSerialNumber id = request.IssuerAndSerialNumber!;
@@ -117,10 +118,7 @@ public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
                 {
                     return ScepReply.Failure(ScepFailInfo.BadCertId, $"this CA is {ca.Certificate.Subject}, not {id.Issuer.Name}");
                 }
-                CertificateRecord? record = await ca.GetCertificateAsync(id.SerialHex, ct).ConfigureAwait(false);
-                return record is null
-                    ? ScepReply.Failure(ScepFailInfo.BadCertId, $"no certificate with serial {id.SerialHex}")
-                    : ScepReply.Success(X509CertificateLoader.LoadCertificate(record.Der));
+                return ToReply(await ca.GetCertificateForHolderAsync(id.SerialHex, request.Message.SignerCertificate, who, ct).ConfigureAwait(false));
             }
             case ScepMessageType.GetCrl:
             {

@@ -91,6 +91,7 @@ public static class Oids
     public const string IpsecIke = "1.3.6.1.5.5.7.3.17";
     public const string ChallengePassword = "1.2.840.113549.1.9.7";
     public const string SubjectAltName = "2.5.29.17";
+    public const string BasicConstraints = "2.5.29.19";
     public const string RsaEncryption = "1.2.840.113549.1.1.1";
     public const string EcPublicKey = "1.2.840.10045.2.1";
 }

@@ -43,7 +43,32 @@ public static class CaSettingsFile
         //                       (`certgate ca challenge`); "manual": PENDING until `certgate ca approve ID`.
         //                       Renewals signed by a current certificate of this CA never need either.
         //   allowSha1Des3       advertise SHA-1 and DES3 in GetCACaps (only for old clients). Default false.
-        //   renewalSubjectMustMatch  a renewal CSR must keep the subject of the certificate signing it. Default true.
+        //   renewalSubjectMustMatch  a renewal keeps the subject of the certificate signing it. Must be true (the
+        //                       default): a renewal (RenewalReq, or a PKCSReq signed by a current certificate) may ask
+        //                       only for the subject and subjectAltNames its certificate already has.
+        //   supersededGraceHours  a renewed certificate is revoked with reason superseded this many hours after its
+        //                       successor was issued (default 24; 0 revokes at the next CRL check). Until then the
+        //                       gateway may fetch the new certificate again (GetCert, CertPoll) if installing it
+        //                       failed; a certificate with a successor never renews again.
+        //   names               what a request with an UNBOUND challenge may ask for (a challenge made with
+        //                       `certgate ca challenge --subject DN --dns NAME --ip ADDR --email A` allows exactly
+        //                       the names it binds instead; `ca approve` and `ca sign` issue the names the operator
+        //                       sees). Never issued, whatever the challenge: the CA's or the RA's own subject or
+        //                       common name, cA=TRUE, key usages or EKUs beyond this profile's.
+        //     subject.require   { "O": "Example", "C": "US" }: each attribute (O, OU, C, L, ST, DC) must be in the
+        //                       subject, and every occurrence must have this value (case-insensitive).
+        //                       `ca init` requires the CA subject's own O and C.
+        //     subject.cn        patterns the CN must match ([]: any CN).
+        //     dns               patterns every DNS name must match ([]: any DNS name). A pattern is a DNS name
+        //                       whose labels may be "*", which stands for exactly ONE whole label:
+        //                       "*.vpn.example.net" matches gw1.vpn.example.net, not vpn.example.net and not
+        //                       a.gw1.vpn.example.net. Wildcard names are issued only when a challenge binds them.
+        //     ip                CIDR ranges every IP address must lie in, IPv4 or IPv6 ("192.0.2.0/24",
+        //                       "2001:db8:5::/48"). []: no IP address without a challenge bound to it — a
+        //                       gateway binds a tunnel's remote-gateway to the iPAddress in its peer's certificate.
+        //     email             domain patterns of e-mail addresses ("example.net", "*.example.net"). []: none.
+        //                       Even within these patterns, a DNS name, CN, IP or e-mail address that a current
+        //                       certificate of another key holds is refused (one gateway never takes another's name).
         // crl             validityHours (nextUpdate - thisUpdate, default 168), overlapHours (issue the next CRL this
         //                 long before nextUpdate, default 24), checkMinutes (how often to check, default 10),
         //                 regenerateOnRevoke (default true).
@@ -65,7 +90,14 @@ public static class CaSettingsFile
               "ecdsaCurves": ["p256", "p384"],
               "approval": "challenge",
               "allowSha1Des3": false,
-              "renewalSubjectMustMatch": true
+              "renewalSubjectMustMatch": true,
+              "supersededGraceHours": 24,
+              "names": {
+                "subject": { "require": {}, "cn": [] },
+                "dns": [],
+                "ip": [],
+                "email": []
+              }
             }
           },
           "crl": { "validityHours": 168, "overlapHours": 24, "checkMinutes": 10, "regenerateOnRevoke": true },
@@ -73,6 +105,28 @@ public static class CaSettingsFile
         }
 
         """;
+
+    /// <summary>
+    /// The settings file <c>ca init</c> writes for a CA named <paramref name="caSubject"/>: <see cref="DefaultText"/>
+    /// with the default profile's <c>names.subject.require</c> set to the CA subject's O (and C when it has one), so
+    /// that a challenge alone gets certificates only inside the CA's organisation.
+    /// </summary>
+    public static string DefaultTextFor(X500DistinguishedName caSubject)
+    {
+        ArgumentNullException.ThrowIfNull(caSubject);
+        var require = new List<string>();
+        foreach (string attribute in new[] { "O", "C" })
+        {
+            if (SubjectNames.Single(caSubject, attribute) is { } value)
+            {
+                require.Add($"{JsonSerializer.Serialize(attribute)}: {JsonSerializer.Serialize(value)}");
+            }
+        }
+        const string empty = "\"require\": {}";
+        int at = DefaultText.IndexOf(empty, StringComparison.Ordinal);
+        return require.Count == 0 ? DefaultText
+            : DefaultText[..at] + "\"require\": { " + string.Join(", ", require) + " }" + DefaultText[(at + empty.Length)..];
+    }
 
     private static readonly JsonDocumentOptions Options = new()
     {
@@ -271,7 +325,8 @@ public static class CaSettingsFile
     {
         string at = $"profiles.{name}.";
         r.Expect(e, JsonValueKind.Object, at.TrimEnd('.'));
-        r.Known(e, at, "validityDays", "keyUsage", "extendedKeyUsage", "subjectAltNames", "rsaMinimumBits", "ecdsaCurves", "approval", "allowSha1Des3", "renewalSubjectMustMatch");
+        r.Known(e, at, "validityDays", "keyUsage", "extendedKeyUsage", "subjectAltNames", "rsaMinimumBits", "ecdsaCurves", "approval", "allowSha1Des3",
+            "renewalSubjectMustMatch", "supersededGraceHours", "names");
         var defaults = new CertificateProfile { Name = name };
 
         X509KeyUsageFlags ku = defaults.KeyUsage;
@@ -349,8 +404,75 @@ public static class CaSettingsFile
             EcdsaCurves = curves,
             Approval = approval,
             AllowSha1Des3 = r.Bool(e, "allowSha1Des3", at) ?? false,
-            RenewalSubjectMustMatch = r.Bool(e, "renewalSubjectMustMatch", at) ?? true,
+            RenewalSubjectMustMatch = r.Bool(e, "renewalSubjectMustMatch", at) != false ? true
+                : throw new CaSettingsException($"{r.Source}: {at}renewalSubjectMustMatch: false is no longer allowed: a renewal may ask only for the names its certificate has (issue #14); remove the setting or set it to true"),
+            SupersededGrace = TimeSpan.FromHours(r.Int(e, "supersededGraceHours", at, 0, 24 * 366) ?? 24),
+            Names = ReadNames(r, at, e),
         };
+    }
+
+    private static NamePolicy ReadNames(Reader r, string at, JsonElement profile)
+    {
+        if (!profile.TryGetProperty("names", out JsonElement n) || n.ValueKind == JsonValueKind.Null)
+        {
+            return NamePolicy.Default;
+        }
+        at += "names.";
+        r.Expect(n, JsonValueKind.Object, at.TrimEnd('.'));
+        r.Known(n, at, "subject", "dns", "ip", "email");
+        var require = new Dictionary<string, string>(StringComparer.Ordinal);
+        IReadOnlyList<DnsNamePattern> cn = [];
+        if (n.TryGetProperty("subject", out JsonElement subject) && subject.ValueKind != JsonValueKind.Null)
+        {
+            r.Expect(subject, JsonValueKind.Object, at + "subject");
+            r.Known(subject, at + "subject.", "require", "cn");
+            if (subject.TryGetProperty("require", out JsonElement req) && req.ValueKind != JsonValueKind.Null)
+            {
+                r.Expect(req, JsonValueKind.Object, at + "subject.require");
+                foreach (JsonProperty p in req.EnumerateObject())
+                {
+                    string attribute = p.Name.ToUpperInvariant();
+                    if (!SubjectNames.RequirableAttributes.ContainsKey(attribute))
+                    {
+                        throw new CaSettingsException($"{r.Source}: {at}subject.require '{p.Name}': expected one of {string.Join(", ", SubjectNames.RequirableAttributes.Keys)}");
+                    }
+                    r.Expect(p.Value, JsonValueKind.String, $"{at}subject.require.{p.Name}");
+                    string value = p.Value.GetString()!;
+                    if (value.Length is 0 or > 256)
+                    {
+                        throw new CaSettingsException($"{r.Source}: {at}subject.require.{p.Name}: expected a value of 1 to 256 characters");
+                    }
+                    if (!require.TryAdd(attribute, value))
+                    {
+                        throw new CaSettingsException($"{r.Source}: {at}subject.require: {attribute} is given twice");
+                    }
+                }
+            }
+            cn = Patterns(r, subject, "cn", at + "subject.");
+        }
+        var ranges = new List<IpRange>();
+        foreach (string text in r.Strings(n, "ip", at) ?? [])
+        {
+            ranges.Add(IpRange.TryParse(text, out string? problem) ?? throw new CaSettingsException($"{r.Source}: {at}ip '{text}': {problem}"));
+        }
+        return new NamePolicy
+        {
+            RequiredSubject = require,
+            CommonNames = cn,
+            DnsNames = Patterns(r, n, "dns", at),
+            IpRanges = ranges,
+            EmailDomains = Patterns(r, n, "email", at),
+        };
+    }
+
+    private static List<DnsNamePattern> Patterns(Reader r, JsonElement e, string name, string at)
+    {
+        var list = new List<DnsNamePattern>();
+        foreach (string text in r.Strings(e, name, at) ?? [])
+        {
+            list.Add(DnsNamePattern.TryParse(text, out string? problem) ?? throw new CaSettingsException($"{r.Source}: {at}{name} '{text}': {problem}"));
+        }
+        return list;
     }
 
     private static bool IsDottedOid(string s) =>

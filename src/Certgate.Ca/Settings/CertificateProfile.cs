@@ -68,6 +68,14 @@ public sealed record CertificateProfile
     /// <summary>Advertise SHA-1 and DES3 in GetCACaps (old clients only).</summary>
     public bool AllowSha1Des3 { get; init; }
 
-    /// <summary>A renewal's new CSR must carry the same subject as the certificate that signs it.</summary>
+    /// <summary>A renewal's new CSR must carry the same subject as the certificate that signs it. Always true since
+    /// issue #14 (a renewal asks only for names its certificate already has); <c>false</c> is refused at load.</summary>
     public bool RenewalSubjectMustMatch { get; init; } = true;
+
+    /// <summary>The names a request under an unbound challenge may ask for (issue #14 §1).</summary>
+    public NamePolicy Names { get; init; } = NamePolicy.Default;
+
+    /// <summary>How long a renewed certificate stays valid beside its successor before the CA revokes it with reason
+    /// superseded (so a gateway whose install failed can still fetch its new certificate and retry).</summary>
+    public TimeSpan SupersededGrace { get; init; } = TimeSpan.FromHours(24);
 }

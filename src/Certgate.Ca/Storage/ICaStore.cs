@@ -27,6 +27,21 @@ public interface ICaStore : IAsyncDisposable
     /// <summary>Marks a certificate revoked; a second revocation keeps the first time and reason.</summary>
     Task<RevokeOutcome> RevokeAsync(string serial, CrlReason reason, DateTimeOffset time, CancellationToken cancellationToken = default);
 
+    /// <summary>Current certificates (not revoked, notAfter after <paramref name="now"/>) that hold
+    /// <paramref name="name"/> (at most 16, oldest first). Names are indexed when a certificate is inserted.</summary>
+    Task<IReadOnlyList<CertificateRecord>> FindCurrentHoldersAsync(HeldName name, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>Claims the right to renew a certificate: sets its successor to <paramref name="marker"/> when it has
+    /// none (or already that marker, for a retransmitted renewal). False when another successor exists.</summary>
+    Task<bool> TryClaimSuccessionAsync(string serial, string marker, CancellationToken cancellationToken = default);
+
+    /// <summary>Ends a claim: records <paramref name="successor"/> and the time it superseded the certificate, or
+    /// releases the claim when <paramref name="successor"/> is null (the renewal was refused).</summary>
+    Task CompleteSuccessionAsync(string serial, string marker, string? successor, DateTimeOffset time, CancellationToken cancellationToken = default);
+
+    /// <summary>Certificates with a successor that are not yet revoked, oldest supersession first.</summary>
+    Task<IReadOnlyList<CertificateRecord>> ListSupersededUnrevokedAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Every revoked certificate (for the CRL), in revocation order.</summary>
     Task<IReadOnlyList<RevokedEntry>> ListRevokedAsync(CancellationToken cancellationToken = default);
 

@@ -14,10 +14,22 @@ public sealed record CertificateRecord(
     string? TransactionId,
     DateTimeOffset IssuedAt,
     DateTimeOffset? RevokedAt = null,
-    CrlReason? RevocationReason = null)
+    CrlReason? RevocationReason = null,
+    string? Successor = null,
+    DateTimeOffset? SupersededAt = null)
 {
     public bool IsRevoked => RevokedAt is not null;
+
+    /// <summary>True when a renewal issued a successor (or is issuing one now): this certificate renews no more.</summary>
+    public bool HasSuccessor => Successor is not null;
+
+    /// <summary>The serial for messages: <c>0x0B2B…</c>.</summary>
+    public string SerialText => "0x" + Serial;
 }
+
+/// <summary>A name a certificate holds, as the CA indexes it to refuse the same name to another key: <c>name</c>
+/// (a DNS name or the CN, lower case), <c>ip</c> (canonical notation) or <c>email</c> (lower case).</summary>
+public sealed record HeldName(string Kind, string Name);
 
 /// <summary>Outcome of <see cref="ICaStore.RevokeAsync"/>.</summary>
 public enum RevokeOutcome
@@ -28,8 +40,10 @@ public enum RevokeOutcome
 }
 
 /// <summary>A one-time challenge. Only the SHA-256 of the password is stored (<c>PasswordHash</c>); <c>Id</c> is a short
-/// public identifier (first 16 hex digits of the hash) for listings and audit.</summary>
-public sealed record ChallengeRecord(string Id, byte[] PasswordHash, string? Profile, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt);
+/// public identifier (first 16 hex digits of the hash) for listings and audit.
+/// <c>Binding</c> is the <see cref="Challenges.NameBinding"/> as stored (JSON), null for an unbound challenge.</summary>
+public sealed record ChallengeRecord(string Id, byte[] PasswordHash, string? Profile, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt,
+    string? Binding = null);
 
 /// <summary>Result of an atomic challenge consumption.</summary>
 public enum ChallengeStatus

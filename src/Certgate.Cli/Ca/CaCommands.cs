@@ -36,7 +36,8 @@ internal sealed class CaCommands : ICommandModule
             + " (--url: the address gateways reach this CA at; issued certificates point to its CRL there;"
         + " --key-passphrase-file: encrypt the CA and RA keys, PKCS#8 AES-256/PBKDF2-SHA-256)", Init);
         table.Add("ca install-cert", "--dir DIR --cert F" + KeyHelp + " (finish a subordinate CA made with init --csr-out)", InstallCert);
-        table.Add("ca challenge", "--dir DIR [--ttl 1h] [--profile P]" + DbHelp + " (prints a one-time challenge password)", Challenge);
+        table.Add("ca challenge", "--dir DIR [--ttl 1h] [--profile P] [--subject DN] [--dns NAME]... [--ip ADDR]... [--email A]..." + DbHelp
+            + " (prints a one-time challenge password; with names, a request using it may ask only for those names)", Challenge);
         table.Add("ca list", "--dir DIR" + DbHelp, List);
         table.Add("ca show", "--dir DIR --serial HEX [--out F]" + DbHelp, Show);
         table.Add("ca revoke", "--dir DIR --serial HEX [--reason R]" + DbHelp + " (reissues the CRL)", Revoke);
@@ -223,7 +224,20 @@ internal sealed class CaCommands : ICommandModule
         string? db = args.Optional("--db");
         string? ttlText = args.Optional("--ttl");
         string? profile = args.Optional("--profile");
+        string? subject = args.Optional("--subject");
+        IReadOnlyList<string> dns = args.All("--dns");
+        IReadOnlyList<string> ips = args.All("--ip");
+        IReadOnlyList<string> emails = args.All("--email");
         args.EnsureAllUsed();
+        NameBinding binding;
+        try
+        {
+            binding = NameBinding.Create(subject, dns, ips, emails);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserException($"{args.Command}: {e.Message[..(e.Message.IndexOf(" (Parameter", StringComparison.Ordinal) is int i and >= 0 ? i : e.Message.Length)]}", 2);
+        }
         TimeSpan ttl = ttlText is null ? TimeSpan.FromHours(1) : CaText.ParseDuration(args, "--ttl", ttlText);
         if (ttl > TimeSpan.FromDays(366))
         {
@@ -235,10 +249,13 @@ internal sealed class CaCommands : ICommandModule
             {
                 throw new UserException($"{args.Command}: --profile '{profile}': no such certificate profile (known: {string.Join(", ", s.Ca.Settings.Profiles.Keys)})", 2);
             }
-            CreatedChallenge c = await s.Ca.CreateChallengeAsync(ttl, profile, CaSession.Actor).ConfigureAwait(false);
+            CreatedChallenge c = await s.Ca.CreateChallengeAsync(ttl, profile, CaSession.Actor, binding).ConfigureAwait(false);
             // The password alone on stdout, so scripts can capture it; the rest goes to stderr.
             ctx.Out.WriteLine(c.Password);
             ctx.Error.WriteLine($"challenge {c.Id} for profile {profile ?? s.Ca.Settings.DefaultProfile}, one use, expires {CaText.Time(c.ExpiresAt)}");
+            ctx.Error.WriteLine(c.Binding is { } b
+                ? $"bound to {b.Describe()}: a request using it may ask only for these names"
+                : "unbound: a request using it may ask only for names the profile's policy allows (names in ca.json)");
             return 0;
         });
     }
@@ -558,7 +575,8 @@ internal sealed class CaCommands : ICommandModule
             try
             {
                 csr = ParsedCsr.Parse(der);
-                var context = new IssuanceContext(csr, profile, settings, s.Ca.Certificate, now, IssuanceKind.Initial, requester, null);
+                // The operator signing the file vouches for its names (still never the CA's own subject, never cA=TRUE).
+                var context = new IssuanceContext(csr, profile, settings, s.Ca.Certificate, now, IssuanceKind.Initial, requester, null, NameGrant.Operator);
                 (X509Certificate2 cert, CertificateRecord record) = await s.Ca.Pipeline.IssueAsync(context, s.Store).ConfigureAwait(false);
                 using (cert)
                 {

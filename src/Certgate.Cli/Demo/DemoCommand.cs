@@ -124,10 +124,15 @@ internal sealed class DemoCommand : ICommandModule
                     "commit");
                 demo.Run(gw, state, "request", "security", "pki", "ca-certificate", "enroll", "ca-profile", "demo-ca");
                 demo.Run(gw, state, "request", "security", "pki", "generate-key-pair", "certificate-id", gw, "size", "2048");
-                CreatedChallenge challenge = await ca.CreateChallengeAsync(TimeSpan.FromMinutes(15), null, "demo");
-                demo.Say($"(CA operator) one-time challenge password for {gw}: {challenge.Password}");
+                // The challenge is bound to the gateway's names: its address may be issued only under a challenge that
+                // names it, because a peer's tunnel accepts the certificate for that address (issue #14 §1).
+                string gwSubject = $"CN={gw}.demo.example,OU=VPN,O=Certgate Demo,C=US";
+                var binding = NameBinding.Create(gwSubject, [$"{gw}.demo.example"], [$"10.99.0.{g + 1}"], null);
+                CreatedChallenge challenge = await ca.CreateChallengeAsync(TimeSpan.FromMinutes(15), null, "demo", binding);
+                demo.Say($"(CA operator) ca challenge --dir {caDir} --subject \"{gwSubject}\" --dns {gw}.demo.example --ip 10.99.0.{g + 1}");
+                demo.Say($"(CA operator) one-time challenge password for {gw}, bound to {binding.Describe()}: {challenge.Password}");
                 demo.Run(gw, state, "request", "security", "pki", "local-certificate", "enroll", "certificate-id", gw, "ca-profile", "demo-ca",
-                    "challenge-password", challenge.Password, "subject", $"CN={gw}.demo.example,OU=VPN,O=Certgate Demo,C=US", "domain-name", $"{gw}.demo.example",
+                    "challenge-password", challenge.Password, "subject", gwSubject, "domain-name", $"{gw}.demo.example",
                     // The gateway's outer address (its local-gateway below): the peer's tunnel has no remote-id, so it
                     // accepts only a certificate that names its remote-gateway (issue #14 §2), as a Junos SRX does.
                     "ip-address", $"10.99.0.{g + 1}");

@@ -125,10 +125,12 @@ public sealed class AuthorityTests
         Assert.Equal(EnrollmentStatus.Issued, renewed.Status);
         Assert.NotEqual(old.SerialNumber, renewed.Certificate!.SerialNumber);
 
-        // Cisco: PKCSReq signed by the current certificate, no challenge.
-        EnrollmentResult cisco = await t.Ca.EnrollAsync(Pkcs(TestPki.Csr(newKey2), "r2", signer));
+        // Cisco: PKCSReq signed by the current certificate, no challenge (the renewed one: a certificate renews once,
+        // issue #14).
+        EnrollmentResult cisco = await t.Ca.EnrollAsync(Pkcs(TestPki.Csr(newKey2), "r2", renewed.Certificate.CopyWithPrivateKey(newKey)));
         Assert.Equal(EnrollmentStatus.Issued, cisco.Status);
         Assert.Contains((await t.Store.ReadAuditAsync(0, 100)), r => (r.Entry.Detail ?? "").Contains("renewal of " + old.SerialNumber, StringComparison.Ordinal));
+        Assert.Contains((await t.Store.ReadAuditAsync(0, 100)), r => (r.Entry.Detail ?? "").Contains("renewal of " + renewed.Certificate.SerialNumber + " (PkcsReq)", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -314,10 +316,11 @@ public sealed class AuthorityTests
     public async Task Eight_parallel_enrollments_get_distinct_serials()
     {
         await using TestAuthority t = await TestAuthority.CreateAsync();
-        EnrollmentResult[] results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        // Eight gateways (eight names: one name belongs to one key, issue #14).
+        EnrollmentResult[] results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
         {
             using ECDsa k = TestPki.NewEcKey();
-            return await t.EnrollWithChallengeAsync(k);
+            return await t.EnrollWithChallengeAsync(k, $"CN=gw{i}.example.net,O=Example");
         })));
         Assert.All(results, r => Assert.Equal(EnrollmentStatus.Issued, r.Status));
         Assert.Equal(8, results.Select(r => r.Certificate!.SerialNumber).Distinct().Count());

@@ -24,7 +24,9 @@ public sealed class PipelineTests
         byte[] csr = TestPki.Csr(key, dns: ["gw1.example.net"], ips: ["192.0.2.1"],
             extraExtensions: [new X509BasicConstraintsExtension(true, false, 0, true), new X509Extension("1.2.3.4.5", [0x05, 0x00], false),
                 new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true)]);
-        IssuanceContext ctx = Context(csr);
+        // The IP address is issued under a profile that allows its range (issue #14: not under a bare challenge).
+        CertificateProfile profile = CaSettings.CreateDefault().GetProfile(null) with { Names = new NamePolicy { IpRanges = [IpRange.TryParse("192.0.2.0/24", out _)!] } };
+        IssuanceContext ctx = Context(csr, profile);
         X509Certificate2 cert = IssuancePipeline.Sign(new IssuancePipeline().BuildTemplate(ctx), WithKey(ctx.Issuer), RandomSerialNumberSource.Instance.Next());
 
         Assert.False(cert.Extensions.OfType<X509BasicConstraintsExtension>().Single().CertificateAuthority);
@@ -145,13 +147,13 @@ public sealed class PipelineTests
         using ECDsa k1 = TestPki.NewEcKey(), k2 = TestPki.NewEcKey(), k3 = TestPki.NewEcKey();
         EnrollmentResult first = await t.EnrollWithChallengeAsync(k1);
         Assert.Equal(Convert.ToHexString(fixedSerial), first.Certificate!.SerialNumber);
-        EnrollmentResult second = await t.EnrollWithChallengeAsync(k2);
+        EnrollmentResult second = await t.EnrollWithChallengeAsync(k2, "CN=gw2.example.net,O=Example"); // another gateway: its own name
         Assert.Equal(EnrollmentStatus.Issued, second.Status);
         Assert.NotEqual(first.Certificate.SerialNumber, second.Certificate!.SerialNumber);
 
         await using TestAuthority broken = await TestAuthority.CreateAsync(serials: new ScriptedSerials(Enumerable.Repeat(fixedSerial, 20).ToArray()));
         await broken.EnrollWithChallengeAsync(k1);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => broken.EnrollWithChallengeAsync(k3));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => broken.EnrollWithChallengeAsync(k3, "CN=gw3.example.net,O=Example"));
     }
 
     private static X509Certificate2 WithKey(X509Certificate2 c) => c; // CreateSelfSigned certificates carry their key

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Security.Cryptography;
 using Certgate.Ca.Audit;
 using Certgate.Ca.Storage;
@@ -20,6 +21,10 @@ public abstract class CaStoreContract : IAsyncLifetime
 
     /// <summary>Opens a second store instance on the same database (another frontend).</summary>
     protected abstract Task<ICaStore> OpenSecondStoreAsync();
+
+    /// <summary>Creates a database holding what <paramref name="statements"/> write (given the dialect's 64-bit integer
+    /// and byte-string column types), then opens a store on it, which migrates it.</summary>
+    protected abstract Task<ICaStore> OpenMigratedAsync(Func<string, string, string[]> statements);
 
     public async Task InitializeAsync() => Store = await CreateStoreAsync();
 
@@ -221,4 +226,97 @@ public abstract class CaStoreContract : IAsyncLifetime
         Assert.True(v.Valid, v.Problem);
         Assert.Equal(40, v.VerifiedRows);
     }
+
+    // ---- issue #14: held names, succession, challenge bindings, schema 2 ----
+
+    private static byte[] RealCertificate(string subject, string[] dns, string[] ips)
+    {
+        using var ca = Certgate.Tests.Shared.TestPki.TestCa.CreateRoot("CN=Store CA");
+        using X509Certificate2 c = ca.Issue(subject, new Certgate.Tests.Shared.TestPki.CertOptions
+        {
+            DnsNames = dns,
+            IpAddresses = [.. ips.Select(System.Net.IPAddress.Parse)],
+            NotBefore = T0.AddDays(-1),
+            NotAfter = T0.AddDays(365),
+        });
+        return c.RawData;
+    }
+
+    [Fact]
+    public async Task Names_of_an_inserted_certificate_are_found_while_it_is_current()
+    {
+        byte[] der = RealCertificate("CN=gw2.example.net,O=Example", ["gw2.example.net", "GW2-alt.example.net"], ["192.0.2.2"]);
+        Assert.True(await Store.TryInsertCertificateAsync(Cert("A1") with { Der = der }));
+        CertificateRecord holder = Assert.Single(await Store.FindCurrentHoldersAsync(new HeldName("name", "gw2.example.net"), T0));
+        Assert.Equal("A1", holder.Serial);
+        Assert.Single(await Store.FindCurrentHoldersAsync(new HeldName("name", "gw2-alt.example.net"), T0));
+        Assert.Single(await Store.FindCurrentHoldersAsync(new HeldName("ip", "192.0.2.2"), T0));
+        Assert.Empty(await Store.FindCurrentHoldersAsync(new HeldName("ip", "192.0.2.3"), T0));
+        Assert.Empty(await Store.FindCurrentHoldersAsync(new HeldName("name", "gw2.example.net"), T0.AddDays(366)));
+        await Store.RevokeAsync("A1", CrlReason.keyCompromise, T0);
+        Assert.Empty(await Store.FindCurrentHoldersAsync(new HeldName("name", "gw2.example.net"), T0));
+    }
+
+    [Fact]
+    public async Task Succession_is_claimed_once_completed_and_released()
+    {
+        await Store.TryInsertCertificateAsync(Cert("B1"));
+        Assert.True(await Store.TryClaimSuccessionAsync("B1", "renewing:t1"));
+        Assert.True(await Store.TryClaimSuccessionAsync("B1", "renewing:t1"));   // the same transaction again
+        Assert.False(await Store.TryClaimSuccessionAsync("B1", "renewing:t2"));
+        await Store.CompleteSuccessionAsync("B1", "renewing:t1", null, T0);       // refused: released
+        Assert.Null((await Store.GetCertificateAsync("B1"))!.Successor);
+        Assert.True(await Store.TryClaimSuccessionAsync("B1", "renewing:t2"));
+        await Store.CompleteSuccessionAsync("B1", "renewing:t2", "B2", T0.AddHours(1));
+        CertificateRecord b1 = (await Store.GetCertificateAsync("B1"))!;
+        Assert.Equal(("B2", (DateTimeOffset?)T0.AddHours(1)), (b1.Successor, b1.SupersededAt));
+        Assert.False(await Store.TryClaimSuccessionAsync("B1", "renewing:t3"));
+        Assert.Equal("B1", Assert.Single(await Store.ListSupersededUnrevokedAsync()).Serial);
+        await Store.RevokeAsync("B1", CrlReason.superseded, T0.AddDays(1));
+        Assert.Empty(await Store.ListSupersededUnrevokedAsync());
+    }
+
+    [Fact]
+    public async Task Challenge_binding_round_trips()
+    {
+        byte[] hash = RandomNumberGenerator.GetBytes(32);
+        await Store.InsertChallengeAsync(new ChallengeRecord("AB", hash, null, T0, T0.AddHours(1), null, "{\"dns\":[\"gw1.example.net\"]}"));
+        Assert.Equal("{\"dns\":[\"gw1.example.net\"]}", (await Store.FindChallengeAsync(hash))!.Binding);
+    }
+
+    [Fact]
+    public async Task Schema_1_database_migrates_keeping_its_certificates_and_indexing_their_names()
+    {
+        byte[] der = RealCertificate("CN=old-gw.example.net,O=Example", ["old-gw.example.net"], ["192.0.2.9"]);
+        await using ICaStore old = await OpenMigratedAsync((int64, bytes) =>
+        [
+            // What Certgate wrote before issue #14 (schema version 1), with one certificate and one challenge.
+            $"CREATE TABLE certificates (serial TEXT PRIMARY KEY, subject TEXT NOT NULL, not_before {int64} NOT NULL, not_after {int64} NOT NULL, der {bytes} NOT NULL, profile TEXT NOT NULL, pubkey_sha256 TEXT NOT NULL, transaction_id TEXT, issued_at {int64} NOT NULL, revoked_at {int64}, revocation_reason {int64})",
+            "CREATE INDEX certificates_issued ON certificates (issued_at, serial)",
+            "CREATE INDEX certificates_revoked ON certificates (revoked_at) WHERE revoked_at IS NOT NULL",
+            $"CREATE TABLE challenges (hash {bytes} PRIMARY KEY, id TEXT NOT NULL, profile TEXT, created_at {int64} NOT NULL, expires_at {int64} NOT NULL, used_at {int64})",
+            $"CREATE TABLE requests (transaction_id TEXT PRIMARY KEY, state TEXT NOT NULL, pubkey_sha256 TEXT NOT NULL, csr {bytes} NOT NULL, subject TEXT NOT NULL, requester TEXT NOT NULL, profile TEXT NOT NULL, serial TEXT, fail_reason TEXT, created_at {int64} NOT NULL, updated_at {int64} NOT NULL)",
+            "CREATE INDEX requests_state ON requests (state, created_at)",
+            $"CREATE TABLE crl_counter (id {int64} PRIMARY KEY, last_number {int64} NOT NULL)",
+            "INSERT INTO crl_counter (id, last_number) VALUES (1, 0)",
+            $"CREATE TABLE crls (number {int64} PRIMARY KEY, this_update {int64} NOT NULL, next_update {int64} NOT NULL, der {bytes} NOT NULL)",
+            $"CREATE TABLE audit_head (id {int64} PRIMARY KEY, seq {int64} NOT NULL, hash {bytes})",
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, NULL)",
+            $"CREATE TABLE audit (seq {int64} PRIMARY KEY, time {int64} NOT NULL, actor TEXT NOT NULL, event TEXT NOT NULL, outcome TEXT NOT NULL, subject TEXT, serial TEXT, transaction_id TEXT, detail TEXT, hash {bytes} NOT NULL)",
+            $"CREATE TABLE schema_version (version {int64} NOT NULL)",
+            "INSERT INTO schema_version (version) VALUES (1)",
+            $"INSERT INTO certificates VALUES ('0C01', 'CN=old-gw.example.net, O=Example', {T0.AddDays(-1).ToUnixTimeMilliseconds()}, {T0.AddDays(365).ToUnixTimeMilliseconds()}, {Hex(der, bytes)}, 'default', 'AB', 'tx-old', {T0.ToUnixTimeMilliseconds()}, NULL, NULL)",
+            $"INSERT INTO challenges VALUES ({Hex(new byte[32], bytes)}, '0000', NULL, {T0.ToUnixTimeMilliseconds()}, {T0.AddHours(1).ToUnixTimeMilliseconds()}, NULL)",
+        ]);
+        CertificateRecord kept = (await old.GetCertificateAsync("0C01"))!;
+        Assert.Equal(der, kept.Der);
+        Assert.Null(kept.Successor);
+        Assert.Equal("0C01", Assert.Single(await old.FindCurrentHoldersAsync(new HeldName("name", "old-gw.example.net"), T0)).Serial);
+        Assert.Single(await old.FindCurrentHoldersAsync(new HeldName("ip", "192.0.2.9"), T0));
+        Assert.Null((await old.FindChallengeAsync(new byte[32]))!.Binding);
+        Assert.True(await old.TryClaimSuccessionAsync("0C01", "renewing:x"));
+    }
+
+    private static string Hex(byte[] data, string bytesType) =>
+        bytesType == "BLOB" ? $"X'{Convert.ToHexString(data)}'" : $"'\\x{Convert.ToHexString(data)}'::bytea";
 }

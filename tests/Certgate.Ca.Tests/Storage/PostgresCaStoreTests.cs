@@ -18,6 +18,21 @@ public sealed class PostgresCaStoreTests(PostgresServerFixture server) : CaStore
 
     protected override async Task<ICaStore> OpenSecondStoreAsync() => await PostgresCaStore.OpenAsync(_connectionString!);
 
+    protected override async Task<ICaStore> OpenMigratedAsync(Func<string, string, string[]> statements)
+    {
+        string cs = await server.CreateDatabaseAsync("old");
+        await using (var c = new Npgsql.NpgsqlConnection(cs))
+        {
+            await c.OpenAsync();
+            foreach (string sql in statements("BIGINT", "BYTEA"))
+            {
+                await using var cmd = new Npgsql.NpgsqlCommand(sql, c);
+                await cmd.ExecuteNonQueryAsync();
+            }
+        }
+        return await PostgresCaStore.OpenAsync(cs);
+    }
+
     [Fact]
     public async Task Factory_opens_postgres_specifications_and_hides_the_password()
     {

@@ -99,7 +99,7 @@ public sealed class BadCaAnswerTests : IAsyncLifetime
         // One real enrollment (another key) so that "replay" has a genuine, signed answer for another transaction.
         _f.Ok("request", "security", "pki", "generate-key-pair", "certificate-id", "seed");
         _f.Ok("request", "security", "pki", "local-certificate", "enroll", "certificate-id", "seed", "ca-profile", "ca1",
-            "challenge-password", await ChallengeAsync(), "subject", "CN=seed.example.net");
+            "challenge-password", await ChallengeAsync(), "subject", "CN=seed.example.net,O=Certgate");
     }
 
     public async Task DisposeAsync()
@@ -122,7 +122,7 @@ public sealed class BadCaAnswerTests : IAsyncLifetime
         string challenge = await ChallengeAsync();
         _mode = "caps-lower-crlf";
         string output = _f.Ok("request", "security", "pki", "local-certificate", "enroll", "certificate-id", "gw1", "ca-profile", "ca1",
-            "challenge-password", challenge, "subject", "CN=gw1.example.net");
+            "challenge-password", challenge, "subject", "CN=gw1.example.net,O=Certgate");
         Assert.Contains("sha-512, aes256", output);
         Assert.DoesNotContain("Warning", output);
         Assert.Contains("Local certificate gw1 loaded successfully", output);
@@ -140,7 +140,7 @@ public sealed class BadCaAnswerTests : IAsyncLifetime
         string before = _f.Snapshot();
         _mode = mode;
         (int code, string output, string err) = _f.Run("request", "security", "pki", "local-certificate", "enroll", "certificate-id", "gw1", "ca-profile", "ca1",
-            "challenge-password", challenge, "subject", "CN=gw1.example.net");
+            "challenge-password", challenge, "subject", "CN=gw1.example.net,O=Certgate");
         Assert.Equal(1, code);
         string[] lines = err.TrimEnd('\n').Split('\n');
         Assert.True(lines.Length == 1, $"expected one error line: {err}");

@@ -49,7 +49,7 @@ public sealed class CaServePostgresTests(PostgresServerFixture postgres) : IClas
             while (challenges.TryDequeue(out string? challenge))
             {
                 using KeyPair key = KeyPair.Generate(KeyAlgorithm.Rsa, 2048);
-                var subject = new X500DistinguishedName($"CN={name}-{Guid.NewGuid():N}");
+                var subject = new X500DistinguishedName($"CN={name}-{Guid.NewGuid():N},O=Certgate");
                 byte[] csr = CertificateRequestBuilder.Create(key, new CertificateRequestOptions { Subject = subject, ChallengePassword = challenge });
                 using X509Certificate2 signer = new CertificateRequest(subject, key.Rsa!, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
                     .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));

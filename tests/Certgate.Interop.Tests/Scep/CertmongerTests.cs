@@ -38,7 +38,7 @@ public sealed class CertmongerTests : IDisposable
 
     private ExternalTool.Result Request(CertmongerDaemon cm, string id, string cn, string challenge) =>
         cm.Getcert("request", "-c", "Certgate", "-k", _dir.File(id + ".key"), "-f", _dir.File(id + ".crt"),
-            "-N", $"CN={cn},O=Test,C=CH", "-D", cn + ".test", "-L", challenge, "-I", id, "-w", "--wait-timeout", "30");
+            "-N", $"CN={cn},O=Certgate,C=CH", "-D", cn + ".test", "-L", challenge, "-I", id, "-w", "--wait-timeout", "30");
 
     [Fact]
     public async Task Certmonger_enrolls_with_a_one_time_challenge_and_the_certificate_verifies()
@@ -56,7 +56,7 @@ public sealed class CertmongerTests : IDisposable
         string certPath = _dir.File("cm1.crt");
         X509Certificate2 cert = X509Certificate2.CreateFromPem(File.ReadAllText(certPath));
         // -N is an LDAP-order string: certmonger encodes C first.
-        Assert.Equal("C=CH, O=Test, CN=certmonger-1", cert.Subject);
+        Assert.Equal("C=CH, O=Certgate, CN=certmonger-1", cert.Subject);
         Assert.Contains("certmonger-1.test", cert.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single().EnumerateDnsNames());
         ExternalTool.Result verify = ExternalTool.Run("openssl", ["verify", "-CAfile", caPem, certPath]);
         Assert.True(verify.ExitCode == 0, $"openssl verify: {verify.Combined}");
@@ -91,7 +91,7 @@ public sealed class CertmongerTests : IDisposable
         IReadOnlyList<AuditRecord> audit = await store.ReadAuditAsync(0, 1000);
         AuditRecord refused = Assert.Single(audit, a => a.Entry.Event == "challenge-refused");
         Assert.Equal("refused", refused.Entry.Outcome);
-        Assert.Equal("C=CH, O=Test, CN=certmonger-b", refused.Entry.Subject);
+        Assert.Equal("C=CH, O=Certgate, CN=certmonger-b", refused.Entry.Subject);
         Assert.Contains("already used", refused.Entry.Detail, StringComparison.Ordinal);
         Assert.Single(await store.ListCertificatesAsync(0, 10));
     }

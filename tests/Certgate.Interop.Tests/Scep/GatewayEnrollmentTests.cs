@@ -91,7 +91,9 @@ public sealed class GatewayEnrollmentTests : IAsyncLifetime
         Assert.Contains("(sha256)", caOut);
         Assert.Contains("CA certificate for profile ca1 loaded successfully", caOut);
         Ok("request", "security", "pki", "generate-key-pair", "certificate-id", "gw1", "size", "2048");
-        string challenge = (await _ca.CreateChallengeAsync(TimeSpan.FromMinutes(10), null, "test")).Password;
+        // Bound to the gateway's names: IP and e-mail addresses need a challenge that names them (issue #14).
+        string challenge = (await _ca.CreateChallengeAsync(TimeSpan.FromMinutes(10), null, "test", Certgate.Ca.Challenges.NameBinding.Create(
+            "CN=gw1.example.net,O=Certgate,C=CH", ["gw1.example.net"], ["192.0.2.1", "2001:db8::1"], ["gw1@example.net"]))).Password;
         string enroll = Ok("request", "security", "pki", "local-certificate", "enroll", "certificate-id", "gw1", "ca-profile", "ca1",
             "challenge-password", challenge, "subject", "CN=gw1.example.net,O=Certgate,C=CH", "domain-name", "gw1.example.net", "ip-address", "192.0.2.1",
             "ipv6-address", "2001:db8::1", "email", "gw1@example.net");

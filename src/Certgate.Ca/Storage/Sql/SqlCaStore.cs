@@ -78,6 +78,15 @@ public abstract class SqlCaStore : ICaStore
               subject TEXT, serial TEXT, transaction_id TEXT, detail TEXT, hash {BytesType} NOT NULL)
             """,
         ],
+        // 2 (issue #14): names bound to a challenge; a renewed certificate's successor; the names each certificate
+        // holds, so that a name held by one key is refused to another (filled from the stored certificates).
+        [
+            "ALTER TABLE challenges ADD COLUMN binding TEXT",
+            "ALTER TABLE certificates ADD COLUMN successor TEXT",
+            $"ALTER TABLE certificates ADD COLUMN superseded_at {Int64Type}",
+            "CREATE TABLE certificate_names (kind TEXT NOT NULL, name TEXT NOT NULL, serial TEXT NOT NULL, PRIMARY KEY (kind, name, serial))",
+            "CREATE INDEX certificates_superseded ON certificates (superseded_at) WHERE superseded_at IS NOT NULL",
+        ],
     ];
 
     /// <summary>The schema version this code writes.</summary>
@@ -103,6 +112,10 @@ public abstract class SqlCaStore : ICaStore
                 {
                     await ExecAsync(c, tx, sql, cancellationToken).ConfigureAwait(false);
                 }
+                if (i == 1)
+                {
+                    await BackfillNamesAsync(c, tx, cancellationToken).ConfigureAwait(false);
+                }
                 await ExecAsync(c, tx, "INSERT INTO schema_version (version) VALUES (@v)", cancellationToken, ("@v", (long)(i + 1))).ConfigureAwait(false);
             }
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -113,22 +126,59 @@ public abstract class SqlCaStore : ICaStore
         }
     }
 
+    /// <summary>Schema 2: indexes the names of every certificate stored before it (a page at a time).</summary>
+    private static async Task BackfillNamesAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
+    {
+        const int page = 500;
+        for (long offset = 0; ; offset += page)
+        {
+            List<(string Serial, byte[] Der)> rows = await QueryAsync(c, "SELECT serial, der FROM certificates ORDER BY serial LIMIT @l OFFSET @o",
+                r => (r.GetString(0), Bytes(r, 1)), ct, tx, ("@l", (long)page), ("@o", offset)).ConfigureAwait(false);
+            foreach ((string serial, byte[] der) in rows)
+            {
+                await InsertNamesAsync(c, tx, serial, Issuance.CertificateNames.Of(der), ct).ConfigureAwait(false);
+            }
+            if (rows.Count < page)
+            {
+                return;
+            }
+        }
+    }
+
+    private static async Task InsertNamesAsync(DbConnection c, DbTransaction tx, string serial, IReadOnlyList<HeldName> names, CancellationToken ct)
+    {
+        foreach (HeldName n in names)
+        {
+            await ExecAsync(c, tx, "INSERT INTO certificate_names (kind, name, serial) VALUES (@k, @n, @s) ON CONFLICT DO NOTHING", ct,
+                ("@k", n.Kind), ("@n", n.Name), ("@s", serial)).ConfigureAwait(false);
+        }
+    }
+
     // ---- certificates ----
 
-    private const string CertificateColumns = "serial, subject, not_before, not_after, der, profile, pubkey_sha256, transaction_id, issued_at, revoked_at, revocation_reason";
+    private const string CertificateColumns = "serial, subject, not_before, not_after, der, profile, pubkey_sha256, transaction_id, issued_at, revoked_at, revocation_reason, successor, superseded_at";
 
     /// <inheritdoc/>
     public async Task<bool> TryInsertCertificateAsync(CertificateRecord certificate, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(certificate);
+        IReadOnlyList<HeldName> names = Issuance.CertificateNames.Of(certificate.Der);
         await using DbConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        int n = await ExecAsync(c, null,
-            $"INSERT INTO certificates ({CertificateColumns}) VALUES (@s, @subj, @nb, @na, @der, @p, @k, @t, @i, @ra, @rr) ON CONFLICT DO NOTHING",
+        await using DbTransaction tx = await BeginWriteAsync(c, cancellationToken).ConfigureAwait(false);
+        int n = await ExecAsync(c, tx,
+            $"INSERT INTO certificates ({CertificateColumns}) VALUES (@s, @subj, @nb, @na, @der, @p, @k, @t, @i, @ra, @rr, @su, @sa) ON CONFLICT DO NOTHING",
             cancellationToken,
             ("@s", certificate.Serial), ("@subj", certificate.Subject), ("@nb", Ms(certificate.NotBefore)), ("@na", Ms(certificate.NotAfter)),
             ("@der", certificate.Der), ("@p", certificate.Profile), ("@k", certificate.PublicKeySha256), ("@t", certificate.TransactionId),
             ("@i", Ms(certificate.IssuedAt)), ("@ra", certificate.RevokedAt is { } ra ? Ms(ra) : null),
-            ("@rr", certificate.RevocationReason is { } rr ? (long)rr : null)).ConfigureAwait(false);
+            ("@rr", certificate.RevocationReason is { } rr ? (long)rr : null), ("@su", certificate.Successor),
+            ("@sa", certificate.SupersededAt is { } sa ? Ms(sa) : null)).ConfigureAwait(false);
+        if (n == 1)
+        {
+            // In the same transaction: a certificate is never stored without its names (the held-name check reads them).
+            await InsertNamesAsync(c, tx, certificate.Serial, names, cancellationToken).ConfigureAwait(false);
+        }
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return n == 1;
     }
 
@@ -170,6 +220,46 @@ public abstract class SqlCaStore : ICaStore
     }
 
     /// <inheritdoc/>
+    public async Task<IReadOnlyList<CertificateRecord>> FindCurrentHoldersAsync(HeldName name, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        await using DbConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        string columns = string.Join(", ", CertificateColumns.Split(", ").Select(col => "c." + col));
+        return await QueryAsync(c,
+            $"SELECT {columns} FROM certificate_names n JOIN certificates c ON c.serial = n.serial WHERE n.kind = @k AND n.name = @n AND c.revoked_at IS NULL AND c.not_after > @now ORDER BY c.issued_at, c.serial LIMIT 16",
+            ReadCertificate, cancellationToken, ("@k", name.Kind), ("@n", name.Name), ("@now", Ms(now))).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> TryClaimSuccessionAsync(string serial, string marker, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(serial);
+        ArgumentNullException.ThrowIfNull(marker);
+        await using DbConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        int n = await ExecAsync(c, null, "UPDATE certificates SET successor = @m WHERE serial = @s AND (successor IS NULL OR successor = @m)",
+            cancellationToken, ("@m", marker), ("@s", serial)).ConfigureAwait(false);
+        return n == 1;
+    }
+
+    /// <inheritdoc/>
+    public async Task CompleteSuccessionAsync(string serial, string marker, string? successor, DateTimeOffset time, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(serial);
+        ArgumentNullException.ThrowIfNull(marker);
+        await using DbConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await ExecAsync(c, null, "UPDATE certificates SET successor = @n, superseded_at = @t WHERE serial = @s AND successor = @m",
+            cancellationToken, ("@n", successor), ("@t", successor is null ? null : Ms(time)), ("@s", serial), ("@m", marker)).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<CertificateRecord>> ListSupersededUnrevokedAsync(CancellationToken cancellationToken = default)
+    {
+        await using DbConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await QueryAsync(c, $"SELECT {CertificateColumns} FROM certificates WHERE superseded_at IS NOT NULL AND revoked_at IS NULL ORDER BY superseded_at, serial",
+            ReadCertificate, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<RevokedEntry>> ListRevokedAsync(CancellationToken cancellationToken = default)
     {
         await using DbConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -184,9 +274,9 @@ public abstract class SqlCaStore : ICaStore
     {
         ArgumentNullException.ThrowIfNull(challenge);
         await using DbConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await ExecAsync(c, null, "INSERT INTO challenges (hash, id, profile, created_at, expires_at, used_at) VALUES (@h, @id, @p, @c, @e, @u)",
+        await ExecAsync(c, null, "INSERT INTO challenges (hash, id, profile, created_at, expires_at, used_at, binding) VALUES (@h, @id, @p, @c, @e, @u, @b)",
             cancellationToken, ("@h", challenge.PasswordHash), ("@id", challenge.Id), ("@p", challenge.Profile), ("@c", Ms(challenge.CreatedAt)),
-            ("@e", Ms(challenge.ExpiresAt)), ("@u", challenge.UsedAt is { } u ? Ms(u) : null)).ConfigureAwait(false);
+            ("@e", Ms(challenge.ExpiresAt)), ("@u", challenge.UsedAt is { } u ? Ms(u) : null), ("@b", challenge.Binding)).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -194,8 +284,8 @@ public abstract class SqlCaStore : ICaStore
     {
         ArgumentNullException.ThrowIfNull(passwordHash);
         await using DbConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        List<ChallengeRecord> rows = await QueryAsync(c, "SELECT hash, id, profile, created_at, expires_at, used_at FROM challenges WHERE hash = @h",
-            r => new ChallengeRecord(r.GetString(1), Bytes(r, 0), NullableString(r, 2), FromMs(L(r, 3)), FromMs(L(r, 4)), r.IsDBNull(5) ? null : FromMs(L(r, 5))),
+        List<ChallengeRecord> rows = await QueryAsync(c, "SELECT hash, id, profile, created_at, expires_at, used_at, binding FROM challenges WHERE hash = @h",
+            r => new ChallengeRecord(r.GetString(1), Bytes(r, 0), NullableString(r, 2), FromMs(L(r, 3)), FromMs(L(r, 4)), r.IsDBNull(5) ? null : FromMs(L(r, 5)), NullableString(r, 6)),
             cancellationToken, ("@h", passwordHash)).ConfigureAwait(false);
         return rows.Count == 0 ? null : rows[0];
     }
@@ -380,7 +470,8 @@ public abstract class SqlCaStore : ICaStore
 
     private static CertificateRecord ReadCertificate(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), FromMs(L(r, 2)), FromMs(L(r, 3)), Bytes(r, 4), r.GetString(5), r.GetString(6), NullableString(r, 7),
-        FromMs(L(r, 8)), r.IsDBNull(9) ? null : FromMs(L(r, 9)), r.IsDBNull(10) ? null : (CrlReason)L(r, 10));
+        FromMs(L(r, 8)), r.IsDBNull(9) ? null : FromMs(L(r, 9)), r.IsDBNull(10) ? null : (CrlReason)L(r, 10),
+        NullableString(r, 11), r.IsDBNull(12) ? null : FromMs(L(r, 12)));
 
     private static RequestRecord ReadRequest(DbDataReader r) => new(
         r.GetString(0), ParseState(r.GetString(1)), r.GetString(2), Bytes(r, 3), r.GetString(4), r.GetString(5), r.GetString(6),
