@@ -29,6 +29,7 @@ internal static class CaAbuseHarness
     public static int Run(string[] args)
     {
         int perClient = 12, badTotal = 10_000, good = 8, bad = 32;
+        bool rateLimit = true;
         string? certgate = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -41,11 +42,15 @@ internal static class CaAbuseHarness
                 case "--bad" when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int b) && b > 0:
                     badTotal = b;
                     break;
+                case "--no-rate-limit":
+                    rateLimit = false;
+                    i--;
+                    break;
                 case "--certgate" when value is not null:
                     certgate = value;
                     break;
                 default:
-                    Console.Error.WriteLine($"ca-abuse: unknown or invalid option '{args[i]}' (use --enrollments N per good client, --bad N, --certgate PATH/certgate.dll)");
+                    Console.Error.WriteLine($"ca-abuse: unknown or invalid option '{args[i]}' (use --enrollments N per good client, --bad N, --no-rate-limit, --certgate PATH/certgate.dll)");
                     return 2;
             }
             i++;
@@ -59,7 +64,7 @@ internal static class CaAbuseHarness
         string dir = Directory.CreateTempSubdirectory("certgate-ca-abuse-bench-").FullName;
         try
         {
-            return RunIn(dir, certgate, good, bad, perClient, badTotal).GetAwaiter().GetResult();
+            return RunIn(dir, certgate, good, bad, perClient, badTotal, rateLimit).GetAwaiter().GetResult();
         }
         finally
         {
@@ -68,15 +73,19 @@ internal static class CaAbuseHarness
         }
     }
 
-    private static async Task<int> RunIn(string dir, string certgate, int good, int bad, int perClient, int badTotal)
+    private static async Task<int> RunIn(string dir, string certgate, int good, int bad, int perClient, int badTotal, bool rateLimit)
     {
         string caDir = Path.Combine(dir, "ca");
-        CaMaterial m = CaDirectory.Init(caDir, "CN=Bench CA,O=Certgate", "rsa:2048", 3650, CaSettingsFile.DefaultText);
+        // --no-rate-limit: the same run without the per-address PKIOperation bucket, to see what it buys.
+        string settings = rateLimit ? CaSettingsFile.DefaultText
+            : CaSettingsFile.DefaultText.Replace("\"pkiOperation\": { \"perMinute\": 30, \"burst\": 30 }", "\"pkiOperation\": null", StringComparison.Ordinal);
+        CaMaterial m = CaDirectory.Init(caDir, "CN=Bench CA,O=Certgate", "rsa:2048", 3650, settings);
         string db = CaDirectory.ResolveDatabase(caDir, m.Settings)["sqlite:".Length..];
         CaLimits limits = m.Settings.Limits;
         Console.WriteLine($"CA abuse harness: {good} good clients x {perClient} enrollments (RSA-2048, requests made beforehand), {bad} bad clients, >= {badTotal:N0} bad requests; " +
             $"{Environment.ProcessorCount} CPU(s), .NET {Environment.Version}");
-        Console.WriteLine($"limits (ca init defaults): pkiOperation {limits.Rate.PkiOperation!.PerMinute}/min burst {limits.Rate.PkiOperation.Burst} per address, " +
+        Console.WriteLine($"limits (ca init defaults{(rateLimit ? "" : ", but --no-rate-limit")}): pkiOperation " +
+            (limits.Rate.PkiOperation is { } b ? $"{b.PerMinute}/min burst {b.Burst} per address" : "unlimited") + ", " +
             $"maxConnections {limits.Http.MaxConnections}, refusal audit {limits.RefusalAudit.RowsPerInterval} rows per {limits.RefusalAudit.Interval.TotalSeconds:0} s");
 
         // Challenges for both phases, written to the CA's database before ca serve starts (SQLite is shared).
@@ -130,7 +139,7 @@ internal static class CaAbuseHarness
             Console.WriteLine($"ratio         : rate {loud.Rate / quiet.Rate:0.00}x, p99 {loud.P(0.99) / quiet.P(0.99):0.00}x");
             Console.WriteLine($"bad requests  : {results.Sent:N0} in {floodClock.Elapsed.TotalSeconds:F1} s ({results.Sent / floodClock.Elapsed.TotalSeconds:N0}/s) from {bad} addresses: " +
                 $"429 {results.Limited:N0}, 400 {results.BadRequest:N0}, CertRep FAILURE {results.Failure:N0}, other {results.Other:N0}, connection errors {results.Errors:N0}");
-            long rowsFlood = AuditRows(db) - rowsBeforeFlood;
+            (long floodRows, long floodRefusals) = (AuditRows(db) - rowsBeforeFlood, AuditRows(db, "outcome = 'refused'") - AuditRows(db, "outcome = 'refused'", rowsBefore: rowsBeforeFlood));
             Console.WriteLine($"ca serve RSS  : now {CrlHarness.Mib(VmRss(serve.Id))}, peak {CrlHarness.Mib(CrlHarness.VmHwm(serve.Id))}");
             serve.StandardInput.Close(); // a closed stdin pipe stops ca serve cleanly (and writes the refusal summaries)
             if (!serve.WaitForExit(30_000))
@@ -138,9 +147,15 @@ internal static class CaAbuseHarness
                 serve.Kill();
                 serve.WaitForExit();
             }
-            long rowsAfter = AuditRows(db);
-            Console.WriteLine($"audit rows    : {rowsFlood:N0} written during the flood, {rowsAfter - rowsBeforeFlood:N0} with the summaries written at stop " +
-                $"({rowsAfter - rowsBefore:N0} since the start, of which {2 * good * perClient - quiet.Failed - loud.Failed} certificate-issued rows plus their challenge-used rows)");
+            long refusedAll = AuditRows(db, "outcome = 'refused'");
+            long summaries = AuditRows(db, "event IN ('refusal-summary', 'refusals-not-recorded')");
+            Console.WriteLine($"audit rows    : during the flood {floodRows:N0} ({floodRefusals:N0} refusals, the rest the good clients' issuances and challenges); " +
+                $"refusal rows in all after stop {refusedAll:N0} ({summaries:N0} of them summaries) for {results.Sent:N0} bad requests");
+            await using (SqliteCaStore store = await SqliteCaStore.OpenAsync(db))
+            {
+                var verified = await Certgate.Ca.Audit.AuditChain.VerifyAsync(store);
+                Console.WriteLine($"audit chain   : {(verified.Valid ? "valid" : "BROKEN: " + verified.Problem)}, {verified.VerifiedRows:N0} rows");
+            }
             return quiet.Failed + loud.Failed == 0 ? 0 : 1;
         }
         finally
@@ -219,13 +234,21 @@ internal static class CaAbuseHarness
                 using var content = new ByteArrayContent(messages[3 * client + i % 3]);
                 using HttpResponseMessage r = await http.PostAsync(url, content, stop);
                 await r.Content.ReadAsByteArrayAsync(stop);
-                Interlocked.Increment(ref r.StatusCode switch
+                switch (r.StatusCode)
                 {
-                    HttpStatusCode.TooManyRequests => ref results.Limited,
-                    HttpStatusCode.BadRequest => ref results.BadRequest,
-                    HttpStatusCode.OK => ref results.Failure,
-                    _ => ref results.Other,
-                });
+                    case HttpStatusCode.TooManyRequests:
+                        Interlocked.Increment(ref results.Limited);
+                        break;
+                    case HttpStatusCode.BadRequest:
+                        Interlocked.Increment(ref results.BadRequest);
+                        break;
+                    case HttpStatusCode.OK:
+                        Interlocked.Increment(ref results.Failure);
+                        break;
+                    default:
+                        Interlocked.Increment(ref results.Other);
+                        break;
+                }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -307,12 +330,12 @@ internal static class CaAbuseHarness
         },
     }) { Timeout = TimeSpan.FromSeconds(60) };
 
-    private static long AuditRows(string db)
+    private static long AuditRows(string db, string where = "1 = 1", long rowsBefore = 0)
     {
         using var c = new SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
         c.Open();
         using SqliteCommand cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT COUNT(*) FROM audit";
+        cmd.CommandText = $"SELECT COUNT(*) FROM audit WHERE {where}" + (rowsBefore > 0 ? $" AND seq <= {rowsBefore}" : "");
         return (long)cmd.ExecuteScalar()!;
     }
 
