@@ -32,6 +32,7 @@ public sealed class CertificateAuthority
 {
     private readonly TimeProvider _time;
     private readonly ICrlSigner _crlSigner;
+    private readonly SemaphoreSlim _pendingGate = new(1, 1);
 
     /// <summary>Creates the authority.</summary>
     /// <param name="settings">Validated settings.</param>
@@ -61,6 +62,7 @@ public sealed class CertificateAuthority
         _crlSigner = crlSigner ?? new PkiCrlSigner();
         Pipeline = pipeline ?? new IssuancePipeline();
         Challenges = new ChallengeService(store, _time);
+        Refusals = new RefusalAudit(store, _time, settings.Limits.RefusalAudit);
     }
 
     public CaSettings Settings { get; }
@@ -79,6 +81,9 @@ public sealed class CertificateAuthority
     public IssuancePipeline Pipeline { get; }
 
     public ChallengeService Challenges { get; }
+
+    /// <summary>Where refusals of network requests are audited, aggregated per address and reason (issue #14 §5).</summary>
+    public RefusalAudit Refusals { get; }
 
     // ---------------- SCEP: GetCACert / GetCACaps ----------------
 
@@ -435,10 +440,25 @@ public sealed class CertificateAuthority
         if (profile.Approval == ApprovalMode.Manual)
         {
             var pending = new RequestRecord(txid, RequestState.Pending, csr.PublicKeySha256, csr.Der, csr.Subject.Name, request.Requester, profile.Name, null, null, now, now);
-            if (!await Store.TryInsertRequestAsync(pending, ct).ConfigureAwait(false))
+            // The caps are checked and the request queued under one lock, so concurrent requests in this process cannot
+            // pass a cap together (frontends sharing a database may pass it by their number at most).
+            await _pendingGate.WaitAsync(ct).ConfigureAwait(false);
+            try
             {
-                RequestRecord raced = (await Store.GetRequestAsync(txid, ct).ConfigureAwait(false))!;
-                return await AnswerDuplicateAsync(raced, csr, actor, ct).ConfigureAwait(false);
+                if (await PendingCapProblemAsync(pending, ct).ConfigureAwait(false) is { } full)
+                {
+                    await AuditAsync(actor, AuditEvents.PendingQueueFull, "refused", csr.Subject.Name, null, txid, full, ct).ConfigureAwait(false);
+                    return EnrollmentResult.Failed(EnrollmentFailInfo.BadRequest, full);
+                }
+                if (!await Store.TryInsertRequestAsync(pending, ct).ConfigureAwait(false))
+                {
+                    RequestRecord raced = (await Store.GetRequestAsync(txid, ct).ConfigureAwait(false))!;
+                    return await AnswerDuplicateAsync(raced, csr, actor, ct).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                _pendingGate.Release();
             }
             await AuditAsync(actor, AuditEvents.RequestPending, "pending", csr.Subject.Name, null, txid, $"profile {profile.Name}", ct).ConfigureAwait(false);
             return EnrollmentResult.Pending($"request {txid} waits for approval");
@@ -463,6 +483,29 @@ public sealed class CertificateAuthority
         }
         await AuditAsync(actor, AuditEvents.ChallengeUsed, "success", csr.Subject.Name, null, txid, $"challenge {challenge?.Id}", ct).ConfigureAwait(false);
         return await IssueAndRecordAsync(context, actor, null, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Why <paramref name="request"/> cannot join the manual-approval queue (settings <c>limits.pending</c>),
+    /// or null. The queue is read whole: it is never longer than the total cap.</summary>
+    private async Task<string?> PendingCapProblemAsync(RequestRecord request, CancellationToken ct)
+    {
+        PendingLimits caps = Settings.Limits.Pending;
+        IReadOnlyList<RequestRecord> queued = await Store.ListRequestsAsync(RequestState.Pending, ct).ConfigureAwait(false);
+        if (queued.Count >= caps.Total)
+        {
+            return $"the approval queue is full ({queued.Count} requests wait, limits.pending.total is {caps.Total}); try again after the operator has approved or rejected some";
+        }
+        int fromAddress = queued.Count(r => string.Equals(r.Requester, request.Requester, StringComparison.Ordinal));
+        if (fromAddress >= caps.PerAddress)
+        {
+            return $"{fromAddress} requests from {request.Requester} already wait for approval (limits.pending.perAddress is {caps.PerAddress})";
+        }
+        int forSubject = queued.Count(r => string.Equals(r.Subject, request.Subject, StringComparison.Ordinal));
+        if (forSubject >= caps.PerSubject)
+        {
+            return $"{forSubject} requests for subject '{request.Subject}' already wait for approval (limits.pending.perSubject is {caps.PerSubject}); approve or reject them first";
+        }
+        return null;
     }
 
     private async Task<EnrollmentResult> RenewAsync(EnrollmentRequest request, ParsedCsr csr, CertificateRecord old, string actor, CancellationToken ct)
@@ -597,6 +640,13 @@ public sealed class CertificateAuthority
         AuditAsync(actor, AuditEvents.CertificateIssued, "success", record.Subject, record.Serial, record.TransactionId,
             $"profile {record.Profile}; valid until {record.NotAfter:u}" + (detail is null ? "" : "; " + detail), ct);
 
-    private Task AuditAsync(string actor, string evt, string outcome, string? subject = null, string? serial = null, string? txid = null, string? detail = null, CancellationToken cancellationToken = default) =>
-        Store.AppendAuditAsync(new AuditEntry(_time.GetUtcNow(), actor, evt, outcome, subject, serial, txid, detail), cancellationToken);
+    /// <summary>Appends an audit row; a refusal of a network request (actor <c>scep:ADDRESS</c>) goes through
+    /// <see cref="Refusals"/>, aggregated per address and event, so a flood cannot fill the disk.</summary>
+    private Task AuditAsync(string actor, string evt, string outcome, string? subject = null, string? serial = null, string? txid = null, string? detail = null, CancellationToken cancellationToken = default)
+    {
+        var entry = new AuditEntry(_time.GetUtcNow(), actor, evt, outcome, subject, serial, txid, detail);
+        return outcome == "refused" && actor.StartsWith("scep:", StringComparison.Ordinal)
+            ? Refusals.RecordAsync(actor["scep:".Length..], evt, entry, cancellationToken)
+            : (Task)Store.AppendAuditAsync(entry, cancellationToken);
+    }
 }

@@ -37,7 +37,9 @@ internal static class ScepHarness
             CaDirectory.Init(caDir, "CN=Bench CA,O=Certgate", "rsa:2048", 30);
             CaMaterial m = CaDirectory.Load(caDir);
             SqliteCaStore store = SqliteCaStore.OpenAsync(Path.Combine(caDir, "ca.db")).GetAwaiter().GetResult();
-            var ca = new CertificateAuthority(m.Settings, m.Certificate, store, raCertificate: m.RaCertificate);
+            // A throughput measurement from one loopback address, not an abuse test: no per-address rate limit.
+            var unlimited = m.Settings with { Limits = m.Settings.Limits with { Rate = new Certgate.Ca.Settings.RateLimits { PkiOperation = null, Get = null } } };
+            var ca = new CertificateAuthority(unlimited, m.Certificate, store, raCertificate: m.RaCertificate);
             CaHttpServer ours = CaHttpServer.StartAsync(ca, new CaHttpOptions { Listen = new Uri("http://127.0.0.1:0") }).GetAwaiter().GetResult();
 
             // micromdm scepserver in a namespace behind a veth pair.

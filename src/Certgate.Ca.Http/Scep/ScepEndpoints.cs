@@ -65,14 +65,14 @@ public sealed class ScepEndpoints : ICaEndpoints
                     case "PKIOPERATION":
                         return await PkiOperationAsync(http, who).ConfigureAwait(false);
                     case "":
-                        return BadRequest(who, "missing 'operation' parameter (GetCACaps, GetCACert, PKIOperation)");
+                        return await BadRequestAsync(http, who, "missing 'operation' parameter (GetCACaps, GetCACert, PKIOperation)");
                     default:
-                        return BadRequest(who, $"unknown operation '{Truncate(op)}' (GetCACaps, GetCACert, GetNextCACert, PKIOperation)");
+                        return await BadRequestAsync(http, who, $"unknown operation '{Truncate(op)}' (GetCACaps, GetCACert, GetNextCACert, PKIOperation)");
                 }
             }
             catch (ScepFormatException e)
             {
-                return BadRequest(who, e.Message);
+                return await BadRequestAsync(http, who, e.Message);
             }
         }
 
@@ -87,19 +87,19 @@ public sealed class ScepEndpoints : ICaEndpoints
             byte[] der;
             if (HttpMethods.IsPost(http.Request.Method))
             {
-                der = await ReadBodyAsync(http.Request, options.MaxRequestBodyBytes, http.RequestAborted).ConfigureAwait(false);
+                der = await ReadBodyAsync(http.Request, options.MaxRequestBodyBytes ?? ca.Settings.Limits.Http.MaxRequestBodyBytes, http.RequestAborted).ConfigureAwait(false);
             }
             else
             {
                 string message = http.Request.Query["message"].ToString();
                 if (message.Length == 0)
                 {
-                    return BadRequest(who, "PKIOperation by GET needs the 'message' parameter (base64 pkiMessage)");
+                    return await BadRequestAsync(http, who, "PKIOperation by GET needs the 'message' parameter (base64 pkiMessage)");
                 }
                 // Query decoding turns an unescaped '+' into a space; base64 has no spaces, so put them back.
                 if (!TryBase64(message.Replace(' ', '+').Replace("\n", "", StringComparison.Ordinal).Replace("\r", "", StringComparison.Ordinal), out der))
                 {
-                    return BadRequest(who, "PKIOperation 'message' is not base64");
+                    return await BadRequestAsync(http, who, "PKIOperation 'message' is not base64");
                 }
             }
             ScepPkiOperationAnswer answer = await _service.PkiOperationAsync(der, who, http.RequestAborted).ConfigureAwait(false);
@@ -108,18 +108,21 @@ public sealed class ScepEndpoints : ICaEndpoints
                 : Results.Text(answer.BadRequestReason + "\n", "text/plain", statusCode: StatusCodes.Status400BadRequest);
         }
 
-        private IResult BadRequest(string who, string reason)
+        private async Task<IResult> BadRequestAsync(HttpContext http, string who, string reason)
         {
             options.Log?.WriteLine($"scep {who} refused: {reason}");
+            await ca.Refusals.RecordAsync(who, Certgate.Ca.Audit.AuditEvents.MessageRefused, null, "HTTP 400: " + reason, http.RequestAborted).ConfigureAwait(false);
             return Results.Text(reason + "\n", "text/plain", statusCode: StatusCodes.Status400BadRequest);
         }
     }
 
     private static async Task<byte[]> ReadBodyAsync(HttpRequest request, long limit, CancellationToken ct)
     {
-        if (request.ContentLength is > ScepPkiMessage.MaxMessageBytes)
+        long max = Math.Min(limit, ScepPkiMessage.MaxMessageBytes);
+        if (request.ContentLength > max)
         {
-            throw new ScepFormatException($"pkiMessage of {request.ContentLength} octets is larger than {ScepPkiMessage.MaxMessageBytes}");
+            // Refused from the header, before Kestrel's own limit would throw on the first read.
+            throw new ScepFormatException($"pkiMessage of {request.ContentLength} octets is larger than {max} (limits.http.maxRequestBodyBytes)");
         }
         using var ms = new MemoryStream();
         byte[] buffer = new byte[16 * 1024];

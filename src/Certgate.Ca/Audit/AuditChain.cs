@@ -101,4 +101,7 @@ public static class AuditEvents
     public const string RequestPending = "request-pending";
     public const string RequestApproved = "request-approved";
     public const string RequestRejected = "request-rejected";
+    public const string PendingQueueFull = "pending-queue-full";
+    public const string MessageRefused = "message-refused";
+    public const string RateLimited = "rate-limited";
 }

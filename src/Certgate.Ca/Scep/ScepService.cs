@@ -59,7 +59,7 @@ public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
         ArgumentNullException.ThrowIfNull(der);
         if (der.Length == 0)
         {
-            return BadRequest(who, "PKIOperation without a pkiMessage");
+            return await BadRequestAsync(who, "PKIOperation without a pkiMessage", ct).ConfigureAwait(false);
         }
         ScepServerRequest request;
         try
@@ -72,6 +72,7 @@ public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
             // padding, garbage): the same failInfo and failInfoText, the same log line but for the detail, so the
             // CA key is no padding oracle (docs/security.md). The detail is for the operator only.
             log?.WriteLine($"scep {who} {e.Request.MessageType} txid {e.Request.TransactionId}: Failure {ScepFailInfo.BadMessageCheck}: {ScepFormatException.UndecryptableText} (detail: {e.Message})");
+            await AuditRefusedAsync(who, e.Request.TransactionId, $"{ScepFailInfo.BadMessageCheck}: {ScepFormatException.UndecryptableText}", ct).ConfigureAwait(false);
             byte[] failure = CertRepBuilder.Build(e.Request, ScepCipher.Aes256Cbc, ca.MessageCertificate,
                 ScepReply.Failure(ScepFailInfo.BadMessageCheck, ScepFormatException.UndecryptableText));
             return new ScepPkiOperationAnswer(failure, ScepPkiStatus.Failure, null);
@@ -79,12 +80,13 @@ public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
         catch (ScepFormatException e) when (e.Request is not null)
         {
             log?.WriteLine($"scep {who} {e.Request.MessageType} txid {e.Request.TransactionId}: Failure {e.FailInfo}: {e.Message}");
+            await AuditRefusedAsync(who, e.Request.TransactionId, $"{e.FailInfo}: {e.Message}", ct).ConfigureAwait(false);
             byte[] failure = CertRepBuilder.Build(e.Request, ScepCipher.Aes256Cbc, ca.MessageCertificate, ScepReply.Failure(e.FailInfo, e.Message));
             return new ScepPkiOperationAnswer(failure, ScepPkiStatus.Failure, null);
         }
         catch (ScepFormatException e)
         {
-            return BadRequest(who, e.Message);
+            return await BadRequestAsync(who, e.Message, ct).ConfigureAwait(false);
         }
         ScepReply reply = await AnswerAsync(request, who, ct).ConfigureAwait(false);
         byte[] certRep = CertRepBuilder.Build(request.Message, request.Cipher, ca.MessageCertificate, reply);
@@ -92,11 +94,17 @@ public sealed class ScepService(CertificateAuthority ca, TextWriter? log)
         return new ScepPkiOperationAnswer(certRep, reply.Status, null);
     }
 
-    private ScepPkiOperationAnswer BadRequest(string who, string reason)
+    private async Task<ScepPkiOperationAnswer> BadRequestAsync(string who, string reason, CancellationToken ct)
     {
         log?.WriteLine($"scep {who} refused: {reason}");
+        await AuditRefusedAsync(who, null, "HTTP 400: " + reason, ct).ConfigureAwait(false);
         return new ScepPkiOperationAnswer(null, null, reason);
     }
+
+    /// <summary>Audits a message refused before the CA saw a request (unreadable, bad signature, undecryptable),
+    /// aggregated per address (<see cref="Audit.RefusalAudit"/>).</summary>
+    private Task AuditRefusedAsync(string who, string? txid, string detail, CancellationToken ct) =>
+        ca.Refusals.RecordAsync(who, Audit.AuditEvents.MessageRefused, txid, detail, ct);
 
     private async Task<ScepReply> AnswerAsync(ScepServerRequest request, string who, CancellationToken ct)
     {

@@ -49,6 +49,9 @@ public sealed record CaSettings
 
     public LdapPublishSettings Ldap { get; init; } = LdapPublishSettings.Disabled;
 
+    /// <summary>Connection, rate, pending-queue and refusal-audit limits (<c>limits</c>, issue #14 §5).</summary>
+    public CaLimits Limits { get; init; } = CaLimits.Default;
+
     /// <summary>True when an RA certificate must exist.</summary>
     public bool UsesRa => GetCaCert != GetCaCertMode.CaOnly;
 

@@ -74,6 +74,24 @@ public static class CaSettingsFile
         //                 regenerateOnRevoke (default true).
         // ldap            CRL publishing: url ("ldap://host:389"), bindDn, passwordFile (file holding the bind
         //                 password), entryDn (entry receiving certificateRevocationList;binary). url null: off.
+        // limits          What `ca serve` takes from the network (docs/security.md, "The CA under abuse"):
+        //   http            maxConnections (open at once; more wait in the backlog), maxRequestBodyBytes (the
+        //                   PKIOperation POST; at most 262144), maxRequestLineBytes (URL, so PKIOperation by GET),
+        //                   maxRequestHeadersBytes, headersTimeoutSeconds (to send request line and headers),
+        //                   keepAliveSeconds (idle connection), minRequestBodyBytesPerSecond (slower bodies are cut
+        //                   off after 5 s; 0: no check).
+        //   rate            Per client address (IPv6: per /64), token buckets { "perMinute": N, "burst": N }:
+        //                   pkiOperation (enrollment, renewal, polls) and get (GetCACaps, GetCACert, CRLs, ca.crt;
+        //                   cheap, so looser); null turns one off. Over the limit: HTTP 429 with Retry-After.
+        //                   trackedAddresses: addresses remembered at once (least recently seen forgotten first).
+        //                   trusted: addresses or prefixes never limited, e.g. ["10.1.0.0/16"]; loopback is not
+        //                   exempt unless listed.
+        //   pending         Manual-approval queue caps: total, perAddress, perSubject. A request over a cap is a
+        //                   SCEP FAILURE (badRequest) with the reason; queued requests are kept.
+        //   refusalAudit    Refused requests (bad signature or message, challenge, policy, rate) are audited once per
+        //                   address and reason per intervalSeconds, then counted into one summary row; at most
+        //                   rowsPerInterval such rows, then one row counts the rest. Issued certificates are always
+        //                   audited one by one.
         {
           "database": "sqlite:ca.db",
           "baseUrl": null,
@@ -101,7 +119,15 @@ public static class CaSettingsFile
             }
           },
           "crl": { "validityHours": 168, "overlapHours": 24, "checkMinutes": 10, "regenerateOnRevoke": true },
-          "ldap": { "url": null, "bindDn": null, "passwordFile": null, "entryDn": null }
+          "ldap": { "url": null, "bindDn": null, "passwordFile": null, "entryDn": null },
+          "limits": {
+            "http": { "maxConnections": 1024, "maxRequestBodyBytes": 65536, "maxRequestLineBytes": 16384, "maxRequestHeadersBytes": 16384,
+                      "headersTimeoutSeconds": 10, "keepAliveSeconds": 30, "minRequestBodyBytesPerSecond": 240 },
+            "rate": { "pkiOperation": { "perMinute": 30, "burst": 30 }, "get": { "perMinute": 600, "burst": 120 },
+                      "trackedAddresses": 100000, "trusted": [] },
+            "pending": { "total": 1000, "perAddress": 50, "perSubject": 2 },
+            "refusalAudit": { "intervalSeconds": 60, "rowsPerInterval": 200 }
+          }
         }
 
         """;
@@ -171,7 +197,7 @@ public static class CaSettingsFile
             var r = new Reader(source);
             JsonElement root = doc.RootElement;
             r.Expect(root, JsonValueKind.Object, "(top level)");
-            r.Known(root, "", "database", "baseUrl", "getCaCert", "ra", "defaultProfile", "profiles", "crl", "ldap");
+            r.Known(root, "", "database", "baseUrl", "getCaCert", "ra", "defaultProfile", "profiles", "crl", "ldap", "limits");
 
             var profiles = new Dictionary<string, CertificateProfile>(StringComparer.Ordinal);
             if (!root.TryGetProperty("profiles", out JsonElement ps) || ps.ValueKind != JsonValueKind.Object)
@@ -261,8 +287,11 @@ public static class CaSettingsFile
                 throw new CaSettingsException($"{source}: database '{Redact(database)}': expected sqlite:PATH or postgres:CONNSTRING");
             }
 
+            CaLimits limits = root.TryGetProperty("limits", out JsonElement lim) && lim.ValueKind != JsonValueKind.Null ? CaLimits.Read(r, lim) : CaLimits.Default;
+
             return new CaSettings
             {
+                Limits = limits,
                 Database = database,
                 BaseUrl = baseUrl,
                 GetCaCert = mode,
@@ -478,7 +507,7 @@ public static class CaSettingsFile
     private static bool IsDottedOid(string s) =>
         s.Length > 2 && s.Split('.') is { Length: >= 2 } parts && parts.All(p => p.Length > 0 && p.All(char.IsAsciiDigit));
 
-    private sealed class Reader(string source)
+    internal sealed class Reader(string source)
     {
         public string Source => source;
 
