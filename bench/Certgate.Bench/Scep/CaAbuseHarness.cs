@@ -179,7 +179,7 @@ internal static class CaAbuseHarness
             for (int i = 0; i < perClient; i++)
             {
                 KeyPair key = KeyPair.Generate(KeyAlgorithm.Rsa, 2048);
-                var subject = new X500DistinguishedName($"CN=gw-{offset + c * perClient + i}.bench.example.net");
+                var subject = new X500DistinguishedName($"CN=gw-{offset + c * perClient + i}.bench.example.net,O=Certgate");
                 byte[] csr = CertificateRequestBuilder.Create(key, new CertificateRequestOptions { Subject = subject, ChallengePassword = challenges[offset + c * perClient + i] });
                 X509Certificate2 signer = new CertificateRequest(subject, key.Rsa!, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
                     .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
