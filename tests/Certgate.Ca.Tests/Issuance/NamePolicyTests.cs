@@ -20,8 +20,14 @@ public sealed class NamePolicyTests
     // The test CA is "CN=Test CA,O=Certgate" (TestPki.CreateCa).
     private const string CaSubject = "CN=Test CA,O=Certgate";
 
+    // Each request comes from its own address: the refusal audit writes the first refusal of an address and event
+    // in full and counts the rest of that interval (limits.refusalAudit), and these tests read each reason there.
+    private static int _lastHost;
+
+    private static string NextRequester() => $"198.51.100.{Interlocked.Increment(ref _lastHost) % 250 + 1}";
+
     private static EnrollmentRequest Pkcs(byte[] csr, string? txid = null, X509Certificate2? signer = null) =>
-        new(csr, txid ?? Guid.NewGuid().ToString("N"), EnrollmentMessageType.PkcsReq, signer, "192.0.2.7");
+        new(csr, txid ?? Guid.NewGuid().ToString("N"), EnrollmentMessageType.PkcsReq, signer, NextRequester());
 
     private static CaSettings WithNames(NamePolicy names, Func<CertificateProfile, CertificateProfile>? more = null)
     {
@@ -399,7 +405,7 @@ public sealed class NamePolicyTests
     // ---------------- renewal ----------------
 
     private static EnrollmentRequest Renewal(byte[] csr, X509Certificate2 signer, string? txid = null) =>
-        new(csr, txid ?? Guid.NewGuid().ToString("N"), EnrollmentMessageType.RenewalReq, signer, "192.0.2.7");
+        new(csr, txid ?? Guid.NewGuid().ToString("N"), EnrollmentMessageType.RenewalReq, signer, NextRequester());
 
     [Fact]
     public async Task Renewal_asks_only_for_the_old_certificates_names_and_renews_once()
