@@ -19,7 +19,7 @@ namespace Certgate.Scenario.Tests;
 /// private mount namespace that <c>ip netns exec</c> gives each command. This kernel has no ESP, so pluto's CHILD_SA
 /// install fails after IKE_AUTH; IKE_SA_INIT and IKE_AUTH are what these tests check.
 /// </summary>
-public sealed class LibreswanFixture : IDisposable
+public sealed class LibreswanFixture : PeerFixture
 {
     public const string PlutoOuter = "10.68.0.1";
     public const string GateOuter = "10.68.0.2";
@@ -28,11 +28,10 @@ public sealed class LibreswanFixture : IDisposable
     public const string GateNet = "10.78.2.0/24";
 
     public LibreswanFixture()
+        : base(CreateTestbed())
     {
         Root = RepositoryRoot();
-        Libreswan = Path.Combine(Root, "artifacts", "peers", "libreswan");
-        RequireInstalled(Libreswan);
-        Testbed = new PeerTestbed("certgate-lsw-", "l", PlutoOuter, GateOuter, PlutoInner, "Certgate libreswan Test CA");
+        Libreswan = LibreswanDirectory(Root);
         try
         {
             // pluto's NSS database: the CA trusted for peers (CT), pluto's certificate and key from a PKCS#12.
@@ -77,25 +76,12 @@ public sealed class LibreswanFixture : IDisposable
         }
     }
 
-    /// <summary>The namespaces, CA and gateway state (issue #13 §3: set up as for every peer scenario).</summary>
-    internal PeerTestbed Testbed { get; }
-
-    public NetNamespaces Net => Testbed.Net;
-
-    public string Dir => Testbed.Dir;
-
     public string Root { get; }
 
     /// <summary>The unpacked libreswan package (usr/libexec/ipsec/pluto, whack, addconn).</summary>
     public string Libreswan { get; }
 
     public string NsPluto => Testbed.NsPeer;
-
-    public string NsGate => Testbed.NsGate;
-
-    public string Dll => Testbed.Dll;
-
-    public string State => Testbed.State;
 
     public X509Certificate2 Ca => Testbed.Ca.Certificate;
 
@@ -185,9 +171,6 @@ public sealed class LibreswanFixture : IDisposable
     /// <summary>A DN as libreswan writes it: RDNs in encoded order, comma and space.</summary>
     public static string LibreswanDn(X500DistinguishedName dn) => PeerTestbed.PeerDn(dn);
 
-    /// <summary>Runs a certgate command on the gateway's state directory (outside the namespaces: files only).</summary>
-    public string Certgate(params string[] args) => Testbed.Certgate(args);
-
     private static string RepositoryRoot()
     {
         string? root = AppContext.BaseDirectory;
@@ -199,8 +182,16 @@ public sealed class LibreswanFixture : IDisposable
         return root!;
     }
 
-    public void Dispose()
+    private static string LibreswanDirectory(string root) => Path.Combine(root, "artifacts", "peers", "libreswan");
+
+    private static PeerTestbed CreateTestbed()
     {
-        Testbed.Dispose();
+        RequireInstalled(LibreswanDirectory(RepositoryRoot()));
+        return new PeerTestbed("certgate-lsw-", "l", PlutoOuter, GateOuter, PlutoInner, "Certgate libreswan Test CA");
+    }
+
+    /// <summary>pluto runs per test (<see cref="StartPluto"/>, <see cref="StopPluto"/>): nothing of the fixture's own.</summary>
+    protected override void StopDaemons()
+    {
     }
 }

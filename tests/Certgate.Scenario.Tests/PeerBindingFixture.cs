@@ -19,15 +19,14 @@ namespace Certgate.Scenario.Tests;
 ///   charon-mail   CN=gw-a-mail.test   IP:10.66.0.1, EKU emailProtection only
 /// </code>
 /// </summary>
-public sealed class PeerBindingFixture : IDisposable
+public sealed class PeerBindingFixture : PeerFixture
 {
     public const string CharonOuter = "10.66.0.1";
     public const string GateOuter = "10.66.0.2";
 
     public PeerBindingFixture()
+        : base(CreateTestbed())
     {
-        Charon.RequireInstalled();
-        Testbed = new PeerTestbed("certgate-binding-", "c", CharonOuter, GateOuter, "10.77.1.1", "Certgate Binding Test CA");
         try
         {
             Charon = new Charon(Net, NsCharon, Path.Combine(Dir, "charon"));
@@ -91,20 +90,7 @@ public sealed class PeerBindingFixture : IDisposable
 
         """;
 
-    /// <summary>The namespaces, CA and gateway state (issue #13 §3: set up as for every peer scenario).</summary>
-    internal PeerTestbed Testbed { get; }
-
-    public NetNamespaces Net => Testbed.Net;
-
-    public string Dir => Testbed.Dir;
-
     public string NsCharon => Testbed.NsPeer;
-
-    public string NsGate => Testbed.NsGate;
-
-    public string Dll => Testbed.Dll;
-
-    public string State => Testbed.State;
 
     public Charon Charon { get; } = null!;
 
@@ -130,16 +116,18 @@ public sealed class PeerBindingFixture : IDisposable
             ExtraExtensions = eku is null ? [] : [new X509EnhancedKeyUsageExtension([new Oid(eku)], false)],
         });
 
-    /// <summary>Runs a certgate command on the gateway's state directory (outside the namespaces: files only).</summary>
-    public string Certgate(params string[] args) => Testbed.Certgate(args);
+    private static PeerTestbed CreateTestbed()
+    {
+        Charon.RequireInstalled();
+        return new PeerTestbed("certgate-binding-", "c", CharonOuter, GateOuter, "10.77.1.1", "Certgate Binding Test CA");
+    }
 
-    public void Dispose()
+    protected override void StopDaemons()
     {
         if (Gate is { HasExited: false })
         {
             NetNamespaces.Stop(Gate);
         }
         Charon?.Dispose();
-        Testbed.Dispose();
     }
 }

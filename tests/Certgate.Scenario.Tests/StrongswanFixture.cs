@@ -15,7 +15,7 @@ namespace Certgate.Scenario.Tests;
 ///   tunnel 10.77.1.0/24 &lt;=&gt; 10.77.2.0/24, ESP in UDP 4500 (libipsec in 5.9.8 always encapsulates)
 /// </code>
 /// </summary>
-public sealed class StrongswanFixture : IDisposable
+public sealed class StrongswanFixture : PeerFixture
 {
     public const string CharonOuter = "10.66.0.1";
     public const string GateOuter = "10.66.0.2";
@@ -23,9 +23,8 @@ public sealed class StrongswanFixture : IDisposable
     public const string GateInner = "10.77.2.1";
 
     public StrongswanFixture()
+        : base(CreateTestbed())
     {
-        Charon.RequireInstalled();
-        Testbed = new PeerTestbed("certgate-swan-", "c", CharonOuter, GateOuter, CharonInner, "Certgate Test Root CA");
         try
         {
             using TestCa otherCa = PeerTestbed.CreateCa("Some Other CA");
@@ -53,20 +52,7 @@ public sealed class StrongswanFixture : IDisposable
         }
     }
 
-    /// <summary>The namespaces, CA and gateway state (issue #13 §3: set up as for every peer scenario).</summary>
-    internal PeerTestbed Testbed { get; }
-
-    public NetNamespaces Net => Testbed.Net;
-
-    public string Dir => Testbed.Dir;
-
     public string NsCharon => Testbed.NsPeer;
-
-    public string NsGate => Testbed.NsGate;
-
-    public string Dll => Testbed.Dll;
-
-    public string State => Testbed.State;
 
     public X509Certificate2 Ca => Testbed.Ca.Certificate;
 
@@ -133,12 +119,11 @@ public sealed class StrongswanFixture : IDisposable
         Charon.LoadConnection(CharonOuter, GateOuter, PubkeyAuth("charon-rsa", "cg-rsa"), localTs, remoteTs, moreChildren: moreChildren);
     }
 
-    /// <summary>Runs a certgate command on the gateway's state directory (outside the namespaces: files only).</summary>
-    public string Certgate(params string[] args) => Testbed.Certgate(args);
-
-    public void Dispose()
+    private static PeerTestbed CreateTestbed()
     {
-        Charon?.Dispose();
-        Testbed.Dispose();
+        Charon.RequireInstalled();
+        return new PeerTestbed("certgate-swan-", "c", CharonOuter, GateOuter, CharonInner, "Certgate Test Root CA");
     }
+
+    protected override void StopDaemons() => Charon?.Dispose();
 }

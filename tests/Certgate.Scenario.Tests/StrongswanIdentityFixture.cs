@@ -16,7 +16,7 @@ namespace Certgate.Scenario.Tests;
 ///        email:charon@example.net                             email:gate@example.net
 /// </code>
 /// </summary>
-public sealed class StrongswanIdentityFixture : IDisposable
+public sealed class StrongswanIdentityFixture : PeerFixture
 {
     public const string CharonOuter = "10.66.0.1";
     public const string GateOuter = "10.66.0.2";
@@ -27,9 +27,8 @@ public sealed class StrongswanIdentityFixture : IDisposable
     public const string GateV6Id = "2001:db8:66::2";
 
     public StrongswanIdentityFixture()
+        : base(CreateTestbed())
     {
-        Charon.RequireInstalled();
-        Testbed = new PeerTestbed("certgate-swan-id-", "c", CharonOuter, GateOuter, "10.77.1.1", "Certgate Identity Test CA");
         try
         {
             Charon = new Charon(Net, NsCharon, Path.Combine(Dir, "charon"));
@@ -56,20 +55,7 @@ public sealed class StrongswanIdentityFixture : IDisposable
         }
     }
 
-    /// <summary>The namespaces, CA and gateway state (issue #13 §3: set up as for every peer scenario).</summary>
-    internal PeerTestbed Testbed { get; }
-
-    public NetNamespaces Net => Testbed.Net;
-
-    public string Dir => Testbed.Dir;
-
     public string NsCharon => Testbed.NsPeer;
-
-    public string NsGate => Testbed.NsGate;
-
-    public string Dll => Testbed.Dll;
-
-    public string State => Testbed.State;
 
     public Charon Charon { get; } = null!;
 
@@ -82,12 +68,11 @@ public sealed class StrongswanIdentityFixture : IDisposable
             Emails = [$"{name}@example.net"],
         });
 
-    /// <summary>Runs a certgate command on the gateway's state directory (outside the namespaces: files only).</summary>
-    public string Certgate(params string[] args) => Testbed.Certgate(args);
-
-    public void Dispose()
+    private static PeerTestbed CreateTestbed()
     {
-        Charon?.Dispose();
-        Testbed.Dispose();
+        Charon.RequireInstalled();
+        return new PeerTestbed("certgate-swan-id-", "c", CharonOuter, GateOuter, "10.77.1.1", "Certgate Identity Test CA");
     }
+
+    protected override void StopDaemons() => Charon?.Dispose();
 }
