@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace Certgate.Scenario.Tests;
@@ -40,6 +42,17 @@ public sealed class Charon : IDisposable
     public string LogPath => Path.Combine(Dir, "charon.log");
 
     private string ConfPath => Path.Combine(Dir, "strongswan.conf");
+
+    /// <summary>Trusts <paramref name="ca"/> for peers (<c>swanctl/x509ca/ca.pem</c>).</summary>
+    public void TrustCa(X509Certificate2 ca) =>
+        File.WriteAllText(Path.Combine(SwanctlDir, "x509ca", "ca.pem"), ca.ExportCertificatePem());
+
+    /// <summary>Gives charon <paramref name="cert"/> as <c>x509/NAME.pem</c> and its key as <c>private/NAME.pem</c> (0600).</summary>
+    public void AddCredential(string name, X509Certificate2 cert, AsymmetricAlgorithm key)
+    {
+        File.WriteAllText(Path.Combine(SwanctlDir, "x509", name + ".pem"), cert.ExportCertificatePem());
+        PeerTestbed.WriteKey(Path.Combine(SwanctlDir, "private", name + ".pem"), key);
+    }
 
     private string Socket => Path.Combine(Dir, "charon.vici");
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Certgate.Pki.Revocation;
 
 namespace Certgate.Scenario.Tests;
 
@@ -20,7 +19,7 @@ namespace Certgate.Scenario.Tests;
 /// private mount namespace that <c>ip netns exec</c> gives each command. This kernel has no ESP, so pluto's CHILD_SA
 /// install fails after IKE_AUTH; IKE_SA_INIT and IKE_AUTH are what these tests check.
 /// </summary>
-public sealed class LibreswanFixture : IDisposable
+public sealed class LibreswanFixture : PeerFixture
 {
     public const string PlutoOuter = "10.68.0.1";
     public const string GateOuter = "10.68.0.2";
@@ -28,34 +27,21 @@ public sealed class LibreswanFixture : IDisposable
     public const string PlutoNet = "10.78.1.0/24";
     public const string GateNet = "10.78.2.0/24";
 
-    private readonly RSA _caKey = RSA.Create(2048);
-
     public LibreswanFixture()
+        : base(CreateTestbed())
     {
         Root = RepositoryRoot();
-        Libreswan = Path.Combine(Root, "artifacts", "peers", "libreswan");
-        RequireInstalled(Libreswan);
-        Dir = Directory.CreateTempSubdirectory("certgate-lsw-").FullName;
-        Net = new NetNamespaces();
+        Libreswan = LibreswanDirectory(Root);
         try
         {
-            NsPluto = Net.Create("l");
-            NsGate = Net.Create("g");
-            Net.Link(NsPluto, PlutoOuter + "/24", NsGate, GateOuter + "/24");
-            NetNamespaces.Run("ip", "-n", NsPluto, "addr", "add", PlutoInner + "/32", "dev", "lo");
-            Dll = NetNamespaces.CertgateDll();
-            DateTimeOffset now = DateTimeOffset.UtcNow;
-            Ca = MakeCa();
-
             // pluto's NSS database: the CA trusted for peers (CT), pluto's certificate and key from a PKCS#12.
             Directory.CreateDirectory(NssDir);
             Directory.CreateDirectory(Path.Combine(Dir, "run"));
             Directory.CreateDirectory(Path.Combine(Dir, "ipsec.d"));
             File.WriteAllText(Secrets, "");
-            string caFile = Path.Combine(Dir, "ca.pem");
-            File.WriteAllText(caFile, Ca.ExportCertificatePem());
+            string caFile = Testbed.CaFile;
             using (RSA plutoKey = RSA.Create(2048))
-            using (X509Certificate2 pluto = Issue("pluto", plutoKey, 0x31, now))
+            using (X509Certificate2 pluto = Testbed.Issue("pluto.test", plutoKey, 0x31))
             {
                 PlutoSubject = pluto.SubjectName;
                 // openssl writes the PKCS#12 so that it carries the friendly name "pluto", the NSS nickname leftcert names.
@@ -74,27 +60,13 @@ public sealed class LibreswanFixture : IDisposable
                 File.Delete(plutoKeyFile);
             }
 
-            // Certgate's state: the same CA, its own RSA certificate.
-            State = Path.Combine(Dir, "gate");
-            string setup = Path.Combine(Dir, "setup.set");
-            File.WriteAllText(setup, "set security pki ca-profile test ca-identity test\n");
-            Certgate("configure", "load", "set", setup);
-            Certgate("request", "security", "pki", "ca-certificate", "load", "ca-profile", "test", "filename", caFile);
-            // Certgate checks revocation (the Junos default): an empty CRL from the CA.
-            var crl = new CrlBuilder(Ca) { ThisUpdate = now.AddMinutes(-5), NextUpdate = now.AddDays(1), CrlNumber = 1 };
-            string crlFile = Path.Combine(Dir, "ca.crl");
-            File.WriteAllBytes(crlFile, crl.Sign(_caKey, HashAlgorithmName.SHA256));
-            Certgate("request", "security", "pki", "crl", "load", "ca-profile", "test", "filename", crlFile);
+            // Certgate's state: the same CA, its own RSA certificate; it checks revocation (the Junos default): an empty CRL.
+            Testbed.LoadCrl();
             using (RSA gateKey = RSA.Create(2048))
-            using (X509Certificate2 gate = Issue("cg", gateKey, 0x32, now))
+            using (X509Certificate2 gate = Testbed.Issue("cg.test", gateKey, 0x32))
             {
                 GateSubject = gate.SubjectName;
-                string certFile = Path.Combine(Dir, "cg.pem");
-                string keyFile = Path.Combine(Dir, "cg.key");
-                File.WriteAllText(certFile, gate.ExportCertificatePem());
-                File.WriteAllText(keyFile, gateKey.ExportPkcs8PrivateKeyPem());
-                File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-                Certgate("request", "security", "pki", "local-certificate", "load", "certificate-id", "cg", "filename", certFile, "key", keyFile);
+                Testbed.LoadLocalCertificate("cg", gate, gateKey);
             }
         }
         catch
@@ -104,24 +76,14 @@ public sealed class LibreswanFixture : IDisposable
         }
     }
 
-    public NetNamespaces Net { get; }
-
-    public string Dir { get; }
-
     public string Root { get; }
 
     /// <summary>The unpacked libreswan package (usr/libexec/ipsec/pluto, whack, addconn).</summary>
     public string Libreswan { get; }
 
-    public string NsPluto { get; } = "";
+    public string NsPluto => Testbed.NsPeer;
 
-    public string NsGate { get; } = "";
-
-    public string Dll { get; } = "";
-
-    public string State { get; } = "";
-
-    public X509Certificate2 Ca { get; } = null!;
+    public X509Certificate2 Ca => Testbed.Ca.Certificate;
 
     public X500DistinguishedName PlutoSubject { get; } = null!;
 
@@ -207,19 +169,7 @@ public sealed class LibreswanFixture : IDisposable
     }
 
     /// <summary>A DN as libreswan writes it: RDNs in encoded order, comma and space.</summary>
-    public static string LibreswanDn(X500DistinguishedName dn) =>
-        string.Join(", ", dn.EnumerateRelativeDistinguishedNames(reversed: false).Select(r => $"{ShortName(r.GetSingleElementType().Value)}={r.GetSingleElementValue()}"));
-
-    private static string ShortName(string? oid) => oid switch
-    {
-        "2.5.4.6" => "C",
-        "2.5.4.10" => "O",
-        "2.5.4.3" => "CN",
-        _ => throw new ArgumentException($"unexpected attribute {oid}", nameof(oid)),
-    };
-
-    /// <summary>Runs a certgate command on the gateway's state directory (outside the namespaces: files only).</summary>
-    public string Certgate(params string[] args) => NetNamespaces.Run("dotnet", [Dll, "--state", State, "--yes", .. args]);
+    public static string LibreswanDn(X500DistinguishedName dn) => PeerTestbed.PeerDn(dn);
 
     private static string RepositoryRoot()
     {
@@ -232,32 +182,16 @@ public sealed class LibreswanFixture : IDisposable
         return root!;
     }
 
-    // Encoded C, O, CN (the usual order); .NET's string form lists the RDNs the other way round.
-    private static X500DistinguishedName Dn(string cn) => new($"CN={cn}, O=Certgate Test, C=CH");
+    private static string LibreswanDirectory(string root) => Path.Combine(root, "artifacts", "peers", "libreswan");
 
-    private X509Certificate2 MakeCa()
+    private static PeerTestbed CreateTestbed()
     {
-        var req = new CertificateRequest(Dn("Certgate libreswan Test CA"), _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
-        return req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddDays(60));
+        RequireInstalled(LibreswanDirectory(RepositoryRoot()));
+        return new PeerTestbed("certgate-lsw-", "l", PlutoOuter, GateOuter, PlutoInner, "Certgate libreswan Test CA");
     }
 
-    private X509Certificate2 Issue(string name, RSA key, byte serial, DateTimeOffset now)
+    /// <summary>pluto runs per test (<see cref="StartPluto"/>, <see cref="StopPluto"/>): nothing of the fixture's own.</summary>
+    protected override void StopDaemons()
     {
-        var req = new CertificateRequest(Dn(name + ".test"), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        req.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(Ca.Extensions.OfType<X509SubjectKeyIdentifierExtension>().Single()));
-        return req.Create(Ca.SubjectName, X509SignatureGenerator.CreateForRSA(_caKey, RSASignaturePadding.Pkcs1), now.AddDays(-1), now.AddDays(30), [serial]);
-    }
-
-    public void Dispose()
-    {
-        Net.Dispose();
-        _caKey.Dispose();
-        Ca?.Dispose();
-        Directory.Delete(Dir, recursive: true);
     }
 }

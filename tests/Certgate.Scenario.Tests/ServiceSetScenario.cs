@@ -1,9 +1,10 @@
 using System.Diagnostics;
+using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Certgate.Pki.Revocation;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Scenario.Tests;
 
@@ -54,22 +55,11 @@ internal static class ServiceSetScenario
     /// <summary>A test CA, and for each gateway: configuration, CA certificate, its own certificate and key, the CRL.</summary>
     internal static void Provision(string dll, string dir, string[] states, bool revokeGw2 = false, Func<int, string>? configuration = null)
     {
-        using RSA caKey = RSA.Create(2048);
-        var caReq = new CertificateRequest(Dn("Certgate Test Root CA"), caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        caReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        caReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        caReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caReq.PublicKey, false));
-        DateTimeOffset now = DateTimeOffset.UtcNow;
-        using X509Certificate2 ca = caReq.CreateSelfSigned(now.AddDays(-2), now.AddDays(60));
+        using TestCa ca = PeerTestbed.CreateCa("Certgate Test Root CA");
         string caFile = Path.Combine(dir, "ca.pem");
-        File.WriteAllText(caFile, ca.ExportCertificatePem());
-        var crl = new CrlBuilder(ca) { ThisUpdate = now.AddMinutes(-5), NextUpdate = now.AddDays(1), CrlNumber = 1 };
-        if (revokeGw2)
-        {
-            crl.AddEntry(new System.Numerics.BigInteger(0x32), now.AddMinutes(-5), CrlReason.keyCompromise);
-        }
+        File.WriteAllText(caFile, ca.Certificate.ExportCertificatePem());
         string crlFile = Path.Combine(dir, "ca.crl");
-        File.WriteAllBytes(crlFile, crl.Sign(caKey, HashAlgorithmName.SHA256));
+        File.WriteAllBytes(crlFile, revokeGw2 ? PeerTestbed.Crl(ca, 0x32) : PeerTestbed.Crl(ca));
         for (int i = 0; i < states.Length; i++)
         {
             string gw = $"gw{i + 1}";
@@ -81,31 +71,18 @@ internal static class ServiceSetScenario
             CertgateCli(dll, state, "configure", "-f", setFile);
             CertgateCli(dll, state, "request", "security", "pki", "ca-certificate", "load", "ca-profile", "test", "filename", caFile);
             using RSA key = RSA.Create(2048);
-            var req = new CertificateRequest(Dn(gw + ".test"), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
             // Every local-gateway of the gateway as an iPAddress subjectAltName: its peers have no remote-id, so they
             // accept only a certificate that names their remote-gateway (issue #14 §2), as a Junos SRX does.
-            var san = new SubjectAlternativeNameBuilder();
-            foreach (string address in System.Text.RegularExpressions.Regex.Matches(text, @"local-gateway (\S+)").Select(m => m.Groups[1].Value).Distinct())
-            {
-                san.AddIpAddress(System.Net.IPAddress.Parse(address));
-            }
-            req.CertificateExtensions.Add(san.Build());
-            req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-            req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-            req.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(ca.Extensions.OfType<X509SubjectKeyIdentifierExtension>().Single()));
-            using X509Certificate2 cert = req.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1), now.AddDays(-1), now.AddDays(30), [(byte)(0x31 + i)]);
+            IPAddress[] addresses = [.. Regex.Matches(text, @"local-gateway (\S+)").Select(m => m.Groups[1].Value).Distinct().Select(IPAddress.Parse)];
+            using X509Certificate2 cert = PeerTestbed.IssueBy(ca, gw + ".test", key, (byte)(0x31 + i), new CertOptions { IpAddresses = addresses });
             string certFile = Path.Combine(dir, gw + ".pem");
             string keyFile = Path.Combine(dir, gw + ".key");
             File.WriteAllText(certFile, cert.ExportCertificatePem());
-            File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
-            File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            PeerTestbed.WriteKey(keyFile, key);
             CertgateCli(dll, state, "request", "security", "pki", "local-certificate", "load", "certificate-id", gw, "filename", certFile, "key", keyFile);
             CertgateCli(dll, state, "request", "security", "pki", "crl", "load", "ca-profile", "test", "filename", crlFile);
         }
     }
-
-    // Encoded C, O, CN; .NET's string form lists the RDNs the other way round.
-    internal static X500DistinguishedName Dn(string cn) => new($"CN={cn}, O=Certgate Test, C=CH");
 
     /// <summary>
     /// docs/examples/ipsec-next-hop.set adapted to the namespaces (no SCEP: the certificates are loaded); IPv4 by

@@ -12,7 +12,8 @@ namespace Certgate.Scenario.Tests;
 /// no XFRM ESP for kernel-netlink), so that test stops at the negotiation and asserts charon's refusal: when a
 /// strongSwan that installs ESN arrives, it fails and must be extended to ping.
 /// </summary>
-public sealed partial class StrongswanIkeTests
+[Collection(StrongswanIkeTestBase.Collection)]
+public sealed class StrongswanEsnTests(StrongswanFixture fixture) : StrongswanIkeTestBase(fixture)
 {
     [Theory]
     // charon without "-esn": no ESN either way.

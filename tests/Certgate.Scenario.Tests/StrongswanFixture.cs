@@ -1,14 +1,13 @@
-using System.Diagnostics;
-using System.Numerics;
+using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text.RegularExpressions;
-using Certgate.Pki.Revocation;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Scenario.Tests;
 
 /// <summary>
-/// One pair of namespaces, one CA and one strongSwan charon for all <see cref="StrongswanIkeTests"/> cases.
+/// One pair of namespaces, one CA and one strongSwan charon, shared by the classes of <see cref="StrongswanIkeCollection"/>
+/// (and, another instance, of <see cref="StrongswanGatewayCollection"/>; <see cref="Ipv6Tests"/> has its own).
 /// <code>
 ///   ns C: charon (kernel-libipsec)                         ns G: certgate debug ike-tunnel
 ///   lo 10.77.1.1/32   veth 10.66.0.1/24 ------------------ veth 10.66.0.2/24   cg0 (TUN) 10.77.2.1/32
@@ -16,56 +15,33 @@ namespace Certgate.Scenario.Tests;
 ///   tunnel 10.77.1.0/24 &lt;=&gt; 10.77.2.0/24, ESP in UDP 4500 (libipsec in 5.9.8 always encapsulates)
 /// </code>
 /// </summary>
-public sealed class StrongswanFixture : IDisposable
+public sealed class StrongswanFixture : PeerFixture
 {
     public const string CharonOuter = "10.66.0.1";
     public const string GateOuter = "10.66.0.2";
     public const string CharonInner = "10.77.1.1";
     public const string GateInner = "10.77.2.1";
 
-    private readonly RSA _caKey = RSA.Create(2048);
-
     public StrongswanFixture()
+        : base(CreateTestbed())
     {
-        Charon.RequireInstalled();
-        Dir = Directory.CreateTempSubdirectory("certgate-swan-").FullName;
-        Net = new NetNamespaces();
         try
         {
-            NsCharon = Net.Create("c");
-            NsGate = Net.Create("g");
-            Net.Link(NsCharon, CharonOuter + "/24", NsGate, GateOuter + "/24");
-            NetNamespaces.Run("ip", "-n", NsCharon, "addr", "add", CharonInner + "/32", "dev", "lo");
-            Dll = NetNamespaces.CertgateDll();
-
-            Ca = MakeCa("Certgate Test Root CA", _caKey);
-            using var otherKey = RSA.Create(2048);
-            using X509Certificate2 otherCa = MakeCa("Some Other CA", otherKey);
+            using TestCa otherCa = PeerTestbed.CreateCa("Some Other CA");
             Charon = new Charon(Net, NsCharon, Path.Combine(Dir, "charon"));
-            File.WriteAllText(Path.Combine(Charon.SwanctlDir, "x509ca", "ca.pem"), Ca.ExportCertificatePem());
+            Charon.TrustCa(Ca);
             DateTimeOffset now = DateTimeOffset.UtcNow;
-            IssueForCharon("charon-rsa", RSA.Create(2048), Ca, _caKey, 0x11, now.AddDays(-1), now.AddDays(30));
-            IssueForCharon("charon-ec", ECDsa.Create(ECCurve.NamedCurves.nistP384), Ca, _caKey, 0x12, now.AddDays(-1), now.AddDays(30));
-            IssueForCharon("charon-ec521", ECDsa.Create(ECCurve.NamedCurves.nistP521), Ca, _caKey, 0x16, now.AddDays(-1), now.AddDays(30));
-            IssueForCharon("charon-revoked", RSA.Create(2048), Ca, _caKey, 0x13, now.AddDays(-1), now.AddDays(30));
-            IssueForCharon("charon-expired", RSA.Create(2048), Ca, _caKey, 0x14, now.AddDays(-30), now.AddDays(-1));
-            IssueForCharon("charon-not-yet-valid", RSA.Create(2048), Ca, _caKey, 0x17, now.AddDays(1), now.AddDays(30));
-            IssueForCharon("charon-untrusted", RSA.Create(2048), otherCa, otherKey, 0x15, now.AddDays(-1), now.AddDays(30));
+            IssueForCharon("charon-rsa", RSA.Create(2048), 0x11);
+            IssueForCharon("charon-ec", ECDsa.Create(ECCurve.NamedCurves.nistP384), 0x12);
+            IssueForCharon("charon-ec521", ECDsa.Create(ECCurve.NamedCurves.nistP521), 0x16);
+            IssueForCharon("charon-revoked", RSA.Create(2048), 0x13);
+            IssueForCharon("charon-expired", RSA.Create(2048), 0x14, new CertOptions { NotBefore = now.AddDays(-30), NotAfter = now.AddDays(-1) });
+            IssueForCharon("charon-not-yet-valid", RSA.Create(2048), 0x17, new CertOptions { NotBefore = now.AddDays(1), NotAfter = now.AddDays(30) });
+            IssueForCharon("charon-untrusted", RSA.Create(2048), 0x15, issuer: otherCa);
 
-            State = Path.Combine(Dir, "gate");
-            string setup = Path.Combine(Dir, "setup.set");
-            File.WriteAllText(setup, "set security pki ca-profile test ca-identity test\n");
-            Certgate("configure", "load", "set", setup);
-            string caFile = Path.Combine(Dir, "ca.pem");
-            File.WriteAllText(caFile, Ca.ExportCertificatePem());
-            Certgate("request", "security", "pki", "ca-certificate", "load", "ca-profile", "test", "filename", caFile);
-            LoadForGate("cg-rsa", RSA.Create(2048), now);
-            LoadForGate("cg-ec", ECDsa.Create(ECCurve.NamedCurves.nistP256), now);
-            var crl = new CrlBuilder(Ca) { ThisUpdate = now.AddMinutes(-5), NextUpdate = now.AddDays(1), CrlNumber = 1 };
-            crl.AddEntry(new BigInteger(0x13), now.AddMinutes(-5), CrlReason.keyCompromise);
-            string crlFile = Path.Combine(Dir, "ca.crl");
-            File.WriteAllBytes(crlFile, crl.Sign(_caKey, HashAlgorithmName.SHA256));
-            Certgate("request", "security", "pki", "crl", "load", "ca-profile", "test", "filename", crlFile);
+            LoadForGate("cg-rsa", RSA.Create(2048), 0x21);
+            LoadForGate("cg-ec", ECDsa.Create(ECCurve.NamedCurves.nistP256), 0x22);
+            Testbed.LoadCrl(0x13);
 
             Charon.Start();
         }
@@ -76,19 +52,9 @@ public sealed class StrongswanFixture : IDisposable
         }
     }
 
-    public NetNamespaces Net { get; }
+    public string NsCharon => Testbed.NsPeer;
 
-    public string Dir { get; }
-
-    public string NsCharon { get; } = "";
-
-    public string NsGate { get; } = "";
-
-    public string Dll { get; } = "";
-
-    public string State { get; } = "";
-
-    public X509Certificate2 Ca { get; } = null!;
+    public X509Certificate2 Ca => Testbed.Ca.Certificate;
 
     public Charon Charon { get; } = null!;
 
@@ -96,73 +62,36 @@ public sealed class StrongswanFixture : IDisposable
     public Dictionary<string, X500DistinguishedName> Subjects { get; } = [];
 
     /// <summary>A DN as strongSwan writes it: RDNs in encoded order.</summary>
-    public static string StrongswanDn(X500DistinguishedName dn) =>
-        string.Join(", ", dn.EnumerateRelativeDistinguishedNames(reversed: false).Select(r => $"{ShortName(r.GetSingleElementType().Value)}={r.GetSingleElementValue()}"));
+    public static string StrongswanDn(X500DistinguishedName dn) => PeerTestbed.PeerDn(dn);
 
-    private static string ShortName(string? oid) => oid switch
+    /// <summary>
+    /// A certificate NAME.test of the CA (or of <paramref name="issuer"/>). It carries the holder's outer address as
+    /// iPAddress subjectAltName: the gateway's tunnels have no remote-id, so they accept only a certificate that names
+    /// their remote-gateway (issue #14 §2).
+    /// </summary>
+    private X509Certificate2 Issue(string name, AsymmetricAlgorithm key, byte serial, CertOptions? options, TestCa? issuer)
     {
-        "2.5.4.6" => "C",
-        "2.5.4.10" => "O",
-        "2.5.4.3" => "CN",
-        _ => throw new ArgumentException($"unexpected attribute {oid}", nameof(oid)),
-    };
-
-    // Encoded C, O, CN (the usual order); .NET's string form lists the RDNs the other way round.
-    private static X500DistinguishedName Dn(string cn) => new($"CN={cn}, O=Certgate Test, C=CH");
-
-    private static X509Certificate2 MakeCa(string cn, RSA key)
-    {
-        var req = new CertificateRequest(Dn(cn), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
-        return req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddDays(60));
+        Subjects[name] = PeerTestbed.Dn(name + ".test");
+        options ??= new CertOptions();
+        options = options with { IpAddresses = [IPAddress.Parse(name.StartsWith("charon", StringComparison.Ordinal) ? CharonOuter : GateOuter)] };
+        return Testbed.Issue(name + ".test", key, serial, options, issuer);
     }
 
-    private X509Certificate2 Issue(string name, AsymmetricAlgorithm key, X509Certificate2 ca, RSA caKey, byte serial, DateTimeOffset from, DateTimeOffset to)
-    {
-        X500DistinguishedName dn = Dn(name + ".test");
-        Subjects[name] = dn;
-        CertificateRequest req = key is RSA rsa
-            ? new CertificateRequest(dn, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
-            : new CertificateRequest(dn, (ECDsa)key, HashAlgorithmName.SHA256);
-        // The holder's outer address as iPAddress subjectAltName: the gateway's tunnels have no remote-id, so they accept
-        // only a certificate that names their remote-gateway (issue #14 §2).
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddIpAddress(System.Net.IPAddress.Parse(name.StartsWith("charon", StringComparison.Ordinal) ? CharonOuter : GateOuter));
-        req.CertificateExtensions.Add(san.Build());
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        req.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(ca.Extensions.OfType<X509SubjectKeyIdentifierExtension>().Single()));
-        return req.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1), from, to, [serial]);
-    }
-
-    private static void WriteKey(string path, AsymmetricAlgorithm key)
-    {
-        File.WriteAllText(path, key.ExportPkcs8PrivateKeyPem());
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-    }
-
-    private void IssueForCharon(string name, AsymmetricAlgorithm key, X509Certificate2 ca, RSA caKey, byte serial, DateTimeOffset from, DateTimeOffset to)
+    private void IssueForCharon(string name, AsymmetricAlgorithm key, byte serial, CertOptions? options = null, TestCa? issuer = null)
     {
         using (key)
         {
-            using X509Certificate2 cert = Issue(name, key, ca, caKey, serial, from, to);
-            File.WriteAllText(Path.Combine(Charon.SwanctlDir, "x509", name + ".pem"), cert.ExportCertificatePem());
-            WriteKey(Path.Combine(Charon.SwanctlDir, "private", name + ".pem"), key);
+            using X509Certificate2 cert = Issue(name, key, serial, options, issuer);
+            Charon.AddCredential(name, cert, key);
         }
     }
 
-    private void LoadForGate(string name, AsymmetricAlgorithm key, DateTimeOffset now)
+    private void LoadForGate(string name, AsymmetricAlgorithm key, byte serial)
     {
         using (key)
         {
-            using X509Certificate2 cert = Issue(name, key, Ca, _caKey, name == "cg-rsa" ? (byte)0x21 : (byte)0x22, now.AddDays(-1), now.AddDays(30));
-            string certFile = Path.Combine(Dir, name + ".pem");
-            string keyFile = Path.Combine(Dir, name + ".key");
-            File.WriteAllText(certFile, cert.ExportCertificatePem());
-            WriteKey(keyFile, key);
-            Certgate("request", "security", "pki", "local-certificate", "load", "certificate-id", name, "filename", certFile, "key", keyFile);
+            using X509Certificate2 cert = Issue(name, key, serial, null, null);
+            Testbed.LoadLocalCertificate(name, cert, key);
         }
     }
 
@@ -190,16 +119,11 @@ public sealed class StrongswanFixture : IDisposable
         Charon.LoadConnection(CharonOuter, GateOuter, PubkeyAuth("charon-rsa", "cg-rsa"), localTs, remoteTs, moreChildren: moreChildren);
     }
 
-    /// <summary>Runs a certgate command on the gateway's state directory (outside the namespaces: files only).</summary>
-    public string Certgate(params string[] args) => NetNamespaces.Run("dotnet", [Dll, "--state", State, "--yes", .. args]);
-
-
-    public void Dispose()
+    private static PeerTestbed CreateTestbed()
     {
-        Charon?.Dispose();
-        Net.Dispose();
-        _caKey.Dispose();
-        Ca?.Dispose();
-        Directory.Delete(Dir, recursive: true);
+        Charon.RequireInstalled();
+        return new PeerTestbed("certgate-swan-", "c", CharonOuter, GateOuter, CharonInner, "Certgate Test Root CA");
     }
+
+    protected override void StopDaemons() => Charon?.Dispose();
 }

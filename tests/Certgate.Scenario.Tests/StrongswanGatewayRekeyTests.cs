@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Xunit.Abstractions;
 
 namespace Certgate.Scenario.Tests;
 
@@ -16,7 +17,8 @@ namespace Certgate.Scenario.Tests;
 /// and the show commands take on a loaded machine (issue 13: a fixed count of 700 echoes ended before two loaded cores
 /// got there). The bound is a second of the flow: the packets one side sent under the new SA before the other had it
 /// (the responder moves its traffic at once); a lost echo outside the rekey is a failure whatever the count.</remarks>
-public sealed partial class StrongswanGatewayTests
+[Collection(StrongswanGatewayTestBase.Collection)]
+public sealed class StrongswanGatewayRekeyTests(StrongswanFixture fixture, ITestOutputHelper output) : StrongswanGatewayTestBase(fixture)
 {
     /// <summary>Replies before the rekey starts and after both sides agree.</summary>
     private const int LeadIn = 50;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using Xunit.Abstractions;
 
 namespace Certgate.Scenario.Tests;
 
@@ -11,46 +10,9 @@ namespace Certgate.Scenario.Tests;
 /// the gateway's address is the higher one, so it responds by default). Ping both ways and a TCP transfer (1 MiB over
 /// TLS, compared byte for byte) cross every tunnel. charon's kernel-libipsec claims a NAT, so IKE floats to UDP 4500.
 /// </summary>
-public sealed partial class StrongswanGatewayTests(StrongswanFixture f, ITestOutputHelper output) : IClassFixture<StrongswanFixture>
+[Collection(StrongswanGatewayTestBase.Collection)]
+public sealed class StrongswanGatewayTests(StrongswanFixture fixture) : StrongswanGatewayTestBase(fixture)
 {
-    private Charon Charon => f.Charon;
-
-    private const string Policies = """
-        set security pki ca-profile test ca-identity test
-        set services ipsec-vpn ike proposal ike-cert authentication-method rsa-signatures
-        set services ipsec-vpn ike proposal ike-cert dh-group group19
-        set services ipsec-vpn ike proposal ike-cert authentication-algorithm sha-256
-        set services ipsec-vpn ike proposal ike-cert encryption-algorithm aes-256-gcm
-        set services ipsec-vpn ike policy ike-cert-pol version 2
-        set services ipsec-vpn ike policy ike-cert-pol proposals ike-cert
-        set services ipsec-vpn ike policy ike-cert-pol local-certificate cg-rsa
-        set services ipsec-vpn ipsec proposal esp-gcm protocol esp
-        set services ipsec-vpn ipsec proposal esp-gcm encryption-algorithm aes-256-gcm
-        set services ipsec-vpn ipsec policy esp-pol proposals esp-gcm
-        set services ipsec-vpn rule rule-ike term t1 from source-address 10.77.2.0/24
-        set services ipsec-vpn rule rule-ike term t1 from destination-address 10.77.1.0/24
-        set services ipsec-vpn rule rule-ike term t1 then remote-gateway 10.66.0.1
-        set services ipsec-vpn rule rule-ike term t1 then dynamic ike-policy ike-cert-pol
-        set services ipsec-vpn rule rule-ike term t1 then dynamic ipsec-policy esp-pol
-
-        """;
-
-    private const string NextHop = Policies + """
-        set services ipsec-vpn rule rule-ike match-direction input
-        set interfaces ms-0/0/0 unit 1 family inet address 10.77.2.1/32
-        set interfaces ms-0/0/0 unit 1 service-domain inside
-        set interfaces ms-0/0/0 unit 2 family inet
-        set interfaces ms-0/0/0 unit 2 service-domain outside
-        set services service-set ipsec-1 next-hop-service inside-service-interface ms-0/0/0.1
-        set services service-set ipsec-1 next-hop-service outside-service-interface ms-0/0/0.2
-        set services service-set ipsec-1 ipsec-vpn-options local-gateway 10.66.0.2
-        set services service-set ipsec-1 ipsec-vpn-options trusted-ca test
-        set services service-set ipsec-1 ipsec-vpn-rules rule-ike
-        set routing-options static route 10.77.1.0/24 next-hop ms-0/0/0.1
-        commit
-
-        """;
-
     private string InterfaceStyle(string wan) => $"""
         delete services service-set ipsec-1
         delete routing-options
@@ -67,45 +29,6 @@ public sealed partial class StrongswanGatewayTests(StrongswanFixture f, ITestOut
         commit
 
         """;
-
-    private void ConfigureCharon() => f.LoadRsaConnection("10.77.1.0/24", "10.77.2.0/24");
-
-    /// <summary>
-    /// Commits <paramref name="nextHop"/> (written to <paramref name="file"/> in the fixture's directory) and starts
-    /// the gateway daemon. The fixture's configuration may hold the interface service set of another test: set then
-    /// delete makes the deletes valid whichever ran first.
-    /// </summary>
-    private Process StartNextHopGateway(string file, string nextHop)
-    {
-        string wan = $"v{f.Net.Tag}b1";
-        string config = Path.Combine(f.Dir, file);
-        File.WriteAllText(config, $"""
-            set services service-set ss-if ipsec-vpn-rules rule-ike
-            delete services service-set ss-if
-            set interfaces sp-0/0/0 unit 0 family inet
-            delete interfaces sp-0/0/0
-            set interfaces {wan} unit 0 family inet
-            delete interfaces {wan}
-
-            """ + nextHop);
-        f.Certgate("configure", "-f", config);
-        return f.Net.Start(f.NsGate, "dotnet", f.Dll, "--state", f.State, "gateway", "run");
-    }
-
-    private string Why(Process gate) => $"\n--- certgate ---\n{f.Net.OutputOf(gate)}\n{Charon.LogTail()}";
-
-    private void WaitFor(Process gate, string text, int count)
-    {
-        for (int i = 0; i < 600; i++)
-        {
-            if (f.Net.OutputOf(gate).Split(text).Length - 1 >= count)
-            {
-                return;
-            }
-            Thread.Sleep(50);
-        }
-        Assert.Fail($"'{text}' did not appear {count} time(s) within 30 s{Why(gate)}");
-    }
 
     /// <summary>Ping both ways and 1 MiB over TCP from the gateway's side to charon's, compared byte for byte.</summary>
     private void TrafficCrosses(Process gate, string what)

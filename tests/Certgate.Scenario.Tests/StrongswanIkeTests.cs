@@ -13,18 +13,11 @@ namespace Certgate.Scenario.Tests;
 /// ways; certificates Certgate must refuse are refused with the reason on the Certgate side while charon sees
 /// AUTHENTICATION_FAILED.
 /// </summary>
-public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixture<StrongswanFixture>
+[Collection(StrongswanIkeTestBase.Collection)]
+public sealed class StrongswanIkeTests(StrongswanFixture fixture) : StrongswanIkeTestBase(fixture)
 {
-    private const string CharonInitiates = "charon-initiates";
-    private const string CertgateInitiates = "certgate-initiates";
-
-    private Charon Charon => f.Charon;
-
     private const string PskCharon = "charon.test";
     private const string PskGate = "certgate.test";
-
-    private void Configure(string ike, string esp, string charonCert, string gateCert, bool rfc7427, string charonSettings = "") =>
-        Configure(ike, esp, rfc7427, f.PubkeyAuth(charonCert, gateCert), "", charonSettings);
 
     /// <summary>charon with AUTH method 2 and <paramref name="secret"/> between charon.test and certgate.test.</summary>
     private void ConfigurePsk(string secret) =>
@@ -47,41 +40,6 @@ public sealed partial class StrongswanIkeTests(StrongswanFixture f) : IClassFixt
             }
             """);
 
-    private void Configure(string ike, string esp, bool rfc7427, string authRounds, string secrets, string charonSettings = "")
-    {
-        Charon.WriteSettings(rfc7427, charonSettings);
-        Charon.Swanctl("--reload-settings");
-        Charon.LoadConnection(StrongswanFixture.CharonOuter, StrongswanFixture.GateOuter, authRounds, "10.77.1.0/24", "10.77.2.0/24", ike, esp, secrets: secrets);
-    }
-
-    private Process StartGate(string certId, bool initiate, string? remoteIdentity = null, params string[] options) =>
-        StartGate(["certificate-id", certId], initiate, remoteIdentity, options);
-
-    private Process StartGate(string[] auth, bool initiate, string? remoteIdentity, params string[] options)
-    {
-        List<string> args = ["dotnet", f.Dll, "--state", f.State, "debug", "ike-tunnel", "tun", "cg0", "local", StrongswanFixture.GateOuter,
-            "remote", StrongswanFixture.CharonOuter, .. auth, "local-subnet", "10.77.2.0/24", "remote-subnet", "10.77.1.0/24"];
-        if (remoteIdentity is not null)
-        {
-            args.AddRange(["remote-identity", remoteIdentity]);
-        }
-        args.AddRange(options);
-        if (initiate)
-        {
-            args.Add("initiate");
-        }
-        Process p = f.Net.Start(f.NsGate, [.. args]);
-        f.Net.WaitFor(p, "IKE: ");
-        return p;
-    }
-
-    private static void StopGate(Process gate)
-    {
-        if (!gate.HasExited)
-        {
-            NetNamespaces.Stop(gate);
-        }
-    }
 
     [Theory]
     // Step 2/3: the original suite, both roles, RFC 7427 signatures.

@@ -7,7 +7,8 @@ namespace Certgate.Scenario.Tests;
 /// HMAC-SHA-384 as PRF and integrity, ECP-384; ESP AES-256-CBC with HMAC-SHA-512-256; PFS ECP-256) agrees with a
 /// charon configured the same way, keeps agreeing through rekeys by either side, and a ping crosses each time.
 /// </summary>
-public sealed partial class StrongswanIkeTests
+[Collection(StrongswanIkeTestBase.Collection)]
+public sealed class StrongswanProposalTests(StrongswanFixture fixture) : StrongswanIkeTestBase(fixture)
 {
     [Fact]
     public void ConfiguredNonDefaultSuite_ComesUp_AndRekeysWithIt()

@@ -13,18 +13,23 @@ public static class TestPki
     /// <summary>A self-signed ECDSA P-256 CA (fast) valid from <paramref name="now"/> − 1 day for <paramref name="days"/>.</summary>
     public static X509Certificate2 CreateCa(DateTimeOffset now, int days = 3650, string subject = "CN=Test CA,O=Certgate")
     {
-        // The shared test CA (tests/Shared/TestPki), with the key usage, validity and key identifiers this project's
-        // CA certificates always had: a root with subjectKeyIdentifier and no authorityKeyIdentifier.
-        using TestCa ca = TestCa.CreateRoot(subject, new CertOptions
+        using TestCa ca = CreateAuthority(now, days, subject);
+        return ca.CertificateWithKey();
+    }
+
+    /// <summary>
+    /// The shared test CA (tests/Shared/TestPki), with the key usage, validity and key identifiers this project's CA
+    /// certificates always had: an ECDSA P-256 root with subjectKeyIdentifier and no authorityKeyIdentifier.
+    /// </summary>
+    internal static TestCa CreateAuthority(DateTimeOffset now, int days = 3650, string subject = "CN=Test CA,O=Certgate") =>
+        TestCa.CreateRoot(subject, new CertOptions
         {
             KeyType = TestKeyType.EcdsaP256,
             KeyUsage = X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature,
             NotBefore = now.AddDays(-1),
             NotAfter = now.AddDays(days),
             OmitAuthorityKeyIdentifier = true,
-        });
-        return ca.CertificateWithKey();
-    }
+        }, now);
 
     /// <summary>A DER PKCS#10 request.</summary>
     public static byte[] Csr(AsymmetricAlgorithm key, string subject = "CN=gw1.example.net,O=Example", string? challenge = null,
@@ -63,9 +68,6 @@ public static class TestPki
     public static ECDsa NewEcKey() => ECDsa.Create(ECCurve.NamedCurves.nistP256);
 
     /// <summary>A self-signed certificate for <paramref name="key"/>, as a SCEP client signs its first PKCSReq with.</summary>
-    public static X509Certificate2 SelfSigned(ECDsa key, string subject, DateTimeOffset now)
-    {
-        var req = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
-        return req.CreateSelfSigned(now.AddDays(-1), now.AddDays(1));
-    }
+    public static X509Certificate2 SelfSigned(ECDsa key, string subject, DateTimeOffset now) =>
+        TestCa.SelfSigned(key, subject, now.AddDays(-1), now.AddDays(1));
 }

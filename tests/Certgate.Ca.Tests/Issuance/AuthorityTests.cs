@@ -7,6 +7,7 @@ using Certgate.Ca.Settings;
 using Certgate.Ca.Storage;
 using Certgate.Ca.Tests.Fixtures;
 using Certgate.Pki.Revocation;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Ca.Tests.Issuance;
 
@@ -141,9 +142,13 @@ public sealed class AuthorityTests
         X509Certificate2 old = (await t.EnrollWithChallengeAsync(oldKey)).Certificate!;
 
         // Another CA with the same name: not ours.
-        X509Certificate2 otherCa = TestPki.CreateCa(t.Clock.GetUtcNow());
-        var req = new CertificateRequest("CN=gw1.example.net,O=Example", oldKey, HashAlgorithmName.SHA256);
-        X509Certificate2 forged = req.Create(otherCa, t.Clock.GetUtcNow().AddDays(-1), t.Clock.GetUtcNow().AddDays(10), old.GetSerialNumber().Reverse().ToArray());
+        using TestCa otherCa = TestPki.CreateAuthority(t.Clock.GetUtcNow());
+        X509Certificate2 forged = otherCa.Issue("CN=gw1.example.net,O=Example", oldKey, new CertOptions
+        {
+            NotBefore = t.Clock.GetUtcNow().AddDays(-1),
+            NotAfter = t.Clock.GetUtcNow().AddDays(10),
+            Serial = old.GetSerialNumber().Reverse().ToArray(),
+        });
         EnrollmentResult r = await t.Ca.EnrollAsync(new EnrollmentRequest(TestPki.Csr(newKey), "f1", EnrollmentMessageType.RenewalReq, forged, "x"));
         Assert.Equal(EnrollmentFailInfo.BadRequest, r.FailInfo);
         Assert.Contains("not signed by a certificate this CA issued", r.Message, StringComparison.Ordinal);

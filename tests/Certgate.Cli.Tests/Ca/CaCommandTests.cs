@@ -7,6 +7,7 @@ using Certgate.Ca.Audit;
 using Certgate.Ca.Storage;
 using Certgate.Cli.Ca;
 using Certgate.Cli.Commands;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Cli.Tests.Ca;
 
@@ -385,23 +386,22 @@ public sealed partial class CaCommandTests : IDisposable
         CertificateRequest req = CertificateRequest.LoadSigningRequestPem(File.ReadAllText(csrOut), HashAlgorithmName.SHA256);
 
         // The parent: a root made here; first a leaf-like certificate (no cA) must be refused.
-        using var parentKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var parentReq = new CertificateRequest("CN=Parent Root", parentKey, HashAlgorithmName.SHA256);
-        parentReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        using X509Certificate2 parent = parentReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(10));
-        using X509Certificate2 leaf = req.Create(parent, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1), [1, 2, 3]);
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        using TestCa parent = TestCa.CreateRoot("CN=Parent Root", new CertOptions
+        {
+            KeyType = TestKeyType.EcdsaP256, NotBefore = now.AddDays(-1), NotAfter = now.AddYears(10),
+        }, now);
+        using X509Certificate2 leaf = parent.Issue(req.SubjectName, req.PublicKey, new CertOptions { NotBefore = now.AddDays(-1), NotAfter = now.AddYears(1), Serial = [1, 2, 3] });
         File.WriteAllText(_f.File("leaf.crt"), leaf.ExportCertificatePem());
         Assert.Contains("not a CA certificate", _f.Fails(1, "ca", "install-cert", "--dir", _f.Dir, "--cert", _f.File("leaf.crt")));
         Assert.Contains("--cert 'missing.crt': no such file", _f.Fails(2, "ca", "install-cert", "--dir", _f.Dir, "--cert", "missing.crt"));
 
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        using X509Certificate2 noSki = req.Create(parent, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(5), [7, 8, 9]);
+        var subCa = new CertOptions { IsCa = true, PathLength = 0, NotBefore = now.AddDays(-1), NotAfter = now.AddYears(5) };
+        using X509Certificate2 noSki = parent.Issue(req.SubjectName, req.PublicKey, subCa with { OmitSubjectKeyIdentifier = true, Serial = [7, 8, 9] });
         File.WriteAllText(_f.File("noski.crt"), noSki.ExportCertificatePem());
         Assert.Contains("has no subjectKeyIdentifier", _f.Fails(1, "ca", "install-cert", "--dir", _f.Dir, "--cert", _f.File("noski.crt")));
 
-        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
-        using X509Certificate2 sub = req.Create(parent, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(5), [4, 5, 6]);
+        using X509Certificate2 sub = parent.Issue(req.SubjectName, req.PublicKey, subCa with { Serial = [4, 5, 6] });
         File.WriteAllText(_f.File("sub.crt"), sub.ExportCertificatePem());
         Assert.Contains("CA certificate installed", _f.Ok("ca", "install-cert", "--dir", _f.Dir, "--cert", _f.File("sub.crt")));
         Assert.Equal("CN=Parent Root", _f.CaCertificate.Issuer);
@@ -424,7 +424,7 @@ public sealed partial class CaCommandTests : IDisposable
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var req = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
         byte[] csr = req.CreateSigningRequest();
-        using X509Certificate2 self = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using X509Certificate2 self = TestCa.SelfSigned(key, subject, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
         CaSession.Sync(async () =>
         {
             await using CaSession s = await CaSession.OpenAsync(new Arguments(["test"], []), _f.Dir, null);

@@ -3,6 +3,7 @@ using System.Globalization;
 using Certgate.Cli.Tests.Pki;
 using Certgate.Gateway.Control;
 using Certgate.Pki.Store;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Cli.Tests.Gateway;
 
@@ -108,12 +109,8 @@ public sealed class ControlSocketSecurityTests : IDisposable
 
     private string CaPem()
     {
-        using var key = System.Security.Cryptography.RSA.Create(2048);
-        var req = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Control CA", key,
-            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
-        req.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
-        using var ca = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        return ca.ExportCertificatePem();
+        using TestCa ca = TestCa.CreateRoot("CN=Control CA", now: DateTimeOffset.UtcNow);
+        return ca.Certificate.ExportCertificatePem();
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Certgate.Cli.Tests.Pki;
 using Certgate.Gateway.Control;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Cli.Tests.Gateway;
 
@@ -62,13 +63,9 @@ public sealed class GatewayDaemonTests : IDisposable
 
             // A question is asked through the socket and answered here.
             _f.Configure("set security pki ca-profile p ca-identity p");
-            using var key = System.Security.Cryptography.RSA.Create(2048);
-            var req = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Daemon CA", key,
-                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
-            req.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
-            using var ca = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            using TestCa ca = TestCa.CreateRoot("CN=Daemon CA", now: DateTimeOffset.UtcNow);
             (code, string output, _) = _f.RunWithInput("yes\n", "request", "security", "pki", "ca-certificate", "load", "ca-profile", "p",
-                "filename", _f.WriteFile("ca.pem", ca.ExportCertificatePem()));
+                "filename", _f.WriteFile("ca.pem", ca.Certificate.ExportCertificatePem()));
             Assert.Equal(0, code);
             Assert.Contains("[yes,no] (no) ", output);
             Assert.Contains("CA certificate for profile p loaded successfully", output);

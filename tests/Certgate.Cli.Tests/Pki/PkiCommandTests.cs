@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Cli.Tests.Pki;
 
@@ -65,10 +66,7 @@ public sealed class PkiCommandTests : IDisposable
         _f.Ok("--yes", "request", "security", "pki", "ca-certificate", "load", "ca-profile", "golden",
             "filename", _f.WriteFile("ca.pem", _ca.ExportCertificatePem()));
         var csr = CertificateRequest.LoadSigningRequestPem(File.ReadAllText(csrFile), HashAlgorithmName.SHA256);
-        var issue = new CertificateRequest(csr.SubjectName, csr.PublicKey, HashAlgorithmName.SHA256);
-        issue.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        using X509Certificate2 cert = issue.Create(_ca.SubjectName, X509SignatureGenerator.CreateForRSA(_caKey, RSASignaturePadding.Pkcs1),
-            DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(30), [0x42]);
+        using X509Certificate2 cert = PkiFixture.Fulfil(_ca, _caKey, csr, [0x42]);
         Assert.Equal("Local certificate loaded successfully\n",
             _f.Ok("request", "security", "pki", "local-certificate", "load", "certificate-id", "gw2", "filename", _f.WriteFile("gw2.pem", cert.ExportCertificatePem())));
         Assert.False(File.Exists(Path.Combine(_f.State, "pki", "requests", "gw2.pem")), "the fulfilled request is removed");
@@ -259,11 +257,8 @@ public sealed class PkiCommandTests : IDisposable
 
         // A CRL from another CA is refused.
         _f.Ok("--yes", "request", "security", "pki", "ca-certificate", "load", "ca-profile", "golden", "filename", _f.WriteFile("ca.pem", _ca.ExportCertificatePem()));
-        using RSA otherKey = RSA.Create(2048);
-        var otherReq = new CertificateRequest("CN=Other CA", otherKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        otherReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        using X509Certificate2 other = otherReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        (code, _, err) = _f.Run("request", "security", "pki", "crl", "load", "ca-profile", "golden", "filename", _f.WriteFile("o.crl", PkiFixture.Crl(other, otherKey, 1)));
+        using TestCa other = TestCa.CreateRoot("CN=Other CA", now: DateTimeOffset.UtcNow);
+        (code, _, err) = _f.Run("request", "security", "pki", "crl", "load", "ca-profile", "golden", "filename", _f.WriteFile("o.crl", other.CrlBytes(number: 1)));
         Assert.Equal(1, code);
         Assert.Contains("not by the CA of profile golden", err);
 

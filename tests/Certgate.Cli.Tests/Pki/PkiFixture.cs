@@ -12,6 +12,11 @@ namespace Certgate.Cli.Tests.Pki;
 /// from the fixture keys (RSA PKCS#1 v1.5 signatures are deterministic, dates and serials are fixed), so
 /// show outputs can be compared with golden files.
 /// </summary>
+/// <remarks>
+/// The one CA of the tests besides the shared TestCa (tests/Shared/TestPki, issue #13): the golden files hold the bytes
+/// of these certificates as certgate shows them (extensions in this order, a leaf without subjectKeyIdentifier, the
+/// key files' keys), which TestCa does not reproduce.
+/// </remarks>
 public sealed class PkiFixture : IDisposable
 {
     public static readonly DateTimeOffset NotBefore = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -107,6 +112,18 @@ public sealed class PkiFixture : IDisposable
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
         return request.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
             notBefore ?? NotBefore.AddDays(1), notAfter ?? NotAfter.AddDays(-1), serial);
+    }
+
+    /// <summary>
+    /// The fixed CA's answer to <paramref name="csr"/> (a CSR certgate wrote): its subject and key, no cA, valid from a
+    /// minute ago for 30 days (the real clock: certgate checks the certificate it loads against it).
+    /// </summary>
+    public static X509Certificate2 Fulfil(X509Certificate2 ca, RSA caKey, CertificateRequest csr, byte[] serial)
+    {
+        var issue = new CertificateRequest(csr.SubjectName, csr.PublicKey, HashAlgorithmName.SHA256);
+        issue.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        return issue.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
+            DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(30), serial);
     }
 
     /// <summary>A CRL of the fixed CA revoking <paramref name="serials"/>.</summary>

@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using Certgate.Gateway.Crl;
 using Certgate.Pki.Revocation;
 using Certgate.Pki.Store;
+using Certgate.Tests.Shared.TestPki;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -20,8 +21,8 @@ namespace Certgate.Gateway.Tests.Crl;
 /// </summary>
 public sealed class CrlFetchTests : IAsyncLifetime, IDisposable
 {
-    private readonly RSA _caKey = RSA.Create(2048);
-    private readonly X509Certificate2 _ca;
+    /// <summary>The shared test CA on the real clock: the fetcher checks the CRLs' times against it.</summary>
+    private readonly TestCa _authority = TestCa.CreateRoot("CN=Fetch Test CA", now: DateTimeOffset.UtcNow);
     private readonly string _state = Directory.CreateTempSubdirectory("certgate-gw-crl-").FullName;
     private WebApplication? _app;
     private Uri _base = null!;
@@ -31,13 +32,6 @@ public sealed class CrlFetchTests : IAsyncLifetime, IDisposable
     private volatile byte[] _body = [];
     private volatile int _status = 200;
     private int _delayMs;
-
-    public CrlFetchTests()
-    {
-        var req = new CertificateRequest("CN=Fetch Test CA", _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        _ca = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-    }
 
     public async Task InitializeAsync()
     {
@@ -74,21 +68,20 @@ public sealed class CrlFetchTests : IAsyncLifetime, IDisposable
 
     public void Dispose()
     {
-        _caKey.Dispose();
-        _ca.Dispose();
+        _authority.Dispose();
         Directory.Delete(_state, recursive: true);
     }
 
+    private X509Certificate2 Ca => _authority.Certificate;
+
     private Uri CrlUrl => new(_base, "/crl/ca.crl");
 
-    private byte[] Crl(int number, RSA? key = null, X509Certificate2? issuer = null, params int[] revoked)
+    /// <summary>A CRL of the CA, valid for a day, listing <paramref name="revoked"/>; signed by <paramref name="signer"/>'s key under the CA's name if given.</summary>
+    private byte[] Crl(int number, TestCa? signer = null, params int[] revoked)
     {
-        var b = new CrlBuilder(issuer ?? _ca) { ThisUpdate = DateTimeOffset.UtcNow.AddMinutes(-1), NextUpdate = DateTimeOffset.UtcNow.AddDays(1), CrlNumber = number };
-        foreach (int s in revoked)
-        {
-            b.AddEntry(new BigInteger(s), DateTimeOffset.UtcNow.AddMinutes(-1));
-        }
-        return b.Sign(key ?? _caKey, HashAlgorithmName.SHA256);
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        return _authority.CrlBytes(thisUpdate: now.AddMinutes(-1), nextUpdate: now.AddDays(1), number: number, reason: null, signer: signer,
+            serials: revoked.Select(s => new BigInteger(s).ToByteArray(isUnsigned: true, isBigEndian: true)), revokedAt: now.AddMinutes(-1));
     }
 
     private static CrlFetcher NewFetcher() => new([new HttpCrlDownloader(TimeSpan.FromSeconds(10)), new LdapCrlDownloader()]);
@@ -99,12 +92,12 @@ public sealed class CrlFetchTests : IAsyncLifetime, IDisposable
         _body = Crl(1, revoked: 77);
         var store = new PkiStore(_state);
         var updater = new CrlUpdater(store, NewFetcher());
-        CrlUpdateResult first = await updater.UpdateAsync("ca1", _ca, [CrlUrl], TimeSpan.FromSeconds(10));
+        CrlUpdateResult first = await updater.UpdateAsync("ca1", Ca, [CrlUrl], TimeSpan.FromSeconds(10));
         Assert.True(first.Installed, string.Join("; ", first.Errors));
         Assert.Equal(_body, store.LoadCrl("ca1"));
         Assert.True(first.Crl!.Contains([77]));
 
-        CrlUpdateResult second = await updater.UpdateAsync("ca1", _ca, [CrlUrl], TimeSpan.FromSeconds(10));
+        CrlUpdateResult second = await updater.UpdateAsync("ca1", Ca, [CrlUrl], TimeSpan.FromSeconds(10));
         Assert.False(second.Installed);
         Assert.NotNull(second.Crl);
     }
@@ -161,30 +154,29 @@ public sealed class CrlFetchTests : IAsyncLifetime, IDisposable
         var updater = new CrlUpdater(store, new CrlFetcher([new HttpCrlDownloader()]) { FailureMemory = TimeSpan.Zero });
 
         _body = Crl(5);
-        Assert.True((await updater.UpdateAsync("ca1", _ca, [CrlUrl], TimeSpan.FromSeconds(10))).Installed);
+        Assert.True((await updater.UpdateAsync("ca1", Ca, [CrlUrl], TimeSpan.FromSeconds(10))).Installed);
         byte[] installed = store.LoadCrl("ca1")!;
 
-        using RSA otherKey = RSA.Create(2048);
-        var otherReq = new CertificateRequest("CN=Fetch Test CA", otherKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        using X509Certificate2 impostor = otherReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        _body = Crl(9, otherKey, impostor);
-        CrlUpdateResult r = await updater.UpdateAsync("ca1", _ca, [CrlUrl], TimeSpan.FromSeconds(10));
+        // Another key under the CA's name: the impostor's CRL.
+        using TestCa impostor = TestCa.CreateRoot("CN=Fetch Test CA", now: DateTimeOffset.UtcNow);
+        _body = Crl(9, impostor);
+        CrlUpdateResult r = await updater.UpdateAsync("ca1", Ca, [CrlUrl], TimeSpan.FromSeconds(10));
         Assert.False(r.Installed);
         Assert.Contains("not signed by the CA of profile ca1", Assert.Single(r.Errors));
 
         _body = Crl(4);
-        r = await updater.UpdateAsync("ca1", _ca, [CrlUrl], TimeSpan.FromSeconds(10));
+        r = await updater.UpdateAsync("ca1", Ca, [CrlUrl], TimeSpan.FromSeconds(10));
         Assert.Contains("older than the installed one", Assert.Single(r.Errors));
 
         _body = [0x30, 0x03, 0x02, 0x01, 0x00];
-        r = await updater.UpdateAsync("ca1", _ca, [CrlUrl], TimeSpan.FromSeconds(10));
+        r = await updater.UpdateAsync("ca1", Ca, [CrlUrl], TimeSpan.FromSeconds(10));
         Assert.Contains("not a CRL", Assert.Single(r.Errors));
         Assert.Equal(installed, store.LoadCrl("ca1"));
 
         // A dead first URL, then a good one: the good one is installed and the dead one is reported.
         _body = Crl(6);
         var dead = new Uri("http://127.0.0.1:9/crl.crl");
-        r = await updater.UpdateAsync("ca1", _ca, [dead, CrlUrl], TimeSpan.FromSeconds(10));
+        r = await updater.UpdateAsync("ca1", Ca, [dead, CrlUrl], TimeSpan.FromSeconds(10));
         Assert.True(r.Installed);
         Assert.Equal(CrlUrl, r.Source);
         Assert.Contains("cannot connect", Assert.Single(r.Errors));

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Gateway.Enrollment;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Gateway.Tests.Enrollment;
 
@@ -15,8 +16,7 @@ public sealed class ReEnrollmentScheduleTests : IDisposable
     private static X509Certificate2 Certificate(TimeSpan lifetime)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=gw1", key, HashAlgorithmName.SHA256);
-        return request.CreateSelfSigned(Start, Start + lifetime);
+        return TestCa.SelfSigned(key, "CN=gw1", Start, Start + lifetime);
     }
 
     [Theory]

@@ -14,6 +14,7 @@ using Certgate.Pki.Revocation;
 using Certgate.Pki.Store;
 using Certgate.ServiceSets;
 using Certgate.ServiceSets.Plan;
+using Certgate.Tests.Shared.TestPki;
 using DhGroup = Certgate.Ipsec.Registry.DhGroup;
 using EncryptionAlgorithm = Certgate.Ipsec.Registry.EncryptionAlgorithm;
 
@@ -125,20 +126,17 @@ public sealed class TunnelRuntimeTests : IDisposable
     /// <summary>A CA, its CRL and a local certificate gw-cert with its key in the state directory.</summary>
     private X509Certificate2 StoreMaterial()
     {
-        using RSA caKey = RSA.Create(2048);
-        var caReq = new CertificateRequest("CN=Test CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        caReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        caReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        X509Certificate2 ca = caReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        // The shared test CA on the real clock: the runtime checks validity against it.
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        using TestCa authority = TestCa.CreateRoot("CN=Test CA", new CertOptions { NotBefore = now.AddDays(-1), NotAfter = now.AddDays(30) }, now);
+        X509Certificate2 ca = X509CertificateLoader.LoadCertificate(authority.Certificate.RawData);
         using RSA key = RSA.Create(2048);
-        var req = new CertificateRequest("CN=gw.test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        using X509Certificate2 cert = req.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
-            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10), [7]);
-        var crl = new CrlBuilder(ca) { ThisUpdate = DateTimeOffset.UtcNow.AddMinutes(-1), NextUpdate = DateTimeOffset.UtcNow.AddDays(1), CrlNumber = 1 };
+        using X509Certificate2 cert = authority.Issue("CN=gw.test", key, new CertOptions { NotBefore = now.AddDays(-1), NotAfter = now.AddDays(10), Serial = [7] });
+        byte[] crl = authority.CrlBytes(thisUpdate: now.AddMinutes(-1), nextUpdate: now.AddDays(1), number: 1);
         using KeyPair pair = KeyPair.FromKey(key);
         new PkiStore(_state).Apply(new PkiStoreChange()
             .WriteCertificate(PkiObjectType.CaCertificate, "test", ca)
-            .Write(PkiObjectType.Crl, "test", crl.Sign(caKey, HashAlgorithmName.SHA256))
+            .Write(PkiObjectType.Crl, "test", crl)
             .WriteKeyPair("gw-cert", pair)
             .WriteCertificate(PkiObjectType.LocalCertificate, "gw-cert", cert));
         return ca;

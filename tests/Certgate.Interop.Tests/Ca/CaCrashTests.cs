@@ -11,6 +11,7 @@ using Certgate.Interop.Tests.Tools;
 using Certgate.Pki.Keys;
 using Certgate.Pki.Requests;
 using Certgate.Scep;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Interop.Tests.Ca;
 
@@ -108,8 +109,7 @@ public sealed class CaCrashTests : IDisposable
                 using KeyPair key = KeyPair.Generate(KeyAlgorithm.Rsa, 2048);
                 var subject = new X500DistinguishedName($"CN=client-{Guid.NewGuid():N},O=Certgate");
                 byte[] csr = CertificateRequestBuilder.Create(key, new CertificateRequestOptions { Subject = subject, ChallengePassword = challenge });
-                using X509Certificate2 signer = new CertificateRequest(subject, key.Rsa!, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
-                    .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+                using X509Certificate2 signer = TestCa.SelfSigned(key.Rsa!, subject.Name, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
                 try
                 {
                     ScepEnrollment r = await client.EnrollAsync(ScepMessageType.PkcsReq, csr, signer, caCerts[0], [.. caCerts], ScepClient.TransactionIdFor(signer.PublicKey),

@@ -9,6 +9,7 @@ using Certgate.Pki.Requests;
 using Certgate.Pki.Revocation;
 using Certgate.Scep;
 using Certgate.Tests.Shared;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Interop.Tests.Ca;
 
@@ -51,8 +52,7 @@ public sealed class CaServePostgresTests(PostgresServerFixture postgres) : IClas
                 using KeyPair key = KeyPair.Generate(KeyAlgorithm.Rsa, 2048);
                 var subject = new X500DistinguishedName($"CN={name}-{Guid.NewGuid():N},O=Certgate");
                 byte[] csr = CertificateRequestBuilder.Create(key, new CertificateRequestOptions { Subject = subject, ChallengePassword = challenge });
-                using X509Certificate2 signer = new CertificateRequest(subject, key.Rsa!, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
-                    .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+                using X509Certificate2 signer = TestCa.SelfSigned(key.Rsa!, subject.Name, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
                 ScepEnrollment r = await client.EnrollAsync(ScepMessageType.PkcsReq, csr, signer, caCerts[0], [.. caCerts],
                     ScepClient.TransactionIdFor(signer.PublicKey), HashAlgorithmName.SHA256, ScepCipher.Aes256Cbc);
                 Assert.True(r.Certificate is not null, $"{name}: {r.Status} {r.FailInfo} {r.FailInfoText}\n{server.Log}");

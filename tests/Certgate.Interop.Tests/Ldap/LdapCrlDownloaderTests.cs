@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Gateway.Crl;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Interop.Tests.Ldap;
 
@@ -26,21 +27,16 @@ public sealed class LdapCrlDownloaderTests(SlapdFixture slapd) : IClassFixture<S
     /// <summary>A signed CRL of about <paramref name="bytes"/> octets (slapd checks the certificateList syntax).</summary>
     private static byte[] CrlOfSize(int bytes)
     {
-        using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=Downloader Test CA", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.KeyCertSign, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        using X509Certificate2 ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        var builder = new CertificateRevocationListBuilder();
-        DateTimeOffset when = DateTimeOffset.UtcNow.AddHours(-1);
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        using TestCa ca = TestCa.CreateRoot("CN=Downloader Test CA", new CertOptions { KeyType = TestKeyType.EcdsaP256 }, now);
+        var serials = new List<byte[]>();
         for (int i = 0; i < bytes / 36 + 1; i++)
         {
             byte[] serial = RandomNumberGenerator.GetBytes(16);
             serial[0] = (byte)(0x40 | (serial[0] & 0x3F));   // positive, no redundant leading octet
-            builder.AddEntry(serial, when);
+            serials.Add(serial);
         }
-        return builder.Build(ca, 1, DateTimeOffset.UtcNow.AddDays(1), HashAlgorithmName.SHA256);
+        return ca.CrlBytes(thisUpdate: now.AddHours(-1), nextUpdate: now.AddDays(1), number: 1, reason: null, serials: serials, revokedAt: now.AddHours(-1));
     }
 
     private Uri Url(string dn) => new($"{slapd.Url}/{Uri.EscapeDataString(dn)}?certificateRevocationList;binary");

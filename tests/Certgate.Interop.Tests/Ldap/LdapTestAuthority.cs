@@ -5,6 +5,7 @@ using Certgate.Ca;
 using Certgate.Ca.Settings;
 using Certgate.Ca.Sqlite;
 using Certgate.Interop.Tests.Tools;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Interop.Tests.Ldap;
 
@@ -30,13 +31,17 @@ internal sealed class LdapTestAuthority : IAsyncDisposable
     {
         var dir = new TempDirectory("certgate-ldapca-");
         SqliteCaStore store = await SqliteCaStore.OpenAsync(dir.File("ca.db"));
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var req = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
-        req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
+        // The shared test CA's root on the real clock, with the usage and key identifiers a Certgate CA certificate has.
         DateTimeOffset now = DateTimeOffset.UtcNow;
-        X509Certificate2 cert = req.CreateSelfSigned(now.AddDays(-1), now.AddDays(365));
+        using TestCa root = TestCa.CreateRoot(subject, new CertOptions
+        {
+            KeyType = TestKeyType.EcdsaP256,
+            KeyUsage = X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature,
+            NotBefore = now.AddDays(-1),
+            NotAfter = now.AddDays(365),
+            OmitAuthorityKeyIdentifier = true,
+        }, now);
+        X509Certificate2 cert = root.CertificateWithKey();
         var settings = CaSettings.CreateDefault() with { BaseUrl = "http://ca.example.net:8080", Ldap = ldap ?? LdapPublishSettings.Disabled };
         return new LdapTestAuthority(dir, store, new CertificateAuthority(settings, cert, store));
     }
@@ -52,7 +57,7 @@ internal sealed class LdapTestAuthority : IAsyncDisposable
         req.OtherRequestAttributes.Add(new AsnEncodedData(Oids.ChallengePassword, w.Encode()));
         byte[] csr = req.CreateSigningRequest();
         DateTimeOffset now = DateTimeOffset.UtcNow;
-        using X509Certificate2 signer = new CertificateRequest(subject, key, HashAlgorithmName.SHA256).CreateSelfSigned(now.AddDays(-1), now.AddDays(1));
+        using X509Certificate2 signer = TestCa.SelfSigned(key, subject, now.AddDays(-1), now.AddDays(1));
         EnrollmentResult result = await Ca.EnrollAsync(new EnrollmentRequest(csr, Guid.NewGuid().ToString("N"), EnrollmentMessageType.PkcsReq, signer, "127.0.0.1"));
         Assert.True(result.Status == EnrollmentStatus.Issued, $"enrollment of {subject}: {result.Status} {result.FailInfo} {result.Message}");
         return result.Certificate!;

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Scep;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Interop.Tests.Scep;
 
@@ -121,8 +122,8 @@ public sealed class ScepHttpEndpointTests
 
     private static (X509Certificate2 Signer, byte[] Csr) Client(RSA key, string subject, string challenge)
     {
+        X509Certificate2 signer = TestCa.SelfSigned(key, subject, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         var req = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        X509Certificate2 signer = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         var w = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
         w.WriteCharacterString(System.Formats.Asn1.UniversalTagNumber.UTF8String, challenge);
         req.OtherRequestAttributes.Add(new AsnEncodedData("1.2.840.113549.1.9.7", w.Encode()));
@@ -139,7 +140,7 @@ public sealed class ScepHttpFailureTests
         X509Certificate2 ca = X509CertificateLoader.LoadCertificate(s.Ca.Certificate.RawData);
         using RSA key = RSA.Create(2048);
         var req0 = new CertificateRequest("CN=tamper", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        X509Certificate2 signer = req0.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        X509Certificate2 signer = TestCa.SelfSigned(key, "CN=tamper", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         var creds = new ScepClientCredentials(signer, ca);
         ScepOutgoingRequest req = ScepClientMessages.Enrollment(req0.CreateSigningRequest(), null, creds);
         byte[] bad = req.Der.ToArray();

@@ -6,6 +6,7 @@ using System.Security.Cryptography.X509Certificates;
 using Certgate.Ca;
 using Certgate.Ca.Issuance;
 using Certgate.Scep;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Interop.Tests.Scep;
 
@@ -141,8 +142,8 @@ public sealed class ScepModesTests
 
     private static (X509Certificate2 Signer, byte[] Csr) Client(RSA key, string subject, string? challenge)
     {
+        X509Certificate2 signer = TestCa.SelfSigned(key, subject, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         var req = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        X509Certificate2 signer = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         if (challenge is not null)
         {
             var w = new AsnWriter(AsnEncodingRules.DER);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Interop.Tests.Tools;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Interop.Tests.Scep;
 
@@ -80,12 +81,9 @@ public sealed class StrongswanPkiScepTests
         var env = new Dictionary<string, string> { ["STRONGSWAN_CONF"] = conf };
         string caDer = s.Dir.File("ca.der");
         File.WriteAllBytes(caDer, s.Ca.Certificate.RawData);
-        using (var wrongKey = System.Security.Cryptography.RSA.Create(2048))
+        using (TestCa wrong = TestCa.CreateRoot("CN=Wrong CA", now: DateTimeOffset.UtcNow))
         {
-            var req = new CertificateRequest("CN=Wrong CA", wrongKey, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
-            req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-            using X509Certificate2 wrong = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-            File.WriteAllBytes(s.Dir.File("wrong.der"), wrong.RawData);
+            File.WriteAllBytes(s.Dir.File("wrong.der"), wrong.Certificate.RawData);
         }
         string key = GenKey(s, env, "pki.key");
         ExternalTool.Result enroll = ExternalTool.Run("pki", ["--scep", "--url", s.ScepUrl.ToString(), "--in", key,

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Certgate.Interop.Tests.Tools;
 using Certgate.Pki.Encoding;
 using Certgate.Pki.Keys;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Interop.Tests.Writing;
 
@@ -141,17 +142,10 @@ public sealed class OpensslPkcs12InteropTests(KeyCache keys) : IClassFixture<Key
     /// <summary>A CA and a leaf for <paramref name="key"/>, made with .NET (the subject under test is the archive).</summary>
     private static (X509Certificate2 Leaf, X509Certificate2 Ca) IssueLeaf(KeyPair key)
     {
-        using ECDsa caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var caRequest = new CertificateRequest("CN=p12 CA", caKey, HashAlgorithmName.SHA256);
-        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         DateTimeOffset now = DateTimeOffset.UtcNow;
-        using X509Certificate2 caWithKey = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(30));
-        CertificateRequest leafRequest = key.Rsa is { } rsa
-            ? new CertificateRequest("CN=p12 leaf", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
-            : new CertificateRequest("CN=p12 leaf", key.Ecdsa!, HashAlgorithmName.SHA256);
-        X509Certificate2 leaf = leafRequest.Create(caWithKey.SubjectName, X509SignatureGenerator.CreateForECDsa(caKey),
-            now.AddMinutes(-5), now.AddDays(10), [1, 2, 3, 4]);
-        return (leaf, X509CertificateLoader.LoadCertificate(caWithKey.RawData));
+        using TestCa ca = TestCa.CreateRoot("CN=p12 CA", new CertOptions { KeyType = TestKeyType.EcdsaP256, NotBefore = now.AddMinutes(-5), NotAfter = now.AddDays(30) }, now);
+        X509Certificate2 leaf = ca.Issue("CN=p12 leaf", key.Rsa is { } rsa ? rsa : (AsymmetricAlgorithm)key.Ecdsa!, new CertOptions { NotBefore = now.AddMinutes(-5), NotAfter = now.AddDays(10), Serial = [1, 2, 3, 4] });
+        return (leaf, X509CertificateLoader.LoadCertificate(ca.Certificate.RawData));
     }
 
     /// <summary>An openssl-made CA and leaf (key, certificate, CA certificate files).</summary>

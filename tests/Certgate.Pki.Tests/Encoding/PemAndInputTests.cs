@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Pki.Encoding;
 using Certgate.Pki.Tests.Certificates;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Pki.Tests.Encoding;
 
@@ -50,7 +51,8 @@ public sealed class PemAndInputTests
     {
         using RSA key = RSA.Create(2048);
         using var ca = TestCertificates.CreateCa(key);
-        byte[] crl = new CertificateRevocationListBuilder().Build(ca, 1, TestCertificates.NotAfter, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1, TestCertificates.NotBefore);
+        using TestCa authority = TestCa.Wrap(ca, key);
+        byte[] crl = authority.CrlBytes(thisUpdate: TestCertificates.NotBefore, nextUpdate: TestCertificates.NotAfter, number: 1);
         Assert.Equal(crl, PkiInput.DecodeCrl(crl));
         var e = Assert.Throws<PkiFormatException>(() => PkiInput.DecodeCertificate(crl));
         Assert.Contains("holds a CRL", e.Message, StringComparison.Ordinal);

@@ -6,6 +6,7 @@ using Certgate.Pki.Encoding;
 using Certgate.Pki.Keys;
 using Certgate.Pki.Requests;
 using Certgate.Pki.Revocation;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Pki.Tests.Fuzz;
 
@@ -58,16 +59,14 @@ public sealed class ParserFuzzTests
 
     private static (byte[] Crl, X509Certificate2 Ca) MakeCrl()
     {
-        using RSA key = RSA.Create(2048);
-        var req = new CertificateRequest("CN=Fuzz CA", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        X509Certificate2 ca = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using TestCa authority = TestCa.CreateRoot("CN=Fuzz CA", now: DateTimeOffset.UtcNow);
+        X509Certificate2 ca = X509CertificateLoader.LoadCertificate(authority.Certificate.RawData);
         var builder = new CrlBuilder(ca) { ThisUpdate = DateTimeOffset.UtcNow, NextUpdate = DateTimeOffset.UtcNow.AddDays(1), CrlNumber = 3 };
         for (int i = 1; i <= 20; i++)
         {
             builder.AddEntry(new BigInteger(i * 7919), DateTimeOffset.UtcNow, i % 2 == 0 ? CrlReason.keyCompromise : null);
         }
-        return (builder.Sign(key, HashAlgorithmName.SHA256), ca);
+        return (builder.Sign((RSA)authority.Key, HashAlgorithmName.SHA256), ca);
     }
 
     [Fact]
@@ -100,12 +99,8 @@ public sealed class ParserFuzzTests
     [Fact]
     public void PemAndCertificateInput_SurviveMutations()
     {
-        using RSA key = RSA.Create(2048);
-        var req = new CertificateRequest("CN=fuzz.example.net", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName("fuzz.example.net");
-        req.CertificateExtensions.Add(san.Build());
-        using X509Certificate2 cert = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using TestCa ca = TestCa.CreateRoot("CN=Fuzz CA", now: DateTimeOffset.UtcNow);
+        using X509Certificate2 cert = ca.Issue("CN=fuzz.example.net", new CertOptions { DnsNames = ["fuzz.example.net"] });
         byte[] der = cert.RawData;
         byte[] pem = System.Text.Encoding.ASCII.GetBytes(cert.ExportCertificatePem());
         foreach (byte[] m in Mutants(der, Iterations / 2, 2).Concat(Mutants(pem, Iterations / 2, 3)))

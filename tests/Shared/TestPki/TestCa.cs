@@ -12,6 +12,7 @@ internal enum TestKeyType
     Rsa2048,
     EcdsaP256,
     EcdsaP384,
+    EcdsaP521,
 }
 
 /// <summary>How a test certificate is made; every switch defaults to a well-formed certificate.</summary>
@@ -44,11 +45,15 @@ internal sealed record CertOptions
 }
 
 /// <summary>
-/// The test certificate authority of the unit test projects (one copy, linked from tests/Shared, issue #13): a
-/// certificate and its private key, able to issue certificates and CRLs with switches in the style of
-/// dotnet/runtime's test CA that change exactly one thing (signature, validity, key usage, CA flag, issuer, key
-/// identifiers, key type, the serials a CRL lists).
+/// The test certificate authority of the test projects (one copy, linked from tests/Shared, issue #13; the
+/// architecture tests refuse a test that builds a CA of its own): a certificate and its private key, able to issue
+/// certificates and CRLs with switches in the style of dotnet/runtime's test CA that change exactly one thing
+/// (signature, validity, key usage, CA flag, issuer, key identifiers, key type, the serials a CRL lists).
 /// </summary>
+/// <remarks>
+/// Validity periods are built around the CA's <see cref="Time"/>: the fixed <see cref="Now"/> unless the root was made
+/// with another (tests against real peers or the system clock pass <see cref="DateTimeOffset.UtcNow"/>).
+/// </remarks>
 internal sealed class TestCa : IDisposable
 {
     /// <summary>Fixed "now" of the tests: validity periods are built around it.</summary>
@@ -56,11 +61,18 @@ internal sealed class TestCa : IDisposable
 
     private static int s_serial = 0x1000;
 
-    private TestCa(X509Certificate2 certificate, AsymmetricAlgorithm key)
+    private readonly bool _ownsKey;
+
+    private TestCa(X509Certificate2 certificate, AsymmetricAlgorithm key, DateTimeOffset time, bool ownsKey = true)
     {
         Certificate = certificate;
         Key = key;
+        Time = time;
+        _ownsKey = ownsKey;
     }
+
+    /// <summary>The "now" around which this CA's certificates and CRLs get their default validity.</summary>
+    public DateTimeOffset Time { get; }
 
     public X509Certificate2 Certificate { get; }
 
@@ -76,15 +88,44 @@ internal sealed class TestCa : IDisposable
         _ => throw new InvalidOperationException("unsupported key type"),
     };
 
-    /// <summary>A self-signed root.</summary>
-    public static TestCa CreateRoot(string name = "CN=Test Root CA, O=Certgate", CertOptions? options = null)
+    /// <summary>A self-signed root; <paramref name="now"/> (default <see cref="Now"/>) becomes its <see cref="Time"/>.</summary>
+    /// <param name="name">The subject and issuer.</param>
+    /// <param name="options">Switches (<see cref="CertOptions.IsCa"/> is forced on).</param>
+    /// <param name="now">The CA's <see cref="Time"/>.</param>
+    /// <param name="key">The CA's key, owned by the CA from now on (for fixtures whose key is a file); default a new
+    /// key of <see cref="CertOptions.KeyType"/>.</param>
+    public static TestCa CreateRoot(string name = "CN=Test Root CA, O=Certgate", CertOptions? options = null, DateTimeOffset? now = null,
+        AsymmetricAlgorithm? key = null)
     {
         options ??= new CertOptions();
         options = options with { IsCa = true };
-        AsymmetricAlgorithm key = NewKey(options.KeyType);
+        DateTimeOffset time = now ?? Now;
+        key ??= NewKey(options.KeyType);
         var subject = new X500DistinguishedName(name);
-        X509Certificate2 cert = Build(subject, key, subject, key, null, options);
-        return new TestCa(cert, key);
+        X509Certificate2 cert = Build(subject, key, subject, key, null, options, time);
+        return new TestCa(cert, key, time);
+    }
+
+    /// <summary>
+    /// An existing CA certificate and its key, to issue with; the caller keeps both (<see cref="Dispose"/> leaves the
+    /// key alone).
+    /// </summary>
+    public static TestCa Wrap(X509Certificate2 certificate, AsymmetricAlgorithm key, DateTimeOffset? now = null) =>
+        new(certificate, key, now ?? Now, ownsKey: false);
+
+    /// <summary>
+    /// A self-signed end-entity certificate for <paramref name="key"/>, with its private key and no extensions: what a
+    /// SCEP client signs its first PKCSReq with, or a certificate that no CA vouches for.
+    /// </summary>
+    public static X509Certificate2 SelfSigned(AsymmetricAlgorithm key, string subject, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        CertificateRequest request = key switch
+        {
+            RSA rsa => new CertificateRequest(subject, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
+            ECDsa ec => new CertificateRequest(subject, ec, HashFor(ec)),
+            _ => throw new ArgumentException("unsupported key type", nameof(key)),
+        };
+        return request.CreateSelfSigned(notBefore, notAfter);
     }
 
     /// <summary>A subordinate CA signed by this CA.</summary>
@@ -93,48 +134,74 @@ internal sealed class TestCa : IDisposable
         options ??= new CertOptions();
         options = options with { IsCa = true };
         AsymmetricAlgorithm key = NewKey(options.KeyType);
-        X509Certificate2 cert = Build(new X500DistinguishedName(name), key, Certificate.SubjectName, Key, Certificate, options);
-        return new TestCa(cert, key);
+        X509Certificate2 cert = Build(new X500DistinguishedName(name), key, Certificate.SubjectName, Key, Certificate, options, Time);
+        return new TestCa(cert, key, Time);
     }
 
-    /// <summary>An end-entity certificate signed by this CA (public key only).</summary>
+    /// <summary>An end-entity certificate signed by this CA for a fresh key of <see cref="CertOptions.KeyType"/> (public key only).</summary>
     public X509Certificate2 Issue(string subject = "CN=gw1, O=Certgate", CertOptions? options = null)
     {
         options ??= new CertOptions();
         using AsymmetricAlgorithm key = NewKey(options.KeyType);
-        return Build(new X500DistinguishedName(subject), key, Certificate.SubjectName, Key, Certificate, options);
+        return Issue(subject, key, options);
+    }
+
+    /// <summary>An end-entity certificate signed by this CA for <paramref name="key"/>, which the caller keeps (public key only).</summary>
+    public X509Certificate2 Issue(string subject, AsymmetricAlgorithm key, CertOptions? options = null) =>
+        Issue(new X500DistinguishedName(subject), PublicKeyOf(key), options);
+
+    /// <summary>An end-entity certificate signed by this CA for <paramref name="publicKey"/> (for example a CSR's).</summary>
+    public X509Certificate2 Issue(X500DistinguishedName subject, PublicKey publicKey, CertOptions? options = null) =>
+        Build(subject, publicKey, Certificate.SubjectName, Key, Certificate, options ?? new CertOptions(), Time);
+
+    /// <summary>An end-entity certificate signed by this CA for a fresh key, with that private key.</summary>
+    public X509Certificate2 IssueWithKey(string subject = "CN=gw1, O=Certgate", CertOptions? options = null)
+    {
+        options ??= new CertOptions();
+        using AsymmetricAlgorithm key = NewKey(options.KeyType);
+        using X509Certificate2 cert = Issue(subject, key, options);
+        return key switch
+        {
+            RSA rsa => cert.CopyWithPrivateKey(rsa),
+            ECDsa ec => cert.CopyWithPrivateKey(ec),
+            _ => throw new InvalidOperationException("unsupported key type"),
+        };
     }
 
     /// <summary>A CRL with the given revoked certificates.</summary>
     public CertificateRevocationList Crl(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
         DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
         bool corruptSignature = false, TestCa? signer = null, bool omitAuthorityKeyIdentifier = false,
-        IEnumerable<byte[]>? serials = null) =>
+        IEnumerable<byte[]>? serials = null, DateTimeOffset? revokedAt = null) =>
         CertificateRevocationList.Load(CrlBytes(revoked, thisUpdate, nextUpdate, number, reason, corruptSignature, signer,
-            omitAuthorityKeyIdentifier, serials));
+            omitAuthorityKeyIdentifier, serials, revokedAt));
 
-    /// <summary>The DER of a CRL listing <paramref name="revoked"/> and the raw <paramref name="serials"/>.</summary>
+    /// <summary>
+    /// The DER of a CRL listing <paramref name="revoked"/> and the raw <paramref name="serials"/>, revoked at
+    /// <paramref name="revokedAt"/> (default a day before <see cref="Time"/>).
+    /// </summary>
     public byte[] CrlBytes(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
         DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
         bool corruptSignature = false, TestCa? signer = null, bool omitAuthorityKeyIdentifier = false,
-        IEnumerable<byte[]>? serials = null)
+        IEnumerable<byte[]>? serials = null, DateTimeOffset? revokedAt = null)
     {
+        DateTimeOffset revocation = revokedAt ?? Time.AddDays(-1);
         // A different signer keeps this CA's name: that is the "CRL signed by the wrong key" case.
         TestCa keyHolder = signer ?? this;
         var builder = new CrlBuilder(signer is null ? Certificate : WithName(signer, Certificate.SubjectName))
         {
-            ThisUpdate = thisUpdate ?? Now.AddHours(-1),
-            NextUpdate = nextUpdate ?? Now.AddDays(7),
+            ThisUpdate = thisUpdate ?? Time.AddHours(-1),
+            NextUpdate = nextUpdate ?? Time.AddDays(7),
             CrlNumber = number ?? 7,
             IncludeAuthorityKeyIdentifier = !omitAuthorityKeyIdentifier,
         };
         foreach (X509Certificate2 c in revoked ?? [])
         {
-            builder.AddEntry(c.SerialNumberBytes.Span, Now.AddDays(-1), reason);
+            builder.AddEntry(c.SerialNumberBytes.Span, revocation, reason);
         }
         foreach (byte[] serial in serials ?? [])
         {
-            builder.AddEntry(serial, Now.AddDays(-1), reason);
+            builder.AddEntry(serial, revocation, reason);
         }
         byte[] der = keyHolder.Key is RSA rsa ? builder.Sign(rsa, HashAlgorithmName.SHA256) : builder.Sign((ECDsa)keyHolder.Key, HashFor(keyHolder.Key));
         if (corruptSignature)
@@ -144,15 +211,22 @@ internal sealed class TestCa : IDisposable
         return der;
     }
 
-    public void Dispose() => Key.Dispose();
+    public void Dispose()
+    {
+        if (_ownsKey)
+        {
+            Key.Dispose();
+        }
+    }
 
     private static X509Certificate2 WithName(TestCa ca, X500DistinguishedName name) =>
-        Build(name, ca.Key, name, ca.Key, null, new CertOptions { IsCa = true });
+        Build(name, ca.Key, name, ca.Key, null, new CertOptions { IsCa = true }, ca.Time);
 
     private static AsymmetricAlgorithm NewKey(TestKeyType type) => type switch
     {
         TestKeyType.EcdsaP256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
         TestKeyType.EcdsaP384 => ECDsa.Create(ECCurve.NamedCurves.nistP384),
+        TestKeyType.EcdsaP521 => ECDsa.Create(ECCurve.NamedCurves.nistP521),
         _ => RSA.Create(2048),
     };
 
@@ -161,12 +235,21 @@ internal sealed class TestCa : IDisposable
 
     private static HashAlgorithmName HashFor(AsymmetricAlgorithm key) => key.KeySize > 256 && key is ECDsa ? HashAlgorithmName.SHA384 : HashAlgorithmName.SHA256;
 
-    private static X509Certificate2 Build(X500DistinguishedName subject, AsymmetricAlgorithm subjectKey,
-        X500DistinguishedName issuerName, AsymmetricAlgorithm issuerKey, X509Certificate2? issuerCert, CertOptions o)
+    private static PublicKey PublicKeyOf(AsymmetricAlgorithm key) => key switch
     {
-        CertificateRequest request = subjectKey is RSA rsa
-            ? new CertificateRequest(subject, rsa, HashFor(issuerKey), RSASignaturePadding.Pkcs1)
-            : new CertificateRequest(subject, (ECDsa)subjectKey, HashFor(issuerKey));
+        RSA rsa => new PublicKey(rsa),
+        ECDsa ec => new PublicKey(ec),
+        _ => throw new ArgumentException("unsupported key type", nameof(key)),
+    };
+
+    private static X509Certificate2 Build(X500DistinguishedName subject, AsymmetricAlgorithm subjectKey,
+        X500DistinguishedName issuerName, AsymmetricAlgorithm issuerKey, X509Certificate2? issuerCert, CertOptions o, DateTimeOffset now) =>
+        Build(subject, PublicKeyOf(subjectKey), issuerName, issuerKey, issuerCert, o, now);
+
+    private static X509Certificate2 Build(X500DistinguishedName subject, PublicKey subjectKey,
+        X500DistinguishedName issuerName, AsymmetricAlgorithm issuerKey, X509Certificate2? issuerCert, CertOptions o, DateTimeOffset now)
+    {
+        var request = new CertificateRequest(subject, subjectKey, HashFor(issuerKey));
         if (!o.OmitBasicConstraints)
         {
             request.CertificateExtensions.Add(o.IsCa
@@ -206,7 +289,7 @@ internal sealed class TestCa : IDisposable
             : X509SignatureGenerator.CreateForECDsa((ECDsa)issuerKey);
         byte[] serial = o.Serial ?? BitConverter.GetBytes(Interlocked.Increment(ref s_serial)).Reverse().Prepend((byte)0x01).ToArray();
         using X509Certificate2 cert = request.Create(issuerName, generator,
-            o.NotBefore ?? Now.AddDays(-30), o.NotAfter ?? Now.AddDays(365), serial);
+            o.NotBefore ?? now.AddDays(-30), o.NotAfter ?? now.AddDays(365), serial);
         byte[] der = cert.RawData;
         if (o.CorruptSignature)
         {

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Certgate.Tests.Shared.TestPki;
+
+namespace Certgate.Scenario.Tests;
+
+/// <summary>
+/// One pair of namespaces, one CA, one charon and one <c>certgate gateway run</c> for <see cref="PeerBindingTests"/>.
+/// The gateway's tunnel has no <c>remote-id</c>: its peer must prove the remote-gateway 10.66.0.1 (issue #14 §2).
+/// charon holds four certificates of the same CA, and each test makes it initiate with one of them.
+/// <code>
+///   ns C: charon (kernel-libipsec), 10.66.0.1             ns G: certgate gateway run, 10.66.0.2
+///   veth 10.66.0.1/24 ----------------------------------- veth 10.66.0.2/24   ms-0/0/0.1 (TUN)
+///   charon-legit  CN=gw-a.test  IP:10.66.0.1, digitalSignature          cg  CN=cg-bind.test  IP:10.66.0.2
+///   charon-other  CN=gw-c.test  IP:10.66.0.3 (another gateway of the same CA)
+///   charon-nosign CN=gw-a-nosign.test IP:10.66.0.1, keyUsage nonRepudiation only
+///   charon-mail   CN=gw-a-mail.test   IP:10.66.0.1, EKU emailProtection only
+/// </code>
+/// </summary>
+public sealed class PeerBindingFixture : PeerFixture
+{
+    public const string CharonOuter = "10.66.0.1";
+    public const string GateOuter = "10.66.0.2";
+
+    public PeerBindingFixture()
+        : base(CreateTestbed())
+    {
+        try
+        {
+            Charon = new Charon(Net, NsCharon, Path.Combine(Dir, "charon"));
+            Charon.TrustCa(Testbed.Ca.Certificate);
+            ForCharon("charon-legit", "gw-a.test", CharonOuter, X509KeyUsageFlags.DigitalSignature, null, 0x41);
+            ForCharon("charon-other", "gw-c.test", "10.66.0.3", X509KeyUsageFlags.DigitalSignature, null, 0x42);
+            ForCharon("charon-nosign", "gw-a-nosign.test", CharonOuter, X509KeyUsageFlags.NonRepudiation, null, 0x43);
+            ForCharon("charon-mail", "gw-a-mail.test", CharonOuter, X509KeyUsageFlags.DigitalSignature, "1.3.6.1.5.5.7.3.4", 0x44);
+
+            using (var key = RSA.Create(2048))
+            using (X509Certificate2 cert = Issue("cg-bind.test", GateOuter, X509KeyUsageFlags.DigitalSignature, null, key, 0x40))
+            {
+                Testbed.LoadLocalCertificate("cg", cert, key);
+            }
+            Testbed.LoadCrl();
+            string setFile = Path.Combine(Dir, "gateway.set");
+            File.WriteAllText(setFile, GatewayConfiguration);
+            Certgate("configure", "-f", setFile);
+
+            Charon.WriteSettings(signatureAuthentication: true);
+            Charon.Start();
+            Gate = Net.Start(NsGate, "dotnet", Dll, "--state", State, "gateway", "run");
+            Net.WaitFor(Gate, "waiting for the peer's IKE_SA_INIT", 60);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A next-hop service set to 10.66.0.1 with certificates and no remote-id (the gateway's address is the higher: it responds).</summary>
+    private const string GatewayConfiguration = """
+        set services ipsec-vpn ike proposal ike-cert authentication-method rsa-signatures
+        set services ipsec-vpn ike proposal ike-cert dh-group group19
+        set services ipsec-vpn ike proposal ike-cert authentication-algorithm sha-256
+        set services ipsec-vpn ike proposal ike-cert encryption-algorithm aes-256-gcm
+        set services ipsec-vpn ike policy ike-cert-pol version 2
+        set services ipsec-vpn ike policy ike-cert-pol proposals ike-cert
+        set services ipsec-vpn ike policy ike-cert-pol local-certificate cg
+        set services ipsec-vpn ipsec proposal esp-gcm protocol esp
+        set services ipsec-vpn ipsec proposal esp-gcm encryption-algorithm aes-256-gcm
+        set services ipsec-vpn ipsec policy esp-pol proposals esp-gcm
+        set services ipsec-vpn rule rule-ike term t1 from source-address 10.77.2.0/24
+        set services ipsec-vpn rule rule-ike term t1 from destination-address 10.77.1.0/24
+        set services ipsec-vpn rule rule-ike term t1 then remote-gateway 10.66.0.1
+        set services ipsec-vpn rule rule-ike term t1 then dynamic ike-policy ike-cert-pol
+        set services ipsec-vpn rule rule-ike term t1 then dynamic ipsec-policy esp-pol
+        set services ipsec-vpn rule rule-ike match-direction input
+        set interfaces ms-0/0/0 unit 1 family inet address 10.77.2.1/32
+        set interfaces ms-0/0/0 unit 1 service-domain inside
+        set interfaces ms-0/0/0 unit 2 family inet
+        set interfaces ms-0/0/0 unit 2 service-domain outside
+        set services service-set ipsec-1 next-hop-service inside-service-interface ms-0/0/0.1
+        set services service-set ipsec-1 next-hop-service outside-service-interface ms-0/0/0.2
+        set services service-set ipsec-1 ipsec-vpn-options local-gateway 10.66.0.2
+        set services service-set ipsec-1 ipsec-vpn-options trusted-ca test
+        set services service-set ipsec-1 ipsec-vpn-rules rule-ike
+        set routing-options static route 10.77.1.0/24 next-hop ms-0/0/0.1
+        commit
+
+        """;
+
+    public string NsCharon => Testbed.NsPeer;
+
+    public Charon Charon { get; } = null!;
+
+    /// <summary>The gateway daemon, running for the whole class.</summary>
+    public Process Gate { get; } = null!;
+
+    /// <summary>charon certificate short name → its subject, as strongSwan writes it (encoded order).</summary>
+    public Dictionary<string, string> Subjects { get; } = [];
+
+    private void ForCharon(string name, string cn, string ip, X509KeyUsageFlags usage, string? eku, byte serial)
+    {
+        using var key = RSA.Create(2048);
+        using X509Certificate2 cert = Issue(cn, ip, usage, eku, key, serial);
+        Charon.AddCredential(name, cert, key);
+        Subjects[name] = $"C=CH, O=Certgate Test, CN={cn}";
+    }
+
+    private X509Certificate2 Issue(string cn, string ip, X509KeyUsageFlags usage, string? eku, RSA key, byte serial) =>
+        Testbed.Issue(cn, key, serial, new CertOptions
+        {
+            IpAddresses = [IPAddress.Parse(ip)],
+            KeyUsage = usage,
+            ExtraExtensions = eku is null ? [] : [new X509EnhancedKeyUsageExtension([new Oid(eku)], false)],
+        });
+
+    private static PeerTestbed CreateTestbed()
+    {
+        Charon.RequireInstalled();
+        return new PeerTestbed("certgate-binding-", "c", CharonOuter, GateOuter, "10.77.1.1", "Certgate Binding Test CA");
+    }
+
+    protected override void StopDaemons()
+    {
+        if (Gate is { HasExited: false })
+        {
+            NetNamespaces.Stop(Gate);
+        }
+        Charon?.Dispose();
+    }
+}
