@@ -8,6 +8,7 @@ using Certgate.Ca.Audit;
 using Certgate.Ca.Storage;
 using Certgate.Interop.Tests.Tools;
 using Certgate.Scep;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Interop.Tests.Scep;
 
@@ -63,7 +64,7 @@ public sealed class CaAbuseTests
         X509Certificate2Collection cas = await client.GetCaCertAsync();
         using RSA key = RSA.Create(2048);
         var req = new CertificateRequest("CN=limited.example.net", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        X509Certificate2 signer = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        X509Certificate2 signer = TestCa.SelfSigned(key, "CN=limited.example.net", DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
         ScepFormatException e = await Assert.ThrowsAsync<ScepFormatException>(() => client.EnrollAsync(ScepMessageType.PkcsReq, req.CreateSigningRequest(), signer, cas[0], [.. cas],
             Guid.NewGuid().ToString("N"), HashAlgorithmName.SHA256, ScepCipher.Aes256Cbc));
         Assert.Contains("the CA answered HTTP 429: too many PKIOperation requests from 127.0.0.1", e.Message, StringComparison.Ordinal);
@@ -314,7 +315,7 @@ public sealed class CaAbuseTests
     private static (X509Certificate2 Signer, byte[] Csr) Client(RSA key, string subject, string challenge)
     {
         var req = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        X509Certificate2 signer = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        X509Certificate2 signer = TestCa.SelfSigned(key, subject, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         if (challenge.Length > 0)
         {
             var w = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
