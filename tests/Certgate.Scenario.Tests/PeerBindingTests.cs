@@ -17,6 +17,7 @@ namespace Certgate.Scenario.Tests;
 ///   charon-other  CN=gw-c.test  IP:10.66.0.3 (another gateway of the same CA)
 ///   charon-nosign CN=gw-a-nosign.test IP:10.66.0.1, keyUsage nonRepudiation only
 ///   charon-mail   CN=gw-a-mail.test   IP:10.66.0.1, EKU emailProtection only
+///   charon-sha1   CN=gw-a-sha1.test   IP:10.66.0.1, signed by the CA with SHA-1 (openssl x509 -req -sha1)
 /// </code>
 /// </summary>
 public sealed class PeerBindingFixture : IDisposable
@@ -51,6 +52,7 @@ public sealed class PeerBindingFixture : IDisposable
             ForCharon("charon-other", "gw-c.test", "10.66.0.3", X509KeyUsageFlags.DigitalSignature, null, ca, caKey, 0x42);
             ForCharon("charon-nosign", "gw-a-nosign.test", CharonOuter, X509KeyUsageFlags.NonRepudiation, null, ca, caKey, 0x43);
             ForCharon("charon-mail", "gw-a-mail.test", CharonOuter, X509KeyUsageFlags.DigitalSignature, "1.3.6.1.5.5.7.3.4", ca, caKey, 0x44);
+            ForCharonSha1("charon-sha1", "gw-a-sha1.test", ca, caKey);
 
             State = Path.Combine(Dir, "gate");
             string setup = Path.Combine(Dir, "setup.set");
@@ -145,6 +147,30 @@ public sealed class PeerBindingFixture : IDisposable
         using var key = RSA.Create(2048);
         using X509Certificate2 cert = Issue(cn, ip, usage, eku, key, ca, caKey, serial);
         File.WriteAllText(Path.Combine(Charon.SwanctlDir, "x509", name + ".pem"), cert.ExportCertificatePem());
+        WriteKey(Path.Combine(Charon.SwanctlDir, "private", name + ".pem"), key);
+        Subjects[name] = $"C=CH, O=Certgate Test, CN={cn}";
+    }
+
+    /// <summary>A certificate for charon that the CA signs with SHA-1, the way a legacy CA does: <c>openssl x509 -req -sha1</c>
+    /// (.NET no longer signs certificates with SHA-1). Otherwise like charon-legit: IP:10.66.0.1, digitalSignature.</summary>
+    private void ForCharonSha1(string name, string cn, X509Certificate2 ca, RSA caKey)
+    {
+        using var key = RSA.Create(2048);
+        var req = new CertificateRequest($"CN={cn}, O=Certgate Test, C=CH", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Parse(CharonOuter));
+        req.CertificateExtensions.Add(san.Build());
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        string work = Path.Combine(Dir, "sha1");
+        Directory.CreateDirectory(work);
+        File.WriteAllText(Path.Combine(work, "req.pem"), req.CreateSigningRequestPem());
+        File.WriteAllText(Path.Combine(work, "ca.pem"), ca.ExportCertificatePem());
+        WriteKey(Path.Combine(work, "ca.key"), caKey);
+        string certFile = Path.Combine(Charon.SwanctlDir, "x509", name + ".pem");
+        NetNamespaces.Run("openssl", "x509", "-req", "-in", Path.Combine(work, "req.pem"), "-CA", Path.Combine(work, "ca.pem"), "-CAkey", Path.Combine(work, "ca.key"),
+            "-sha1", "-days", "30", "-set_serial", "0x45", "-copy_extensions", "copyall", "-out", certFile);
+        Assert.Equal("1.2.840.113549.1.1.5", X509Certificate2.CreateFromPem(File.ReadAllText(certFile)).SignatureAlgorithm.Value);
         WriteKey(Path.Combine(Charon.SwanctlDir, "private", name + ".pem"), key);
         Subjects[name] = $"C=CH, O=Certgate Test, CN={cn}";
     }
@@ -251,6 +277,14 @@ public sealed class PeerBindingTests(PeerBindingFixture f) : IClassFixture<PeerB
     {
         Refused("charon-mail", "the initiator's certificate is not accepted for IKE: certificate 'CN=gw-a-mail.test, O=Certgate Test, C=CH' (serial 44): "
             + "its extendedKeyUsage (emailProtection (1.3.6.1.5.5.7.3.4)) has none of ipsecIKE");
+    }
+
+    [Fact]
+    public void CertificateSignedWithSha1_IsRefusedWithTheReason()
+    {
+        // Issue #14 §2: SHA-1 signatures on the peer's chain are refused unless security pki allow-sha1-signatures.
+        Refused("charon-sha1", "the initiator's certificate (CN=gw-a-sha1.test, O=Certgate Test, C=CH) is not accepted: the certificate of "
+            + "CN=gw-a-sha1.test, O=Certgate Test, C=CH is signed with SHA-1 (sha1WithRSAEncryption); set security pki allow-sha1-signatures to accept it");
     }
 
     [Fact]

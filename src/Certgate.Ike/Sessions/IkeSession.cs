@@ -34,6 +34,10 @@ public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<
     /// <summary>How long to wait for each answer before retransmitting (3 tries).</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Accept SHA-1 signatures on the peer's chain, its CRLs and its AUTH (legacy switch <c>security pki
+    /// allow-sha1-signatures</c>); refused by default.</summary>
+    public bool AllowSha1Signatures { get; init; }
+
     /// <summary>
     /// The identity this side sends in IDi/IDr (Junos <c>local-id</c>); null: the certificate's subject DN, or with a
     /// pre-shared key the local gateway address (the IKE socket's address). With a certificate it must be the
@@ -384,7 +388,7 @@ public static class IkeSession
         }
         X509Certificate2 peer = ValidatePeer(inner, config, role);
         IkeIdentities.CheckPeer(identity, peer, config, peerAddress, role);
-        if (AuthPayload.Verify(peer, method, authData.Span, signedOctets) is { } why)
+        if (AuthPayload.Verify(peer, method, authData.Span, signedOctets, config.AllowSha1Signatures) is { } why)
         {
             throw new IkeException($"the {role}'s AUTH does not verify: {why}");
         }
@@ -416,6 +420,7 @@ public static class IkeSession
             TrustAnchors = config.TrustAnchors,
             CrlSource = config.Crls,
             RevocationMode = config.Crls is null ? RevocationMode.Disabled : RevocationMode.Check,
+            AllowSha1Signatures = config.AllowSha1Signatures,
         });
         if (!result.IsValid)
         {

@@ -41,6 +41,8 @@ internal sealed record CertOptions
     public IPAddress[] IpAddresses { get; init; } = [];
     public string[] Emails { get; init; } = [];
     public X509Extension[] ExtraExtensions { get; init; } = [];
+    /// <summary>The hash the issuer signs with; null = SHA-256 (SHA-384 for a P-384 issuer). SHA-1 for the legacy cases.</summary>
+    public HashAlgorithmName? SignatureHash { get; init; }
 }
 
 /// <summary>
@@ -109,15 +111,15 @@ internal sealed class TestCa : IDisposable
     public CertificateRevocationList Crl(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
         DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
         bool corruptSignature = false, TestCa? signer = null, bool omitAuthorityKeyIdentifier = false,
-        IEnumerable<byte[]>? serials = null) =>
+        IEnumerable<byte[]>? serials = null, HashAlgorithmName? hash = null) =>
         CertificateRevocationList.Load(CrlBytes(revoked, thisUpdate, nextUpdate, number, reason, corruptSignature, signer,
-            omitAuthorityKeyIdentifier, serials));
+            omitAuthorityKeyIdentifier, serials, hash));
 
     /// <summary>The DER of a CRL listing <paramref name="revoked"/> and the raw <paramref name="serials"/>.</summary>
     public byte[] CrlBytes(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
         DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
         bool corruptSignature = false, TestCa? signer = null, bool omitAuthorityKeyIdentifier = false,
-        IEnumerable<byte[]>? serials = null)
+        IEnumerable<byte[]>? serials = null, HashAlgorithmName? hash = null)
     {
         // A different signer keeps this CA's name: that is the "CRL signed by the wrong key" case.
         TestCa keyHolder = signer ?? this;
@@ -136,7 +138,7 @@ internal sealed class TestCa : IDisposable
         {
             builder.AddEntry(serial, Now.AddDays(-1), reason);
         }
-        byte[] der = keyHolder.Key is RSA rsa ? builder.Sign(rsa, HashAlgorithmName.SHA256) : builder.Sign((ECDsa)keyHolder.Key, HashFor(keyHolder.Key));
+        byte[] der = keyHolder.Key is RSA rsa ? builder.Sign(rsa, hash ?? HashAlgorithmName.SHA256) : builder.Sign((ECDsa)keyHolder.Key, hash ?? HashFor(keyHolder.Key));
         if (corruptSignature)
         {
             der[^5] ^= 0x5A;
@@ -164,9 +166,10 @@ internal sealed class TestCa : IDisposable
     private static X509Certificate2 Build(X500DistinguishedName subject, AsymmetricAlgorithm subjectKey,
         X500DistinguishedName issuerName, AsymmetricAlgorithm issuerKey, X509Certificate2? issuerCert, CertOptions o)
     {
+        HashAlgorithmName hash = o.SignatureHash ?? HashFor(issuerKey);
         CertificateRequest request = subjectKey is RSA rsa
-            ? new CertificateRequest(subject, rsa, HashFor(issuerKey), RSASignaturePadding.Pkcs1)
-            : new CertificateRequest(subject, (ECDsa)subjectKey, HashFor(issuerKey));
+            ? new CertificateRequest(subject, rsa, hash, RSASignaturePadding.Pkcs1)
+            : new CertificateRequest(subject, (ECDsa)subjectKey, hash);
         if (!o.OmitBasicConstraints)
         {
             request.CertificateExtensions.Add(o.IsCa
@@ -201,7 +204,8 @@ internal sealed class TestCa : IDisposable
         {
             request.CertificateExtensions.Add(e);
         }
-        X509SignatureGenerator generator = issuerKey is RSA issuerRsa
+        X509SignatureGenerator generator = o.SignatureHash == HashAlgorithmName.SHA1 ? new Sha1SignatureGenerator(issuerKey)
+            : issuerKey is RSA issuerRsa
             ? X509SignatureGenerator.CreateForRSA(issuerRsa, RSASignaturePadding.Pkcs1)
             : X509SignatureGenerator.CreateForECDsa((ECDsa)issuerKey);
         byte[] serial = o.Serial ?? BitConverter.GetBytes(Interlocked.Increment(ref s_serial)).Reverse().Prepend((byte)0x01).ToArray();
@@ -214,4 +218,22 @@ internal sealed class TestCa : IDisposable
         }
         return X509CertificateLoader.LoadCertificate(der);
     }
+}
+
+/// <summary>sha1WithRSAEncryption / ecdsa-with-SHA1 signatures, which .NET's own generators no longer make: the legacy
+/// certificates the SHA-1 refusal is tested with.</summary>
+internal sealed class Sha1SignatureGenerator(AsymmetricAlgorithm key) : X509SignatureGenerator
+{
+    public override byte[] GetSignatureAlgorithmIdentifier(HashAlgorithmName hashAlgorithm) => key is RSA
+        ? Convert.FromHexString("300d06092a864886f70d0101050500")
+        : Convert.FromHexString("300906072a8648ce3d0401");
+
+#pragma warning disable CA5350 // SHA-1 on purpose: these certificates must be refused.
+    public override byte[] SignData(byte[] data, HashAlgorithmName hashAlgorithm) => key is RSA rsa
+        ? rsa.SignData(data, HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1)
+        : ((ECDsa)key).SignData(data, HashAlgorithmName.SHA1, DSASignatureFormat.Rfc3279DerSequence);
+#pragma warning restore CA5350
+
+    protected override PublicKey BuildPublicKey() => key is RSA rsa ? X509SignatureGenerator.CreateForRSA(rsa, RSASignaturePadding.Pkcs1).PublicKey
+        : X509SignatureGenerator.CreateForECDsa((ECDsa)key).PublicKey;
 }
