@@ -53,7 +53,7 @@ public sealed class ScepEnrollmentFlowRaTests : IAsyncLifetime
         ScepAlgorithms algorithms = ScepAlgorithms.Choose(await flow.GetCapabilitiesAsync());
         string challenge = (await _ca!.CreateChallengeAsync(TimeSpan.FromHours(1), null, "test")).Password;
         using RSA key = RSA.Create(2048);
-        var subject = new X500DistinguishedName("CN=flow-ra,O=Example");
+        var subject = new X500DistinguishedName("CN=flow-ra,O=Certgate");
         var req = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         var w = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
         w.WriteCharacterString(System.Formats.Asn1.UniversalTagNumber.UTF8String, challenge);

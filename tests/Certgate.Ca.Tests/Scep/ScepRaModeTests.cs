@@ -116,7 +116,7 @@ public sealed class ScepRaModeTests : IAsyncLifetime
 
         // An attacker (or an old client) encrypts to the CA certificate: the CA key would decrypt it; the RA
         // key cannot, and the answer is the one every undecryptable envelope gets.
-        (ScepOutgoingRequest toCa, ScepClientCredentials caCreds) = await RequestAsync(ca, "CN=to-ca,O=Example", caPublic);
+        (ScepOutgoingRequest toCa, ScepClientCredentials caCreds) = await RequestAsync(ca, "CN=to-ca,O=Certgate", caPublic);
         ScepPkiOperationAnswer refused = await service.PkiOperationAsync(toCa.Der, "192.0.2.7", CancellationToken.None);
         Assert.Equal(ScepPkiStatus.Failure, refused.Status);
         ScepCertRep failure = ScepCertRep.Read(refused.CertRep!, toCa, caCreds, [raPublic]);
@@ -126,7 +126,7 @@ public sealed class ScepRaModeTests : IAsyncLifetime
         Assert.Contains($"Failure {ScepFailInfo.BadMessageCheck}: {ScepFormatException.UndecryptableText}", log.ToString(), StringComparison.Ordinal);
 
         // The same client encrypting to the RA is served, and the RA signs the answer.
-        (ScepOutgoingRequest toRa, ScepClientCredentials raCreds) = await RequestAsync(ca, "CN=to-ra,O=Example", raPublic);
+        (ScepOutgoingRequest toRa, ScepClientCredentials raCreds) = await RequestAsync(ca, "CN=to-ra,O=Certgate", raPublic);
         ScepPkiOperationAnswer issued = await service.PkiOperationAsync(toRa.Der, "192.0.2.7", CancellationToken.None);
         Assert.Equal(ScepPkiStatus.Success, issued.Status);
         ScepCertRep success = ScepCertRep.Read(issued.CertRep!, toRa, raCreds, [raPublic]);
