@@ -68,6 +68,12 @@ public sealed class GatewayDaemon : IAsyncDisposable
             }
         }, Log);
         var agentState = new AgentStateStore(_state);
+        // No other daemon runs on this state (checked above): finish a PKI change a crash interrupted after its
+        // commit and remove what uncommitted ones left, before anything reads the store (issue #14 §4).
+        foreach (string line in _store.Recover().Concat(agentState.RemoveLeftovers()))
+        {
+            Log(line);
+        }
         _reEnrollment = new ReEnrollmentAgent(_store, agentState, _scepHttp, time, Log, _control.RunExclusiveAsync);
         _pending = new PendingEnrollmentPoller(_store, agentState, _scepHttp, time, Log, _control.RunExclusiveAsync);
         Tunnels = new TunnelRuntime(_state, Log, time);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Certgate.Pki.Validation;
 
 namespace Certgate.Scep;
 
@@ -9,6 +10,7 @@ namespace Certgate.Scep;
 /// <code>
 ///   GetCACaps → ScepCapabilities (lines, case-insensitive) → ScepAlgorithms (AES-256/SHA-256 when offered,
 ///     DES3/SHA-1 only when not, with a warning)
+///   → no RA stored: GetCACert once, keeping the RA certificates the stored CA signed (LearnRaCertificatesAsync)
 ///   → PKCSReq / RenewalReq / CertPoll: signed by the signer, enveloped to the RA's encryption certificate (else the CA)
 ///   → CertRep checked: signed by the CA or one of its RAs, our transactionID, recipientNonce = our senderNonce
 ///   → SUCCESS: the certificate for the requested key (else refused); PENDING; FAILURE with failInfo in words
@@ -38,7 +40,60 @@ public sealed class ScepEnrollmentFlow
 
     public X509Certificate2 CaCertificate { get; }
 
-    public IReadOnlyList<X509Certificate2> RaCertificates { get; }
+    /// <summary>The RA certificates given, or those <see cref="LearnRaCertificatesAsync"/> found.</summary>
+    public IReadOnlyList<X509Certificate2> RaCertificates { get; private set; }
+
+    private bool _raLookedUp;
+
+    /// <summary>
+    /// With no RA certificate stored beside the CA's (an operator who loaded the CA certificate alone, as the README's
+    /// tutorial does), asks GetCACert once and keeps the RA certificates in it that this CA issued: signature
+    /// verified with the stored CA certificate, valid now, not a CA, RSA with keyEncipherment. A CA made by
+    /// <c>ca init</c> decrypts only with its RA (issue #14 §4), so without this an enrollment would be refused. A
+    /// certificate the stored CA did not sign is ignored: the answer cannot send our request to a key of its choosing.
+    /// A CA that answers nothing usable keeps the CA certificate as the recipient. Called before each request.
+    /// </summary>
+    public async Task LearnRaCertificatesAsync(CancellationToken cancellationToken = default)
+    {
+        if (_raLookedUp || RaCertificates.Count > 0)
+        {
+            return;
+        }
+        _raLookedUp = true;
+        X509Certificate2Collection answer;
+        try
+        {
+            answer = await _client.GetCaCertAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ScepFormatException)
+        {
+            return; // the request that follows reports an unreachable or broken CA in its own words
+        }
+        RaCertificates = [.. answer.Where(IsRaOfTheCa)];
+    }
+
+    private bool IsRaOfTheCa(X509Certificate2 c)
+    {
+        if (c.RawData.AsSpan().SequenceEqual(CaCertificate.RawData)
+            || c.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is { CertificateAuthority: true }
+            || c.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault() is { } ku && !ku.KeyUsages.HasFlag(X509KeyUsageFlags.KeyEncipherment))
+        {
+            return false;
+        }
+        using (RSA? rsa = c.GetRSAPublicKey())
+        {
+            if (rsa is null)
+            {
+                return false;
+            }
+        }
+        ChainValidationResult chain = new ChainValidator().Validate(c, new ChainValidationPolicy
+        {
+            TrustAnchors = [CaCertificate],
+            RevocationMode = RevocationMode.Disabled,
+        });
+        return chain.IsValid;
+    }
 
     /// <summary>Requests are encrypted to the RA's encryption certificate when the CA has one, else to the CA.</summary>
     public X509Certificate2 Recipient => RaCertificates.FirstOrDefault(r => r.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault() is not { } ku
@@ -76,6 +131,7 @@ public sealed class ScepEnrollmentFlow
         {
             throw new ArgumentException($"{type} is not an enrollment request (PKCSReq or RenewalReq)", nameof(type));
         }
+        await LearnRaCertificatesAsync(cancellationToken).ConfigureAwait(false);
         var credentials = new ScepClientCredentials(signer, Recipient, algorithms.Digest, algorithms.Cipher);
         ScepOutgoingRequest request = ScepClientMessages.Enrollment(csr, transactionId, credentials, renewal: type == ScepMessageType.RenewalReq);
         return await _client.ExchangeAsync(request, credentials, TrustedSigners, issuedKey ?? signer.PublicKey, cancellationToken).ConfigureAwait(false);
@@ -90,6 +146,7 @@ public sealed class ScepEnrollmentFlow
         ArgumentNullException.ThrowIfNull(signer);
         ArgumentException.ThrowIfNullOrEmpty(transactionId);
         ArgumentNullException.ThrowIfNull(algorithms);
+        await LearnRaCertificatesAsync(cancellationToken).ConfigureAwait(false);
         var credentials = new ScepClientCredentials(signer, Recipient, algorithms.Digest, algorithms.Cipher);
         ScepOutgoingRequest request = ScepClientMessages.CertPoll(transactionId, CaCertificate.SubjectName, subject, credentials);
         return await _client.ExchangeAsync(request, credentials, TrustedSigners, signer.PublicKey, cancellationToken).ConfigureAwait(false);

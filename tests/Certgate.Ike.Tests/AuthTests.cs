@@ -34,14 +34,20 @@ public sealed class AuthTests
         byte[] octets = AuthPayload.SignedOctets(prf, RandomNumberGenerator.GetBytes(300), RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32), [2, 0, 0, 0, .. "gw1"u8]);
         (AuthMethod method, byte[] data) = AuthPayload.Sign(key, octets, rfc7427);
         Assert.Equal(expected, method);
-        Assert.Null(AuthPayload.Verify(cert, method, data, octets));
+        // Method 1 is PKCS#1 v1.5 with SHA-1 (RFC 7296 peers without RFC 7427): verified only with the legacy switch.
+        bool sha1 = method == AuthMethod.RSA_DIGITAL_SIGNATURE;
+        if (sha1)
+        {
+            Assert.Contains("with SHA-1", AuthPayload.Verify(cert, method, data, octets));
+        }
+        Assert.Null(AuthPayload.Verify(cert, method, data, octets, allowSha1: sha1));
 
         octets[^1] ^= 1;
-        Assert.NotNull(AuthPayload.Verify(cert, method, data, octets));
+        Assert.NotNull(AuthPayload.Verify(cert, method, data, octets, allowSha1: sha1));
         octets[^1] ^= 1;
 
         (X509Certificate2 other, _) = Make(kind);
-        Assert.Contains("does not verify", AuthPayload.Verify(other, method, data, octets));
+        Assert.Contains("does not verify", AuthPayload.Verify(other, method, data, octets, allowSha1: sha1));
         Assert.NotNull(AuthPayload.Verify(cert, AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, data, octets));
         Assert.NotNull(AuthPayload.Verify(cert, AuthMethod.DIGITAL_SIGNATURE, [], octets));
     }

@@ -17,6 +17,7 @@ namespace Certgate.Scenario.Tests;
 ///   charon-other  CN=gw-c.test  IP:10.66.0.3 (another gateway of the same CA)
 ///   charon-nosign CN=gw-a-nosign.test IP:10.66.0.1, keyUsage nonRepudiation only
 ///   charon-mail   CN=gw-a-mail.test   IP:10.66.0.1, EKU emailProtection only
+///   charon-sha1   CN=gw-a-sha1.test   IP:10.66.0.1, signed by the CA with SHA-1 (openssl x509 -req -sha1)
 /// </code>
 /// </summary>
 public sealed class PeerBindingFixture : PeerFixture
@@ -35,6 +36,7 @@ public sealed class PeerBindingFixture : PeerFixture
             ForCharon("charon-other", "gw-c.test", "10.66.0.3", X509KeyUsageFlags.DigitalSignature, null, 0x42);
             ForCharon("charon-nosign", "gw-a-nosign.test", CharonOuter, X509KeyUsageFlags.NonRepudiation, null, 0x43);
             ForCharon("charon-mail", "gw-a-mail.test", CharonOuter, X509KeyUsageFlags.DigitalSignature, "1.3.6.1.5.5.7.3.4", 0x44);
+            ForCharonSha1("charon-sha1", "gw-a-sha1.test");
 
             using (var key = RSA.Create(2048))
             using (X509Certificate2 cert = Issue("cg-bind.test", GateOuter, X509KeyUsageFlags.DigitalSignature, null, key, 0x40))
@@ -104,6 +106,33 @@ public sealed class PeerBindingFixture : PeerFixture
     {
         using var key = RSA.Create(2048);
         using X509Certificate2 cert = Issue(cn, ip, usage, eku, key, serial);
+        Charon.AddCredential(name, cert, key);
+        Subjects[name] = $"C=CH, O=Certgate Test, CN={cn}";
+    }
+
+    /// <summary>A certificate for charon that the CA signs with SHA-1, the way a legacy CA does: <c>openssl x509 -req -sha1</c>
+    /// (.NET no longer signs certificates with SHA-1). Otherwise like charon-legit: IP:10.66.0.1, digitalSignature.</summary>
+    private void ForCharonSha1(string name, string cn)
+    {
+        using var key = RSA.Create(2048);
+        var req = new CertificateRequest($"CN={cn}, O=Certgate Test, C=CH", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Parse(CharonOuter));
+        req.CertificateExtensions.Add(san.Build());
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        string work = Path.Combine(Dir, "sha1");
+        Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string caKeyFile = Path.Combine(work, "ca.key");
+        File.WriteAllText(Path.Combine(work, "req.pem"), req.CreateSigningRequestPem());
+        File.WriteAllText(Path.Combine(work, "ca.pem"), Testbed.Ca.Certificate.ExportCertificatePem());
+        File.WriteAllText(caKeyFile, Testbed.Ca.Key.ExportPkcs8PrivateKeyPem());
+        File.SetUnixFileMode(caKeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        string certFile = Path.Combine(work, name + ".pem");
+        NetNamespaces.Run("openssl", "x509", "-req", "-in", Path.Combine(work, "req.pem"), "-CA", Path.Combine(work, "ca.pem"), "-CAkey", caKeyFile,
+            "-sha1", "-days", "30", "-set_serial", "0x45", "-copy_extensions", "copyall", "-out", certFile);
+        using X509Certificate2 cert = X509Certificate2.CreateFromPem(File.ReadAllText(certFile));
+        Assert.Equal("1.2.840.113549.1.1.5", cert.SignatureAlgorithm.Value);
         Charon.AddCredential(name, cert, key);
         Subjects[name] = $"C=CH, O=Certgate Test, CN={cn}";
     }

@@ -68,6 +68,14 @@ public sealed class PeerBindingTests(PeerBindingFixture f) : IClassFixture<PeerB
     }
 
     [Fact]
+    public void CertificateSignedWithSha1_IsRefusedWithTheReason()
+    {
+        // Issue #14 §2: SHA-1 signatures on the peer's chain are refused unless security pki allow-sha1-signatures.
+        Refused("charon-sha1", "the initiator's certificate (CN=gw-a-sha1.test, O=Certgate Test, C=CH) is not accepted: the certificate of "
+            + "CN=gw-a-sha1.test, O=Certgate Test, C=CH is signed with SHA-1 (sha1WithRSAEncryption); set security pki allow-sha1-signatures to accept it");
+    }
+
+    [Fact]
     public void LegitimatePeer_CertificateNamingTheRemoteGateway_TunnelComesUp()
     {
         Configure("charon-legit");

@@ -53,7 +53,7 @@ public static class CaDirectory
         (X500DistinguishedName name, KeySpec spec, CaSettings settings) = Prepare(dir, subject, keySpec, days, settingsText, baseUrl);
         DateTimeOffset now = (time ?? TimeProvider.System).GetUtcNow();
         using AsymmetricAlgorithm key = spec.Generate();
-        CertificateRequest req = CreateCaRequest(name, key);
+        CertificateRequest req = CreateCaRequest(name, key, decryptsScep: !settings.UsesRa);
         // Self-signed with a 127-bit random serial, like every certificate this CA issues.
         X509Certificate2 root = ReSignWithRandomSerial(req, key, name, now.AddMinutes(-5), now.AddDays(days));
         WriteKey(Path.Combine(dir, KeyFile), key, keyPassphrase.Span);
@@ -70,9 +70,9 @@ public static class CaDirectory
         ReadOnlyMemory<char> keyPassphrase = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(csrOut);
-        (X500DistinguishedName name, KeySpec spec, _) = Prepare(dir, subject, keySpec, 1, settingsText, baseUrl);
+        (X500DistinguishedName name, KeySpec spec, CaSettings settings) = Prepare(dir, subject, keySpec, 1, settingsText, baseUrl);
         using AsymmetricAlgorithm key = spec.Generate();
-        CertificateRequest req = CreateCaRequest(name, key);
+        CertificateRequest req = CreateCaRequest(name, key, decryptsScep: !settings.UsesRa);
         WriteKey(Path.Combine(dir, KeyFile), key, keyPassphrase.Span);
         SecureFile.WriteAtomic(csrOut, Encoding.ASCII.GetBytes(req.CreateSigningRequestPem()), secret: false);
     }
@@ -187,10 +187,22 @@ public static class CaDirectory
             // 0600: the settings may name a PostgreSQL connection string with its password.
             SecureFile.WriteAtomic(settingsPath, Encoding.UTF8.GetBytes(text), secret: true);
         }
-        return (name, spec, CaSettingsFile.Read(settingsPath));
+        CaSettings settings = CaSettingsFile.Read(settingsPath);
+        if (settings.UsesRa && SameName(new X500DistinguishedName(settings.Ra!.Subject), name))
+        {
+            throw new CaSettingsException($"{settingsPath}: ra.subject '{settings.Ra.Subject}' is the CA's own subject; give the RA a name of its own");
+        }
+        return (name, spec, settings);
     }
 
-    private static CertificateRequest CreateCaRequest(X500DistinguishedName name, AsymmetricAlgorithm key)
+    private static bool SameName(X500DistinguishedName a, X500DistinguishedName b) =>
+        a.RawData.AsSpan().SequenceEqual(b.RawData) || string.Equals(a.Name, b.Name, StringComparison.OrdinalIgnoreCase);
+
+    /// <param name="name">The CA's subject.</param>
+    /// <param name="key">The CA key.</param>
+    /// <param name="decryptsScep">Whether the CA key itself decrypts SCEP envelopes (<c>getCaCert "ca"</c>): only then
+    /// does an RSA CA certificate carry keyEncipherment. With an RA (the default) the CA key only signs.</param>
+    private static CertificateRequest CreateCaRequest(X500DistinguishedName name, AsymmetricAlgorithm key, bool decryptsScep)
     {
         CertificateRequest req = key switch
         {
@@ -199,9 +211,9 @@ public static class CaDirectory
             _ => throw new ArgumentException("unsupported key", nameof(key)),
         };
         req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        // keyEncipherment on an RSA CA key: SCEP clients encrypt the request to the CA certificate (no RA mode).
+        // keyEncipherment on an RSA CA key only when SCEP clients encrypt their requests to the CA certificate (no RA).
         X509KeyUsageFlags ku = X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature
-            | (key is RSA ? X509KeyUsageFlags.KeyEncipherment : X509KeyUsageFlags.None);
+            | (key is RSA && decryptsScep ? X509KeyUsageFlags.KeyEncipherment : X509KeyUsageFlags.None);
         req.CertificateExtensions.Add(new X509KeyUsageExtension(ku, true));
         req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
         return req;

@@ -23,11 +23,15 @@ public static class CaSettingsFile
         // baseUrl         Public base URL of this CA, e.g. "http://ca.example.net:8080". Issued certificates get
         //                 CRL distribution point  {baseUrl}/crl/ca.crl  and AIA caIssuers  {baseUrl}/ca.crt.
         //                 null: neither extension is written.
-        // getCaCert       What SCEP GetCACert returns: "ca" (the CA certificate alone), "ra-and-ca" (RA then CA;
-        //                 what Cisco wants) or "ra" (RA only). Anything but "ca" needs an RA certificate
-        //                 (ra.crt/ra.key, created by `ca init` from the "ra" block).
-        // ra              { "subject": "CN=Certgate RA", "key": "rsa:2048", "days": 730 } — the RA certificate.
-        //                 SCEP clients encrypt to it, so it must be RSA.
+        // getCaCert       What SCEP GetCACert returns: "ra-and-ca" (RA and CA, RFC 8894 §3.2.1.1; the default),
+        //                 "ra" (RA only) or "ca" (the CA certificate alone). With an RA, SCEP clients encrypt their
+        //                 requests to the RA and the RA key decrypts them and signs the replies: the CA key only
+        //                 signs certificates and CRLs, and never decrypts what a stranger sent. "ca" makes the CA
+        //                 key decrypt SCEP envelopes (older CAs; keep it only for a client that cannot use an RA).
+        //                 Anything but "ca" needs an RA certificate (ra.crt/ra.key, created by `ca init`).
+        // ra              { "subject": "CN=Certgate RA", "key": "rsa:2048", "days": 730 } — the RA certificate,
+        //                 issued by the CA (keyUsage digitalSignature, keyEncipherment; not a CA). SCEP clients
+        //                 encrypt to it, so it must be RSA; its subject must differ from the CA's.
         // defaultProfile  Profile used when a challenge names none and for manual requests.
         // profiles        name -> profile:
         //   validityDays        days an issued certificate is valid (clamped to the CA certificate's notAfter).
@@ -95,7 +99,7 @@ public static class CaSettingsFile
         {
           "database": "sqlite:ca.db",
           "baseUrl": null,
-          "getCaCert": "ca",
+          "getCaCert": "ra-and-ca",
           "ra": { "subject": "CN=Certgate RA", "key": "rsa:2048", "days": 730 },
           "defaultProfile": "default",
           "profiles": {
@@ -219,6 +223,8 @@ public static class CaSettingsFile
                 throw new CaSettingsException($"{source}: defaultProfile '{defaultProfile}' is not one of the profiles ({string.Join(", ", profiles.Keys)})");
             }
 
+            // Absent: the mode of a ca.json older than RA-by-default, which keeps decrypting with the CA key (`ca init`
+            // writes "ra-and-ca"; docs/decisions.md "The CA key only signs").
             GetCaCertMode mode = (r.String(root, "getCaCert", "") ?? "ca") switch
             {
                 "ca" => GetCaCertMode.CaOnly,

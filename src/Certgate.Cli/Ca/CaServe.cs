@@ -108,6 +108,12 @@ internal static class CaServe
             {
                 log.WriteLine(warning);
             }
+            if (!s.Ca.Settings.UsesRa)
+            {
+                // An older CA keeps its mode; say once what it costs (docs/security.md, the SCEP oracle row).
+                log.WriteLine($"note: SCEP requests are decrypted with the CA key (ca.json getCaCert \"ca\"); a CA made by `ca init` now answers "
+                    + "with an RA, so that the CA key only signs");
+            }
 
             TimeSpan interval = s.Ca.Settings.Crl.CheckInterval;
             while (!stop.Task.IsCompleted)

@@ -114,6 +114,10 @@ public sealed class PkiConfiguration
     /// <summary>True when <c>security pki</c> is present.</summary>
     public bool IsConfigured { get; }
 
+    /// <summary><c>security pki allow-sha1-signatures</c> (a Certgate extension): SHA-1 signatures on peer
+    /// certificates, CRLs and IKE AUTH are accepted. Default false.</summary>
+    public bool AllowSha1Signatures { get; private init; }
+
     public IReadOnlyList<CaProfile> CaProfiles { get; }
 
     public IReadOnlyList<TrustedCaGroup> TrustedCaGroups { get; }
@@ -139,7 +143,7 @@ public sealed class PkiConfiguration
         var groups = pki.Entries("trusted-ca-group").Select(g => new TrustedCaGroup(g.Key!, g.Child("ca-profiles")?.Values ?? [])).ToList();
         var entries = PkiSchema.ReEnrollmentEntries(pki).Select(e => ReadReEnrollment(e.Entry, e.Form)).ToList();
         var flags = pki.Find("traceoptions")?.Entries("flag").Select(f => f.Key!).ToList() ?? [];
-        return new PkiConfiguration(profiles, groups, entries, flags, true);
+        return new PkiConfiguration(profiles, groups, entries, flags, true) { AllowSha1Signatures = pki.Has("allow-sha1-signatures") };
     }
 
     private static CaProfile ReadProfile(ConfigNode p)

@@ -46,6 +46,8 @@ public static class PkiSchema
                .List("certificate-id", certId, e => e.Leaf("days", ValueSyntax.Integer(1, 100), "60"))
                .List("ca-identity", caName, e => e.Leaf("days", ValueSyntax.Integer(1, 100), "60"))
                .Container("all-certificates", e => e.Leaf("days", ValueSyntax.Integer(1, 100), "60"), presence: true))
+           // Certgate extension (issue #14 §2): accept SHA-1 signatures on peer certificates, CRLs and IKE AUTH.
+           .Flag("allow-sha1-signatures", "accept SHA-1 signatures on peer certificates, CRLs and IKE AUTH (legacy peers only)")
            .Container("traceoptions", t => t
                .List("file", ValueSyntax.String(1, 1024, "^[^/]+$", "a file name without '/'"), f => f
                    .Leaf("files", ValueSyntax.Integer(2, 1000), "3")

@@ -244,12 +244,35 @@ public sealed class AgentStateStore
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         };
         using (var stream = new FileStream(temp, options))
-        using (var writer = new StreamWriter(stream))
         {
-            writer.Write(text);
+            // Flushed to disk before the rename (issue #14 §4): a crash never leaves a renamed but empty state file.
+            stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            stream.Flush(flushToDisk: true);
         }
+        TestCrashPoint.Reached("agent-state-staged");
         File.Move(temp, path, overwrite: true);
+        DirectorySync.Sync(dir);
         return true;
+    }
+
+    /// <summary>Removes temporary files a crash left between writing a state file and renaming it (daemon start);
+    /// one line per file removed, for the log.</summary>
+    public IReadOnlyList<string> RemoveLeftovers()
+    {
+        var removed = new List<string>();
+        if (!Directory.Exists(Root))
+        {
+            return removed;
+        }
+        foreach (string dir in Directory.EnumerateDirectories(Root))
+        {
+            foreach (string temp in Directory.EnumerateFiles(dir, ".*.tmp-*"))
+            {
+                File.Delete(temp);
+                removed.Add($"agent state: removed the temporary file {temp} of an interrupted write");
+            }
+        }
+        return removed;
     }
 
     private static void TryDelete(string path)

@@ -586,6 +586,7 @@ public sealed class TunnelRuntime : IAsyncDisposable
             LocalId = localId,
             RemoteIds = remoteIds,
             RemoteGateway = p.RemoteAddress,
+            AllowSha1Signatures = _pki?.AllowSha1Signatures ?? false,
             IkeProposals = ProposalMapping.Ike(p),
             EspProposals = ProposalMapping.Esp(t.Child),
         };

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Crypto;
 using Certgate.Ipsec.Registry;
+using Certgate.Pki.Validation;
 
 namespace Certgate.Ike.Auth;
 
@@ -86,8 +87,18 @@ public static class AuthPayload
         }
     }
 
+    /// <summary>sha1WithRSAEncryption as RFC 7427 Appendix A writes it (with NULL parameters).</summary>
+    private static readonly byte[] Sha1WithRsa = Convert.FromHexString("300d06092a864886f70d0101050500");
+
     /// <summary>Checks a peer's AUTH against its certificate; null when valid, else the reason.</summary>
-    public static string? Verify(X509Certificate2 peer, AuthMethod method, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signedOctets)
+    /// <param name="peer">The peer's validated certificate.</param>
+    /// <param name="method">The AUTH method the peer used.</param>
+    /// <param name="data">The AUTH data.</param>
+    /// <param name="signedOctets">What the peer signed (§2.15).</param>
+    /// <param name="allowSha1">Accept SHA-1 signatures (method 1 with a SHA-1 DigestInfo, method 14 with
+    /// sha1WithRSAEncryption): the legacy switch <c>security pki allow-sha1-signatures</c>. Without it they are
+    /// refused with the reason, as RFC 8247 §3.2 makes SHA-1 a MUST NOT for IKEv2 signatures.</param>
+    public static string? Verify(X509Certificate2 peer, AuthMethod method, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signedOctets, bool allowSha1 = false)
     {
         ArgumentNullException.ThrowIfNull(peer);
         using RSA? rsa = peer.GetRSAPublicKey();
@@ -96,12 +107,14 @@ public static class AuthPayload
         switch (method)
         {
             case AuthMethod.RSA_DIGITAL_SIGNATURE when rsa is not null:
-                // The hash is not negotiated: RFC 7296 §3.8 leaves it to the DigestInfo; accept SHA-1 and SHA-2.
-                foreach (HashAlgorithmName h in new[] { HashAlgorithmName.SHA1, HashAlgorithmName.SHA256, HashAlgorithmName.SHA384, HashAlgorithmName.SHA512 })
+                // The hash is not negotiated: RFC 7296 §3.8 leaves it to the DigestInfo. SHA-2 is accepted; SHA-1 (what
+                // method 1 means to most peers) only with the legacy switch, and named when it is refused.
+                foreach (HashAlgorithmName h in new[] { HashAlgorithmName.SHA256, HashAlgorithmName.SHA384, HashAlgorithmName.SHA512, HashAlgorithmName.SHA1 })
                 {
                     if (rsa.VerifyData(octets, data.ToArray(), h, RSASignaturePadding.Pkcs1))
                     {
-                        return null;
+                        return h != HashAlgorithmName.SHA1 || allowSha1 ? null
+                            : $"the AUTH is an RSA signature with SHA-1 (method 1, PKCS#1 v1.5) by {peer.Subject}; {ChainValidationPolicy.Sha1Remedy}";
                     }
                 }
                 return "the RSA signature does not verify with the peer certificate's key";
@@ -123,6 +136,15 @@ public static class AuthPayload
                 if (RsaPss.IsPss(algorithm))
                 {
                     return VerifyPss(rsa, algorithm, signature, octets);
+                }
+                if (algorithm.SequenceEqual(Sha1WithRsa))
+                {
+                    if (!allowSha1)
+                    {
+                        return $"the AUTH is a Digital Signature with sha1WithRSAEncryption (RFC 7427) by {peer.Subject}; {ChainValidationPolicy.Sha1Remedy}";
+                    }
+                    return rsa?.VerifyData(octets, signature.ToArray(), HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1) == true ? null
+                        : "the sha1WithRSAEncryption signature does not verify with the peer certificate's key";
                 }
                 foreach ((string name, HashAlgorithmName h, byte[] der) in Algorithms)
                 {

@@ -58,7 +58,7 @@ internal static class PeerAuthentication
         }
         X509Certificate2 peer = ValidatePeer(inner, config, role);
         IkeIdentities.CheckPeer(identity, peer, config, peerAddress, role);
-        if (AuthPayload.Verify(peer, method, authData.Span, signedOctets) is { } why)
+        if (AuthPayload.Verify(peer, method, authData.Span, signedOctets, config.AllowSha1Signatures) is { } why)
         {
             throw new IkeException($"the {role}'s AUTH does not verify: {why}");
         }
@@ -90,6 +90,7 @@ internal static class PeerAuthentication
             TrustAnchors = config.TrustAnchors,
             CrlSource = config.Crls,
             RevocationMode = config.Crls is null ? RevocationMode.Disabled : RevocationMode.Check,
+            AllowSha1Signatures = config.AllowSha1Signatures,
         });
         if (!result.IsValid)
         {

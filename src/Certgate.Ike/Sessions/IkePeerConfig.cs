@@ -28,6 +28,10 @@ public sealed record IkePeerConfig(X509Certificate2? Certificate, IReadOnlyList<
     /// <summary>How long to wait for each answer before retransmitting (3 tries).</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Accept SHA-1 signatures on the peer's chain, its CRLs and its AUTH (legacy switch <c>security pki
+    /// allow-sha1-signatures</c>); refused by default.</summary>
+    public bool AllowSha1Signatures { get; init; }
+
     /// <summary>
     /// The identity this side sends in IDi/IDr (Junos <c>local-id</c>); null: the certificate's subject DN, or with a
     /// pre-shared key the local gateway address (the IKE socket's address). With a certificate it must be the

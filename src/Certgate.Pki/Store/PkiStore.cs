@@ -32,9 +32,18 @@ public enum PkiObjectType
 /// The gateway's on-disk PKI store, shared by the CLI and the daemon. Layout under <c>STATE/pki/</c>:
 /// <c>keys/</c>, <c>requests/</c>, <c>local/</c> per certificate-id; <c>ca/</c>, <c>ra/</c>, <c>crl/</c> per CA
 /// profile; one file per object. Directories are 0700 and files 0600. Every change is a <see cref="PkiStoreChange"/>
-/// applied with <see cref="Apply"/>: new contents are written to temp files in the target directory (0600, fsync)
-/// first, and only when all are written are they renamed into place, so a failure leaves the store as it was.
-/// Directories are created only when something is written.
+/// applied with <see cref="Apply"/>, all or nothing, even across a crash (issue #14 §4):
+/// <code>
+///   1. stage    every new content in a temp file beside its target (0600, fsync)       a failure: temps removed
+///   2. commit   a change of more than one object writes the journal STATE/pki/.journal (the renames and deletes
+///               to make), fsync, rename, fsync of pki/: from here the change happens, whatever stops us
+///   3. switch   rename each temp over its target, delete what the change deletes, fsync of each directory
+///   4. done     remove the journal, fsync of pki/
+/// </code>
+/// A crash before 2 leaves the old objects and stray temps, which <see cref="Recover"/> removes at daemon start; a
+/// crash after it leaves the journal, which <see cref="Recover"/> (or the next <see cref="Apply"/>) plays to the end.
+/// So a key and its certificate, written in one change, are always both old or both new. A change of one object
+/// needs no journal: its one rename is the switch. Directories are created only when something is written.
 /// </summary>
 public sealed class PkiStore
 {
@@ -137,13 +146,26 @@ public sealed class PkiStore
     private X509Certificate2? LoadCertificate(PkiObjectType type, string name) =>
         Read(type, name) is { } d ? X509CertificateLoader.LoadCertificate(PkiInput.DecodeCertificate(d)) : null;
 
+    /// <summary>The journal of a change being switched (step 2 of the class summary).</summary>
+    internal const string JournalFile = ".journal";
+
+    private const string JournalHeader = "certgate-pki-journal 1";
+
     /// <summary>
-    /// Applies every write and delete of <paramref name="change"/>, or none of them when a write fails.
+    /// Applies every write and delete of <paramref name="change"/>, or none of them when a write fails; once the
+    /// change is committed (its journal written) a crash cannot stop it half-way (see the class summary).
     /// </summary>
-    /// <exception cref="IOException">A file could not be written (the store is unchanged).</exception>
+    /// <exception cref="IOException">A file could not be written (the store is unchanged), or an interrupted change's
+    /// journal is damaged.</exception>
     public void Apply(PkiStoreChange change)
     {
         ArgumentNullException.ThrowIfNull(change);
+        // An earlier change that a crash interrupted after its commit comes first (the daemon normally did it at start).
+        string journal = Path.Combine(Root, JournalFile);
+        if (File.Exists(journal))
+        {
+            RollForward(journal);
+        }
         var staged = new List<(string Temp, string Final)>();
         var createdDirs = new List<string>();
         try
@@ -188,14 +210,197 @@ public sealed class PkiStore
             throw;
         }
 
-        foreach ((string temp, string final) in staged)
+        // A directory made for this change must itself survive a crash before the change commits.
+        foreach (string dir in createdDirs)
         {
-            File.Move(temp, final, overwrite: true);
+            DirectorySync.Sync(Path.GetDirectoryName(dir)!);
         }
-        foreach ((PkiObjectType type, string name) in change.Deletes)
+        TestCrashPoint.Reached("pki-staged");
+
+        var deletes = change.Deletes.Select(d => PathOf(d.Type, d.Name)).ToList();
+        bool journaled = staged.Count + deletes.Count > 1;
+        if (journaled)
         {
-            TryDelete(PathOf(type, name));
+            try
+            {
+                WriteJournal(journal, staged, deletes);
+            }
+            catch
+            {
+                foreach ((string temp, _) in staged)
+                {
+                    TryDelete(temp);
+                }
+                throw;
+            }
+            TestCrashPoint.Reached("pki-journal-written");
         }
+        Switch(staged, deletes);
+        if (journaled)
+        {
+            File.Delete(journal);
+            DirectorySync.Sync(Root);
+        }
+    }
+
+    /// <summary>
+    /// Finishes a change that a crash interrupted after its commit (plays its journal to the end) and removes the
+    /// temporary files of changes that never committed. The daemon calls it at start, before anything reads the
+    /// store, while no other writer runs. Returns one line per thing done, for the log.
+    /// </summary>
+    /// <exception cref="IOException">The journal is damaged (it is left in place) or a file cannot be moved.</exception>
+    public IReadOnlyList<string> Recover()
+    {
+        var done = new List<string>();
+        string journal = Path.Combine(Root, JournalFile);
+        if (File.Exists(journal))
+        {
+            int count = RollForward(journal);
+            done.Add($"pki store: finished a change of {count} object(s) that was interrupted after its commit ({journal})");
+        }
+        if (!Directory.Exists(Root))
+        {
+            return done;
+        }
+        IEnumerable<string> dirs = [Root, .. Enum.GetValues<PkiObjectType>().Select(t => Path.Combine(Root, Location(t).Directory))];
+        foreach (string dir in dirs.Where(Directory.Exists))
+        {
+            bool removed = false;
+            foreach (string temp in Directory.EnumerateFiles(dir, ".*.tmp-*"))
+            {
+                File.Delete(temp);
+                removed = true;
+                done.Add($"pki store: removed the temporary file {temp} of a change that never committed");
+            }
+            if (removed)
+            {
+                DirectorySync.Sync(dir);
+            }
+        }
+        return done;
+    }
+
+    /// <summary>Renames the staged temps over their targets, deletes, and syncs every directory touched.</summary>
+    private static void Switch(List<(string Temp, string Final)> staged, List<string> deletes)
+    {
+        var touched = new SortedSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < staged.Count; i++)
+        {
+            File.Move(staged[i].Temp, staged[i].Final, overwrite: true);
+            touched.Add(Path.GetDirectoryName(staged[i].Final)!);
+            if (i == 0 && staged.Count > 1)
+            {
+                TestCrashPoint.Reached("pki-first-renamed");
+            }
+        }
+        foreach (string path in deletes)
+        {
+            TryDelete(path);
+            touched.Add(Path.GetDirectoryName(path)!);
+        }
+        foreach (string dir in touched.Where(Directory.Exists))
+        {
+            DirectorySync.Sync(dir);
+        }
+        TestCrashPoint.Reached("pki-renamed");
+    }
+
+    /// <summary>
+    /// The commit point: the journal (lines <c>rename DIR/TEMP DIR/NAME</c> and <c>delete DIR/NAME</c>, paths relative
+    /// to <c>pki/</c>) is written to a temp file, fsynced, renamed into place, and <c>pki/</c> fsynced.
+    /// </summary>
+    private void WriteJournal(string journal, List<(string Temp, string Final)> staged, List<string> deletes)
+    {
+        var text = new StringBuilder(JournalHeader).Append('\n');
+        foreach ((string stagedTemp, string final) in staged)
+        {
+            text.Append("rename ").Append(Path.GetRelativePath(Root, stagedTemp)).Append(' ').Append(Path.GetRelativePath(Root, final)).Append('\n');
+        }
+        foreach (string path in deletes)
+        {
+            text.Append("delete ").Append(Path.GetRelativePath(Root, path)).Append('\n');
+        }
+        string temp = Path.Combine(Root, JournalFile + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, UnixCreateMode = FileMode600 };
+        try
+        {
+            using (var stream = new FileStream(temp, options))
+            {
+                stream.Write(System.Text.Encoding.UTF8.GetBytes(text.ToString()));
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, journal, overwrite: false);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+        DirectorySync.Sync(Root);
+    }
+
+    /// <summary>Plays a committed journal to the end (each step may already be done) and removes it; the count of
+    /// objects it named.</summary>
+    /// <exception cref="IOException">The journal is damaged; it is left in place.</exception>
+    private int RollForward(string journal)
+    {
+        string[] lines = File.ReadAllLines(journal);
+        if (lines.Length == 0 || lines[0] != JournalHeader || lines.Length > 1 + 64)
+        {
+            throw new IOException($"{journal}: damaged journal of an interrupted PKI store change (expected '{JournalHeader}' and at most 64 steps); "
+                + "check that each key in pki/keys matches its certificate in pki/local, then remove the journal");
+        }
+        var staged = new List<(string Temp, string Final)>();
+        var deletes = new List<string>();
+        for (int i = 1; i < lines.Length; i++)
+        {
+            string[] words = lines[i].Split(' ');
+            bool ok = words switch
+            {
+                ["rename", string temp, string final] => StoreFile(final, temp: false) is { } f && StoreFile(temp, temp: true) is { } t
+                    && Path.GetFileName(t).StartsWith("." + Path.GetFileName(f) + ".tmp-", StringComparison.Ordinal)
+                    && Path.GetDirectoryName(t) == Path.GetDirectoryName(f) && Add(staged, (t, f)),
+                ["delete", string path] => StoreFile(path, temp: false) is { } d && Add(deletes, d),
+                _ => false,
+            };
+            if (!ok)
+            {
+                throw new IOException($"{journal} line {i + 1}: damaged journal of an interrupted PKI store change; "
+                    + "check that each key in pki/keys matches its certificate in pki/local, then remove the journal");
+            }
+        }
+        // A rename whose temp is gone was made before the crash; its target already holds the new contents.
+        Switch([.. staged.Where(s => File.Exists(s.Temp))], deletes);
+        File.Delete(journal);
+        DirectorySync.Sync(Root);
+        return staged.Count + deletes.Count;
+    }
+
+    private static bool Add<T>(List<T> list, T item)
+    {
+        list.Add(item);
+        return true;
+    }
+
+    /// <summary>The full path of a journal entry when it names a file directly in one of the store's directories
+    /// (an object's file, or its temp when <paramref name="temp"/>); null otherwise.</summary>
+    private string? StoreFile(string relative, bool temp)
+    {
+        string[] parts = relative.Split('/');
+        if (parts.Length != 2 || !Enum.GetValues<PkiObjectType>().Any(t => Location(t).Directory == parts[0]))
+        {
+            return null;
+        }
+        string file = parts[1];
+        if (temp)
+        {
+            return file.StartsWith('.') && file.Contains(".tmp-", StringComparison.Ordinal) && !file.Contains("..", StringComparison.Ordinal)
+                ? Path.Combine(Root, parts[0], file)
+                : null;
+        }
+        PkiObjectType type = Enum.GetValues<PkiObjectType>().First(t => Location(t).Directory == parts[0]);
+        string ext = Location(type).Extension;
+        return file.EndsWith(ext, StringComparison.Ordinal) && PkiNames.Problem(file[..^ext.Length]) is null ? Path.Combine(Root, parts[0], file) : null;
     }
 
     /// <summary>Deletes one object; false when it did not exist.</summary>

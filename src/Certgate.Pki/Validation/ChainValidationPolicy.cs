@@ -22,4 +22,14 @@ public sealed class ChainValidationPolicy
 
     /// <summary>The longest path accepted, anchor included (default 8).</summary>
     public int MaxDepth { get; init; } = 8;
+
+    /// <summary>
+    /// Accept certificates below the trust anchor and CRLs signed with SHA-1 (the legacy switch, Junos-style
+    /// <c>security pki allow-sha1-signatures</c>). Default false: SHA-1 collisions are practical (SHAttered 2017,
+    /// chosen-prefix 2020), so a SHA-1 signature no longer proves that the CA signed this certificate.
+    /// </summary>
+    public bool AllowSha1Signatures { get; init; }
+
+    /// <summary>What an operator sets to accept SHA-1 signatures, named in every refusal.</summary>
+    public const string Sha1Remedy = "set security pki allow-sha1-signatures to accept it";
 }

@@ -56,7 +56,7 @@ public sealed class ChainValidator
             return new ChainValidationResult(builder.BestPartial.Select(f => f.Certificate).ToArray(), builder.BestFailure, warnings);
         }
         X509Certificate2[] chain = path.Select(f => f.Certificate).ToArray();
-        ValidationFailure? failure = CheckCertificates(path, now) ?? CheckRevocation(path, policy, now, warnings);
+        ValidationFailure? failure = CheckCertificates(path, now) ?? CheckSha1(path, policy) ?? CheckRevocation(path, policy, now, warnings);
         return new ChainValidationResult(chain, failure, warnings);
     }
 
@@ -123,6 +123,30 @@ public sealed class ChainValidator
         return null;
     }
 
+    /// <summary>SHA-1 signatures on the certificates below the trust anchor (the anchor's own signature proves
+    /// nothing: it is trusted as configured), unless the policy allows them.</summary>
+    private static ValidationFailure? CheckSha1(List<CertificateFacts> path, ChainValidationPolicy policy)
+    {
+        if (policy.AllowSha1Signatures)
+        {
+            return null;
+        }
+        for (int i = 0; i < path.Count - 1; i++)
+        {
+            X509Certificate2 c = path[i].Certificate;
+            if (IsSha1(c.SignatureAlgorithm.Value))
+            {
+                return Fail(ValidationFailureKind.Sha1Signature, c,
+                    $"the certificate of {c.Subject} is signed with SHA-1 ({SignatureVerifier.FriendlyName(c.SignatureAlgorithm.Value!)}); {ChainValidationPolicy.Sha1Remedy}");
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Signature algorithms with SHA-1: sha1WithRSAEncryption (and its OIW twin), ecdsa-with-SHA1, dsa-with-sha1.</summary>
+    internal static bool IsSha1(string? signatureAlgorithmOid) =>
+        signatureAlgorithmOid is "1.2.840.113549.1.1.5" or "1.3.14.3.2.29" or "1.2.840.10045.4.1" or "1.2.840.10040.4.3";
+
     private static ValidationFailure? CheckRevocation(List<CertificateFacts> path, ChainValidationPolicy policy,
         DateTimeOffset now, List<string> warnings)
     {
@@ -171,6 +195,11 @@ public sealed class ChainValidator
             {
                 return Fail(ValidationFailureKind.CrlBadSignature, c,
                     $"the signature of {crlName} does not verify with the key of '{ca.Subject}'");
+            }
+            if (!policy.AllowSha1Signatures && IsSha1(crl.SignatureAlgorithmOid))
+            {
+                return Fail(ValidationFailureKind.Sha1Signature, c,
+                    $"{crlName} is signed with SHA-1 ({crl.SignatureAlgorithmName}); {ChainValidationPolicy.Sha1Remedy}");
             }
             if (crl.ThisUpdate > now)
             {

@@ -37,4 +37,6 @@ public enum ValidationFailureKind
     CrlIssuerMismatch,
     /// <summary>The CRL issuer has keyUsage without cRLSign.</summary>
     MissingCrlSign,
+    /// <summary>A certificate of the path (not the anchor) or a CRL is signed with SHA-1 and the policy does not allow it.</summary>
+    Sha1Signature,
 }

@@ -23,9 +23,10 @@ public sealed class ScepServiceTests
     }
 
     [Fact]
-    public async Task GetCaCert_without_RA_is_the_DER_certificate()
+    public async Task GetCaCert_of_a_CA_configured_CA_only_is_the_DER_certificate()
     {
-        await using TestAuthority t = await TestAuthority.CreateAsync();
+        // getCaCert "ca" named explicitly (a CA made by `ca init` has an RA: ScepRaModeTests).
+        await using TestAuthority t = await TestAuthority.CreateAsync(Certgate.Ca.Settings.CaSettings.CreateDefault() with { GetCaCert = Certgate.Ca.Settings.GetCaCertMode.CaOnly });
         ScepCaCertAnswer answer = new ScepService(t.Ca, null).GetCaCert();
         Assert.Equal("application/x-x509-ca-cert", answer.ContentType);
         Assert.Equal(t.Ca.Certificate.RawData, answer.Body);

@@ -131,9 +131,8 @@ public sealed class CaKeyPassphraseTests : IDisposable
     public void Init_WithRa_EncryptsTheRaKeyToo_AndServeLoadsBoth()
     {
         Directory.CreateDirectory(_f.Dir);
-        string settings = Certgate.Ca.Settings.CaSettingsFile.DefaultText;
-        Assert.Contains("\"getCaCert\": \"ca\",", settings);
-        File.WriteAllText(Path.Combine(_f.Dir, "ca.json"), settings.Replace("\"getCaCert\": \"ca\",", "\"getCaCert\": \"ra-and-ca\",", StringComparison.Ordinal));
+        // RA mode is what `ca init` writes (issue #14 §4): the default ca.json.
+        Assert.Contains("\"getCaCert\": \"ra-and-ca\",", Certgate.Ca.Settings.CaSettingsFile.DefaultText);
         string pass = PassFile("pass", Passphrase);
         InitEncrypted(pass);
         Assert.StartsWith("-----BEGIN ENCRYPTED PRIVATE KEY-----", File.ReadAllText(Path.Combine(_f.Dir, "ra.key")));

@@ -81,6 +81,16 @@ public sealed class PkiTests
     }
 
     [Fact]
+    public void AllowSha1Signatures_IsOffByDefault_AndSetByItsStatement()
+    {
+        // Certgate extension (issue #14 §2): the legacy switch for SHA-1 signatures on peer certificates, CRLs and AUTH.
+        Assert.False(PkiConfiguration.From(Cfg.FromSet("set security pki ca-profile bare")).AllowSha1Signatures);
+        ConfigNode root = Cfg.FromSet("set security pki allow-sha1-signatures");
+        Assert.Empty(Cfg.Schema.Check(root));
+        Assert.True(PkiConfiguration.From(root).AllowSha1Signatures);
+    }
+
+    [Fact]
     public void TypedView_Representative()
     {
         PkiConfiguration pki = PkiConfiguration.From(Cfg.FromSet(Cfg.Representative));

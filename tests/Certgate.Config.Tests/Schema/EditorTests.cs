@@ -43,7 +43,7 @@ public sealed class EditorTests
 
     [Fact]
     public void Set_UnknownKeyword_ListsValidKeywords() =>
-        Assert.Equal("syntax error at [edit security pki] 'foo', expecting one of: ca-profile trusted-ca-group auto-re-enrollment trap traceoptions",
+        Assert.Equal("syntax error at [edit security pki] 'foo', expecting one of: ca-profile trusted-ca-group auto-re-enrollment trap allow-sha1-signatures traceoptions",
             Cfg.ErrorOf(() => Cfg.Set(Cfg.Empty(), "security pki foo")));
 
     [Fact]

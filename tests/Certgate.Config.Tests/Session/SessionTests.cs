@@ -161,7 +161,7 @@ public sealed class SessionTests : IDisposable
 
         File.WriteAllText(set, "set security pki ca-profile d\nset security pki bogus\n");
         Assert.False(s.Execute($"load set {set}"));
-        Assert.Equal($"error: {set}: line 2: syntax error at [edit security pki] 'bogus', expecting one of: ca-profile trusted-ca-group auto-re-enrollment trap traceoptions\n", TakeErr());
+        Assert.Equal($"error: {set}: line 2: syntax error at [edit security pki] 'bogus', expecting one of: ca-profile trusted-ca-group auto-re-enrollment trap allow-sha1-signatures traceoptions\n", TakeErr());
         Assert.Null(s.Candidate.Find("security", "pki", "ca-profile", "d")); // all or nothing
         Assert.False(s.Execute("load merge /nonexistent/file"));
         Assert.StartsWith("error: could not read '/nonexistent/file'", TakeErr());

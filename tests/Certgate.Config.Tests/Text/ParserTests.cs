@@ -25,7 +25,7 @@ public sealed class ParserTests
     }
 
     [Theory]
-    [InlineData("security { pki { foo; } }", "line 1: syntax error at [edit security pki] 'foo', expecting one of: ca-profile trusted-ca-group auto-re-enrollment trap traceoptions")]
+    [InlineData("security { pki { foo; } }", "line 1: syntax error at [edit security pki] 'foo', expecting one of: ca-profile trusted-ca-group auto-re-enrollment trap allow-sha1-signatures traceoptions")]
     [InlineData("security {\n pki {\n ca-profile p { enrollment { retry 5000; } } } }", "line 3: syntax error at [edit security pki ca-profile p enrollment] 'retry 5000': value 5000 is outside the range 0..1080")]
     [InlineData("security { pki { ca-profile p { ca-identity x } } }", "line 1: syntax error: missing ';' after 'ca-identity x'")]
     [InlineData("security { pki { }", "syntax error: missing '}' at end of text (still inside [edit security])")]

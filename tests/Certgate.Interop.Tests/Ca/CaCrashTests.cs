@@ -100,6 +100,8 @@ public sealed class CaCrashTests : IDisposable
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var client = new ScepClient(http, url);
         X509Certificate2Collection caCerts = await client.GetCaCertAsync();
+        // A CA made by `ca init` answers with its RA and itself (issue #14 §4): requests go to the RA.
+        X509Certificate2 recipient = caCerts.Single(c => c.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is not { CertificateAuthority: true });
         using var stop = new CancellationTokenSource();
 
         async Task Worker()
@@ -112,7 +114,7 @@ public sealed class CaCrashTests : IDisposable
                 using X509Certificate2 signer = TestCa.SelfSigned(key.Rsa!, subject.Name, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
                 try
                 {
-                    ScepEnrollment r = await client.EnrollAsync(ScepMessageType.PkcsReq, csr, signer, caCerts[0], [.. caCerts], ScepClient.TransactionIdFor(signer.PublicKey),
+                    ScepEnrollment r = await client.EnrollAsync(ScepMessageType.PkcsReq, csr, signer, recipient, [.. caCerts], ScepClient.TransactionIdFor(signer.PublicKey),
                         HashAlgorithmName.SHA256, ScepCipher.Aes256Cbc, stop.Token);
                     if (r.Certificate is not null)
                     {

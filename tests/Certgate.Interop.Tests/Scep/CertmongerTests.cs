@@ -24,6 +24,8 @@ public sealed class CertmongerTests : IDisposable
         CaServeProcess.Cli("ca", "init", "--dir", CaDir, "--subject", "CN=Certmonger Test CA,O=Certgate,C=CH");
         string caPem = _dir.File("ca.pem");
         File.WriteAllText(caPem, X509CertificateLoader.LoadCertificateFromFile(Path.Combine(CaDir, "ca.crt")).ExportCertificatePem());
+        // `ca init` gives the CA an RA (issue #14 §4): certmonger encrypts to it and checks CertReps against it.
+        File.WriteAllText(_dir.File("ra.pem"), X509CertificateLoader.LoadCertificateFromFile(Path.Combine(CaDir, "ra.crt")).ExportCertificatePem());
         return caPem;
     }
 
@@ -31,8 +33,9 @@ public sealed class CertmongerTests : IDisposable
 
     private static void AddCa(CertmongerDaemon cm, CaServeProcess serve, string caPem)
     {
-        // -N/-r: the trust anchor certmonger checks the CertRep signature against (GetCACert holds one certificate).
-        ExternalTool.Result add = cm.Getcert("add-scep-ca", "-c", "Certgate", "-u", serve.ScepUrl.ToString(), "-N", caPem, "-r", caPem);
+        // -R: the CA certificate; -r: the RA certificate, which requests are encrypted to and CertReps signed by.
+        ExternalTool.Result add = cm.Getcert("add-scep-ca", "-c", "Certgate", "-u", serve.ScepUrl.ToString(), "-R", caPem,
+            "-r", Path.Combine(Path.GetDirectoryName(caPem)!, "ra.pem"));
         Assert.True(add.ExitCode == 0, $"getcert add-scep-ca exited {add.ExitCode}:\n{add.Combined}");
     }
 

@@ -90,6 +90,10 @@ public sealed class GatewayEnrollmentTests : IAsyncLifetime
         Assert.Contains("Received following certificates:", caOut);
         Assert.Contains("(sha256)", caOut);
         Assert.Contains("CA certificate for profile ca1 loaded successfully", caOut);
+        // A CA made by `ca init` answers with its RA too (issue #14 §4): the profile's CA is the CA, the RA kept beside it.
+        Assert.Contains("(RA)", caOut);
+        Assert.Equal(_ca.Certificate.RawData, X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_state, "pki", "ca", "ca1.pem"))).RawData);
+        Assert.True(File.Exists(Path.Combine(_state, "pki", "ra", "ca1.pem")));
         Ok("request", "security", "pki", "generate-key-pair", "certificate-id", "gw1", "size", "2048");
         // Bound to the gateway's names: IP and e-mail addresses need a challenge that names them (issue #14).
         string challenge = (await _ca.CreateChallengeAsync(TimeSpan.FromMinutes(10), null, "test", Certgate.Ca.Challenges.NameBinding.Create(
@@ -128,6 +132,23 @@ public sealed class GatewayEnrollmentTests : IAsyncLifetime
         Assert.False(File.Exists(Path.Combine(_state, "pki", "local", "gw2.pem")));
         Assert.False(File.Exists(Path.Combine(_state, "pki", "requests", "gw2.pem")));
         Assert.DoesNotContain(challenge, output + err);
+    }
+
+    [Fact]
+    public async Task CaCertificateLoadedAlone_AsInTheReadme_EnrollmentLearnsTheRaFromGetCACert()
+    {
+        // README step 2 loads ca.pem alone; the CA decrypts only with its RA, which the enrollment learns by GetCACert
+        // and accepts because the loaded CA signed it.
+        Configure("default");
+        string caPem = _dir.File("ca-only.pem");
+        File.WriteAllText(caPem, _ca.Certificate.ExportCertificatePem() + "\n");
+        Ok("--yes", "request", "security", "pki", "ca-certificate", "load", "ca-profile", "ca1", "filename", caPem);
+        Assert.False(File.Exists(Path.Combine(_state, "pki", "ra", "ca1.pem")));
+        Ok("request", "security", "pki", "generate-key-pair", "certificate-id", "gw1", "size", "2048");
+        string challenge = (await _ca.CreateChallengeAsync(TimeSpan.FromMinutes(10), null, "test")).Password;
+        string enroll = Ok("request", "security", "pki", "local-certificate", "enroll", "certificate-id", "gw1", "ca-profile", "ca1",
+            "challenge-password", challenge, "subject", "CN=gw1.example.net,O=Certgate,C=CH", "domain-name", "gw1.example.net");
+        Assert.Contains("Local certificate gw1 loaded successfully", enroll);
     }
 
     [Fact]

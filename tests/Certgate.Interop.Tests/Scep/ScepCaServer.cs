@@ -62,6 +62,10 @@ internal sealed class ScepCaServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The certificate a SCEP client encrypts to and whose key signs the CertReps: the RA of a CA made by
+    /// <c>ca init</c> (RA by default, issue #14 §4), the CA itself for a CA configured <c>getCaCert "ca"</c>.</summary>
+    public X509Certificate2 Recipient => X509CertificateLoader.LoadCertificate(Ca.MessageCertificate.RawData);
+
     public async Task<string> ChallengeAsync() => (await Ca.CreateChallengeAsync(TimeSpan.FromMinutes(10), null, "test")).Password;
 
     public async ValueTask DisposeAsync()

@@ -31,12 +31,16 @@ public sealed class ScepHttpEndpointTests
     }
 
     [Fact]
-    public async Task GetCACert_returns_the_DER_CA_certificate_and_bad_operations_are_400()
+    public async Task GetCACert_returns_the_RA_and_CA_certificates_and_bad_operations_are_400()
     {
+        // A CA made by `ca init` has an RA (issue #14 §4): GetCACert is the degenerate PKCS#7 of RA and CA.
         await using ScepCaServer s = await ScepCaServer.StartAsync();
         using HttpResponseMessage r = await Http.GetAsync(s.ScepUrl + "?operation=GetCACert");
-        Assert.Equal("application/x-x509-ca-cert", r.Content.Headers.ContentType!.MediaType);
-        Assert.Equal(s.Ca.Certificate.RawData, await r.Content.ReadAsByteArrayAsync());
+        Assert.Equal("application/x-x509-ca-ra-cert", r.Content.Headers.ContentType!.MediaType);
+        (X509Certificate2Collection certs, _) = DegenerateSignedData.Decode(await r.Content.ReadAsByteArrayAsync());
+        Assert.Equal(2, certs.Count);
+        Assert.Contains(certs, c => c.RawData.AsSpan().SequenceEqual(s.Ca.Certificate.RawData));
+        Assert.Contains(certs, c => c.RawData.AsSpan().SequenceEqual(s.Ca.RaCertificate!.RawData));
 
         using HttpResponseMessage next = await Http.GetAsync(s.ScepUrl + "?operation=GetNextCACert");
         Assert.Equal(HttpStatusCode.NotFound, next.StatusCode);
@@ -53,6 +57,16 @@ public sealed class ScepHttpEndpointTests
     }
 
     [Fact]
+    public async Task GetCACert_of_a_CA_configured_CA_only_returns_the_DER_CA_certificate()
+    {
+        await using ScepCaServer s = await ScepCaServer.StartAsync(t => t.Replace("\"getCaCert\": \"ra-and-ca\"", "\"getCaCert\": \"ca\"", StringComparison.Ordinal));
+        Assert.Null(s.Ca.RaCertificate);
+        using HttpResponseMessage r = await Http.GetAsync(s.ScepUrl + "?operation=GetCACert");
+        Assert.Equal("application/x-x509-ca-cert", r.Content.Headers.ContentType!.MediaType);
+        Assert.Equal(s.Ca.Certificate.RawData, await r.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task Enroll_by_POST_then_GET_retransmission_then_challenge_reuse_fails()
     {
         await using ScepCaServer s = await ScepCaServer.StartAsync();
@@ -60,7 +74,7 @@ public sealed class ScepHttpEndpointTests
         string challenge = await s.ChallengeAsync();
         using RSA key = RSA.Create(2048);
         (X509Certificate2 signer, byte[] csr) = Client(key, "CN=gw1.example.net,O=Example", challenge);
-        var creds = new ScepClientCredentials(signer, ca);
+        var creds = new ScepClientCredentials(signer, s.Recipient);
 
         ScepOutgoingRequest req = ScepClientMessages.Enrollment(csr, null, creds);
         ScepCertRep rep = await PostAsync(s, req, creds);
@@ -79,7 +93,7 @@ public sealed class ScepHttpEndpointTests
         // The same challenge for another key: FAILURE badRequest.
         using RSA key2 = RSA.Create(2048);
         (X509Certificate2 signer2, byte[] csr2) = Client(key2, "CN=gw2.example.net,O=Example", challenge);
-        var creds2 = new ScepClientCredentials(signer2, ca);
+        var creds2 = new ScepClientCredentials(signer2, s.Recipient);
         ScepCertRep refused = await PostAsync(s, ScepClientMessages.Enrollment(csr2, null, creds2), creds2);
         Assert.Equal(ScepPkiStatus.Failure, refused.Status);
         Assert.Equal(ScepFailInfo.BadRequest, refused.FailInfo);
@@ -99,12 +113,12 @@ public sealed class ScepHttpEndpointTests
         X509Certificate2 ca = X509CertificateLoader.LoadCertificate(s.Ca.Certificate.RawData);
         using RSA key = RSA.Create(2048);
         (X509Certificate2 signer, byte[] csr) = Client(key, "CN=renew.example.net", await s.ChallengeAsync());
-        var creds = new ScepClientCredentials(signer, ca);
+        var creds = new ScepClientCredentials(signer, s.Recipient);
         X509Certificate2 first = (await PostAsync(s, ScepClientMessages.Enrollment(csr, null, creds), creds)).IssuedCertificate()!;
 
         using RSA newKey = RSA.Create(2048);
         byte[] newCsr = new CertificateRequest("CN=renew.example.net", newKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest();
-        var renewCreds = new ScepClientCredentials(first.CopyWithPrivateKey(key), ca);
+        var renewCreds = new ScepClientCredentials(first.CopyWithPrivateKey(key), s.Recipient);
         ScepCertRep renewed = await PostAsync(s, ScepClientMessages.Enrollment(newCsr, null, renewCreds, renewal: true), renewCreds);
         Assert.True(renewed.Status == ScepPkiStatus.Success, $"{renewed.FailInfo} {renewed.FailInfoText}");
         Assert.NotEqual(first.SerialNumber, renewed.IssuedCertificate()!.SerialNumber);
@@ -141,7 +155,7 @@ public sealed class ScepHttpFailureTests
         using RSA key = RSA.Create(2048);
         var req0 = new CertificateRequest("CN=tamper", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         X509Certificate2 signer = TestCa.SelfSigned(key, "CN=tamper", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        var creds = new ScepClientCredentials(signer, ca);
+        var creds = new ScepClientCredentials(signer, s.Recipient);
         ScepOutgoingRequest req = ScepClientMessages.Enrollment(req0.CreateSigningRequest(), null, creds);
         byte[] bad = req.Der.ToArray();
         bad[^10] ^= 0x40;

@@ -18,7 +18,8 @@ public sealed class ScepModesTests
     [Fact]
     public async Task RA_mode_GetCACert_returns_RA_and_CA_and_requests_are_decrypted_and_answered_by_the_RA()
     {
-        await using ScepCaServer s = await ScepCaServer.StartAsync(t => t.Replace("\"getCaCert\": \"ca\"", "\"getCaCert\": \"ra-and-ca\"", StringComparison.Ordinal));
+        // RA mode is what `ca init` writes (issue #14 §4).
+        await using ScepCaServer s = await ScepCaServer.StartAsync();
         Assert.NotNull(s.Ca.RaCertificate);
         using HttpResponseMessage r = await Http.GetAsync(s.ScepUrl + "?operation=GetCACert");
         Assert.Equal("application/x-x509-ca-ra-cert", r.Content.Headers.ContentType!.MediaType);
@@ -44,7 +45,7 @@ public sealed class ScepModesTests
         X509Certificate2 ca = X509CertificateLoader.LoadCertificate(s.Ca.Certificate.RawData);
         using RSA key = RSA.Create(2048);
         (X509Certificate2 signer, byte[] csr) = Client(key, "CN=manual-1,O=Example", null);
-        var creds = new ScepClientCredentials(signer, ca);
+        var creds = new ScepClientCredentials(signer, s.Recipient);
         ScepOutgoingRequest req = ScepClientMessages.Enrollment(csr, null, creds);
         Assert.Equal(ScepPkiStatus.Pending, (await PostAsync(s, req, creds)).Status);
 

@@ -42,6 +42,8 @@ internal sealed record CertOptions
     public IPAddress[] IpAddresses { get; init; } = [];
     public string[] Emails { get; init; } = [];
     public X509Extension[] ExtraExtensions { get; init; } = [];
+    /// <summary>The hash the issuer signs with; null = SHA-256 (SHA-384 for a P-384 issuer). SHA-1 for the legacy cases.</summary>
+    public HashAlgorithmName? SignatureHash { get; init; }
 }
 
 /// <summary>
@@ -172,9 +174,9 @@ internal sealed class TestCa : IDisposable
     public CertificateRevocationList Crl(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
         DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
         bool corruptSignature = false, TestCa? signer = null, bool omitAuthorityKeyIdentifier = false,
-        IEnumerable<byte[]>? serials = null, DateTimeOffset? revokedAt = null) =>
+        IEnumerable<byte[]>? serials = null, DateTimeOffset? revokedAt = null, HashAlgorithmName? hash = null) =>
         CertificateRevocationList.Load(CrlBytes(revoked, thisUpdate, nextUpdate, number, reason, corruptSignature, signer,
-            omitAuthorityKeyIdentifier, serials, revokedAt));
+            omitAuthorityKeyIdentifier, serials, revokedAt, hash));
 
     /// <summary>
     /// The DER of a CRL listing <paramref name="revoked"/> and the raw <paramref name="serials"/>, revoked at
@@ -183,7 +185,7 @@ internal sealed class TestCa : IDisposable
     public byte[] CrlBytes(IEnumerable<X509Certificate2>? revoked = null, DateTimeOffset? thisUpdate = null,
         DateTimeOffset? nextUpdate = null, BigInteger? number = null, CrlReason? reason = CrlReason.keyCompromise,
         bool corruptSignature = false, TestCa? signer = null, bool omitAuthorityKeyIdentifier = false,
-        IEnumerable<byte[]>? serials = null, DateTimeOffset? revokedAt = null)
+        IEnumerable<byte[]>? serials = null, DateTimeOffset? revokedAt = null, HashAlgorithmName? hash = null)
     {
         DateTimeOffset revocation = revokedAt ?? Time.AddDays(-1);
         // A different signer keeps this CA's name: that is the "CRL signed by the wrong key" case.
@@ -203,7 +205,7 @@ internal sealed class TestCa : IDisposable
         {
             builder.AddEntry(serial, revocation, reason);
         }
-        byte[] der = keyHolder.Key is RSA rsa ? builder.Sign(rsa, HashAlgorithmName.SHA256) : builder.Sign((ECDsa)keyHolder.Key, HashFor(keyHolder.Key));
+        byte[] der = keyHolder.Key is RSA rsa ? builder.Sign(rsa, hash ?? HashAlgorithmName.SHA256) : builder.Sign((ECDsa)keyHolder.Key, hash ?? HashFor(keyHolder.Key));
         if (corruptSignature)
         {
             der[^5] ^= 0x5A;
@@ -249,7 +251,7 @@ internal sealed class TestCa : IDisposable
     private static X509Certificate2 Build(X500DistinguishedName subject, PublicKey subjectKey,
         X500DistinguishedName issuerName, AsymmetricAlgorithm issuerKey, X509Certificate2? issuerCert, CertOptions o, DateTimeOffset now)
     {
-        var request = new CertificateRequest(subject, subjectKey, HashFor(issuerKey));
+        var request = new CertificateRequest(subject, subjectKey, o.SignatureHash ?? HashFor(issuerKey));
         if (!o.OmitBasicConstraints)
         {
             request.CertificateExtensions.Add(o.IsCa
@@ -284,7 +286,8 @@ internal sealed class TestCa : IDisposable
         {
             request.CertificateExtensions.Add(e);
         }
-        X509SignatureGenerator generator = issuerKey is RSA issuerRsa
+        X509SignatureGenerator generator = o.SignatureHash == HashAlgorithmName.SHA1 ? new Sha1SignatureGenerator(issuerKey)
+            : issuerKey is RSA issuerRsa
             ? X509SignatureGenerator.CreateForRSA(issuerRsa, RSASignaturePadding.Pkcs1)
             : X509SignatureGenerator.CreateForECDsa((ECDsa)issuerKey);
         byte[] serial = o.Serial ?? BitConverter.GetBytes(Interlocked.Increment(ref s_serial)).Reverse().Prepend((byte)0x01).ToArray();
@@ -297,4 +300,22 @@ internal sealed class TestCa : IDisposable
         }
         return X509CertificateLoader.LoadCertificate(der);
     }
+}
+
+/// <summary>sha1WithRSAEncryption / ecdsa-with-SHA1 signatures, which .NET's own generators no longer make: the legacy
+/// certificates the SHA-1 refusal is tested with.</summary>
+internal sealed class Sha1SignatureGenerator(AsymmetricAlgorithm key) : X509SignatureGenerator
+{
+    public override byte[] GetSignatureAlgorithmIdentifier(HashAlgorithmName hashAlgorithm) => key is RSA
+        ? Convert.FromHexString("300d06092a864886f70d0101050500")
+        : Convert.FromHexString("300906072a8648ce3d0401");
+
+#pragma warning disable CA5350 // SHA-1 on purpose: these certificates must be refused.
+    public override byte[] SignData(byte[] data, HashAlgorithmName hashAlgorithm) => key is RSA rsa
+        ? rsa.SignData(data, HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1)
+        : ((ECDsa)key).SignData(data, HashAlgorithmName.SHA1, DSASignatureFormat.Rfc3279DerSequence);
+#pragma warning restore CA5350
+
+    protected override PublicKey BuildPublicKey() => key is RSA rsa ? X509SignatureGenerator.CreateForRSA(rsa, RSASignaturePadding.Pkcs1).PublicKey
+        : X509SignatureGenerator.CreateForECDsa((ECDsa)key).PublicKey;
 }
