@@ -3,22 +3,20 @@ using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Auth;
 using Certgate.Ike.Crypto;
 using Certgate.Ipsec.Registry;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Ike.Tests;
 
 public sealed class AuthTests
 {
+    /// <summary>A self-signed certificate (public key only) for a fresh key of <paramref name="kind"/>, and that key.</summary>
     private static (X509Certificate2 Cert, AsymmetricAlgorithm Key) Make(string kind)
     {
-        if (kind.StartsWith("rsa", StringComparison.Ordinal))
-        {
-            RSA rsa = RSA.Create(2048);
-            var req = new CertificateRequest("CN=peer", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            return (X509CertificateLoader.LoadCertificate(req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)).RawData), rsa);
-        }
-        ECDsa ec = ECDsa.Create(kind == "p384" ? ECCurve.NamedCurves.nistP384 : ECCurve.NamedCurves.nistP256);
-        var ecReq = new CertificateRequest("CN=peer", ec, HashAlgorithmName.SHA256);
-        return (X509CertificateLoader.LoadCertificate(ecReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)).RawData), ec);
+        AsymmetricAlgorithm key = kind.StartsWith("rsa", StringComparison.Ordinal)
+            ? RSA.Create(2048)
+            : ECDsa.Create(kind == "p384" ? ECCurve.NamedCurves.nistP384 : ECCurve.NamedCurves.nistP256);
+        using X509Certificate2 withKey = TestCa.SelfSigned(key, "CN=peer", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        return (X509CertificateLoader.LoadCertificate(withKey.RawData), key);
     }
 
     [Theory]

@@ -6,6 +6,7 @@ using Certgate.Ike.Auth;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Pki.Identity;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Ike.Tests;
 
@@ -16,17 +17,14 @@ namespace Certgate.Ike.Tests;
 /// </summary>
 public sealed class IdentityTests : IDisposable
 {
-    private readonly RSA _caKey = RSA.Create(2048);
+    private readonly TestCa _testCa = TestCa.CreateRoot("CN=Identity Test CA, O=Certgate Test, C=CH", now: DateTimeOffset.UtcNow);
     private readonly X509Certificate2 _ca;
     private readonly X509Certificate2 _gwA;
     private readonly X509Certificate2 _gwB;
 
     public IdentityTests()
     {
-        var req = new CertificateRequest("CN=Identity Test CA, O=Certgate Test, C=CH", _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        _ca = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        _ca = _testCa.Certificate;
         _gwA = Issue("gw-a", 1);
         _gwB = Issue("gw-b", 2);
     }
@@ -35,26 +33,21 @@ public sealed class IdentityTests : IDisposable
     {
         _gwA.Dispose();
         _gwB.Dispose();
-        _caKey.Dispose();
         _ca.Dispose();
+        _testCa.Dispose();
     }
 
     /// <summary>"CN=gw-x, O=Certgate Test, C=CH" (encoded C first) with DNS, IPv4, IPv6 and e-mail subjectAltNames.</summary>
-    private X509Certificate2 Issue(string name, byte serial)
-    {
-        using var key = RSA.Create(2048);
-        var req = new CertificateRequest($"CN={name}, O=Certgate Test, C=CH", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName($"{name}.example.net");
-        san.AddIpAddress(Ip(name, v6: false));
-        san.AddIpAddress(Ip(name, v6: true));
-        san.AddEmailAddress($"{name}@example.net");
-        req.CertificateExtensions.Add(san.Build());
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        using X509Certificate2 cert = req.Create(_ca.SubjectName, X509SignatureGenerator.CreateForRSA(_caKey, RSASignaturePadding.Pkcs1),
-            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10), [serial]);
-        return cert.CopyWithPrivateKey(key);
-    }
+    private X509Certificate2 Issue(string name, byte serial) =>
+        _testCa.IssueWithKey($"CN={name}, O=Certgate Test, C=CH", new CertOptions
+        {
+            DnsNames = [$"{name}.example.net"],
+            IpAddresses = [Ip(name, v6: false), Ip(name, v6: true)],
+            Emails = [$"{name}@example.net"],
+            NotBefore = DateTimeOffset.UtcNow.AddDays(-1),
+            NotAfter = DateTimeOffset.UtcNow.AddDays(10),
+            Serial = [serial],
+        });
 
     private static IPAddress Ip(string name, bool v6) =>
         IPAddress.Parse(v6 ? (name == "gw-a" ? "2001:db8::a" : "2001:db8::b") : (name == "gw-a" ? "192.0.2.10" : "192.0.2.11"));

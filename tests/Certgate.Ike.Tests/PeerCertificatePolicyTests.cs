@@ -6,6 +6,7 @@ using Certgate.Ike.Auth;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
 using Certgate.Pki.Identity;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Ike.Tests;
 
@@ -20,7 +21,7 @@ public sealed class PeerCertificatePolicyTests : IDisposable
     private const string GwA = "192.0.2.10";
     private const string GwB = "192.0.2.11";
 
-    private readonly RSA _caKey = RSA.Create(2048);
+    private readonly TestCa _testCa = TestCa.CreateRoot("CN=Binding Test CA, O=Certgate Test, C=CH", now: DateTimeOffset.UtcNow);
     private readonly X509Certificate2 _ca;
     private readonly X509Certificate2 _gwA;
     private readonly X509Certificate2 _gwB;
@@ -28,10 +29,7 @@ public sealed class PeerCertificatePolicyTests : IDisposable
 
     public PeerCertificatePolicyTests()
     {
-        var req = new CertificateRequest("CN=Binding Test CA, O=Certgate Test, C=CH", _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        _ca = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        _ca = _testCa.Certificate;
         _gwA = Issue("gw-a", GwA);
         _gwB = Issue("gw-b", GwB);
     }
@@ -40,40 +38,26 @@ public sealed class PeerCertificatePolicyTests : IDisposable
     {
         _gwA.Dispose();
         _gwB.Dispose();
-        _caKey.Dispose();
         _ca.Dispose();
+        _testCa.Dispose();
     }
 
-    /// <summary>"CN=name, O=Certgate Test, C=CH" with DNS name.example.net and, when given, the address as iPAddress SAN.</summary>
-    private X509Certificate2 Issue(string name, string? ip, X509KeyUsageFlags? keyUsage = X509KeyUsageFlags.DigitalSignature, params string[] ekus)
-    {
-        using var key = RSA.Create(2048);
-        var req = new CertificateRequest($"CN={name}, O=Certgate Test, C=CH", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName($"{name}.example.net");
-        if (ip is not null)
+    /// <summary>
+    /// "CN=name, O=Certgate Test, C=CH" with DNS name.example.net and, when given, the address as iPAddress SAN; no
+    /// keyUsage extension when <paramref name="keyUsage"/> is null, no extendedKeyUsage when <paramref name="ekus"/> is empty.
+    /// </summary>
+    private X509Certificate2 Issue(string name, string? ip, X509KeyUsageFlags? keyUsage = X509KeyUsageFlags.DigitalSignature, params string[] ekus) =>
+        _testCa.IssueWithKey($"CN={name}, O=Certgate Test, C=CH", new CertOptions
         {
-            san.AddIpAddress(IPAddress.Parse(ip));
-        }
-        req.CertificateExtensions.Add(san.Build());
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        if (keyUsage is { } ku)
-        {
-            req.CertificateExtensions.Add(new X509KeyUsageExtension(ku, true));
-        }
-        if (ekus.Length > 0)
-        {
-            var oids = new OidCollection();
-            foreach (string e in ekus)
-            {
-                oids.Add(new Oid(e));
-            }
-            req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(oids, false));
-        }
-        using X509Certificate2 cert = req.Create(_ca.SubjectName, X509SignatureGenerator.CreateForRSA(_caKey, RSASignaturePadding.Pkcs1),
-            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10), [_serial++]);
-        return cert.CopyWithPrivateKey(key);
-    }
+            DnsNames = [$"{name}.example.net"],
+            IpAddresses = ip is null ? [] : [IPAddress.Parse(ip)],
+            KeyUsage = keyUsage,
+            OmitKeyUsage = keyUsage is null,
+            ExtendedKeyUsages = ekus,
+            NotBefore = DateTimeOffset.UtcNow.AddDays(-1),
+            NotAfter = DateTimeOffset.UtcNow.AddDays(10),
+            Serial = [_serial++],
+        });
 
     private IkePeerConfig Config(X509Certificate2 cert, string local, string remote) =>
         new(cert, [_ca], null, Ts(local), Ts(remote)) { RetransmitTimeout = TimeSpan.FromSeconds(1) };

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Auth;
 using Certgate.Ipsec.Registry;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Ike.Tests;
 
@@ -26,8 +27,8 @@ public sealed class RsaPssAuthTests : IDisposable
 
     public RsaPssAuthTests()
     {
-        var req = new CertificateRequest("CN=peer", _key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        _cert = X509CertificateLoader.LoadCertificate(req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)).RawData);
+        using X509Certificate2 withKey = TestCa.SelfSigned(_key, "CN=peer", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        _cert = X509CertificateLoader.LoadCertificate(withKey.RawData);
     }
 
     public void Dispose()
@@ -148,7 +149,7 @@ public sealed class RsaPssAuthTests : IDisposable
     public void PssAlgorithm_WithAnEcdsaCertificate_IsRefused()
     {
         using ECDsa ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        using X509Certificate2 ecCert = new CertificateRequest("CN=peer", ec, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using X509Certificate2 ecCert = TestCa.SelfSigned(ec, "CN=peer", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         byte[] octets = RandomNumberGenerator.GetBytes(64);
         (AuthMethod method, byte[] data) = AuthPayload.Sign(_key, octets, [SignatureHash.SHA2_256]);
         Assert.Equal("the Digital Signature is RSASSA-PSS, but the peer certificate's key is not RSA", AuthPayload.Verify(ecCert, method, data, octets));

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Numerics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Sessions;
@@ -9,39 +8,35 @@ using Certgate.Pki.Revocation;
 using Certgate.Pki.Validation;
 using Certgate.Pki.Identity;
 using Certgate.Ipsec.Registry;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Ike.Tests;
 
 /// <summary>Two IKEv2 endpoints on loopback authenticate each other with certificates from one CA.</summary>
 public sealed class SessionTests : IDisposable
 {
-    private readonly RSA _caKey = RSA.Create(2048);
+    private readonly TestCa _testCa = TestCa.CreateRoot("CN=IKE Test CA", now: DateTimeOffset.UtcNow);
     private readonly X509Certificate2 _ca;
 
     public SessionTests()
     {
-        var req = new CertificateRequest("CN=IKE Test CA", _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        _ca = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        _ca = _testCa.Certificate;
     }
 
     public void Dispose()
     {
-        _caKey.Dispose();
         _ca.Dispose();
+        _testCa.Dispose();
     }
 
-    private X509Certificate2 Issue(string cn, byte serial, bool ecdsa = false)
-    {
-        AsymmetricAlgorithm key = ecdsa ? ECDsa.Create(ECCurve.NamedCurves.nistP256) : RSA.Create(2048);
-        CertificateRequest req = key is RSA rsa
-            ? new CertificateRequest($"CN={cn}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
-            : new CertificateRequest($"CN={cn}", (ECDsa)key, HashAlgorithmName.SHA256);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        X509Certificate2 cert = req.Create(_ca.SubjectName, X509SignatureGenerator.CreateForRSA(_caKey, RSASignaturePadding.Pkcs1), DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10), [serial]);
-        return key is RSA r ? cert.CopyWithPrivateKey(r) : cert.CopyWithPrivateKey((ECDsa)key);
-    }
+    private X509Certificate2 Issue(string cn, byte serial, bool ecdsa = false) =>
+        _testCa.IssueWithKey($"CN={cn}", new CertOptions
+        {
+            KeyType = ecdsa ? TestKeyType.EcdsaP256 : TestKeyType.Rsa2048,
+            NotBefore = DateTimeOffset.UtcNow.AddDays(-1),
+            NotAfter = DateTimeOffset.UtcNow.AddDays(10),
+            Serial = [serial],
+        });
 
     private IkePeerConfig Config(X509Certificate2 cert, ICrlSource? crls = null, string local = "10.1.0.0", string remote = "10.2.0.0") =>
         new(cert, [_ca], crls, Ts(local), Ts(remote)) { RetransmitTimeout = TimeSpan.FromSeconds(1) };
@@ -76,9 +71,9 @@ public sealed class SessionTests : IDisposable
     {
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        var crl = new CrlBuilder(_ca) { ThisUpdate = DateTimeOffset.UtcNow.AddMinutes(-1), NextUpdate = DateTimeOffset.UtcNow.AddDays(1), CrlNumber = 1 };
-        crl.AddEntry(new BigInteger(7), DateTimeOffset.UtcNow.AddMinutes(-1), CrlReason.keyCompromise);
-        var crls = new CrlCollection([CertificateRevocationList.Load(crl.Sign(_caKey, HashAlgorithmName.SHA256))]);
+        CertificateRevocationList crl = _testCa.Crl(serials: [[7]], thisUpdate: DateTimeOffset.UtcNow.AddMinutes(-1),
+            nextUpdate: DateTimeOffset.UtcNow.AddDays(1), number: 1, reason: CrlReason.keyCompromise, revokedAt: DateTimeOffset.UtcNow.AddMinutes(-1));
+        var crls = new CrlCollection([crl]);
         Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Config(Issue("gw-b", 2), crls));
         IkeException initiatorError = await Assert.ThrowsAsync<IkeException>(() => IkeHandshake.InitiateAsync(a, (IPEndPoint)b.Client.LocalEndPoint!, Config(Issue("gw-a", 7))));
         Assert.Contains("AUTHENTICATION_FAILED", initiatorError.Message);
@@ -89,10 +84,8 @@ public sealed class SessionTests : IDisposable
     [Fact]
     public async Task CertificateFromAnotherCa_IsRefused()
     {
-        using var otherKey = RSA.Create(2048);
-        var otherReq = new CertificateRequest("CN=Other CA", otherKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        otherReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        using X509Certificate2 otherCa = otherReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        using TestCa other = TestCa.CreateRoot("CN=Other CA", now: DateTimeOffset.UtcNow);
+        using X509Certificate2 otherCa = other.Certificate;
         using var a = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         using var b = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         Task<ChildSa> responder = IkeHandshake.RespondAsync(b, Config(Issue("gw-b", 2)) with { TrustAnchors = [otherCa] });

@@ -4,37 +4,37 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Sessions;
 using Certgate.Ike.Wire;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Ike.Tests;
 
 /// <summary>RFC 7296 §2.9 in IKE_AUTH between two Certgate endpoints on loopback: narrowing, and TS_UNACCEPTABLE.</summary>
 public sealed class TrafficSelectorSessionTests : IDisposable
 {
-    private readonly ECDsa _caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly TestCa _testCa = TestCa.CreateRoot("CN=TS Test CA", new CertOptions { KeyType = TestKeyType.EcdsaP256 }, now: DateTimeOffset.UtcNow);
     private readonly X509Certificate2 _ca;
 
     public TrafficSelectorSessionTests()
     {
-        var req = new CertificateRequest("CN=TS Test CA", _caKey, HashAlgorithmName.SHA256);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        _ca = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        _ca = _testCa.Certificate;
     }
 
     public void Dispose()
     {
-        _caKey.Dispose();
         _ca.Dispose();
+        _testCa.Dispose();
     }
 
     private X509Certificate2 Issue(string cn, byte serial)
     {
         // ECDSA P-256 throughout: key generation in milliseconds, where RSA-2048 takes seconds on a busy machine.
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var req = new CertificateRequest($"CN={cn}", key, HashAlgorithmName.SHA256);
-        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        using X509Certificate2 cert = req.Create(_ca.SubjectName, X509SignatureGenerator.CreateForECDsa(_caKey), DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10), [serial]);
-        return cert.CopyWithPrivateKey(key);
+        return _testCa.IssueWithKey($"CN={cn}", new CertOptions
+        {
+            KeyType = TestKeyType.EcdsaP256,
+            NotBefore = DateTimeOffset.UtcNow.AddDays(-1),
+            NotAfter = DateTimeOffset.UtcNow.AddDays(10),
+            Serial = [serial],
+        });
     }
 
     private static Payloads.TrafficSelector Ts(string first, string last) => new(0, 0, 65535, IPAddress.Parse(first), IPAddress.Parse(last));

@@ -24,6 +24,10 @@ internal sealed record CertOptions
     public int? PathLength { get; init; }
     /// <summary>Null = the usual usage (CA: keyCertSign|cRLSign, leaf: digitalSignature); use to drop bits.</summary>
     public X509KeyUsageFlags? KeyUsage { get; init; }
+    /// <summary>No keyUsage extension at all (<see cref="KeyUsage"/> is then ignored).</summary>
+    public bool OmitKeyUsage { get; init; }
+    /// <summary>The extendedKeyUsage OIDs, in a non-critical extension; none = no extension.</summary>
+    public string[] ExtendedKeyUsages { get; init; } = [];
     public bool OmitBasicConstraints { get; init; }
     /// <summary>The key type (default RSA 2048).</summary>
     public TestKeyType KeyType { get; init; }
@@ -50,7 +54,8 @@ internal sealed record CertOptions
 /// The test certificate authority of the test projects (one copy, linked from tests/Shared, issue #13; the
 /// architecture tests refuse a test that builds a CA of its own): a certificate and its private key, able to issue
 /// certificates and CRLs with switches in the style of dotnet/runtime's test CA that change exactly one thing
-/// (signature, validity, key usage, CA flag, issuer, key identifiers, key type, the serials a CRL lists).
+/// (signature, validity, key usage, extended key usage, CA flag, issuer, key identifiers, key type, the serials a
+/// CRL lists).
 /// </summary>
 /// <remarks>
 /// Validity periods are built around the CA's <see cref="Time"/>: the fixed <see cref="Now"/> unless the root was made
@@ -261,7 +266,10 @@ internal sealed class TestCa : IDisposable
         X509KeyUsageFlags usage = o.KeyUsage ?? (o.IsCa
             ? X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign
             : X509KeyUsageFlags.DigitalSignature);
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(usage, true));
+        if (!o.OmitKeyUsage)
+        {
+            request.CertificateExtensions.Add(new X509KeyUsageExtension(usage, true));
+        }
         var ski = new X509SubjectKeyIdentifierExtension(request.PublicKey, false);
         if (!o.OmitSubjectKeyIdentifier)
         {
@@ -281,6 +289,12 @@ internal sealed class TestCa : IDisposable
             foreach (IPAddress ip in o.IpAddresses) san.AddIpAddress(ip);
             foreach (string e in o.Emails) san.AddEmailAddress(e);
             request.CertificateExtensions.Add(san.Build());
+        }
+        if (o.ExtendedKeyUsages.Length > 0)
+        {
+            var oids = new OidCollection();
+            foreach (string eku in o.ExtendedKeyUsages) oids.Add(new Oid(eku));
+            request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(oids, false));
         }
         foreach (X509Extension e in o.ExtraExtensions)
         {
