@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Certgate.Ike.Auth;
 using Certgate.Ipsec.Registry;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Ike.Tests;
 
@@ -20,8 +21,7 @@ public sealed class Sha1AuthTests : IDisposable
 
     public Sha1AuthTests()
     {
-        var req = new CertificateRequest("CN=legacy-peer, O=Example", _key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        _cert = X509CertificateLoader.LoadCertificate(req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)).RawData);
+        _cert = X509CertificateLoader.LoadCertificate(TestCa.SelfSigned(_key, "CN=legacy-peer, O=Example", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)).RawData);
     }
 
     public void Dispose()

@@ -6,6 +6,7 @@ using Certgate.Ca;
 using Certgate.Ca.Layout;
 using Certgate.Ca.Scep;
 using Certgate.Ca.Sqlite;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Scep.Tests;
 
@@ -71,14 +72,16 @@ public sealed class ScepEnrollmentFlowRaTests : IAsyncLifetime
     /// <summary>An RA-shaped certificate (keyEncipherment, not a CA, the real RA's subject) issued by another CA.</summary>
     private static X509Certificate2 ForeignRa()
     {
-        using RSA otherCaKey = RSA.Create(2048);
-        var caReq = new CertificateRequest("CN=Other CA", otherCaKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        caReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        using X509Certificate2 otherCa = caReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        using TestCa otherCa = TestCa.CreateRoot("CN=Other CA", now: DateTimeOffset.UtcNow);
         using RSA raKey = RSA.Create(2048);
-        var raReq = new CertificateRequest("CN=Certgate RA", raKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        raReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyEncipherment | X509KeyUsageFlags.DigitalSignature, true));
-        return raReq.Create(otherCa, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(10), [1, 2, 3]);
+        return otherCa.Issue("CN=Certgate RA", raKey, new CertOptions
+        {
+            KeyUsage = X509KeyUsageFlags.KeyEncipherment | X509KeyUsageFlags.DigitalSignature,
+            OmitBasicConstraints = true,
+            NotBefore = DateTimeOffset.UtcNow.AddDays(-1),
+            NotAfter = DateTimeOffset.UtcNow.AddDays(10),
+            Serial = [1, 2, 3],
+        });
     }
 
     /// <summary>GetCACaps and PKIOperation from the real service; GetCACert from the test.</summary>

@@ -6,6 +6,7 @@ using Certgate.Ca.Settings;
 using Certgate.Ca.Sqlite;
 using Certgate.Ca.Tests.Fixtures;
 using Certgate.Scep;
+using Certgate.Tests.Shared.TestPki;
 
 namespace Certgate.Ca.Tests.Scep;
 
@@ -138,8 +139,7 @@ public sealed class ScepRaModeTests : IAsyncLifetime
         string challenge = (await ca.CreateChallengeAsync(TimeSpan.FromHours(1), null, "test")).Password;
         using RSA key = RSA.Create(2048);
         byte[] csr = TestPki.Csr(key, subject, challenge);
-        var req = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        X509Certificate2 signer = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        X509Certificate2 signer = TestCa.SelfSigned(key, subject, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
         var creds = new ScepClientCredentials(signer, recipient);
         return (ScepClientMessages.Enrollment(csr, null, creds), creds);
     }
