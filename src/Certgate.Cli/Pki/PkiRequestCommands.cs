@@ -156,6 +156,7 @@ internal sealed class PkiRequestCommands : ICommandModule
             TrustAnchors = anchors,
             CrlSource = pki.AllCrls(),
             RevocationMode = selfSigned ? RevocationMode.Disabled : RevocationModes.For(config),
+            AllowSha1Signatures = pki.Configuration.AllowSha1Signatures,
         });
         if (!result.IsValid)
         {
@@ -260,6 +261,7 @@ internal sealed class PkiRequestCommands : ICommandModule
             TrustAnchors = [.. cas.Select(c => c.Certificate)],
             CrlSource = pki.AllCrls(),
             RevocationMode = mode,
+            AllowSha1Signatures = pki.Configuration.AllowSha1Signatures,
         });
         using KeyPair? key = pki.LoadKeyPair(id);
         if (key is not null && !key.Matches(cert))
