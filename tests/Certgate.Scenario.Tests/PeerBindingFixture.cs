@@ -45,7 +45,7 @@ public sealed class PeerBindingFixture : PeerFixture
             }
             Testbed.LoadCrl();
             string setFile = Path.Combine(Dir, "gateway.set");
-            File.WriteAllText(setFile, GatewayConfiguration);
+            File.WriteAllText(setFile, PeerTestbed.NextHopTunnelToPeer);
             Certgate("configure", "-f", setFile);
 
             Charon.WriteSettings(signatureAuthentication: true);
@@ -59,38 +59,6 @@ public sealed class PeerBindingFixture : PeerFixture
             throw;
         }
     }
-
-    /// <summary>A next-hop service set to 10.66.0.1 with certificates and no remote-id (the gateway's address is the higher: it responds).</summary>
-    private const string GatewayConfiguration = """
-        set services ipsec-vpn ike proposal ike-cert authentication-method rsa-signatures
-        set services ipsec-vpn ike proposal ike-cert dh-group group19
-        set services ipsec-vpn ike proposal ike-cert authentication-algorithm sha-256
-        set services ipsec-vpn ike proposal ike-cert encryption-algorithm aes-256-gcm
-        set services ipsec-vpn ike policy ike-cert-pol version 2
-        set services ipsec-vpn ike policy ike-cert-pol proposals ike-cert
-        set services ipsec-vpn ike policy ike-cert-pol local-certificate cg
-        set services ipsec-vpn ipsec proposal esp-gcm protocol esp
-        set services ipsec-vpn ipsec proposal esp-gcm encryption-algorithm aes-256-gcm
-        set services ipsec-vpn ipsec policy esp-pol proposals esp-gcm
-        set services ipsec-vpn rule rule-ike term t1 from source-address 10.77.2.0/24
-        set services ipsec-vpn rule rule-ike term t1 from destination-address 10.77.1.0/24
-        set services ipsec-vpn rule rule-ike term t1 then remote-gateway 10.66.0.1
-        set services ipsec-vpn rule rule-ike term t1 then dynamic ike-policy ike-cert-pol
-        set services ipsec-vpn rule rule-ike term t1 then dynamic ipsec-policy esp-pol
-        set services ipsec-vpn rule rule-ike match-direction input
-        set interfaces ms-0/0/0 unit 1 family inet address 10.77.2.1/32
-        set interfaces ms-0/0/0 unit 1 service-domain inside
-        set interfaces ms-0/0/0 unit 2 family inet
-        set interfaces ms-0/0/0 unit 2 service-domain outside
-        set services service-set ipsec-1 next-hop-service inside-service-interface ms-0/0/0.1
-        set services service-set ipsec-1 next-hop-service outside-service-interface ms-0/0/0.2
-        set services service-set ipsec-1 ipsec-vpn-options local-gateway 10.66.0.2
-        set services service-set ipsec-1 ipsec-vpn-options trusted-ca test
-        set services service-set ipsec-1 ipsec-vpn-rules rule-ike
-        set routing-options static route 10.77.1.0/24 next-hop ms-0/0/0.1
-        commit
-
-        """;
 
     public string NsCharon => Testbed.NsPeer;
 
