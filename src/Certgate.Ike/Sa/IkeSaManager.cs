@@ -145,6 +145,64 @@ public sealed class IkeSaManager : IDisposable
         }
     }
 
+    /// <summary>Refused IKE_SA_INIT requests logged per <see cref="RefusalLogInterval"/>; the rest are counted.</summary>
+    public const int RefusalLogLines = 20;
+
+    /// <summary>The interval of <see cref="RefusalLogLines"/>.</summary>
+    public static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(10);
+
+    private readonly Lock _refusalLogGate = new();
+    private DateTimeOffset? _refusalIntervalStart;
+    private int _refusalLinesLogged;
+    private int _refusalsNotLogged;
+
+    /// <summary>
+    /// Logs a refused or unanswered IKE_SA_INIT within a budget: anyone can send them (from any source address), so
+    /// a flood must not become one log line per datagram. The first <see cref="RefusalLogLines"/> of an interval are
+    /// logged; the rest are counted, and the count is logged with the first refusal of a later interval.
+    /// </summary>
+    private void LogRefusal(string line)
+    {
+        if (_log is null)
+        {
+            return;
+        }
+        string? summary = null;
+        bool write;
+        lock (_refusalLogGate)
+        {
+            DateTimeOffset now = _time.GetUtcNow();
+            if (_refusalIntervalStart is not { } start || now - start >= RefusalLogInterval || now < start)
+            {
+                if (_refusalsNotLogged > 0)
+                {
+                    summary = $"IKE_SA_INIT: {_refusalsNotLogged} further refused or unanswered request(s) not logged one by one "
+                        + $"(at most {RefusalLogLines} lines per {RefusalLogInterval.TotalSeconds:0} s)";
+                }
+                _refusalIntervalStart = now;
+                _refusalLinesLogged = 0;
+                _refusalsNotLogged = 0;
+            }
+            write = _refusalLinesLogged < RefusalLogLines;
+            if (write)
+            {
+                _refusalLinesLogged++;
+            }
+            else
+            {
+                _refusalsNotLogged++;
+            }
+        }
+        if (summary is not null)
+        {
+            _log(summary);
+        }
+        if (write)
+        {
+            _log(line);
+        }
+    }
+
     private void Answer(IkeMessage request, IPEndPoint from)
     {
         IReadOnlyList<IkeProfile> candidates = [.. _candidates(from).Select(p => p with { Config = WithCookies(p.Config) })];
@@ -152,7 +210,7 @@ public sealed class IkeSaManager : IDisposable
         {
             // Not answered (strongSwan answers NO_PROPOSAL_CHOSEN): the configuration for this peer may be on its way
             // (a gateway starting its tunnels), and the initiator's retransmission then finds it; a stranger learns nothing.
-            _log?.Invoke($"IKE_SA_INIT from {from}: no configuration for this peer; not answered");
+            LogRefusal($"IKE_SA_INIT from {from}: no configuration for this peer; not answered");
             Interlocked.Increment(ref _dropped);
             return;
         }
@@ -165,7 +223,7 @@ public sealed class IkeSaManager : IDisposable
             if (refused.Notify != NotifyType.COOKIE)
             {
                 // A COOKIE demand is not logged: under a flood of IKE_SA_INIT requests it would be one line each.
-                _log?.Invoke($"IKE_SA_INIT from {from}: {refused.Message}; answering {refused.Notify ?? NotifyType.INVALID_SYNTAX}");
+                LogRefusal($"IKE_SA_INIT from {from}: {refused.Message}; answering {refused.Notify ?? NotifyType.INVALID_SYNTAX}");
             }
             _sender.Send(IkeInit.Refusal(request.Header, refused), from, false);
             return;

@@ -205,4 +205,36 @@ public sealed class IkeSaManagerTests : IDisposable
         Assert.Single(_b.Manager.Connections);
         Assert.Equal(0, _b.Manager.Cookies.HalfOpen);
     }
+
+    [Fact]
+    public void AFloodOfBrokenIkeSaInitRequests_IsLoggedWithinABudget_EachStillAnswered_AndCountedLater()
+    {
+        // Anyone may send IKE_SA_INIT from any source address: 1,000 without a KE payload from 1,000 addresses.
+        _bProfiles.Add(Profile(Config("10.2.0.0", "10.1.0.0", "b.test"), 11, _b, _a, "only"));
+        int before = _b.Log.Count;
+        for (int i = 0; i < 1000; i++)
+        {
+            byte[] broken = IkeMessage.Build(new IkeHeader((ulong)(0x1000 + i), 0, PayloadType.None, ExchangeType.IkeSaInit, false, true, 0, 0),
+                [(PayloadType.SecurityAssociation, Payloads.WriteSa(Negotiation.IkeOffer())), (PayloadType.Nonce, new byte[32])]);
+            // From A's address (which has a configuration) and from strangers (which have none).
+            IPAddress source = i % 2 == 0 ? _a.Endpoint.Address : new IPAddress([198, 18, (byte)(i >> 8), (byte)i]);
+            _b.Manager.Receive(broken, new IPEndPoint(source, 500), false);
+        }
+
+        // Every request from A's address was answered (INVALID_SYNTAX); the log kept the first lines of the interval.
+        Assert.Equal(500, _b.Outbox.Count);
+        List<string> flood = _b.Log.Skip(before).ToList();
+        Assert.Equal(IkeSaManager.RefusalLogLines, flood.Count);
+        Assert.Contains(flood, l => l.Contains("has no KeyExchange payload; answering INVALID_SYNTAX", StringComparison.Ordinal));
+        Assert.Contains(flood, l => l.Contains("no configuration for this peer; not answered", StringComparison.Ordinal));
+
+        // The next refusal after the interval is logged with the count of those not logged one by one.
+        _time.Advance(IkeSaManager.RefusalLogInterval);
+        _b.Manager.Receive(IkeMessage.Build(new IkeHeader(0x9999, 0, PayloadType.None, ExchangeType.IkeSaInit, false, true, 0, 0),
+            [(PayloadType.Nonce, new byte[32])]), new IPEndPoint(_a.Endpoint.Address, 500), false);
+        List<string> after = _b.Log.Skip(before + flood.Count).ToList();
+        Assert.Equal(2, after.Count);
+        Assert.Equal($"IKE_SA_INIT: {1000 - IkeSaManager.RefusalLogLines} further refused or unanswered request(s) not logged one by one (at most 20 lines per 10 s)", after[0]);
+        Assert.Contains("IKE_SA_INIT from 10.0.0.1:500:", after[1], StringComparison.Ordinal);
+    }
 }
