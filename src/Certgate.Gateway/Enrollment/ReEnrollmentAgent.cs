@@ -26,7 +26,7 @@ namespace Certgate.Gateway.Enrollment;
 ///       before expiry is always tried again before expiry.
 /// </code>
 /// Everything is recomputed from the certificate on disk, so a restart resumes where the files say; only the
-/// in-flight new key of <c>re-generate-keypair</c> is kept in memory (a restart makes another).
+/// in-flight new key of <c>re-generate-keypair</c> is stored (<c>pki/renewal-keys/ID.pem</c>) before its first request, so a restart repeats the same transaction.
 /// </summary>
 public sealed class ReEnrollmentAgent : IDisposable
 {
@@ -243,7 +243,7 @@ public sealed class ReEnrollmentAgent : IDisposable
         }
         if (entry.ReGenerateKeyPair && episode.NewKey is null)
         {
-            episode.NewKey = KeyPair.Generate(current.Algorithm, current.KeySize);
+            episode.NewKey = await NewKeyAsync(entry.CertificateId, current, cancellationToken).ConfigureAwait(false);
         }
         KeyPair requestKey = episode.NewKey ?? current;
         byte[] csr = CertificateRequestBuilder.Create(requestKey, AgentScep.SameNames(certificate, algorithms.CsrDigest, renewal ? null : entry.ChallengePassword));
@@ -274,6 +274,33 @@ public sealed class ReEnrollmentAgent : IDisposable
         }
     }
 
+    /// <summary>
+    /// The new key of a <c>re-generate-keypair</c> renewal: the one a previous run stored (a restart, or a crash
+    /// before the install, repeats the same transaction, and the CA answers it with the certificate it already
+    /// issued, since it gives a certificate one successor only), or a new one stored before its first request.
+    /// </summary>
+    private async Task<KeyPair> NewKeyAsync(string id, KeyPair current, CancellationToken cancellationToken)
+    {
+        KeyPair? key = null;
+        await _exclusive(() =>
+        {
+            try
+            {
+                key = _store.LoadRenewalKey(id);
+            }
+            catch (PkiFormatException e)
+            {
+                _log($"auto-re-enrollment: local certificate {id}: the stored renewal key is damaged ({e.Message}); making a new one");
+            }
+            if (key is null)
+            {
+                key = KeyPair.Generate(current.Algorithm, current.KeySize);
+                _store.Apply(new PkiStoreChange().WriteRenewalKey(id, key));
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        return key!;
+    }
+
     /// <summary>Installs the renewed certificate (and new key) in one store change, if the old one is still in place.</summary>
     private async Task<bool> InstallAsync(string id, X509Certificate2 old, X509Certificate2 renewed, Episode episode, CancellationToken cancellationToken)
     {
@@ -289,6 +316,7 @@ public sealed class ReEnrollmentAgent : IDisposable
             if (episode.NewKey is not null)
             {
                 change.WriteKeyPair(id, episode.NewKey);
+                change.Delete(PkiObjectType.RenewalKey, id);
             }
             change.WriteCertificate(PkiObjectType.LocalCertificate, id, renewed);
             _store.Apply(change);

@@ -26,6 +26,13 @@ public enum PkiObjectType
 
     /// <summary><c>crl/PROFILE.crl</c>: the CRL of a CA profile, bytes as fetched/loaded.</summary>
     Crl,
+
+    /// <summary>
+    /// <c>renewal-keys/ID.pem</c>: the new PKCS#8 key of a re-enrollment with <c>re-generate-keypair</c> (0600), kept
+    /// from before its first request until the renewed certificate is installed with it, so that a restart repeats
+    /// the same SCEP transaction instead of asking the CA for a second successor.
+    /// </summary>
+    RenewalKey,
 }
 
 /// <summary>
@@ -107,9 +114,15 @@ public sealed class PkiStore
 
     /// <summary>The key pair of <paramref name="certificateId"/>, or null.</summary>
     /// <exception cref="PkiFormatException">The stored key is damaged.</exception>
-    public KeyPair? LoadKeyPair(string certificateId)
+    public KeyPair? LoadKeyPair(string certificateId) => LoadKey(PkiObjectType.KeyPair, certificateId);
+
+    /// <summary>The new key of <paramref name="certificateId"/>'s re-enrollment in progress (<see cref="PkiObjectType.RenewalKey"/>), or null.</summary>
+    /// <exception cref="PkiFormatException">The stored key is damaged.</exception>
+    public KeyPair? LoadRenewalKey(string certificateId) => LoadKey(PkiObjectType.RenewalKey, certificateId);
+
+    private KeyPair? LoadKey(PkiObjectType type, string certificateId)
     {
-        byte[]? data = Read(PkiObjectType.KeyPair, certificateId);
+        byte[]? data = Read(type, certificateId);
         if (data is null)
         {
             return null;
@@ -160,6 +173,9 @@ public sealed class PkiStore
     public void Apply(PkiStoreChange change)
     {
         ArgumentNullException.ThrowIfNull(change);
+        // The test crash points (CERTGATE_TEST_CRASH_AT) mark the steps of installing a key or certificate, not the
+        // agent's storing of a renewal key before its request.
+        bool install = change.Writes.Any(w => w.Type != PkiObjectType.RenewalKey) || change.Deletes.Any(d => d.Type != PkiObjectType.RenewalKey);
         // An earlier change that a crash interrupted after its commit comes first (the daemon normally did it at start).
         string journal = Path.Combine(Root, JournalFile);
         if (File.Exists(journal))
@@ -215,7 +231,7 @@ public sealed class PkiStore
         {
             DirectorySync.Sync(Path.GetDirectoryName(dir)!);
         }
-        TestCrashPoint.Reached("pki-staged");
+        Crash(install, "pki-staged");
 
         var deletes = change.Deletes.Select(d => PathOf(d.Type, d.Name)).ToList();
         bool journaled = staged.Count + deletes.Count > 1;
@@ -233,9 +249,9 @@ public sealed class PkiStore
                 }
                 throw;
             }
-            TestCrashPoint.Reached("pki-journal-written");
+            Crash(install, "pki-journal-written");
         }
-        Switch(staged, deletes);
+        Switch(staged, deletes, install);
         if (journaled)
         {
             File.Delete(journal);
@@ -281,7 +297,15 @@ public sealed class PkiStore
     }
 
     /// <summary>Renames the staged temps over their targets, deletes, and syncs every directory touched.</summary>
-    private static void Switch(List<(string Temp, string Final)> staged, List<string> deletes)
+    private static void Crash(bool install, string step)
+    {
+        if (install)
+        {
+            TestCrashPoint.Reached(step);
+        }
+    }
+
+    private static void Switch(List<(string Temp, string Final)> staged, List<string> deletes, bool install = false)
     {
         var touched = new SortedSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < staged.Count; i++)
@@ -290,7 +314,7 @@ public sealed class PkiStore
             touched.Add(Path.GetDirectoryName(staged[i].Final)!);
             if (i == 0 && staged.Count > 1)
             {
-                TestCrashPoint.Reached("pki-first-renamed");
+                Crash(install, "pki-first-renamed");
             }
         }
         foreach (string path in deletes)
@@ -302,7 +326,7 @@ public sealed class PkiStore
         {
             DirectorySync.Sync(dir);
         }
-        TestCrashPoint.Reached("pki-renamed");
+        Crash(install, "pki-renamed");
     }
 
     /// <summary>
@@ -454,6 +478,7 @@ public sealed class PkiStore
         PkiObjectType.CaCertificate => ("ca", ".pem"),
         PkiObjectType.RaCertificates => ("ra", ".pem"),
         PkiObjectType.Crl => ("crl", ".crl"),
+        PkiObjectType.RenewalKey => ("renewal-keys", ".pem"),
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 }
@@ -478,10 +503,15 @@ public sealed class PkiStoreChange
     }
 
     /// <summary>Stores a key pair as unencrypted PKCS#8 PEM (the file is 0600 like every store file).</summary>
-    public PkiStoreChange WriteKeyPair(string certificateId, KeyPair key)
+    public PkiStoreChange WriteKeyPair(string certificateId, KeyPair key) => WriteKey(PkiObjectType.KeyPair, certificateId, key);
+
+    /// <summary>Stores the new key of a re-enrollment in progress (<see cref="PkiObjectType.RenewalKey"/>), like a key pair.</summary>
+    public PkiStoreChange WriteRenewalKey(string certificateId, KeyPair key) => WriteKey(PkiObjectType.RenewalKey, certificateId, key);
+
+    private PkiStoreChange WriteKey(PkiObjectType type, string certificateId, KeyPair key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return Write(PkiObjectType.KeyPair, certificateId, System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8Pem()));
+        return Write(type, certificateId, System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8Pem()));
     }
 
     /// <summary>Stores a certificate as PEM.</summary>

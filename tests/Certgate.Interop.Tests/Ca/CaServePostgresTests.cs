@@ -47,13 +47,15 @@ public sealed class CaServePostgresTests(PostgresServerFixture postgres) : IClas
         {
             var client = new ScepClient(http, server.ScepUrl);
             X509Certificate2Collection caCerts = await client.GetCaCertAsync();
+            // A CA made by `ca init` answers with its RA and itself (issue #14 §4): requests go to the RA.
+            X509Certificate2 recipient = caCerts.Single(c => c.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is not { CertificateAuthority: true });
             while (challenges.TryDequeue(out string? challenge))
             {
                 using KeyPair key = KeyPair.Generate(KeyAlgorithm.Rsa, 2048);
                 var subject = new X500DistinguishedName($"CN={name}-{Guid.NewGuid():N},O=Certgate");
                 byte[] csr = CertificateRequestBuilder.Create(key, new CertificateRequestOptions { Subject = subject, ChallengePassword = challenge });
                 using X509Certificate2 signer = TestCa.SelfSigned(key.Rsa!, subject.Name, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-                ScepEnrollment r = await client.EnrollAsync(ScepMessageType.PkcsReq, csr, signer, caCerts[0], [.. caCerts],
+                ScepEnrollment r = await client.EnrollAsync(ScepMessageType.PkcsReq, csr, signer, recipient, [.. caCerts],
                     ScepClient.TransactionIdFor(signer.PublicKey), HashAlgorithmName.SHA256, ScepCipher.Aes256Cbc);
                 Assert.True(r.Certificate is not null, $"{name}: {r.Status} {r.FailInfo} {r.FailInfoText}\n{server.Log}");
                 received.Add((name, r.Certificate));

@@ -64,7 +64,8 @@ public sealed class ReEnrollmentCrashTests
             (string keyPem, X509Certificate2 cert) = ReadStablePair(gw);
             AssertMatchingPair(keyPem, cert, issuer, $"after the restart following {step}", restarted.Log);
             Assert.False(File.Exists(journal));
-            Assert.Empty(TemporaryFiles(gw.State));
+            // The crash's leftovers are gone (the restarted agent may be writing a temp file of its own right now).
+            Assert.DoesNotContain(temps, File.Exists);
 
             // The agent completes the renewal: a certificate newer than the first, with its own key.
             bool renewed = await GatewayUnderTest.WaitAsync(() => ReadStablePair(gw).Certificate.SerialNumber != first.SerialNumber && restarted.Log.Contains("renewed", StringComparison.Ordinal),

@@ -16,7 +16,7 @@ public sealed class CertmongerNamePolicyTests
     private static CertmongerDaemon Start(PolicyCa ca)
     {
         CertmongerDaemon cm = CertmongerDaemon.Start(Directory.CreateDirectory(ca.Dir.File("cm")).FullName);
-        ExternalTool.Result add = cm.Getcert("add-scep-ca", "-c", "Certgate", "-u", ca.Serve.ScepUrl.ToString(), "-N", ca.CaPem, "-r", ca.CaPem);
+        ExternalTool.Result add = cm.Getcert("add-scep-ca", "-c", "Certgate", "-u", ca.Serve.ScepUrl.ToString(), "-R", ca.CaPem, "-r", ca.RaPem);
         Assert.True(add.ExitCode == 0, $"getcert add-scep-ca exited {add.ExitCode}:\n{add.Combined}");
         return cm;
     }

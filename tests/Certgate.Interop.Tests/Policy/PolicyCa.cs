@@ -30,6 +30,12 @@ internal sealed class PolicyCa : IAsyncDisposable
     /// <summary>The CA certificate, DER, in the temp directory.</summary>
     public string CaDer => Dir.File("ca.der");
 
+    /// <summary>The RA certificate <c>ca init</c> made (requests are encrypted to it, CertReps signed by it), PEM.</summary>
+    public string RaPem => Dir.File("ra.pem");
+
+    /// <summary>The RA certificate, DER.</summary>
+    public string RaDer => Dir.File("ra.der");
+
     /// <param name="editSettings">Edits the <c>ca.json</c> that <c>ca init</c> wrote before the server starts.</param>
     public static async Task<PolicyCa> StartAsync(Func<string, string>? editSettings = null)
     {
@@ -46,6 +52,9 @@ internal sealed class PolicyCa : IAsyncDisposable
             var cert = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(Path.Combine(caDir, "ca.crt"));
             File.WriteAllText(dir.File("ca.pem"), cert.ExportCertificatePem() + "\n");
             File.WriteAllBytes(dir.File("ca.der"), cert.RawData);
+            var ra = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(Path.Combine(caDir, "ra.crt"));
+            File.WriteAllText(dir.File("ra.pem"), ra.ExportCertificatePem() + "\n");
+            File.WriteAllBytes(dir.File("ra.der"), ra.RawData);
             return new PolicyCa(dir, await CaServeProcess.StartAsync(caDir));
         }
         catch

@@ -29,7 +29,7 @@ public sealed class StrongswanPkiNamePolicyTests
     /// <summary>pki --scep; <paramref name="extra"/> carries --dn, --san, --password or --cert/--key.</summary>
     private static ExternalTool.Result Scep(PolicyCa ca, string key, params string[] extra) =>
         ExternalTool.Run("pki", ["--scep", "--url", ca.Serve.ScepUrl.ToString(), "--in", key, .. extra,
-            "--cacert-enc", ca.CaDer, "--cacert-sig", ca.CaDer, "--outform", "pem"], ca.Dir.Path, timeout: TimeSpan.FromSeconds(60), environment: Env(ca));
+            "--cacert-enc", ca.RaDer, "--cacert-sig", ca.RaDer, "--cacert", ca.CaDer, "--outform", "pem"], ca.Dir.Path, timeout: TimeSpan.FromSeconds(60), environment: Env(ca));
 
     private static X509Certificate2 Issued(PolicyCa ca, ExternalTool.Result r, string name)
     {

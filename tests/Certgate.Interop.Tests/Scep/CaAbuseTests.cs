@@ -179,7 +179,7 @@ public sealed class CaAbuseTests
     public async Task Pending_queue_cap_over_HTTP_is_a_FAILURE_with_the_reason_and_the_queued_request_stays()
     {
         await using ScepCaServer s = await ScepCaServer.StartAsync(Edit(("\"approval\": \"challenge\"", "\"approval\": \"manual\""), ("\"perSubject\": 2", "\"perSubject\": 1")));
-        X509Certificate2 ca = X509CertificateLoader.LoadCertificate(s.Ca.Certificate.RawData);
+        X509Certificate2 ca = s.Recipient;
         using RSA k1 = RSA.Create(2048), k2 = RSA.Create(2048);
         ScepCertRep first = await EnrollAsync(s, ca, k1, "CN=queued.example.net");
         Assert.Equal(ScepPkiStatus.Pending, first.Status);
@@ -196,7 +196,7 @@ public sealed class CaAbuseTests
     public async Task A_flood_of_bad_requests_writes_a_bounded_number_of_audit_rows_and_the_chain_verifies()
     {
         await using ScepCaServer s = await ScepCaServer.StartAsync(Edit((PkiBucket, "\"pkiOperation\": null")));
-        X509Certificate2 ca = X509CertificateLoader.LoadCertificate(s.Ca.Certificate.RawData);
+        X509Certificate2 ca = s.Recipient;
         // 200 garbage bodies, 20 requests with a wrong challenge, 20 with a broken signature.
         for (int i = 0; i < 200; i++)
         {
