@@ -41,7 +41,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
             + "[local-id (ipv4_addr IP | ipv6-addr IP | fqdn NAME | user-at-hostname EMAIL | key-id HEX | distinguished-name)] "
             + "[remote-id (ipv4_addr IP | ipv6-addr IP | fqdn NAME | user-at-hostname EMAIL | key-id HEX | distinguished-name (container|wildcard|exact-match) DN)]... "
             + "[local-identity FQDN] [remote-identity DN|FQDN] (older forms of local-id fqdn / remote-id) "
-            + "[fragment-size OCTETS] [no-fragmentation] [cookie-threshold N] "
+            + "[fragment-size OCTETS] [no-fragmentation] [cookie-threshold N] [allow-sha1-signatures (as security pki allow-sha1-signatures)] "
             + "[ike-lifetime S] [ipsec-lifetime S] [dpd S] [pfs-group 14|19|20|21] "
             + "[ike-proposal ENC,HASH,GROUP e.g. aes-128-cbc,sha-384,group20] [esp-proposal ENC[,AUTH] e.g. aes-256-cbc,hmac-sha-512-256] [control FILE] "
             + "[corrupt-auth (interop-test diagnostic: flips a bit of this side's AUTH so the peer must refuse it)] (IKEv2 + ESP)", Run);
@@ -74,6 +74,9 @@ internal sealed class IkeTunnelCommand : ICommandModule
         bool fragmentation = !args.Flag("no-fragmentation");
         int? cookieThreshold = Number(args, "cookie-threshold", 0, 1_000_000);
         bool corruptAuth = args.Flag("corrupt-auth");
+        // SHA-1 signatures (a peer's chain, its CRLs, its AUTH) as the tunnels judge them: refused unless the committed
+        // security pki allow-sha1-signatures says otherwise, or this run is told so.
+        bool allowSha1 = args.Flag("allow-sha1-signatures");
         args.EnsureAllUsed();
         // One socket family carries IKE and ESP, so both gateways must be IPv4 or both IPv6 (as the service-set commit
         // check says); a selector pair is of one family too (RFC 7296 §3.13.1: a TS is an IPv4 or an IPv6 range).
@@ -98,6 +101,7 @@ internal sealed class IkeTunnelCommand : ICommandModule
             [.. remoteIds, .. remoteIdentity is null ? [] : new[] { LegacyRemote(remoteIdentity, certificates: id is not null) }]);
         config = config with
         {
+            AllowSha1Signatures = allowSha1 || pki.Configuration.AllowSha1Signatures,
             FragmentSize = fragmentSize,
             Fragmentation = fragmentation,
             IkeProposals = ikeProposal is null ? null : [ikeProposal],
